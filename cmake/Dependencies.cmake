@@ -1,0 +1,31 @@
+# Third-party dependencies, all from Debian packages. Nothing is downloaded at build time:
+# a missing package stops configuration with the apt-get line that installs it.
+
+function(backlight_require found package what)
+  if(NOT ${found})
+    message(FATAL_ERROR "backlight needs ${what}: install the Debian package '${package}' "
+                        "(apt-get install ${package}), or run tools/check, which installs it.")
+  endif()
+endfunction()
+
+find_package(Eigen3 3.3 QUIET NO_MODULE)
+backlight_require(Eigen3_FOUND libeigen3-dev "Eigen 3 (CPU math)")
+
+find_package(nlohmann_json 3 QUIET)
+backlight_require(nlohmann_json_FOUND nlohmann-json3-dev "nlohmann-json (JSON I/O)")
+
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
+if(STB_INCLUDE_DIR)
+  set(STB_FOUND TRUE)
+  add_library(backlight_stb INTERFACE)
+  target_include_directories(backlight_stb SYSTEM INTERFACE ${STB_INCLUDE_DIR})
+endif()
+backlight_require(STB_FOUND libstb-dev "stb_image (image I/O)")
+
+find_package(OpenMP QUIET COMPONENTS CXX)
+backlight_require(OpenMP_CXX_FOUND libgomp1 "OpenMP (threads; ships with g++)")
+
+if(BACKLIGHT_BUILD_TESTS)
+  find_package(doctest QUIET)
+  backlight_require(doctest_FOUND doctest-dev "doctest (unit tests)")
+endif()

@@ -1,0 +1,44 @@
+#pragma once
+/// Per-element activation math and derivatives, written once. BL_HD marks functions callable
+/// from host and device, so the CUDA backend compiles the very formulas the CPU tests run.
+#include <cmath>
+
+#ifdef __CUDACC__
+#define BL_HD __host__ __device__
+#else
+#define BL_HD
+#endif
+
+namespace backlight::math {
+
+// Kink convention (PyTorch's): relu'(0) = 0, relu6'(0) = relu6'(6) = 0, leaky'(0) = slope.
+BL_HD inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
+BL_HD inline float relu_grad(float x) { return x > 0.0f ? 1.0f : 0.0f; }
+BL_HD inline float relu6(float x) { return x <= 0.0f ? 0.0f : (x >= 6.0f ? 6.0f : x); }
+BL_HD inline float relu6_grad(float x) { return (x > 0.0f && x < 6.0f) ? 1.0f : 0.0f; }
+BL_HD inline float leaky_relu(float x, float s) { return x > 0.0f ? x : s * x; }
+BL_HD inline float leaky_relu_grad(float x, float s) { return x > 0.0f ? 1.0f : s; }
+BL_HD inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+BL_HD inline float sigmoid_grad_from_y(float y) { return y * (1.0f - y); }
+BL_HD inline float tanh_grad_from_y(float y) { return 1.0f - y * y; }
+
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kInvSqrt2 = 0.7071067811865476f;
+constexpr float kInvSqrt2Pi = 0.3989422804014327f;
+constexpr float kGeluCubic = 0.044715f;
+
+BL_HD inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * kInvSqrt2)); }
+BL_HD inline float gelu_grad(float x) {
+  return 0.5f * (1.0f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
+}
+BL_HD inline float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
+}
+BL_HD inline float gelu_tanh_grad(float x) {
+  const float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
+  const float t = tanhf(u);
+  const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+}
+
+}  // namespace backlight::math

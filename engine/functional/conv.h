@@ -1,0 +1,35 @@
+#pragma once
+/// 2-D convolution (no tape), PyTorch semantics (cross-correlation; stride, zero padding,
+/// dilation, groups incl. depthwise). CPU: im2col + Eigen GEMM per image and group, a direct
+/// loop for depthwise; 1x1 stride-1 convolutions skip im2col. Scratch comes from `ws`.
+#include "engine/attrs.h"
+#include "engine/tensor.h"
+
+namespace backlight::fn {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;       // input
+  int64_t o, kh, kw;        // weight [o, c/groups, kh, kw]
+  int64_t oh, ow;           // output
+  Conv2dAttrs a;
+  int64_t cg() const { return c / a.groups; }
+  int64_t og() const { return o / a.groups; }
+  int64_t k() const { return cg() * kh * kw; }  // im2col rows per group
+};
+
+/// Validates shapes (throws naming expected vs actual) and computes the output size.
+ConvGeometry conv2d_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& a);
+
+/// y[n,o,oh,ow]; bias may be undefined.
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dAttrs& a,
+                      const Workspace* ws);
+/// dx for upstream g[n,o,oh,ow] (the transposed convolution).
+Tensor conv2d_backward_input(const Tensor& g, const Tensor& w, const Shape& x_shape, const Conv2dAttrs& a,
+                             const Workspace* ws);
+/// dW[o, c/groups, kh, kw].
+Tensor conv2d_backward_weight(const Tensor& g, const Tensor& x, const Shape& w_shape, const Conv2dAttrs& a,
+                              const Workspace* ws);
+/// db[o] = sum of g over n, oh, ow.
+Tensor conv2d_backward_bias(const Tensor& g, const Workspace* ws);
+
+}  // namespace backlight::fn

@@ -1,0 +1,24 @@
+#pragma once
+/// Element-wise tensor functions (no tape): in-place accumulation, numpy-style broadcasting
+/// binary ops and the reduction that undoes a broadcast (for their gradients).
+#include "engine/tensor.h"
+
+namespace backlight::fn {
+
+/// acc += g (same shape).
+void add_inplace(Tensor& acc, const Tensor& g);
+/// out = a + b (same shapes).
+void add_into(Tensor& out, const Tensor& a, const Tensor& b);
+/// out = a * s.
+Tensor scale(const Tensor& a, float s, const Workspace* ws);
+
+enum class BinaryOp { Add, Sub, Mul };
+
+/// Result shape of broadcasting a and b (numpy rules); throws naming `op` and both shapes.
+Shape broadcast_shape(const Shape& a, const Shape& b, const char* op);
+/// a (op) b with broadcasting.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws);
+/// Sums g (of the broadcast shape) down to `shape` (the inverse of broadcasting).
+Tensor sum_to(const Tensor& g, const Shape& shape, const Workspace* ws);
+
+}  // namespace backlight::fn

@@ -1,0 +1,21 @@
+#pragma once
+/// Dense products (no tape): linear layers and batched matmul, on Eigen GEMM (multithreaded).
+#include "engine/tensor.h"
+
+namespace backlight::fn {
+
+/// y[..., out] = x[..., in] W[out, in]^T (+ b[out]). bias may be undefined.
+Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Workspace* ws);
+/// dx[..., in] = g[..., out] W.
+Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_shape, const Workspace* ws);
+/// dW[out, in] = sum over rows of g^T x.
+Tensor linear_backward_weight(const Tensor& g, const Tensor& x, const Workspace* ws);
+/// db[out] = sum over rows of g.
+Tensor linear_backward_bias(const Tensor& g, const Workspace* ws);
+
+/// Batched matmul: a[..., m, k] b[..., k, n] -> [..., m, n]; leading (batch) dims broadcast.
+/// transpose_a / transpose_b use the transposed last two dims of a / b without copying.
+Tensor matmul(const Tensor& a, const Tensor& b, const Workspace* ws, bool transpose_a = false,
+              bool transpose_b = false);
+
+}  // namespace backlight::fn
