@@ -72,6 +72,17 @@ Matcher first_with_params() {
       "first_with_params");
 }
 
+Matcher first_matching(Matcher inner) {
+  std::string d = "first(" + inner.description() + ")";
+  return Matcher(
+      [inner = std::move(inner)](const MatchContext& m) {
+        for (int i = 0; i < m.tape.num_nodes(); ++i)
+          if (inner(MatchContext{m.tape, i})) return i == m.node_index;
+        return false;
+      },
+      d);
+}
+
 Matcher any_node() {
   return Matcher([](const MatchContext&) { return true; }, "any");
 }

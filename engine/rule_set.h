@@ -46,6 +46,8 @@ Matcher any_kind(std::initializer_list<OpKind> kinds);
 Matcher name_glob(std::string pattern);
 /// The first node (in forward order) that has parameters, e.g. the first conv.
 Matcher first_with_params();
+/// The first node (in forward order) that `m` matches - Zennit's "first layer" maps.
+Matcher first_matching(Matcher m);
 /// Every node.
 Matcher any_node();
 

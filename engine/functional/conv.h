@@ -1,7 +1,10 @@
 #pragma once
 /// 2-D convolution (no tape), PyTorch semantics (cross-correlation; stride, zero padding,
-/// dilation, groups incl. depthwise). CPU: im2col + Eigen GEMM per image and group, a direct
-/// loop for depthwise; 1x1 stride-1 convolutions skip im2col. Scratch comes from `ws`.
+/// dilation, groups incl. depthwise). CPU, all cores. Forward: implicit GEMM over column tiles
+/// (per-thread im2col blocks, small images batched into one product; 1x1 stride-1 reads the
+/// input directly). Backward-input: stride 1 runs as the forward convolution of g with the
+/// flipped kernel; other strides as W^T g plus col2im. Depthwise: direct loops. The paths and
+/// their selection are described in conv_paths.h. Every scratch buffer comes from `ws`.
 #include "engine/attrs.h"
 #include "engine/tensor.h"
 

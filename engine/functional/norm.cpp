@@ -1,0 +1,238 @@
+#include "engine/functional/norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+namespace backlight::fn {
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;  // elements per task, so tiny planes/rows are batched
+
+Shape trailing_shape(const Shape& x, int normalized_dims) {
+  return Shape(x.dims().subspan(x.rank() - normalized_dims));
+}
+
+struct Planes {
+  int64_t n, c, inner;  // x viewed as [N, C, inner]
+};
+
+Planes planes_of(const Shape& x) { return {x[0], x[1], x.numel_range(2, x.rank())}; }
+
+}  // namespace
+
+// --- batch norm ---------------------------------------------------------------------------------
+
+void batchnorm_check(const Shape& x, const Shape& weight, const Shape& bias, const Shape& mean, const Shape& var) {
+  BL_CHECK_SHAPE(x.rank() >= 2 && x.rank() <= 4, "batchnorm: expected input [N,C], [N,C,L] or [N,C,H,W], got ", x);
+  const Shape c{x[1]};
+  const std::pair<const char*, const Shape*> params[] = {
+      {"weight", &weight}, {"bias", &bias}, {"running_mean", &mean}, {"running_var", &var}};
+  for (const auto& [what, s] : params)
+    BL_CHECK_SHAPE(*s == c, "batchnorm: expected ", what, " ", c, " for input ", x, ", got ", *s);
+}
+
+ChannelAffine batchnorm_affine(const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
+                               float eps, const Workspace* ws) {
+  const int64_t c = weight.numel();
+  ChannelAffine a{Tensor::empty(Shape{c}, ws), Tensor::empty(Shape{c}, ws)};
+  for (int64_t i = 0; i < c; ++i) {
+    const float s = weight.data()[i] / std::sqrt(var.data()[i] + eps);
+    a.scale.data()[i] = s;
+    a.shift.data()[i] = bias.data()[i] - mean.data()[i] * s;
+  }
+  return a;
+}
+
+Tensor batchnorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                         const Tensor& var, float eps, const Workspace* ws) {
+  batchnorm_check(x.shape(), weight.shape(), bias.shape(), mean.shape(), var.shape());
+  const ChannelAffine a = batchnorm_affine(weight, bias, mean, var, eps, ws);
+  const Planes P = planes_of(x.shape());
+  Tensor y = Tensor::empty(x.shape(), ws);
+  const float* px = x.data();
+  const float* ps = a.scale.data();
+  const float* pt = a.shift.data();
+  float* py = y.data();
+  parallel_for(P.n * P.c, std::max<int64_t>(1, kGrain / std::max<int64_t>(P.inner, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      const float s = ps[p % P.c], t = pt[p % P.c];
+      const float* xi = px + p * P.inner;
+      float* yi = py + p * P.inner;
+      for (int64_t i = 0; i < P.inner; ++i) yi[i] = xi[i] * s + t;
+    }
+  });
+  return y;
+}
+
+Tensor batchnorm_backward_input(const Tensor& g, const Tensor& weight, const Tensor& var, float eps,
+                                const Workspace* ws) {
+  BL_CHECK_SHAPE(g.dim() >= 2 && g.dim() <= 4 && weight.shape() == Shape{g.size(1)} && var.shape() == weight.shape(),
+                 "batchnorm backward: expected gradient [N,C,...] with C = ", weight.numel(), ", got ", g.shape());
+  const Planes P = planes_of(g.shape());
+  std::vector<float> scale(P.c);
+  for (int64_t c = 0; c < P.c; ++c) scale[c] = weight.data()[c] / std::sqrt(var.data()[c] + eps);
+  Tensor dx = Tensor::empty(g.shape(), ws);
+  const float* pg = g.data();
+  float* pd = dx.data();
+  parallel_for(P.n * P.c, std::max<int64_t>(1, kGrain / std::max<int64_t>(P.inner, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      const float s = scale[p % P.c];
+      const float* gi = pg + p * P.inner;
+      float* di = pd + p * P.inner;
+      for (int64_t i = 0; i < P.inner; ++i) di[i] = gi[i] * s;
+    }
+  });
+  return dx;
+}
+
+BatchNormParamGrads batchnorm_backward_params(const Tensor& g, const Tensor& x, const Tensor& weight,
+                                              const Tensor& mean, const Tensor& var, float eps, const Workspace* ws) {
+  batchnorm_check(x.shape(), weight.shape(), weight.shape(), mean.shape(), var.shape());
+  BL_CHECK_SHAPE(g.shape() == x.shape(), "batchnorm backward: expected gradient ", x.shape(), ", got ", g.shape());
+  const Planes P = planes_of(x.shape());
+  const Shape cs{P.c};
+  BatchNormParamGrads r{Tensor::empty(cs, ws), Tensor::empty(cs, ws), Tensor::empty(cs, ws), Tensor::empty(cs, ws)};
+  const float* pg = g.data();
+  const float* px = x.data();
+  parallel_for(P.c, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const float mu = mean.data()[c];
+      double sg = 0, sgx = 0;  // sum g, sum g * (x - mean)
+      for (int64_t n = 0; n < P.n; ++n) {
+        const float* gi = pg + (n * P.c + c) * P.inner;
+        const float* xi = px + (n * P.c + c) * P.inner;
+        for (int64_t i = 0; i < P.inner; ++i) {
+          sg += gi[i];
+          sgx += static_cast<double>(gi[i]) * (xi[i] - mu);
+        }
+      }
+      const double rstd = 1.0 / std::sqrt(static_cast<double>(var.data()[c]) + eps);
+      const double w = weight.data()[c];
+      r.weight.data()[c] = static_cast<float>(sgx * rstd);
+      r.bias.data()[c] = static_cast<float>(sg);
+      r.mean.data()[c] = static_cast<float>(-sg * w * rstd);
+      r.var.data()[c] = static_cast<float>(-0.5 * w * rstd * rstd * rstd * sgx);
+    }
+  });
+  return r;
+}
+
+// --- layer norm ---------------------------------------------------------------------------------
+
+void layernorm_check(const Shape& x, const Tensor& weight, const Tensor& bias, int normalized_dims) {
+  BL_CHECK_SHAPE(normalized_dims >= 1 && normalized_dims <= x.rank(), "layernorm: expected normalized_dims in [1, ",
+                 x.rank(), "] for input ", x, ", got ", normalized_dims);
+  const Shape t = trailing_shape(x, normalized_dims);
+  if (weight.defined())
+    BL_CHECK_SHAPE(weight.shape() == t, "layernorm: expected weight ", t, " (the trailing ", normalized_dims,
+                   " dims of input ", x, "), got ", weight.shape());
+  if (bias.defined())
+    BL_CHECK_SHAPE(bias.shape() == t, "layernorm: expected bias ", t, " (the trailing ", normalized_dims,
+                   " dims of input ", x, "), got ", bias.shape());
+}
+
+LayerNormResult layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int normalized_dims,
+                                  float eps, const Workspace* ws) {
+  layernorm_check(x.shape(), weight, bias, normalized_dims);
+  const int64_t d = trailing_shape(x.shape(), normalized_dims).numel();
+  const int64_t m = d > 0 ? x.numel() / d : 0;
+  LayerNormResult r{Tensor::empty(x.shape(), ws), Tensor::empty(Shape{m}, ws), Tensor::empty(Shape{m}, ws)};
+  const float* px = x.data();
+  const float* pw = weight.defined() ? weight.data() : nullptr;
+  const float* pb = bias.defined() ? bias.data() : nullptr;
+  float* py = r.y.data();
+  parallel_for(m, std::max<int64_t>(1, kGrain / std::max<int64_t>(d, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; ++row) {
+      const float* xr = px + row * d;
+      float* yr = py + row * d;
+      // Two passes in double: one-pass E[x^2] - E[x]^2 cancels badly for rows with a large mean.
+      double s = 0;
+      for (int64_t i = 0; i < d; ++i) s += xr[i];
+      const double mu = s / static_cast<double>(d);
+      double v = 0;
+      for (int64_t i = 0; i < d; ++i) v += (xr[i] - mu) * (xr[i] - mu);
+      const float rstd = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
+      const float muf = static_cast<float>(mu);
+      r.mean.data()[row] = muf;
+      r.rstd.data()[row] = rstd;
+      for (int64_t i = 0; i < d; ++i) {
+        const float xhat = (xr[i] - muf) * rstd;
+        yr[i] = (pw ? xhat * pw[i] : xhat) + (pb ? pb[i] : 0.0f);
+      }
+    }
+  });
+  return r;
+}
+
+Tensor layernorm_backward_input(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                const Tensor& rstd, int normalized_dims, const Workspace* ws) {
+  layernorm_check(x.shape(), weight, Tensor(), normalized_dims);
+  BL_CHECK_SHAPE(g.shape() == x.shape(), "layernorm backward: expected gradient ", x.shape(), ", got ", g.shape());
+  const int64_t d = trailing_shape(x.shape(), normalized_dims).numel();
+  const int64_t m = d > 0 ? x.numel() / d : 0;
+  BL_CHECK_SHAPE(mean.numel() == m && rstd.numel() == m, "layernorm backward: expected row statistics [", m,
+                 "], got ", mean.shape(), " and ", rstd.shape());
+  Tensor dx = Tensor::empty(x.shape(), ws);
+  const float* pg = g.data();
+  const float* px = x.data();
+  const float* pw = weight.defined() ? weight.data() : nullptr;
+  float* pd = dx.data();
+  parallel_for(m, std::max<int64_t>(1, kGrain / std::max<int64_t>(d, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; ++row) {
+      const float* gr = pg + row * d;
+      const float* xr = px + row * d;
+      float* dr = pd + row * d;
+      const float mu = mean.data()[row], rs = rstd.data()[row];
+      double sgw = 0, sgwx = 0;
+      for (int64_t i = 0; i < d; ++i) {
+        const float gw = pw ? gr[i] * pw[i] : gr[i];
+        sgw += gw;
+        sgwx += static_cast<double>(gw) * ((xr[i] - mu) * rs);
+      }
+      const float a = static_cast<float>(sgw / static_cast<double>(d));
+      const float b = static_cast<float>(sgwx / static_cast<double>(d));
+      for (int64_t i = 0; i < d; ++i) {
+        const float gw = pw ? gr[i] * pw[i] : gr[i];
+        dr[i] = rs * (gw - a - (xr[i] - mu) * rs * b);
+      }
+    }
+  });
+  return dx;
+}
+
+LayerNormParamGrads layernorm_backward_params(const Tensor& g, const Tensor& x, const Tensor& mean,
+                                              const Tensor& rstd, int normalized_dims, const Workspace* ws) {
+  layernorm_check(x.shape(), Tensor(), Tensor(), normalized_dims);
+  BL_CHECK_SHAPE(g.shape() == x.shape(), "layernorm backward: expected gradient ", x.shape(), ", got ", g.shape());
+  const Shape t = trailing_shape(x.shape(), normalized_dims);
+  const int64_t d = t.numel();
+  const int64_t m = d > 0 ? x.numel() / d : 0;
+  LayerNormParamGrads r{Tensor::empty(t, ws), Tensor::empty(t, ws)};
+  const float* pg = g.data();
+  const float* px = x.data();
+  // Parallel over columns: every task owns a slice of the [D] results and reads its slice of
+  // each row, so no partial sums need merging.
+  parallel_for(d, 64, [&](int64_t lo, int64_t hi) {
+    std::vector<double> sw(hi - lo, 0.0), sb(hi - lo, 0.0);
+    for (int64_t row = 0; row < m; ++row) {
+      const float* gr = pg + row * d;
+      const float* xr = px + row * d;
+      const float mu = mean.data()[row], rs = rstd.data()[row];
+      for (int64_t i = lo; i < hi; ++i) {
+        sw[i - lo] += static_cast<double>(gr[i]) * ((xr[i] - mu) * rs);
+        sb[i - lo] += gr[i];
+      }
+    }
+    for (int64_t i = lo; i < hi; ++i) {
+      r.weight.data()[i] = static_cast<float>(sw[i - lo]);
+      r.bias.data()[i] = static_cast<float>(sb[i - lo]);
+    }
+  });
+  return r;
+}
+
+}  // namespace backlight::fn

@@ -1,0 +1,268 @@
+#include "engine/functional/pool.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+namespace backlight::fn {
+
+namespace {
+
+// Floor division (PyTorch's div_rtn): the numerator is negative when the kernel does not fit.
+int64_t div_floor(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// Window of output index o along one axis: PyTorch walks the dilated kernel from o*stride - pad,
+// skipping taps in the left padding, and clips at the input end.
+PoolRange pool_range(int64_t o, int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation) {
+  const int64_t start = o * stride - pad;
+  const int64_t span_end = start + (k - 1) * dilation + 1;
+  int64_t begin = start;
+  if (begin < 0) begin += ((-begin + dilation - 1) / dilation) * dilation;
+  const int64_t end = std::min(span_end, in);
+  const int64_t padded_end = std::min(span_end, in + pad);
+  // With dilation every tap can fall into padding (begin >= end): an empty window.
+  return {std::min(begin, end), end, padded_end - start};
+}
+
+void check_output_shape(const Tensor& g, const Pool2dGeometry& geo, const char* op) {
+  BL_CHECK_SHAPE(g.shape() == Shape({geo.n, geo.c, geo.oh, geo.ow}), op, " backward: expected gradient [", geo.n,
+                 ",", geo.c, ",", geo.oh, ",", geo.ow, "], got ", g.shape());
+}
+
+// First maximum of one window (PyTorch: strictly greater, or NaN). Starts at the first tap so an
+// all -inf window still names an input element; -1 only for an empty window.
+struct WindowMax {
+  float value;
+  int64_t index;
+};
+
+inline WindowMax window_max(const float* plane, int64_t w, const PoolRange& r, const PoolRange& c, int64_t dh,
+                            int64_t dw) {
+  WindowMax m{-std::numeric_limits<float>::infinity(), -1};
+  if (r.begin >= r.end || c.begin >= c.end) return m;
+  m.index = r.begin * w + c.begin;
+  for (int64_t iy = r.begin; iy < r.end; iy += dh) {
+    const float* row = plane + iy * w;
+    for (int64_t ix = c.begin; ix < c.end; ix += dw) {
+      const float v = row[ix];
+      if (v > m.value || std::isnan(v)) {
+        m.value = v;
+        m.index = iy * w + ix;
+      }
+    }
+  }
+  return m;
+}
+
+// Mean pooling over separable windows: shared by avgpool2d and adaptive_avgpool2d (whose bins
+// are windows with padded_extent = size and count_include_pad).
+int64_t divisor(const Pool2dGeometry& geo, const PoolRange& r, const PoolRange& c) {
+  return geo.a.count_include_pad ? r.padded_extent * c.padded_extent : (r.end - r.begin) * (c.end - c.begin);
+}
+
+Tensor mean_pool_forward(const Tensor& x, const Pool2dGeometry& geo, const Workspace* ws) {
+  Tensor y = Tensor::empty(Shape{geo.n, geo.c, geo.oh, geo.ow}, ws);
+  const float* px = x.data();
+  float* py = y.data();
+  parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      const float* plane = px + p * geo.h * geo.w;
+      float* out = py + p * geo.oh * geo.ow;
+      for (int64_t oy = 0; oy < geo.oh; ++oy) {
+        const PoolRange& r = geo.rows[oy];
+        for (int64_t ox = 0; ox < geo.ow; ++ox) {
+          const PoolRange& c = geo.cols[ox];
+          float s = 0.0f;
+          for (int64_t iy = r.begin; iy < r.end; ++iy) {
+            const float* row = plane + iy * geo.w;
+            for (int64_t ix = c.begin; ix < c.end; ++ix) s += row[ix];
+          }
+          const int64_t d = divisor(geo, r, c);
+          out[oy * geo.ow + ox] = d > 0 ? s / static_cast<float>(d) : 0.0f;
+        }
+      }
+    }
+  });
+  return y;
+}
+
+Tensor mean_pool_backward(const Tensor& g, const Pool2dGeometry& geo, const Workspace* ws) {
+  Tensor dx = Tensor::empty(Shape{geo.n, geo.c, geo.h, geo.w}, ws);
+  const float* pg = g.data();
+  float* pd = dx.data();
+  parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      float* plane = pd + p * geo.h * geo.w;
+      const float* gp = pg + p * geo.oh * geo.ow;
+      std::memset(plane, 0, geo.h * geo.w * sizeof(float));
+      for (int64_t oy = 0; oy < geo.oh; ++oy) {
+        const PoolRange& r = geo.rows[oy];
+        for (int64_t ox = 0; ox < geo.ow; ++ox) {
+          const PoolRange& c = geo.cols[ox];
+          const int64_t d = divisor(geo, r, c);
+          if (d <= 0) continue;
+          const float v = gp[oy * geo.ow + ox] / static_cast<float>(d);
+          for (int64_t iy = r.begin; iy < r.end; ++iy) {
+            float* row = plane + iy * geo.w;
+            for (int64_t ix = c.begin; ix < c.end; ++ix) row[ix] += v;
+          }
+        }
+      }
+    }
+  });
+  return dx;
+}
+
+Pool2dGeometry avg_geometry(const Shape& x, const Pool2dAttrs& a) {
+  BL_CHECK(a.dilation_h == 1 && a.dilation_w == 1, "avgpool2d: dilation is not supported (PyTorch's AvgPool2d has ",
+           "none), got ", a.dilation_h, "x", a.dilation_w);
+  return pool2d_geometry(x, a, "avgpool2d");
+}
+
+Pool2dGeometry adaptive_geometry(const Shape& x, int64_t out_h, int64_t out_w) {
+  BL_CHECK_SHAPE(x.rank() == 4, "adaptive_avgpool2d: expected input [N,C,H,W], got ", x);
+  BL_CHECK_SHAPE(x[2] >= 1 && x[3] >= 1, "adaptive_avgpool2d: expected non-empty H and W, got ", x);
+  BL_CHECK(out_h >= 1 && out_w >= 1, "adaptive_avgpool2d: expected output size >= 1x1, got ", out_h, "x", out_w);
+  Pool2dGeometry geo{x[0], x[1], x[2], x[3], out_h, out_w, Pool2dAttrs{}, {}, {}};
+  geo.a.count_include_pad = true;  // a bin has no padding: its padded extent is its size
+  geo.rows.reserve(out_h);
+  geo.cols.reserve(out_w);
+  for (int64_t i = 0; i < out_h; ++i) geo.rows.push_back(adaptive_bin(i, geo.h, out_h));
+  for (int64_t i = 0; i < out_w; ++i) geo.cols.push_back(adaptive_bin(i, geo.w, out_w));
+  return geo;
+}
+
+}  // namespace
+
+int64_t pool_output_size(int64_t in, int64_t kernel, int64_t pad, int64_t stride, int64_t dilation,
+                         bool ceil_mode) {
+  int64_t out = div_floor(in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+Pool2dGeometry pool2d_geometry(const Shape& x, const Pool2dAttrs& a, const char* op) {
+  BL_CHECK_SHAPE(x.rank() == 4, op, ": expected input [N,C,H,W], got ", x);
+  BL_CHECK_SHAPE(x[2] >= 1 && x[3] >= 1, op, ": expected non-empty H and W, got ", x);
+  BL_CHECK(a.kernel_h >= 1 && a.kernel_w >= 1, op, ": expected kernel >= 1, got ", a.kernel_h, "x", a.kernel_w);
+  BL_CHECK(a.stride_h >= 1 && a.stride_w >= 1, op, ": expected stride >= 1, got ", a.stride_h, "x", a.stride_w);
+  BL_CHECK(a.dilation_h >= 1 && a.dilation_w >= 1, op, ": expected dilation >= 1, got ", a.dilation_h, "x",
+           a.dilation_w);
+  BL_CHECK(a.pad_h >= 0 && a.pad_w >= 0 && a.pad_h <= a.kernel_h / 2 && a.pad_w <= a.kernel_w / 2, op,
+           ": expected padding between 0 and half the kernel size, got padding ", a.pad_h, "x", a.pad_w,
+           " for kernel ", a.kernel_h, "x", a.kernel_w);
+  Pool2dGeometry geo{x[0], x[1], x[2], x[3], 0, 0, a, {}, {}};
+  geo.oh = pool_output_size(geo.h, a.kernel_h, a.pad_h, a.stride_h, a.dilation_h, a.ceil_mode);
+  geo.ow = pool_output_size(geo.w, a.kernel_w, a.pad_w, a.stride_w, a.dilation_w, a.ceil_mode);
+  BL_CHECK_SHAPE(geo.oh >= 1 && geo.ow >= 1, op, ": input ", x, " is too small for kernel ", a.kernel_h, "x",
+                 a.kernel_w, " (padding ", a.pad_h, "x", a.pad_w, ", dilation ", a.dilation_h, "x", a.dilation_w,
+                 "): output would be ", geo.oh, "x", geo.ow);
+  geo.rows.reserve(geo.oh);
+  geo.cols.reserve(geo.ow);
+  for (int64_t o = 0; o < geo.oh; ++o)
+    geo.rows.push_back(pool_range(o, geo.h, a.kernel_h, a.pad_h, a.stride_h, a.dilation_h));
+  for (int64_t o = 0; o < geo.ow; ++o)
+    geo.cols.push_back(pool_range(o, geo.w, a.kernel_w, a.pad_w, a.stride_w, a.dilation_w));
+  return geo;
+}
+
+MaxPool2dResult maxpool2d_forward(const Tensor& x, const Pool2dAttrs& a, const Workspace* ws, bool with_argmax) {
+  const Pool2dGeometry geo = pool2d_geometry(x.shape(), a, "maxpool2d");
+  BL_CHECK(!with_argmax || geo.h * geo.w <= kMaxPoolArgmaxPlane, "maxpool2d: an argmax map needs H*W <= 2^24, got ",
+           x.shape());
+  MaxPool2dResult res;
+  const Shape out_shape{geo.n, geo.c, geo.oh, geo.ow};
+  res.y = Tensor::empty(out_shape, ws);
+  if (with_argmax) res.argmax = Tensor::empty(out_shape, ws);
+  const float* px = x.data();
+  float* py = res.y.data();
+  float* pa = with_argmax ? res.argmax.data() : nullptr;
+  const int64_t dh = a.dilation_h, dw = a.dilation_w, ohw = geo.oh * geo.ow;
+  parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      const float* plane = px + p * geo.h * geo.w;
+      float* out = py + p * ohw;
+      float* arg = pa ? pa + p * ohw : nullptr;
+      for (int64_t oy = 0; oy < geo.oh; ++oy)
+        for (int64_t ox = 0; ox < geo.ow; ++ox) {
+          const WindowMax m = window_max(plane, geo.w, geo.rows[oy], geo.cols[ox], dh, dw);
+          out[oy * geo.ow + ox] = m.value;
+          if (arg) arg[oy * geo.ow + ox] = static_cast<float>(m.index);
+        }
+    }
+  });
+  return res;
+}
+
+Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax, const Pool2dAttrs& a,
+                          const Workspace* ws) {
+  const Pool2dGeometry geo = pool2d_geometry(x.shape(), a, "maxpool2d");
+  check_output_shape(g, geo, "maxpool2d");
+  if (argmax.defined())
+    BL_CHECK_SHAPE(argmax.shape() == g.shape(), "maxpool2d backward: expected argmax map ", g.shape(), ", got ",
+                   argmax.shape());
+  Tensor dx = Tensor::empty(x.shape(), ws);
+  const float* px = x.data();
+  const float* pg = g.data();
+  const float* pa = argmax.defined() ? argmax.data() : nullptr;
+  float* pd = dx.data();
+  const int64_t dh = a.dilation_h, dw = a.dilation_w, ohw = geo.oh * geo.ow, hw = geo.h * geo.w;
+  parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      float* plane = pd + p * hw;
+      const float* gp = pg + p * ohw;
+      std::memset(plane, 0, hw * sizeof(float));
+      if (pa) {
+        const float* ap = pa + p * ohw;
+        for (int64_t o = 0; o < ohw; ++o) {
+          const int64_t idx = static_cast<int64_t>(ap[o]);
+          if (idx >= 0) plane[idx] += gp[o];
+        }
+        continue;
+      }
+      const float* xp = px + p * hw;
+      for (int64_t oy = 0; oy < geo.oh; ++oy)
+        for (int64_t ox = 0; ox < geo.ow; ++ox) {
+          const int64_t idx = window_max(xp, geo.w, geo.rows[oy], geo.cols[ox], dh, dw).index;
+          if (idx >= 0) plane[idx] += gp[oy * geo.ow + ox];
+        }
+    }
+  });
+  return dx;
+}
+
+Tensor avgpool2d_forward(const Tensor& x, const Pool2dAttrs& a, const Workspace* ws) {
+  return mean_pool_forward(x, avg_geometry(x.shape(), a), ws);
+}
+
+Tensor avgpool2d_backward(const Tensor& g, const Shape& x_shape, const Pool2dAttrs& a, const Workspace* ws) {
+  const Pool2dGeometry geo = avg_geometry(x_shape, a);
+  check_output_shape(g, geo, "avgpool2d");
+  return mean_pool_backward(g, geo, ws);
+}
+
+PoolRange adaptive_bin(int64_t i, int64_t in, int64_t out) {
+  const int64_t begin = (i * in) / out;
+  const int64_t end = ((i + 1) * in + out - 1) / out;
+  return {begin, end, end - begin};
+}
+
+Tensor adaptive_avgpool2d_forward(const Tensor& x, int64_t out_h, int64_t out_w, const Workspace* ws) {
+  return mean_pool_forward(x, adaptive_geometry(x.shape(), out_h, out_w), ws);
+}
+
+Tensor adaptive_avgpool2d_backward(const Tensor& g, const Shape& x_shape, const Workspace* ws) {
+  BL_CHECK_SHAPE(g.dim() == 4, "adaptive_avgpool2d backward: expected gradient [N,C,OH,OW], got ", g.shape());
+  const Pool2dGeometry geo = adaptive_geometry(x_shape, g.size(2), g.size(3));
+  check_output_shape(g, geo, "adaptive_avgpool2d");
+  return mean_pool_backward(g, geo, ws);
+}
+
+}  // namespace backlight::fn
