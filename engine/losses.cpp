@@ -24,7 +24,8 @@ Var cross_entropy(const Var& logits, std::span<const int64_t> targets, std::stri
   auto sub = [&](const char* suffix) { return base + "." + suffix; };
   Tape& t = logits.tape();
   const std::array<int, 1> classes{1}, batch{0};
-  const Var picked = mul(log_softmax(logits, 1, sub("log_softmax")), t.input(one_hot, sub("target")), sub("pick"));
+  const Var log_p = log_softmax(logits, 1, sub("log_softmax"));
+  const Var picked = mul(log_p, t.input(one_hot, sub("target")), sub("pick"));
   const Var per_row = sum(picked, classes, false, sub("sum"));
   return scale(mean(per_row, batch, true, sub("mean")), -1.0f, base);
 }

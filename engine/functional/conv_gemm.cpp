@@ -148,6 +148,7 @@ void forward_gemm(const float* x, const float* w, const float* bias, const ConvG
     while (ipt > 1 && ceil_div(g.n, ipt) * G < threads) --ipt;
   }
   const int64_t cpt = ceil_div(ohw, tpi);
+  tpi = ceil_div(ohw, cpt);  // no empty trailing tile
   const int64_t units = ceil_div(g.n, ipt) * G * tpi;
   // Fewer tiles than threads: run the tiles one after another, Eigen threads each product.
   const bool parallel_tiles = units >= threads;

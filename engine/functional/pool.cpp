@@ -43,22 +43,73 @@ struct WindowMax {
   int64_t index;
 };
 
+inline void take_max(WindowMax& m, float v, int64_t index) {
+  // Selects rather than a branch: on real activations the comparison is unpredictable.
+  const bool take = v > m.value || std::isnan(v);
+  m.value = take ? v : m.value;
+  m.index = take ? index : m.index;
+}
+
 inline WindowMax window_max(const float* plane, int64_t w, const PoolRange& r, const PoolRange& c, int64_t dh,
                             int64_t dw) {
   WindowMax m{-std::numeric_limits<float>::infinity(), -1};
   if (r.begin >= r.end || c.begin >= c.end) return m;
   m.index = r.begin * w + c.begin;
-  for (int64_t iy = r.begin; iy < r.end; iy += dh) {
-    const float* row = plane + iy * w;
-    for (int64_t ix = c.begin; ix < c.end; ix += dw) {
-      const float v = row[ix];
-      if (v > m.value || std::isnan(v)) {
-        m.value = v;
-        m.index = iy * w + ix;
-      }
-    }
-  }
+  for (int64_t iy = r.begin; iy < r.end; iy += dh)
+    for (int64_t ix = c.begin; ix < c.end; ix += dw) take_max(m, plane[iy * w + ix], iy * w + ix);
   return m;
+}
+
+// A KxK window at (y0, x0) lying wholly inside the input, dilation 1: fixed trip counts.
+template <int K>
+inline WindowMax window_max_k(const float* plane, int64_t w, int64_t y0, int64_t x0) {
+  // Tracks the tap number (a small int) and forms the flat index once: keeps the loop vectorizable.
+  float best = -std::numeric_limits<float>::infinity();
+  int tap = 0;
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      const float v = plane[(y0 + i) * w + x0 + j];
+      const bool take = v > best || std::isnan(v);
+      best = take ? v : best;
+      tap = take ? i * K + j : tap;
+    }
+  return {best, (y0 + tap / K) * w + x0 + tap % K};
+}
+
+// Visits every window of one plane, emit(output offset, WindowMax). K > 0: the kernel is KxK
+// with dilation 1, and windows away from the borders take the fixed-size path (VGG's 2x2/2 and
+// ResNet's 3x3/2 stem pool spend nearly all their time there).
+template <int K, class Emit>
+void maxpool_plane(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
+  const auto& a = geo.a;
+  int64_t ox_lo = geo.ow, ox_hi = geo.ow;  // interior columns [ox_lo, ox_hi)
+  if constexpr (K > 0) {
+    ox_lo = std::min<int64_t>(geo.ow, (a.pad_w + a.stride_w - 1) / a.stride_w);
+    ox_hi = geo.w + a.pad_w >= K ? std::min<int64_t>(geo.ow, (geo.w + a.pad_w - K) / a.stride_w + 1) : 0;
+    ox_hi = std::max(ox_hi, ox_lo);
+  }
+  for (int64_t oy = 0; oy < geo.oh; ++oy) {
+    const PoolRange& r = geo.rows[oy];
+    const int64_t o = oy * geo.ow;
+    const bool full_rows = K > 0 && r.end - r.begin == K;
+    const int64_t lo = full_rows ? ox_lo : geo.ow, hi = full_rows ? ox_hi : geo.ow;
+    for (int64_t ox = 0; ox < lo; ++ox)
+      emit(o + ox, window_max(plane, geo.w, r, geo.cols[ox], a.dilation_h, a.dilation_w));
+    if constexpr (K > 0)
+      for (int64_t ox = lo; ox < hi; ++ox)
+        emit(o + ox, window_max_k<K>(plane, geo.w, r.begin, ox * a.stride_w - a.pad_w));
+    for (int64_t ox = hi; ox < geo.ow; ++ox)
+      emit(o + ox, window_max(plane, geo.w, r, geo.cols[ox], a.dilation_h, a.dilation_w));
+  }
+}
+
+template <class Emit>
+void maxpool_plane_dispatch(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
+  const auto& a = geo.a;
+  const bool square = a.kernel_h == a.kernel_w && a.dilation_h == 1 && a.dilation_w == 1;
+  if (square && a.kernel_h == 2) return maxpool_plane<2>(plane, geo, emit);
+  if (square && a.kernel_h == 3) return maxpool_plane<3>(plane, geo, emit);
+  maxpool_plane<0>(plane, geo, emit);
 }
 
 // Mean pooling over separable windows: shared by avgpool2d and adaptive_avgpool2d (whose bins
@@ -184,18 +235,19 @@ MaxPool2dResult maxpool2d_forward(const Tensor& x, const Pool2dAttrs& a, const W
   const float* px = x.data();
   float* py = res.y.data();
   float* pa = with_argmax ? res.argmax.data() : nullptr;
-  const int64_t dh = a.dilation_h, dw = a.dilation_w, ohw = geo.oh * geo.ow;
+  const int64_t ohw = geo.oh * geo.ow;
   parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
       const float* plane = px + p * geo.h * geo.w;
       float* out = py + p * ohw;
       float* arg = pa ? pa + p * ohw : nullptr;
-      for (int64_t oy = 0; oy < geo.oh; ++oy)
-        for (int64_t ox = 0; ox < geo.ow; ++ox) {
-          const WindowMax m = window_max(plane, geo.w, geo.rows[oy], geo.cols[ox], dh, dw);
-          out[oy * geo.ow + ox] = m.value;
-          if (arg) arg[oy * geo.ow + ox] = static_cast<float>(m.index);
-        }
+      if (arg)
+        maxpool_plane_dispatch(plane, geo, [&](int64_t o, const WindowMax& m) {
+          out[o] = m.value;
+          arg[o] = static_cast<float>(static_cast<int32_t>(m.index));  // exact: H*W <= 2^24
+        });
+      else
+        maxpool_plane_dispatch(plane, geo, [&](int64_t o, const WindowMax& m) { out[o] = m.value; });
     }
   });
   return res;
@@ -213,8 +265,11 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
   const float* pg = g.data();
   const float* pa = argmax.defined() ? argmax.data() : nullptr;
   float* pd = dx.data();
-  const int64_t dh = a.dilation_h, dw = a.dilation_w, ohw = geo.oh * geo.ow, hw = geo.h * geo.w;
+  const int64_t ohw = geo.oh * geo.ow, hw = geo.h * geo.w;
   parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
+    // Recomputing: the window maxima go to a scratch index map first, so the max search stays
+    // vectorizable (a scatter in the same loop would serialise it).
+    std::vector<int64_t> scratch(pa ? 0 : ohw);
     for (int64_t p = lo; p < hi; ++p) {
       float* plane = pd + p * hw;
       const float* gp = pg + p * ohw;
@@ -227,12 +282,9 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
         }
         continue;
       }
-      const float* xp = px + p * hw;
-      for (int64_t oy = 0; oy < geo.oh; ++oy)
-        for (int64_t ox = 0; ox < geo.ow; ++ox) {
-          const int64_t idx = window_max(xp, geo.w, geo.rows[oy], geo.cols[ox], dh, dw).index;
-          if (idx >= 0) plane[idx] += gp[oy * geo.ow + ox];
-        }
+      maxpool_plane_dispatch(px + p * hw, geo, [&](int64_t o, const WindowMax& m) { scratch[o] = m.index; });
+      for (int64_t o = 0; o < ohw; ++o)
+        if (scratch[o] >= 0) plane[scratch[o]] += gp[o];
     }
   });
   return dx;

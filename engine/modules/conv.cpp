@@ -32,7 +32,9 @@ Var Conv2d::forward(const Var& x) const {
   const Conv2dOptions& o = options_;
   const Conv2dAttrs attrs{.stride_h = o.stride.h, .stride_w = o.stride.w, .pad_h = o.padding.h, .pad_w = o.padding.w,
                           .dilation_h = o.dilation.h, .dilation_w = o.dilation.w, .groups = o.groups};
-  return conv2d(x, param(t, "weight"), param(t, "bias", /*optional=*/true), attrs, op_name());
+  const Var w = param(t, "weight");  // leaves in a fixed order: weight, bias
+  const Var b = param(t, "bias", /*optional=*/true);
+  return conv2d(x, w, b, attrs, op_name());
 }
 
 }  // namespace backlight

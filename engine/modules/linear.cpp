@@ -20,7 +20,10 @@ Var Linear::forward(const Var& x) const {
   Tape& t = x.tape();
   BL_CHECK_SHAPE(x.shape().rank() >= 1 && x.shape()[-1] == in_features_, type_name(), " '", path(),
                  "': expected input [..., ", in_features_, "], got ", x.shape());
-  return linear(x, param(t, "weight"), param(t, "bias", /*optional=*/true), op_name());
+  // Leaves in a fixed order (weight, bias): argument evaluation order is unspecified.
+  const Var w = param(t, "weight");
+  const Var b = param(t, "bias", /*optional=*/true);
+  return linear(x, w, b, op_name());
 }
 
 }  // namespace backlight

@@ -19,8 +19,12 @@ Var BatchNorm::forward(const Var& x) const {
   BL_CHECK_SHAPE(accepts_rank(x.shape().rank()) && x.shape()[1] == num_features_, type_name(), " '", path(),
                  "': expected input ", expected_shape(), " with C=", num_features_, ", got ", x.shape());
   Tape& t = x.tape();
-  return batchnorm(x, param(t, "weight"), param(t, "bias"), buf(t, "running_mean"), buf(t, "running_var"), eps_,
-                   op_name());
+  // Leaves in state_dict order (argument evaluation order is unspecified).
+  const Var w = param(t, "weight");
+  const Var b = param(t, "bias");
+  const Var mean = buf(t, "running_mean");
+  const Var var = buf(t, "running_var");
+  return batchnorm(x, w, b, mean, var, eps_, op_name());
 }
 
 LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, float eps, bool elementwise_affine)
@@ -42,7 +46,9 @@ Var LayerNorm::forward(const Var& x) const {
   BL_CHECK_SHAPE(ok, type_name(), " '", path(), "': expected input [..., ", Shape(normalized_shape_).str().substr(1),
                  " (trailing dims = normalized_shape), got ", s);
   Tape& t = x.tape();
-  return layernorm(x, param(t, "weight", true), param(t, "bias", true), nd, eps_, op_name());
+  const Var w = param(t, "weight", /*optional=*/true);  // leaves in a fixed order: weight, bias
+  const Var b = param(t, "bias", /*optional=*/true);
+  return layernorm(x, w, b, nd, eps_, op_name());
 }
 
 }  // namespace backlight
