@@ -64,6 +64,9 @@ class Module {
 
   /// Deep copy: new tensors, new children; the copy shares nothing with this module.
   ModulePtr clone() const;
+  /// Adds a parameter (canonizers give a bias-free conv of a *cloned* model its folded bias).
+  /// Throws if the name is taken.
+  Tensor& add_parameter(std::string name, Tensor value) { return register_parameter(std::move(name), std::move(value)); }
 
  protected:
   Module() = default;
