@@ -25,8 +25,23 @@ Var Tape::record(OpKind kind, std::string_view name, std::initializer_list<Var> 
                 std::move(saved));
 }
 
+void Tape::set_output_hook(int op_index, std::function<Tensor(const Tensor&)> fn) {
+  BL_CHECK(op_index >= ops_run_, "Tape::set_output_hook: op ", op_index, " has already run (", ops_run_,
+           " ops so far); set hooks before the forward pass");
+  BL_CHECK(fn, "Tape::set_output_hook: no function given");
+  hooks_.emplace_back(op_index, std::move(fn));
+}
+
 Var Tape::record(OpKind kind, std::string_view name, std::span<const Var> inputs, Tensor output, OpAttrs attrs,
                  std::vector<Tensor> saved) {
+  const int op = ops_run_++;
+  for (const auto& [index, fn] : hooks_) {
+    if (index != op) continue;
+    Tensor replaced = fn(output);
+    BL_CHECK_SHAPE(replaced.shape() == output.shape(), "Tape output hook for op ", op, " ('", name,
+                   "') returned shape ", replaced.shape(), ", expected ", output.shape());
+    output = std::move(replaced);
+  }
   if (!options_.record) return Var(this, -1, std::move(output));
   Node node{kind, std::string(name), {}, -1, std::move(attrs), std::move(saved), false};
   node.inputs.reserve(inputs.size());

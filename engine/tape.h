@@ -13,6 +13,7 @@
 /// Paired reference (DeepLIFT-style methods): when `paired_reference` is set, every batch holds
 /// the inputs in its first half and the reference (baseline) inputs in its second half, so rules
 /// see both values of every node from one forward run.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,8 +102,18 @@ class Tape {
   const Node& node(int i) const { return nodes_.at(i); }
   const Value& value(int id) const { return values_.at(id); }
   std::span<const Node> nodes() const { return nodes_; }
+  /// A Var for value `id` (e.g. a layer's output found by node name) to ask backward for.
+  Var var(int id) { return Var(this, id, values_.at(id).tensor); }
   /// Parameter leaves in creation order (for training).
   std::vector<Var> parameters() const;
+
+  /// Number of ops run on this tape so far (recorded or not; node i is op i in record mode).
+  int ops_run() const { return ops_run_; }
+  /// Substitutes the output of op number `op_index` (0-based, as ops_run() counts) by
+  /// fn(computed output), same shape. Runs a model with one layer's activation replaced (layer
+  /// integrated gradients, layer ablation) without any hook in the model itself. Set it before
+  /// the forward pass; one hook per op index.
+  void set_output_hook(int op_index, std::function<Tensor(const Tensor&)> fn);
 
  private:
   Var leaf(Tensor value, std::string name, ValueRole role);
@@ -110,6 +121,8 @@ class Tape {
   Workspace workspace_;
   std::vector<Value> values_;
   std::vector<Node> nodes_;
+  int ops_run_ = 0;
+  std::vector<std::pair<int, std::function<Tensor(const Tensor&)>>> hooks_;
 };
 
 }  // namespace backlight

@@ -1,0 +1,57 @@
+#pragma once
+/// The methods registry: every attribution method by its stable snake_case name (the CLI's
+/// --method), with one flat options struct that the CLI fills from its flags. Each method reads
+/// the fields it uses; methods() says which (for `backlight methods` and --help).
+/// The table is built on each call (no static registration).
+#include <string>
+#include <vector>
+
+#include "attribution/baseline.h"
+#include "attribution/integration.h"
+#include "attribution/result.h"
+#include "attribution/target.h"
+#include "engine/module.h"
+#include "engine/rule_sets.h"
+
+namespace backlight {
+
+struct MethodOptions {
+  // rule-set methods (lrp, layer_lrp)
+  std::string rules;        ///< empty: the method's default rule set
+  RuleParams rule_params;
+  // layer, neuron and CAM methods
+  std::string layer;                ///< module path, e.g. "features.28", "layer4"
+  std::vector<int64_t> neuron;      ///< index into the layer output (without the batch axis)
+  // path and reference methods
+  std::vector<Baseline> baselines = {Baseline::zero()};
+  int steps = 50;
+  Integration integration = Integration::GaussLegendre;
+  // sampling methods and the noise tunnel
+  std::string noise_tunnel;  ///< "", "smoothgrad", "smoothgrad_sq" or "vargrad" (wraps the method)
+  int samples = 0;           ///< 0: the method's default
+  float stdev = -1.0f;       ///< < 0: the method's default
+  // perturbation methods
+  std::vector<int64_t> window;  ///< per input dim without batch (occlusion)
+  std::vector<int64_t> stride;
+  int batch = 0;  ///< internal batch size / perturbations per eval; 0: the method's default
+  uint64_t seed = 0;
+  const Workspace* workspace = nullptr;
+};
+
+struct MethodInfo {
+  std::string name;
+  std::string family;       ///< "gradient", "path", "rules", "cam", "layer", "neuron", "perturbation", "attention"
+  std::string description;  ///< one line
+  std::string options;      ///< which MethodOptions fields it reads, e.g. "baselines, steps, integration, batch"
+  bool needs_layer = false;
+  bool needs_neuron = false;
+};
+
+/// All methods, in listing order.
+std::vector<MethodInfo> methods();
+/// Runs method `name` on a batch; throws naming an unknown method (listing the known ones) or a
+/// missing required option (e.g. --layer).
+AttributionResult attribute(std::string_view name, const Module& model, const Tensor& inputs, const Target& target,
+                            const MethodOptions& options = {});
+
+}  // namespace backlight
