@@ -203,14 +203,13 @@ Module& Module::register_module(std::string name, ModulePtr child) {
 Var Module::param(Tape& tape, std::string_view name, bool optional) const {
   const auto* e = find_entry(params_, name);
   if (!e && optional) return Var();
-  BL_CHECK(e, type_name(), " '", path_, "': forward needs parameter '", name, "' (parameters: ", list_names(params_),
-           ")");
+  BL_CHECK(e, describe(*this), ": forward needs parameter '", name, "' (parameters: ", list_names(params_), ")");
   return tape.param(e->second, join_path(path_, name));
 }
 
 Var Module::buf(Tape& tape, std::string_view name) const {
   const auto* e = find_entry(buffers_, name);
-  BL_CHECK(e, type_name(), " '", path_, "': forward needs buffer '", name, "' (buffers: ", list_names(buffers_), ")");
+  BL_CHECK(e, describe(*this), ": forward needs buffer '", name, "' (buffers: ", list_names(buffers_), ")");
   return tape.buffer(e->second, join_path(path_, name));
 }
 

@@ -8,23 +8,23 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/eigen.h"
 #include "engine/error.h"
 #include "engine/functional/conv_paths.h"
+#include "engine/functional/gemm.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn::conv_paths {
 
 namespace {
 
-using StridedMap = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-using ConstStridedMap = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Scratch sections start on 64-byte boundaries (the GEMM's packed panels use aligned loads).
+int64_t align16(int64_t floats) { return (floats + 15) / 16 * 16; }
 
-// Column tiles hold about this many floats of im2col data (~1 MiB: one Zen L2).
-constexpr int64_t kTileFloats = int64_t{1} << 18;
-constexpr int64_t kMinTileCols = 128, kMaxTileCols = 4096;
+// Column tiles: one K block of a tile's im2col rows (at most 256 deep in the GEMM) holds about
+// this many floats (256 KiB, with its packed copy half of a Zen L2).
+constexpr int64_t kTileFloats = int64_t{1} << 16;
+constexpr int64_t kMinTileCols = 128, kMaxTileCols = 2048;
 
 /// f(unit, thread) over [0, units) on all threads, contiguous static ranges (neighbouring tiles
 /// of one image stay on one thread). Runs inline when there is one thread or we are nested.
@@ -136,8 +136,9 @@ void forward_gemm(const float* x, const float* w, const float* bias, const ConvG
   const int threads = usable_threads();
 
   // Tile plan: images per tile (ipt) x columns per tile (cpt); tpi tiles per image.
-  const int64_t target = tiling.target_cols > 0 ? tiling.target_cols
-                                                : std::clamp<int64_t>(kTileFloats / K, kMinTileCols, kMaxTileCols);
+  const int64_t target = tiling.target_cols > 0
+                             ? tiling.target_cols
+                             : std::clamp<int64_t>(kTileFloats / std::min<int64_t>(K, 256), kMinTileCols, kMaxTileCols);
   int64_t ipt = 1, tpi = 1;
   if (ohw > target) {
     tpi = std::max<int64_t>(1, (ohw + target / 2) / target);
@@ -147,65 +148,54 @@ void forward_gemm(const float* x, const float* w, const float* bias, const ConvG
     // Every thread gets a tile when the batch allows it.
     while (ipt > 1 && ceil_div(g.n, ipt) * G < threads) --ipt;
   }
-  const int64_t cpt = ceil_div(ohw, tpi);
-  tpi = ceil_div(ohw, cpt);  // no empty trailing tile
-  const int64_t units = ceil_div(g.n, ipt) * G * tpi;
-  // Fewer tiles than threads: run the tiles one after another, Eigen threads each product.
-  const bool parallel_tiles = units >= threads;
-  const int slots = parallel_tiles ? threads : 1;
-  const bool need_col = !(pointwise && ipt == 1);
-  const int64_t col_floats = need_col ? K * ipt * cpt : 0;
-  const int64_t out_floats = ipt > 1 ? og * ipt * ohw : 0;
-  Tensor scratch;
-  if (col_floats + out_floats > 0) scratch = Tensor::empty(Shape{slots, col_floats + out_floats}, ws);
+  int64_t cpt = ceil_div(ohw, tpi);
+  if (tpi > 1) cpt = std::min(ohw, (cpt + 15) / 16 * 16);  // whole 16-column panels
+  tpi = ceil_div(ohw, cpt);                                 // no empty trailing tile
+  const int64_t tiles = ceil_div(g.n, ipt) * G * tpi;
+  // Fewer tiles than threads (one small image): split the output channels of each tile too.
+  const int64_t mblocks = tiles >= threads ? 1 : std::min(ceil_div(threads, tiles), ceil_div(og, 6));
+  const int64_t units = tiles * mblocks;
+  const int slots = static_cast<int>(std::min<int64_t>(threads, units));
+  const int64_t cols_max = ipt * cpt;
+  const int64_t gemm_floats = align16(gemm::scratch_floats(cols_max, K));
+  const int64_t per_slot = gemm_floats + (ipt > 1 ? align16(og * cols_max) : 0);
+  Tensor scratch = Tensor::empty(Shape{slots, per_slot}, ws);
 
   auto unit = [&](int64_t u, int slot) {
-    const int64_t t = u % tpi, gi = (u / tpi) % G, nb = u / (tpi * G);
+    const int64_t mb = u % mblocks, tile = u / mblocks;
+    const int64_t t = tile % tpi, gi = (tile / tpi) % G, nb = tile / (tpi * G);
     const int64_t n0 = nb * ipt, ni = std::min(g.n, n0 + ipt) - n0;
     const int64_t p0 = t * cpt, p1 = std::min(ohw, p0 + cpt), tc = p1 - p0, cols = ni * tc;
-    float* col = need_col ? scratch.data() + slot * (col_floats + out_floats) : nullptr;
-    const float* rhs;
-    int64_t ld;
-    if (!need_col) {
-      rhs = x + (n0 * g.c + gi * cg) * hw + p0;
-      ld = hw;
+    // Output channels [m0, m1) of the group, split on 6-row micro-panel boundaries.
+    const int64_t m0 = std::min(og, ceil_div(og * mb / mblocks, 6) * 6);
+    const int64_t m1 = mb + 1 == mblocks ? og : std::min(og, ceil_div(og * (mb + 1) / mblocks, 6) * 6);
+    if (m1 <= m0) return;
+    float* gemm_scratch = scratch.data() + slot * per_slot;
+    gemm::FillRows fill;
+    if (pointwise && ni == 1) {
+      fill = gemm::rows_of(x + (n0 * g.c + gi * cg) * hw + p0, hw, tc);
     } else {
-      for (int64_t k = 0; k < ni; ++k) {
-        const float* xg = x + ((n0 + k) * g.c + gi * cg) * hw;
-        if (parallel_tiles) {
-          im2col_tile(xg, g, 0, K, p0, p1, col + k * tc, cols);
-        } else {
-          parallel_for(K, 8, [&](int64_t lo, int64_t hi) { im2col_tile(xg, g, lo, hi, p0, p1, col + lo * cols + k * tc, cols); });
-        }
-      }
-      rhs = col;
-      ld = cols;
+      fill = [&](int64_t k0, int64_t k1, float* dst, int64_t ld) {
+        for (int64_t k = 0; k < ni; ++k)
+          im2col_tile(x + ((n0 + k) * g.c + gi * cg) * hw, g, k0, k1, p0, p1, dst + k * tc, ld);
+      };
     }
-    const auto W = mat(w + gi * og * K, og, K);
-    const ConstStridedMap R(rhs, K, cols, Eigen::OuterStride<>(ld));
+    const gemm::MatrixA A{w + (gi * og + m0) * K, K};
+    const float* b = bias ? bias + gi * og + m0 : nullptr;
     if (ni == 1) {
-      StridedMap Y(y + (n0 * g.o + gi * og) * ohw + p0, og, tc, Eigen::OuterStride<>(ohw));
-      Y.noalias() = W * R;
-      if (bias)
-        for (int64_t o = 0; o < og; ++o) Y.row(o).array() += bias[gi * og + o];
+      float* c = y + (n0 * g.o + gi * og + m0) * ohw + p0;
+      gemm::gemm(m1 - m0, tc, K, A, fill, c, ohw, b, false, gemm_scratch);
     } else {
-      float* tmp = scratch.data() + slot * (col_floats + out_floats) + col_floats;
-      auto Tm = mat(tmp, og, cols);
-      Tm.noalias() = W * R;
+      // Several whole images per tile: product into a [og, ni*ohw] block, then one copy per image.
+      float* tmp = gemm_scratch + gemm_floats;
+      gemm::gemm(m1 - m0, cols, K, A, fill, tmp, cols, b, false, gemm_scratch);
       for (int64_t k = 0; k < ni; ++k)
-        for (int64_t o = 0; o < og; ++o) {
-          const float* s = tmp + o * cols + k * ohw;
-          float* d = y + ((n0 + k) * g.o + gi * og + o) * ohw;
-          const float b = bias ? bias[gi * og + o] : 0.0f;
-          for (int64_t q = 0; q < ohw; ++q) d[q] = s[q] + b;
-        }
+        for (int64_t o = m0; o < m1; ++o)
+          std::memcpy(y + ((n0 + k) * g.o + gi * og + o) * ohw, tmp + (o - m0) * cols + k * ohw,
+                      sizeof(float) * ohw);
     }
   };
-  if (parallel_tiles) {
-    parallel_units(units, threads, unit);
-  } else {
-    for (int64_t u = 0; u < units; ++u) unit(u, 0);
-  }
+  parallel_units(units, threads, unit);
 }
 
 // --- backward input -----------------------------------------------------------------------------
@@ -246,30 +236,29 @@ void backward_input_col2im(const float* gy, const float* w, const ConvGeometry& 
   if (g.n * G < threads) cblocks = std::min<int64_t>(cg, ceil_div(threads, g.n * G));
   const int64_t units = g.n * G * cblocks;
   const int64_t max_rows = ceil_div(cg, cblocks) * khw;
-  const int64_t tile = std::clamp<int64_t>(kTileFloats / max_rows, std::min<int64_t>(kMinTileCols, ohw), ohw);
-  const bool parallel = units >= threads;
-  const int slots = parallel ? threads : 1;
-  Tensor scratch = Tensor::empty(Shape{slots, max_rows * tile}, ws);
+  const int64_t tile = std::min(ohw, std::clamp<int64_t>(kTileFloats / max_rows, kMinTileCols, kMaxTileCols));
+  const int slots = static_cast<int>(std::min<int64_t>(threads, units));
+  const int64_t dcol_floats = align16(max_rows * tile);
+  const int64_t per_slot = dcol_floats + align16(gemm::scratch_floats(tile, og));
+  Tensor scratch = Tensor::empty(Shape{slots, per_slot}, ws);
 
   auto unit = [&](int64_t u, int slot) {
     const int64_t cb = u % cblocks, gi = (u / cblocks) % G, n = u / (cblocks * G);
     const int64_t c0 = cg * cb / cblocks, c1 = cg * (cb + 1) / cblocks, r0 = c0 * khw, r1 = c1 * khw;
     float* dxg = dx + (n * g.c + gi * cg) * hw;  // channel 0 of the group
     std::memset(dxg + c0 * hw, 0, sizeof(float) * (c1 - c0) * hw);
-    float* dcol = scratch.data() + slot * max_rows * tile;
-    const ConstStridedMap Wb(w + gi * og * K + r0, og, r1 - r0, Eigen::OuterStride<>(K));
+    float* dcol = scratch.data() + slot * per_slot;
+    float* gemm_scratch = dcol + dcol_floats;
+    // dcol[r, p] = sum_o W[o, r] g[o, p]: A = W_g^T, read in place.
+    const gemm::MatrixA At{w + gi * og * K + r0, K, true};
     for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
       const int64_t p1 = std::min(ohw, p0 + tile);
-      const ConstStridedMap Gt(gy + (n * g.o + gi * og) * ohw + p0, og, p1 - p0, Eigen::OuterStride<>(ohw));
-      mat(dcol, r1 - r0, p1 - p0).noalias() = Wb.transpose() * Gt;
+      gemm::gemm(r1 - r0, p1 - p0, og, At, gemm::rows_of(gy + (n * g.o + gi * og) * ohw + p0, ohw, p1 - p0), dcol,
+                 p1 - p0, nullptr, false, gemm_scratch);
       col2im_tile(dcol, g, r0, r1, p0, p1, p1 - p0, dxg);
     }
   };
-  if (parallel) {
-    parallel_units(units, threads, unit);
-  } else {
-    for (int64_t u = 0; u < units; ++u) unit(u, 0);
-  }
+  parallel_units(units, threads, unit);
 }
 
 }  // namespace backlight::fn::conv_paths

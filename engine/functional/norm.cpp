@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/eigen.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 
@@ -11,6 +12,9 @@ namespace backlight::fn {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;  // elements per task, so tiny planes/rows are batched
+
+using Arr = Eigen::Map<Eigen::ArrayXf>;
+using ConstArr = Eigen::Map<const Eigen::ArrayXf>;
 
 Shape trailing_shape(const Shape& x, int normalized_dims) {
   return Shape(x.dims().subspan(x.rank() - normalized_dims));
@@ -142,27 +146,19 @@ LayerNormResult layernorm_forward(const Tensor& x, const Tensor& weight, const T
   const int64_t m = d > 0 ? x.numel() / d : 0;
   LayerNormResult r{Tensor::empty(x.shape(), ws), Tensor::empty(Shape{m}, ws), Tensor::empty(Shape{m}, ws)};
   const float* px = x.data();
-  const float* pw = weight.defined() ? weight.data() : nullptr;
-  const float* pb = bias.defined() ? bias.data() : nullptr;
   float* py = r.y.data();
   parallel_for(m, std::max<int64_t>(1, kGrain / std::max<int64_t>(d, 1)), [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
-      const float* xr = px + row * d;
-      float* yr = py + row * d;
-      // Two passes in double: one-pass E[x^2] - E[x]^2 cancels badly for rows with a large mean.
-      double s = 0;
-      for (int64_t i = 0; i < d; ++i) s += xr[i];
-      const double mu = s / static_cast<double>(d);
-      double v = 0;
-      for (int64_t i = 0; i < d; ++i) v += (xr[i] - mu) * (xr[i] - mu);
-      const float rstd = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
-      const float muf = static_cast<float>(mu);
-      r.mean.data()[row] = muf;
+      const ConstArr xr(px + row * d, d);
+      Arr yr(py + row * d, d);
+      // Two passes: one-pass E[x^2] - E[x]^2 cancels badly for rows with a large mean.
+      const float mu = xr.mean();
+      const float rstd = 1.0f / std::sqrt((xr - mu).square().mean() + eps);
+      r.mean.data()[row] = mu;
       r.rstd.data()[row] = rstd;
-      for (int64_t i = 0; i < d; ++i) {
-        const float xhat = (xr[i] - muf) * rstd;
-        yr[i] = (pw ? xhat * pw[i] : xhat) + (pb ? pb[i] : 0.0f);
-      }
+      yr = (xr - mu) * rstd;
+      if (weight.defined()) yr *= ConstArr(weight.data(), d);
+      if (bias.defined()) yr += ConstArr(bias.data(), d);
     }
   });
   return r;
@@ -179,26 +175,18 @@ Tensor layernorm_backward_input(const Tensor& g, const Tensor& x, const Tensor& 
   Tensor dx = Tensor::empty(x.shape(), ws);
   const float* pg = g.data();
   const float* px = x.data();
-  const float* pw = weight.defined() ? weight.data() : nullptr;
   float* pd = dx.data();
   parallel_for(m, std::max<int64_t>(1, kGrain / std::max<int64_t>(d, 1)), [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
-      const float* gr = pg + row * d;
-      const float* xr = px + row * d;
-      float* dr = pd + row * d;
+      const ConstArr xr(px + row * d, d);
+      Arr dr(pd + row * d, d);
       const float mu = mean.data()[row], rs = rstd.data()[row];
-      double sgw = 0, sgwx = 0;
-      for (int64_t i = 0; i < d; ++i) {
-        const float gw = pw ? gr[i] * pw[i] : gr[i];
-        sgw += gw;
-        sgwx += static_cast<double>(gw) * ((xr[i] - mu) * rs);
-      }
-      const float a = static_cast<float>(sgw / static_cast<double>(d));
-      const float b = static_cast<float>(sgwx / static_cast<double>(d));
-      for (int64_t i = 0; i < d; ++i) {
-        const float gw = pw ? gr[i] * pw[i] : gr[i];
-        dr[i] = rs * (gw - a - (xr[i] - mu) * rs * b);
-      }
+      // dr holds g * weight first, then the result.
+      dr = ConstArr(pg + row * d, d);
+      if (weight.defined()) dr *= ConstArr(weight.data(), d);
+      const float a = dr.mean();
+      const float b = (dr * ((xr - mu) * rs)).mean();
+      dr = rs * (dr - a - (xr - mu) * (rs * b));
     }
   });
   return dx;
@@ -211,25 +199,17 @@ LayerNormParamGrads layernorm_backward_params(const Tensor& g, const Tensor& x, 
   const Shape t = trailing_shape(x.shape(), normalized_dims);
   const int64_t d = t.numel();
   const int64_t m = d > 0 ? x.numel() / d : 0;
-  LayerNormParamGrads r{Tensor::empty(t, ws), Tensor::empty(t, ws)};
+  LayerNormParamGrads r{Tensor::zeros(t, ws), Tensor::zeros(t, ws)};
   const float* pg = g.data();
   const float* px = x.data();
   // Parallel over columns: every task owns a slice of the [D] results and reads its slice of
   // each row, so no partial sums need merging.
-  parallel_for(d, 64, [&](int64_t lo, int64_t hi) {
-    std::vector<double> sw(hi - lo, 0.0), sb(hi - lo, 0.0);
+  parallel_for(d, 256, [&](int64_t lo, int64_t hi) {
+    Arr sw(r.weight.data() + lo, hi - lo), sb(r.bias.data() + lo, hi - lo);
     for (int64_t row = 0; row < m; ++row) {
-      const float* gr = pg + row * d;
-      const float* xr = px + row * d;
-      const float mu = mean.data()[row], rs = rstd.data()[row];
-      for (int64_t i = lo; i < hi; ++i) {
-        sw[i - lo] += static_cast<double>(gr[i]) * ((xr[i] - mu) * rs);
-        sb[i - lo] += gr[i];
-      }
-    }
-    for (int64_t i = lo; i < hi; ++i) {
-      r.weight.data()[i] = static_cast<float>(sw[i - lo]);
-      r.bias.data()[i] = static_cast<float>(sb[i - lo]);
+      const ConstArr gr(pg + row * d + lo, hi - lo), xr(px + row * d + lo, hi - lo);
+      sw += gr * ((xr - mean.data()[row]) * rstd.data()[row]);
+      sb += gr;
     }
   });
   return r;

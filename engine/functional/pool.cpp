@@ -60,32 +60,43 @@ inline WindowMax window_max(const float* plane, int64_t w, const PoolRange& r, c
   return m;
 }
 
-// A KxK window at (y0, x0) lying wholly inside the input, dilation 1: fixed trip counts.
-template <int K>
-inline WindowMax window_max_k(const float* plane, int64_t w, int64_t y0, int64_t x0) {
-  // Tracks the tap number (a small int) and forms the flat index once: keeps the loop vectorizable.
-  float best = -std::numeric_limits<float>::infinity();
-  int tap = 0;
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      const float v = plane[(y0 + i) * w + x0 + j];
-      const bool take = v > best || std::isnan(v);
-      best = take ? v : best;
-      tap = take ? i * K + j : tap;
-    }
-  return {best, (y0 + tap / K) * w + x0 + tap % K};
+// The interior of one output row, columns [lo, hi): KxK windows lying wholly inside the input,
+// dilation 1, stride S. Compile-time trip counts and stride let the compiler vectorise across
+// output columns with plain interleaved loads (no gathers); the flat index fits int32 (the
+// dispatcher checks H*W).
+template <int K, int S, class Emit>
+inline void interior_row(const float* plane, int64_t w, int64_t y0, int64_t pad_w, int64_t o, int64_t lo,
+                         int64_t hi, Emit& emit) {
+  const float* rows[K];
+  int32_t row_base[K];
+  for (int i = 0; i < K; ++i) {
+    rows[i] = plane + (y0 + i) * w;
+    row_base[i] = static_cast<int32_t>((y0 + i) * w - pad_w);
+  }
+  for (int64_t ox = lo; ox < hi; ++ox) {
+    float best = -std::numeric_limits<float>::infinity();
+    int32_t index = row_base[0] + static_cast<int32_t>(ox * S);
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) {
+        const float v = rows[i][ox * S + j - pad_w];
+        const bool take = v > best || std::isnan(v);  // as take_max
+        best = take ? v : best;
+        index = take ? row_base[i] + static_cast<int32_t>(ox * S + j) : index;
+      }
+    emit(o + ox, WindowMax{best, index});
+  }
 }
 
 // Visits every window of one plane, emit(output offset, WindowMax). K > 0: the kernel is KxK
-// with dilation 1, and windows away from the borders take the fixed-size path (VGG's 2x2/2 and
-// ResNet's 3x3/2 stem pool spend nearly all their time there).
-template <int K, class Emit>
+// with dilation 1 and stride S, and windows away from the borders take interior_row (VGG's 2x2/2
+// and ResNet's 3x3/2 stem pool spend nearly all their time there).
+template <int K, int S, class Emit>
 void maxpool_plane(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
   const auto& a = geo.a;
   int64_t ox_lo = geo.ow, ox_hi = geo.ow;  // interior columns [ox_lo, ox_hi)
   if constexpr (K > 0) {
-    ox_lo = std::min<int64_t>(geo.ow, (a.pad_w + a.stride_w - 1) / a.stride_w);
-    ox_hi = geo.w + a.pad_w >= K ? std::min<int64_t>(geo.ow, (geo.w + a.pad_w - K) / a.stride_w + 1) : 0;
+    ox_lo = std::min<int64_t>(geo.ow, (a.pad_w + S - 1) / S);
+    ox_hi = geo.w + a.pad_w >= K ? std::min<int64_t>(geo.ow, (geo.w + a.pad_w - K) / S + 1) : 0;
     ox_hi = std::max(ox_hi, ox_lo);
   }
   for (int64_t oy = 0; oy < geo.oh; ++oy) {
@@ -95,9 +106,7 @@ void maxpool_plane(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
     const int64_t lo = full_rows ? ox_lo : geo.ow, hi = full_rows ? ox_hi : geo.ow;
     for (int64_t ox = 0; ox < lo; ++ox)
       emit(o + ox, window_max(plane, geo.w, r, geo.cols[ox], a.dilation_h, a.dilation_w));
-    if constexpr (K > 0)
-      for (int64_t ox = lo; ox < hi; ++ox)
-        emit(o + ox, window_max_k<K>(plane, geo.w, r.begin, ox * a.stride_w - a.pad_w));
+    if constexpr (K > 0) interior_row<K, S>(plane, geo.w, r.begin, a.pad_w, o, lo, hi, emit);
     for (int64_t ox = hi; ox < geo.ow; ++ox)
       emit(o + ox, window_max(plane, geo.w, r, geo.cols[ox], a.dilation_h, a.dilation_w));
   }
@@ -106,10 +115,14 @@ void maxpool_plane(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
 template <class Emit>
 void maxpool_plane_dispatch(const float* plane, const Pool2dGeometry& geo, Emit&& emit) {
   const auto& a = geo.a;
-  const bool square = a.kernel_h == a.kernel_w && a.dilation_h == 1 && a.dilation_w == 1;
-  if (square && a.kernel_h == 2) return maxpool_plane<2>(plane, geo, emit);
-  if (square && a.kernel_h == 3) return maxpool_plane<3>(plane, geo, emit);
-  maxpool_plane<0>(plane, geo, emit);
+  const bool fast = a.kernel_h == a.kernel_w && a.dilation_h == 1 && a.dilation_w == 1 &&
+                    geo.h * geo.w < std::numeric_limits<int32_t>::max();
+  const int k = fast ? a.kernel_w : 0, s = a.stride_w;
+  if (k == 2 && s == 2) return maxpool_plane<2, 2>(plane, geo, emit);
+  if (k == 3 && s == 2) return maxpool_plane<3, 2>(plane, geo, emit);
+  if (k == 2 && s == 1) return maxpool_plane<2, 1>(plane, geo, emit);
+  if (k == 3 && s == 1) return maxpool_plane<3, 1>(plane, geo, emit);
+  maxpool_plane<0, 1>(plane, geo, emit);
 }
 
 // Mean pooling over separable windows: shared by avgpool2d and adaptive_avgpool2d (whose bins
@@ -260,6 +273,8 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
   if (argmax.defined())
     BL_CHECK_SHAPE(argmax.shape() == g.shape(), "maxpool2d backward: expected argmax map ", g.shape(), ", got ",
                    argmax.shape());
+  BL_CHECK(argmax.defined() || geo.h * geo.w <= std::numeric_limits<int32_t>::max(),
+           "maxpool2d backward: recomputing the maxima needs H*W < 2^31, got ", x.shape());
   Tensor dx = Tensor::empty(x.shape(), ws);
   const float* px = x.data();
   const float* pg = g.data();
@@ -269,7 +284,7 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
   parallel_for(geo.n * geo.c, 1, [&](int64_t lo, int64_t hi) {
     // Recomputing: the window maxima go to a scratch index map first, so the max search stays
     // vectorizable (a scatter in the same loop would serialise it).
-    std::vector<int64_t> scratch(pa ? 0 : ohw);
+    std::vector<int32_t> scratch(pa ? 0 : ohw);
     for (int64_t p = lo; p < hi; ++p) {
       float* plane = pd + p * hw;
       const float* gp = pg + p * ohw;
@@ -282,9 +297,11 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
         }
         continue;
       }
-      maxpool_plane_dispatch(px + p * hw, geo, [&](int64_t o, const WindowMax& m) { scratch[o] = m.index; });
+      int32_t* idx = scratch.data();
+      maxpool_plane_dispatch(px + p * hw, geo,
+                             [idx](int64_t o, const WindowMax& m) { idx[o] = static_cast<int32_t>(m.index); });
       for (int64_t o = 0; o < ohw; ++o)
-        if (scratch[o] >= 0) plane[scratch[o]] += gp[o];
+        if (idx[o] >= 0) plane[idx[o]] += gp[o];
     }
   });
   return dx;

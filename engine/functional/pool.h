@@ -60,7 +60,7 @@ inline constexpr int64_t kMaxPoolArgmaxPlane = int64_t{1} << 24;
 
 /// dx[N,C,H,W]: g[N,C,OH,OW] scattered to the first maximum of every window (accumulated where
 /// windows overlap). Uses `argmax` from maxpool2d_forward when defined, else recomputes the
-/// window maxima from x.
+/// window maxima from x (which needs H*W < 2^31).
 Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax, const Pool2dAttrs& a,
                           const Workspace* ws);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/eigen.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 
@@ -10,11 +11,12 @@ namespace backlight::fn {
 
 namespace {
 
-// A tensor seen as [outer, len, inner] around the axis. Work items are (outer, block of up to
-// kBlock inner columns): the lanes of a block sit side by side in memory, so every pass over
-// the axis reads contiguous runs (one run of length `len` when inner == 1).
-constexpr int64_t kBlock = 64;
+// exp dominates; Eigen's packet exp is vectorised (std::exp in a loop is not: glibc's vector
+// expf is only used under -ffast-math), so every exp below runs on contiguous Eigen arrays.
+using Arr = Eigen::Map<Eigen::ArrayXf>;
+using ConstArr = Eigen::Map<const Eigen::ArrayXf>;
 
+// A tensor seen as [outer, len, inner] around the axis.
 struct Lanes {
   int64_t outer, len, inner;
 };
@@ -26,7 +28,11 @@ Lanes lanes_of(const Shape& s, int axis, const char* op) {
   return {s.numel_range(0, a), s[a], s.numel_range(a + 1, r)};
 }
 
-// f(base, width): lanes base + j (j < width), element l of lane j at base + l*inner + j.
+// Work items: (outer, block of up to kBlock adjacent lanes); f(base, width) with element l of
+// lane j at base + l*inner + j. Every pass along the axis then reads contiguous runs of `width`
+// floats, or one run of `len` floats when inner == 1 (width 1, the softmax-over-classes case).
+constexpr int64_t kBlock = 64;
+
 template <class F>
 void for_each_block(const Lanes& L, F&& f) {
   if (L.outer * L.len * L.inner == 0) return;
@@ -47,31 +53,45 @@ Tensor forward(const Tensor& x, int axis, const Workspace* ws, const char* op) {
   Tensor y = Tensor::empty(x.shape(), ws);
   const float* px = x.data();
   float* py = y.data();
+  const int64_t n = L.len, s = L.inner;
   for_each_block(L, [&](int64_t base, int64_t width) {
-    float mx[kBlock], sum[kBlock];
     const float* xb = px + base;
     float* yb = py + base;
-    for (int64_t j = 0; j < width; ++j) mx[j] = xb[j], sum[j] = 0.0f;
-    for (int64_t l = 1; l < L.len; ++l)
-      for (int64_t j = 0; j < width; ++j) mx[j] = std::max(mx[j], xb[l * L.inner + j]);
-    for (int64_t l = 0; l < L.len; ++l)
-      for (int64_t j = 0; j < width; ++j) {
-        const float e = std::exp(xb[l * L.inner + j] - mx[j]);
-        if constexpr (!kLog) yb[l * L.inner + j] = e;
-        sum[j] += e;
+    if (s == 1) {
+      const ConstArr xr(xb, n);
+      Arr yr(yb, n);
+      const float mx = xr.maxCoeff();
+      if constexpr (kLog) {
+        yr = (xr - mx).exp();
+        yr = xr - (mx + std::log(yr.sum()));
+      } else {
+        yr = (xr - mx).exp();
+        yr *= 1.0f / yr.sum();
       }
-    for (int64_t j = 0; j < width; ++j) sum[j] = kLog ? mx[j] + std::log(sum[j]) : 1.0f / sum[j];
-    for (int64_t l = 0; l < L.len; ++l)
-      for (int64_t j = 0; j < width; ++j) {
-        if constexpr (kLog)
-          yb[l * L.inner + j] = xb[l * L.inner + j] - sum[j];
-        else
-          yb[l * L.inner + j] *= sum[j];
-      }
+      return;
+    }
+    float mx_buf[kBlock], sum_buf[kBlock];
+    Arr mx(mx_buf, width), sum(sum_buf, width);
+    mx = ConstArr(xb, width);
+    for (int64_t l = 1; l < n; ++l) mx = mx.max(ConstArr(xb + l * s, width));
+    sum.setZero();
+    for (int64_t l = 0; l < n; ++l) {
+      Arr yl(yb + l * s, width);
+      yl = (ConstArr(xb + l * s, width) - mx).exp();
+      sum += yl;
+    }
+    if constexpr (kLog) {
+      sum = mx + sum.log();
+      for (int64_t l = 0; l < n; ++l) Arr(yb + l * s, width) = ConstArr(xb + l * s, width) - sum;
+    } else {
+      sum = sum.inverse();
+      for (int64_t l = 0; l < n; ++l) Arr(yb + l * s, width) *= sum;
+    }
   });
   return y;
 }
 
+// softmax: dx = y * (g - sum(g*y)); log_softmax: dx = g - exp(y) * sum(g).
 template <bool kLog>
 Tensor backward(const Tensor& g, const Tensor& y, int axis, const Workspace* ws, const char* op) {
   BL_CHECK_SHAPE(g.shape() == y.shape(), op, " backward: expected gradient ", y.shape(), ", got ", g.shape());
@@ -80,22 +100,38 @@ Tensor backward(const Tensor& g, const Tensor& y, int axis, const Workspace* ws,
   const float* pg = g.data();
   const float* py = y.data();
   float* pd = dx.data();
+  const int64_t n = L.len, s = L.inner;
   for_each_block(L, [&](int64_t base, int64_t width) {
-    float dot[kBlock];
     const float* gb = pg + base;
     const float* yb = py + base;
     float* db = pd + base;
-    for (int64_t j = 0; j < width; ++j) dot[j] = 0.0f;
-    for (int64_t l = 0; l < L.len; ++l)
-      for (int64_t j = 0; j < width; ++j) {
-        const int64_t i = l * L.inner + j;
-        dot[j] += kLog ? gb[i] : gb[i] * yb[i];
-      }
-    for (int64_t l = 0; l < L.len; ++l)
-      for (int64_t j = 0; j < width; ++j) {
-        const int64_t i = l * L.inner + j;
-        db[i] = kLog ? gb[i] - std::exp(yb[i]) * dot[j] : yb[i] * (gb[i] - dot[j]);
-      }
+    if (s == 1) {
+      const ConstArr gr(gb, n), yr(yb, n);
+      Arr dr(db, n);
+      if constexpr (kLog)
+        dr = gr - yr.exp() * gr.sum();
+      else
+        dr = yr * (gr - (gr * yr).sum());
+      return;
+    }
+    float dot_buf[kBlock];
+    Arr dot(dot_buf, width);
+    dot.setZero();
+    for (int64_t l = 0; l < n; ++l) {
+      const ConstArr gl(gb + l * s, width), yl(yb + l * s, width);
+      if constexpr (kLog)
+        dot += gl;
+      else
+        dot += gl * yl;
+    }
+    for (int64_t l = 0; l < n; ++l) {
+      const ConstArr gl(gb + l * s, width), yl(yb + l * s, width);
+      Arr dl(db + l * s, width);
+      if constexpr (kLog)
+        dl = gl - yl.exp() * dot;
+      else
+        dl = yl * (gl - dot);
+    }
   });
   return dx;
 }

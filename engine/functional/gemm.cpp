@@ -1,0 +1,222 @@
+// GEMM kernel (see gemm.h).
+//
+// Blocking (AVX2 path): for each 256-deep block of K, B's rows are filled into a row-major
+// staging block and packed into 16-column panels (kc x 16 floats = 16 KiB, an L1-sized stream);
+// then for each 6-row panel of A (read in place: 6 sequential streams, 6 KiB per block, stays in
+// L1 across the column panels) and each 16-column panel of B the micro-kernel keeps the 6x16
+// block of C in 12 ymm accumulators: per k, 2 loads of B, 6 broadcasts of A, 12 FMAs. The packed
+// B block (kc x n, n <= ~1000 in practice) stays in L2 while all row panels of A pass over it.
+#include "engine/functional/gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/eigen.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#define BL_GEMM_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace backlight::fn::gemm {
+
+FillRows rows_of(const float* b, int64_t ldb, int64_t n) {
+  return [b, ldb, n](int64_t k0, int64_t k1, float* dst, int64_t ld) {
+    for (int64_t r = k0; r < k1; ++r) std::memcpy(dst + (r - k0) * ld, b + r * ldb, sizeof(float) * n);
+  };
+}
+
+#ifdef BL_GEMM_AVX2
+
+namespace {
+
+constexpr int64_t kKc = 256;  // K block
+constexpr int kMr = 6, kNr = 16;
+
+int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// Lanes [0, count) set.
+inline __m256i lane_mask(int count) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), idx);
+}
+
+enum class Init { Zero, Bias, Load };
+
+// C[MR x nr] (op)= A[MR x kc] Bp[kc x 16], NV 8-float vectors per row (nr <= 8*NV). A element
+// (i, p) is at a[p*sp + i*si]: packed (sp = 6, si = 1, compile-time) or in place (row-major or
+// transposed). bp: one packed B panel (16 floats per k, 32-byte aligned).
+template <int MR, int NV, bool kPacked>
+inline void micro_kernel(int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c, int64_t ldc,
+                         int nr, Init init, const float* bias) {
+  if constexpr (kPacked) {
+    sp = kMr;
+    si = 1;
+  }
+  __m256 acc[MR][NV];
+  const bool full = nr == 8 * NV;
+  const __m256i mask[2] = {lane_mask(nr), lane_mask(nr - 8)};
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      if (init == Init::Load) acc[i][v] = full ? _mm256_loadu_ps(c + i * ldc + 8 * v)
+                                               : _mm256_maskload_ps(c + i * ldc + 8 * v, mask[v]);
+      else if (init == Init::Bias) acc[i][v] = _mm256_set1_ps(bias[i]);
+      else acc[i][v] = _mm256_setzero_ps();
+    }
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) b[v] = _mm256_load_ps(bp + p * kNr + 8 * v);
+    const float* ap = a + p * sp;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 av = _mm256_broadcast_ss(ap + i * si);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      if (full) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+      else _mm256_maskstore_ps(c + i * ldc + 8 * v, mask[v], acc[i][v]);
+    }
+}
+
+template <int NV, bool kPacked>
+void micro_rows(int mr, int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c, int64_t ldc,
+                int nr, Init init, const float* bias) {
+  switch (mr) {
+    case 6: return micro_kernel<6, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    case 5: return micro_kernel<5, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    case 4: return micro_kernel<4, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    case 3: return micro_kernel<3, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    case 2: return micro_kernel<2, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    default: return micro_kernel<1, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+  }
+}
+
+// One 6 x 16 (or narrower) block of C; an 8-wide kernel for tails of at most 8 columns.
+template <bool kPacked>
+void micro_dispatch(int mr, int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c,
+                    int64_t ldc, int nr, Init init, const float* bias) {
+  if (nr <= 8) micro_rows<1, kPacked>(mr, kc, a, sp, si, bp, c, ldc, nr, init, bias);
+  else micro_rows<2, kPacked>(mr, kc, a, sp, si, bp, c, ldc, nr, init, bias);
+}
+
+// A rows [i0, i0+mr) x depth [k0, k0+kc) -> ap[p*6 + i].
+void pack_a(const MatrixA& a, int64_t i0, int mr, int64_t k0, int64_t kc, float* ap) {
+  if (a.transposed) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a.data + (k0 + p) * a.ld + i0;
+      for (int i = 0; i < mr; ++i) ap[p * kMr + i] = src[i];
+    }
+  } else {
+    for (int i = 0; i < mr; ++i) {
+      const float* src = a.data + (i0 + i) * a.ld + k0;
+      for (int64_t p = 0; p < kc; ++p) ap[p * kMr + i] = src[p];
+    }
+  }
+}
+
+// Staging rows (row stride npad) -> panels: panel j holds columns [16j, 16j+16) for every k.
+void pack_panels(const float* staging, int64_t kc, int64_t n, int64_t npad, float* bp) {
+  const int64_t full = n / kNr;
+  for (int64_t j = 0; j < full; ++j) {
+    float* dst = bp + j * kc * kNr;
+    const float* src = staging + j * kNr;
+    for (int64_t p = 0; p < kc; ++p) {
+      _mm256_store_ps(dst + p * kNr, _mm256_loadu_ps(src + p * npad));
+      _mm256_store_ps(dst + p * kNr + 8, _mm256_loadu_ps(src + p * npad + 8));
+    }
+  }
+  if (const int64_t rem = n - full * kNr; rem > 0) {
+    float* dst = bp + full * kc * kNr;
+    const float* src = staging + full * kNr;
+    for (int64_t p = 0; p < kc; ++p) {
+      int64_t q = 0;
+      for (; q < rem; ++q) dst[p * kNr + q] = src[p * npad + q];
+      for (; q < kNr; ++q) dst[p * kNr + q] = 0.0f;
+    }
+  }
+}
+
+void gemm_avx2(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
+               const float* bias, bool accumulate, float* scratch) {
+  const int64_t npad = round_up(n, kNr), kb = std::min(k, kKc);
+  float* ap = scratch;  // kKc * 6 floats
+  float* staging = ap + kKc * kMr;
+  float* bp = staging + kb * npad;
+  const bool pack = n > 4 * kNr;
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t kc = std::min(kKc, k - k0);
+    fill_b(k0, k0 + kc, staging, npad);
+    pack_panels(staging, kc, n, npad, bp);
+    const Init init = (k0 > 0 || accumulate) ? Init::Load : (bias ? Init::Bias : Init::Zero);
+    for (int64_t i0 = 0; i0 < m; i0 += kMr) {
+      const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
+      const float* bi = bias ? bias + i0 : nullptr;
+      // Packing A costs about as much as one pass of the micro-kernel over it; it pays from a
+      // few column panels on (narrow products read A in place).
+      if (pack) {
+        pack_a(a, i0, mr, k0, kc, ap);
+        for (int64_t j0 = 0; j0 < n; j0 += kNr)
+          micro_dispatch<true>(mr, kc, ap, kMr, 1, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
+                               static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
+      } else {
+        const float* a0 = a.transposed ? a.data + k0 * a.ld + i0 : a.data + i0 * a.ld + k0;
+        const int64_t sp = a.transposed ? a.ld : 1, si = a.transposed ? 1 : a.ld;
+        for (int64_t j0 = 0; j0 < n; j0 += kNr)
+          micro_dispatch<false>(mr, kc, a0, sp, si, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
+                                static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int64_t scratch_floats(int64_t n, int64_t k) { return kKc * kMr + 2 * std::min(k, kKc) * round_up(n, kNr); }
+
+void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
+          const float* bias, bool accumulate, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  gemm_avx2(m, n, k, a, fill_b, c, ldc, bias, accumulate, scratch);
+}
+
+const char* kernel_name() { return "avx2-6x16"; }
+
+#else  // Eigen fallback: materialise B, one Eigen product.
+
+int64_t scratch_floats(int64_t n, int64_t k) { return n * k + 16; }
+
+void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
+          const float* bias, bool accumulate, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  using Strided = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+  fill_b(0, k, scratch, n);
+  const auto B = mat(static_cast<const float*>(scratch), k, n);
+  Strided C(c, m, n, Eigen::OuterStride<>(ldc));
+  if (a.transposed) {
+    const ConstStrided At(a.data, k, m, Eigen::OuterStride<>(a.ld));
+    if (accumulate) C.noalias() += At.transpose() * B;
+    else C.noalias() = At.transpose() * B;
+  } else {
+    const ConstStrided A(a.data, m, k, Eigen::OuterStride<>(a.ld));
+    if (accumulate) C.noalias() += A * B;
+    else C.noalias() = A * B;
+  }
+  if (bias && !accumulate)
+    for (int64_t i = 0; i < m; ++i) C.row(i).array() += bias[i];
+}
+
+const char* kernel_name() { return "eigen"; }
+
+#endif
+
+}  // namespace backlight::fn::gemm

@@ -1,0 +1,46 @@
+#pragma once
+/// Single-threaded float GEMM for the convolution and dense paths, with a B operand produced on
+/// the fly (im2col rows, a strided matrix, ...), so callers never materialise a whole im2col
+/// matrix. Threading is the caller's: it splits rows or column tiles across threads, each thread
+/// with its own scratch.
+///
+///   C[m, n] (row stride ldc)  = A[m, k] B[k, n]  (+ bias[i] on row i)    accumulate = false
+///                            += A[m, k] B[k, n]                          accumulate = true
+///
+/// A is read in place: row-major (A[i*lda + p]) or transposed (A[p*lda + i]), so weights need no
+/// copy. B arrives through `fill_b(k0, k1, dst, ld)`, which writes rows [k0, k1) of B (all n
+/// columns) row-major into dst; the kernel packs them into 16-column panels.
+///
+/// CPU kernels: with AVX2+FMA and without AVX-512 (the target VM: 2 Zen cores, AVX-512 hidden)
+/// a 6x16 register-blocked FMA micro-kernel over 256-deep K blocks; measured 80-90% of the FMA
+/// peak per core (bench/README.md), where Eigen 3.4's own GEMM reaches about 62%. Elsewhere (an
+/// AVX-512 machine, where Eigen uses 512-bit kernels; or a non-AVX2 build) the same call runs
+/// Eigen's GEMM on a materialised B. Both give float32 results accumulated in float32.
+#include <cstdint>
+#include <functional>
+
+namespace backlight::fn::gemm {
+
+/// Writes rows [k0, k1) of B (n columns each) row-major into dst with row stride ld.
+using FillRows = std::function<void(int64_t k0, int64_t k1, float* dst, int64_t ld)>;
+
+struct MatrixA {
+  const float* data;
+  int64_t ld;
+  bool transposed = false;  ///< element (i, p) at data[p*ld + i] instead of data[i*ld + p]
+};
+
+/// Floats of scratch the call needs for n columns and depth k (64-byte aligned memory).
+int64_t scratch_floats(int64_t n, int64_t k);
+
+/// See the top of this file. `bias` may be null (ignored when accumulating). Single-threaded.
+void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
+          const float* bias, bool accumulate, float* scratch);
+
+/// fill_b for a row-major matrix B[k, n] stored at `b` with row stride `ldb`.
+FillRows rows_of(const float* b, int64_t ldb, int64_t n);
+
+/// Name of the kernel this build uses ("avx2-6x16" or "eigen"), for bench output.
+const char* kernel_name();
+
+}  // namespace backlight::fn::gemm
