@@ -4,6 +4,7 @@
 
 #include "engine/backward.h"
 #include "engine/parallel.h"
+#include "kernels/ig.h"
 
 namespace backlight {
 
@@ -29,33 +30,13 @@ Tensor target_values(const Module& model, const Tensor& inputs, const Target& ta
 
 namespace {
 
-// Rows [k*N + n] = baseline[n] + alpha_k * (x[n] - baseline[n]) for the steps of one chunk.
-Tensor interpolate(const Tensor& x, const Tensor& base, const std::vector<double>& alphas, size_t k0, size_t k1,
-                   const Workspace& ws) {
-  std::vector<int64_t> d = x.shape().to_vector();
-  const int64_t items = d[0], per = x.numel();
-  d[0] = items * static_cast<int64_t>(k1 - k0);
+// The chunk's interpolated inputs [k*N, ...] (alpha-major, Captum's order) via the IG kernel.
+Tensor interpolate(const IgChunk& c, const Shape& input_shape, const Workspace& ws) {
+  std::vector<int64_t> d = input_shape.to_vector();
+  d[0] = c.items * static_cast<int64_t>(c.alphas.size());
   Tensor out = Tensor::empty(Shape(d), &ws);
-  parallel_for(static_cast<int64_t>(k1 - k0), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; ++k) {
-      const float a = static_cast<float>(alphas[k0 + k]);
-      float* o = out.data() + k * per;
-      for (int64_t i = 0; i < per; ++i) o[i] = base.data()[i] + a * (x.data()[i] - base.data()[i]);
-    }
-  });
+  ig_interpolate_cpu(c, out.data());
   return out;
-}
-
-// acc[n] += sum_k w_k * grads[k*N + n].
-void accumulate(Tensor& acc, const Tensor& grads, const std::vector<double>& weights, size_t k0, size_t k1) {
-  const int64_t per = acc.numel();
-  parallel_for(per, 1 << 14, [&](int64_t lo, int64_t hi) {
-    for (size_t k = k0; k < k1; ++k) {
-      const float w = static_cast<float>(weights[k]);
-      const float* g = grads.data() + (k - k0) * per;
-      for (int64_t i = lo; i < hi; ++i) acc.data()[i] += w * g[i];
-    }
-  });
 }
 
 }  // namespace
@@ -81,6 +62,8 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
 
   r.attribution = Tensor::zeros(inputs.shape());
   r.delta = Tensor::zeros(Shape{items});
+  const std::vector<float> alphas(rule.alphas.begin(), rule.alphas.end());
+  const std::vector<float> weights(rule.weights.begin(), rule.weights.end());
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, inputs);
     Tensor grad_sum = Tensor::zeros(inputs.shape());
@@ -89,10 +72,13 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
       std::vector<int64_t> chunk_targets;
       for (size_t k = k0; k < k1; ++k) chunk_targets.insert(chunk_targets.end(), r.target.begin(), r.target.end());
       const Target chunk_target = target.is_function() ? fixed : Target::indices(chunk_targets);
-      ForwardPass pass = forward_pass(model, interpolate(inputs, base, rule.alphas, k0, k1, ws), ws);
+      const IgChunk chunk{inputs.data(), base.data(), items, inputs.numel() / items,
+                          std::span<const float>(alphas).subspan(k0, k1 - k0),
+                          std::span<const float>(weights).subspan(k0, k1 - k0)};
+      ForwardPass pass = forward_pass(model, interpolate(chunk, inputs.shape(), ws), ws);
       const std::vector<Var> wrt{pass.input};
       const Tensor grads = target_backward(pass, chunk_target, rules, wrt)[0];
-      accumulate(grad_sum, grads, rule.weights, k0, k1);
+      ig_accumulate_cpu(chunk, grads.data(), grad_sum.data());
     }
     const Tensor fb = target_values(model, base, fixed, ws);
     const int64_t per = inputs.numel() / items;
