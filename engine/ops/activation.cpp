@@ -1,37 +1,17 @@
 // Element-wise activations: forward on the tape and plain VJPs (math in activation_math.h).
 #include "engine/functional/activation_math.h"
+#include "engine/functional/map.h"
 #include "engine/ops.h"
-#include "engine/parallel.h"
 #include "engine/vjp.h"
 
 namespace backlight {
 
 namespace {
 
-constexpr int64_t kGrain = 1 << 14;
-
-template <class F>
-Tensor map1(const Tensor& x, const Workspace* ws, F f) {
-  Tensor y = Tensor::empty(x.shape(), ws);
-  const float* px = x.data();
-  float* py = y.data();
-  parallel_for(x.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) py[i] = f(px[i]);
-  });
-  return y;
-}
-
 // g * f'(v) where v is the forward input or output, as the derivative needs.
 template <class F>
 Tensor map_grad(const Tensor& g, const Tensor& v, const Workspace* ws, F dfdv) {
-  Tensor dx = Tensor::empty(g.shape(), ws);
-  const float* pg = g.data();
-  const float* pv = v.data();
-  float* pd = dx.data();
-  parallel_for(g.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) pd[i] = pg[i] * dfdv(pv[i]);
-  });
-  return dx;
+  return fn::map_binary(g, v, ws, [&](float gi, float vi) { return gi * dfdv(vi); });
 }
 
 Var unary(OpKind kind, const Var& x, std::string_view name, Tensor y, OpAttrs attrs = {}) {
@@ -41,25 +21,25 @@ Var unary(OpKind kind, const Var& x, std::string_view name, Tensor y, OpAttrs at
 }  // namespace
 
 Var relu(const Var& x, std::string_view name) {
-  return unary(OpKind::Relu, x, name, map1(x.value(), &x.tape().workspace(), math::relu));
+  return unary(OpKind::Relu, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::relu));
 }
 Var relu6(const Var& x, std::string_view name) {
-  return unary(OpKind::Relu6, x, name, map1(x.value(), &x.tape().workspace(), math::relu6));
+  return unary(OpKind::Relu6, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::relu6));
 }
 Var leaky_relu(const Var& x, float s, std::string_view name) {
   return unary(OpKind::LeakyRelu, x, name,
-               map1(x.value(), &x.tape().workspace(), [s](float v) { return math::leaky_relu(v, s); }),
+               fn::map_unary(x.value(), &x.tape().workspace(), [s](float v) { return math::leaky_relu(v, s); }),
                LeakyReluAttrs{s});
 }
 Var sigmoid(const Var& x, std::string_view name) {
-  return unary(OpKind::Sigmoid, x, name, map1(x.value(), &x.tape().workspace(), math::sigmoid));
+  return unary(OpKind::Sigmoid, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::sigmoid));
 }
 Var tanh(const Var& x, std::string_view name) {
-  return unary(OpKind::Tanh, x, name, map1(x.value(), &x.tape().workspace(), [](float v) { return std::tanh(v); }));
+  return unary(OpKind::Tanh, x, name, fn::map_unary(x.value(), &x.tape().workspace(), [](float v) { return std::tanh(v); }));
 }
 Var gelu(const Var& x, bool tanh_approximation, std::string_view name) {
   const Workspace* ws = &x.tape().workspace();
-  Tensor y = tanh_approximation ? map1(x.value(), ws, math::gelu_tanh) : map1(x.value(), ws, math::gelu);
+  Tensor y = tanh_approximation ? fn::map_unary(x.value(), ws, math::gelu_tanh) : fn::map_unary(x.value(), ws, math::gelu);
   return unary(OpKind::Gelu, x, name, std::move(y), GeluAttrs{tanh_approximation});
 }
 Var dropout(const Var& x, float p, std::string_view name) {

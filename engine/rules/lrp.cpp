@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/functional/elementwise.h"
+#include "engine/functional/map.h"
 #include "engine/parallel.h"
 #include "engine/rules/affine.h"
 #include "engine/rules/stabilize.h"
@@ -12,17 +13,6 @@ namespace backlight {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
-
-template <class F>
-Tensor map(const Tensor& x, const Workspace* ws, F f) {
-  Tensor y = Tensor::empty(x.shape(), ws);
-  const float* px = x.data();
-  float* py = y.data();
-  parallel_for(x.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) py[i] = f(px[i]);
-  });
-  return y;
-}
 
 bool all_zero(const Tensor& t) {
   return std::all_of(t.data(), t.data() + t.numel(), [](float v) { return v == 0.0f; });
@@ -36,11 +26,11 @@ Tensor modify_input(const RuleContext& ctx, const InputMod& m) {
     case InputMod::Kind::Keep:
       return x;
     case InputMod::Kind::Positive: {
-      Tensor y = map(x, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
+      Tensor y = fn::map_unary(x, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
       return all_zero(y) ? Tensor() : y;
     }
     case InputMod::Kind::Negative: {
-      Tensor y = map(x, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
+      Tensor y = fn::map_unary(x, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
       return all_zero(y) ? Tensor() : y;
     }
     case InputMod::Kind::Ones:
@@ -64,18 +54,18 @@ Tensor modify_param(const Tensor& p, const ParamMod& m, const Workspace* ws) {
     case ParamMod::Kind::Keep: return p;
     case ParamMod::Kind::Zero: return Tensor();
     case ParamMod::Kind::Ones: return Tensor::full(p.shape(), 1.0f, ws);
-    case ParamMod::Kind::Positive: return map(p, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
-    case ParamMod::Kind::Negative: return map(p, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
-    case ParamMod::Kind::Square: return map(p, ws, [](float v) { return v * v; });
+    case ParamMod::Kind::Positive: return fn::map_unary(p, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case ParamMod::Kind::Negative: return fn::map_unary(p, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
+    case ParamMod::Kind::Square: return fn::map_unary(p, ws, [](float v) { return v * v; });
     case ParamMod::Kind::GammaPositive: {
       const float g = m.gamma;
-      return map(p, ws, [g](float v) { return v + g * (v > 0.0f ? v : 0.0f); });
+      return fn::map_unary(p, ws, [g](float v) { return v + g * (v > 0.0f ? v : 0.0f); });
     }
     case ParamMod::Kind::GammaNegative: {
       const float g = m.gamma;
-      return map(p, ws, [g](float v) { return v + g * (v < 0.0f ? v : 0.0f); });
+      return fn::map_unary(p, ws, [g](float v) { return v + g * (v < 0.0f ? v : 0.0f); });
     }
-    case ParamMod::Kind::Custom: return map(p, ws, m.custom);
+    case ParamMod::Kind::Custom: return fn::map_unary(p, ws, m.custom);
   }
   return p;
 }
