@@ -55,6 +55,14 @@ std::vector<int64_t> Target::resolve(const Tensor& output) const {
   return out;
 }
 
+std::vector<int64_t> Target::fixed_classes(int64_t items) const {
+  if (fn_ || kind_ == Kind::Top1) return {};
+  if (kind_ == Kind::Index) return std::vector<int64_t>(static_cast<size_t>(items), classes_[0]);
+  BL_CHECK(static_cast<int64_t>(classes_.size()) == items, "target: ", classes_.size(), " class indices for ", items,
+           " inputs; give one per input");
+  return classes_;
+}
+
 Tensor one_hot_seed(const Shape& output_shape, const std::vector<int64_t>& classes) {
   Tensor seed = Tensor::zeros(output_shape);
   const int64_t k = output_shape[1];

@@ -27,6 +27,9 @@ class Target {
   /// The scalar per item that the backward pass starts from: output[:, target] (shape [N]) or
   /// the target function. Recorded on the output's tape.
   Var select(const Var& output) const;
+  /// The classes of `items` inputs when they do not depend on the model output (index targets;
+  /// throws when an index list has another length); empty for top-1 and function targets.
+  std::vector<int64_t> fixed_classes(int64_t items) const;
 
  private:
   enum class Kind { Top1, Index, Indices };
