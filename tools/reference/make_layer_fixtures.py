@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Captum reference fixtures for the layer and neuron attribution methods (attribution/layer_methods.h,
+attribution/neuron_methods.h), read by tests/attribution/test_layer_parity.cpp.
+
+What it writes: tests/data/attribution/layer_parity.safetensors with
+  state/<key>      the state_dict of LayerNet below (PyTorch names; BatchNorm with random running stats)
+  input            [2, 3, 8, 8]
+  baseline         [2, 3, 8, 8] (small random values, so baseline effects are exercised)
+  target           [2] class per item (stored as float)
+  <case>/attr      Captum's attribution (layer-shaped for layer methods, input-shaped for neuron methods)
+  <case>/delta     Captum's convergence delta where the method returns one
+The metadata key "cases" holds a JSON list of {"name", "method" (backlight registry name), "layer",
+"neuron" (index per dimension, or []), "integration", "steps", "delta" (bool)}, so the C++ side reads
+the configuration from the file.
+
+LayerNet (same tree in the C++ test, module paths = PyTorch names):
+  conv1 Conv2d(3, 6, 3, padding=1), bn1 BatchNorm2d(6), relu1 ReLU, pool MaxPool2d(2),
+  conv2 Conv2d(6, 8, 3, padding=1), relu2 ReLU, avgpool AdaptiveAvgPool2d(2), flatten Flatten, fc Linear(32, 5)
+
+DeepLIFT cases run with `decouple` set: Captum 0.8 hooks a module's backward through tensor hooks
+on its input and output, so when a hooked non-linearity feeds a hooked max pool directly (relu1 ->
+pool, the same tensor), relu1's hook captures the output gradient *before* the pool's hook replaces
+it, and the pool's DeepLIFT rule is silently lost (Captum's own result then violates
+summation-to-delta by ~10%). Multiplying by 1.0 in between separates the two tensors without
+changing any number; the references are then the DeepLIFT Rescale rule as Captum intends it, which
+is what backlight implements.
+
+Numerics: the float32 weights, input and baseline are stored; Captum then runs the model in float64
+on those exact values and the results are rounded to float32, so the references carry no float32
+accumulation error of their own. Seeded; deterministic. Run from anywhere (needs torch, captum 0.8
+and the pip package safetensors):
+    /usr/bin/python3 tools/reference/make_layer_fixtures.py
+"""
+import json
+import os
+import struct
+import zlib
+
+import captum
+import torch
+import torch.nn as nn
+from captum.attr import (InternalInfluence, LayerActivation, LayerConductance, LayerDeepLift,
+                         LayerGradientXActivation, LayerIntegratedGradients, NeuronConductance, NeuronDeepLift,
+                         NeuronGradient, NeuronIntegratedGradients)
+from safetensors.torch import save_file
+
+OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "attribution"))
+
+
+class LayerNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(6)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(6, 8, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.avgpool = nn.AdaptiveAvgPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(32, 5)
+        self.decouple = False
+
+    def forward(self, x):
+        x = self.relu1(self.bn1(self.conv1(x)))
+        if self.decouple:
+            x = x * 1.0  # an identity that gives relu1 and pool different tensors (see DeepLIFT below)
+        x = self.pool(x)
+        x = self.avgpool(self.relu2(self.conv2(x)))
+        return self.fc(self.flatten(x))
+
+
+def save(tensors, path, metadata):
+    """save_file, then rewrite the header with sorted metadata keys (stable bytes across runs)."""
+    save_file(tensors, path, metadata=metadata)
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        assert len(text) <= n, path
+        f.seek(8)
+        f.write(text + b" " * (n - len(text)))
+
+
+def main():
+    torch.manual_seed(zlib.crc32(b"layer_parity"))
+    g = torch.Generator().manual_seed(zlib.crc32(b"layer_parity data"))
+    model = LayerNet()
+    with torch.no_grad():
+        model.bn1.weight.copy_(0.5 + torch.rand(6, generator=g))
+        model.bn1.bias.copy_(0.2 * torch.randn(6, generator=g))
+        model.bn1.running_mean.copy_(0.3 * torch.randn(6, generator=g))
+        model.bn1.running_var.copy_(0.5 + 1.5 * torch.rand(6, generator=g))
+        model.bn1.num_batches_tracked.fill_(100)
+    model.eval()
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if "num_batches" not in k}
+    x = torch.randn(2, 3, 8, 8, generator=g)
+    base = 0.1 * torch.randn(2, 3, 8, 8, generator=g)
+    model = model.double()
+    xd, bd = x.double(), base.double()
+    with torch.no_grad():
+        logits = model(xd)
+        # Per item the class whose logit moves most between baseline and input (a non-trivial target).
+        target = (logits - model(bd)).abs().argmax(dim=1).tolist()
+
+    tensors = {f"state/{k}": v.float() for k, v in state.items()}
+    tensors.update({"input": x, "baseline": base, "target": torch.tensor(target, dtype=torch.float32)})
+    cases = []
+
+    def add(name, method, layer, attr, delta=None, neuron=(), integration="", steps=0):
+        assert name not in [c["name"] for c in cases], name
+        tensors[f"{name}/attr"] = attr.detach().float().contiguous()
+        if delta is not None:
+            tensors[f"{name}/delta"] = delta.detach().float().contiguous().reshape(-1)
+        cases.append({"name": name, "method": method, "layer": layer, "neuron": list(neuron),
+                      "integration": integration, "steps": steps, "delta": delta is not None})
+
+    mod = lambda name: getattr(model, name)  # noqa: E731
+    with torch.no_grad():  # the relu2 neuron most active on both items (a neuron with a real signal)
+        act = model.relu2(model.conv2(model.pool(model.relu1(model.bn1(model.conv1(xd))))))
+        flat = int(act.flatten(1).min(dim=0).values.argmax())
+        neuron2 = (flat // 16, flat // 4 % 4, flat % 4)
+    for layer in ("relu1", "conv2"):
+        add(f"layer_activation.{layer}", "layer_activation", layer, LayerActivation(model, mod(layer)).attribute(xd))
+        add(f"layer_gradient_x_activation.{layer}", "layer_gradient_x_activation", layer,
+            LayerGradientXActivation(model, mod(layer)).attribute(xd, target=target))
+    model.decouple = True
+    for layer in ("conv1", "relu1", "conv2"):
+        a, d = LayerDeepLift(model, mod(layer)).attribute(xd, bd, target=target, return_convergence_delta=True)
+        add(f"layer_deeplift.{layer}", "layer_deeplift", layer, a, d)
+    add("neuron_deeplift.relu2", "neuron_deeplift", "relu2",
+        NeuronDeepLift(model, model.relu2).attribute(xd, neuron2, bd), neuron=neuron2)
+    add("neuron_deeplift.conv2", "neuron_deeplift", "conv2",
+        NeuronDeepLift(model, model.conv2).attribute(xd, (3, 1, 2), bd), neuron=(3, 1, 2))
+    model.decouple = False
+    for method in ("gausslegendre", "riemann_trapezoid"):
+        steps = 8
+        a, d = LayerIntegratedGradients(model, model.conv2).attribute(
+            xd, bd, target=target, n_steps=steps, method=method, return_convergence_delta=True)
+        add(f"layer_integrated_gradients.conv2.{method}", "layer_integrated_gradients", "conv2", a, d,
+            integration=method, steps=steps)
+        a, d = LayerIntegratedGradients(model, model.relu1).attribute(
+            xd, bd, target=target, n_steps=steps, method=method, return_convergence_delta=True)
+        add(f"layer_integrated_gradients.relu1.{method}", "layer_integrated_gradients", "relu1", a, d,
+            integration=method, steps=steps)
+        a, d = LayerConductance(model, model.relu1).attribute(
+            xd, bd, target=target, n_steps=steps, method=method, return_convergence_delta=True)
+        add(f"layer_conductance.relu1.{method}", "layer_conductance", "relu1", a, d, integration=method,
+            steps=steps)
+        a = InternalInfluence(model, model.conv2).attribute(xd, bd, target=target, n_steps=steps, method=method)
+        add(f"internal_influence.conv2.{method}", "internal_influence", "conv2", a, integration=method, steps=steps)
+        neuron = (3, 1, 2)
+        a = NeuronIntegratedGradients(model, model.conv2).attribute(xd, neuron, bd, n_steps=steps, method=method)
+        add(f"neuron_integrated_gradients.conv2.{method}", "neuron_integrated_gradients", "conv2", a,
+            neuron=neuron, integration=method, steps=steps)
+        a = NeuronConductance(model, model.relu2).attribute(xd, neuron2, bd, target=target, n_steps=steps,
+                                                            method=method)
+        add(f"neuron_conductance.relu2.{method}", "neuron_conductance", "relu2", a, neuron=neuron2,
+            integration=method, steps=steps)
+    add("neuron_gradient.conv2", "neuron_gradient", "conv2", NeuronGradient(model, model.conv2).attribute(xd, (3, 1, 2)),
+        neuron=(3, 1, 2))
+    add("neuron_gradient.avgpool", "neuron_gradient", "avgpool",
+        NeuronGradient(model, model.avgpool).attribute(xd, (5, 0, 1)), neuron=(5, 0, 1))
+
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "layer_parity.safetensors")
+    meta = {"cases": json.dumps(cases), "generator": "tools/reference/make_layer_fixtures.py",
+            "torch": torch.__version__, "captum": captum.__version__}
+    save(tensors, path, meta)
+    print(f"{os.path.getsize(path):8d}  {path}  ({len(cases)} cases, targets {target}, relu2 neuron {neuron2})")
+
+
+if __name__ == "__main__":
+    main()
