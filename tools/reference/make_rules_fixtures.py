@@ -101,9 +101,17 @@ def main():
         out[f"{net}/guided_backprop"] = GuidedBackprop(model).attribute(x.clone(), target=target).detach().numpy()
         model = make(net)
         out[f"{net}/deconvnet"] = Deconvolution(model).attribute(x.clone(), target=target).detach().numpy()
-    # Captum's DeepLift: its hooks fail on ResNet's reused relu module, and with max pooling
-    # (torch 1.13) its result misses summation-to-delta by ~0.1 on this net; compare on the
-    # average-pooling variant, where Captum's convergence delta is ~1e-8.
+    # Captum's DeepLift: its hooks fail on ResNet's reused relu module. When a hooked ReLU feeds a
+    # hooked MaxPool through one shared tensor, the ReLU's tensor hook captures the gradient
+    # before the pool's hook rewrites it, so the maxpool rule is silently dropped (delta ~0.1 on
+    # this net). A forward pre-hook returning x * 1.0 separates the tensors without changing any
+    # number; Captum's convergence delta is then ~1e-8 and its maxpool rule is really applied.
+    model = make("small_vgg_bn")
+    for m in model.modules():
+        if isinstance(m, torch.nn.MaxPool2d):
+            m.register_forward_pre_hook(lambda mod, inp: (inp[0] * 1.0,))
+    out["small_vgg_bn/deeplift"] = DeepLift(model).attribute(x.clone(), baselines=baseline,
+                                                              target=target).detach().numpy()
     model = make("small_vgg_bn_avgpool")
     out["small_vgg_bn_avgpool/deeplift"] = DeepLift(model).attribute(x.clone(), baselines=baseline,
                                                                      target=target).detach().numpy()
