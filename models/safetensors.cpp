@@ -247,6 +247,49 @@ const Tensor& SafeTensorsFile::at(std::string_view name) const {
            known.empty() ? std::string("no tensors") : known);
 }
 
+namespace {
+
+// Validates and decodes a whole safetensors image. With `map` set, aligned F32 tensors alias the
+// mapping (zero-copy); without it every tensor is copied.
+SafeTensorsFile decode(const unsigned char* bytes, uint64_t file_size, const std::string& file,
+                       const std::shared_ptr<Mapping>& map) {
+  const std::string ctx = "read_safetensors: " + file;
+  BL_CHECK(file_size >= 8, ctx, ": ", file_size, " bytes, too short for the 8-byte header length (truncated?)");
+
+  const uint64_t header_len = load<uint64_t>(bytes);
+  BL_CHECK(header_len <= file_size - 8, ctx, ": header length ", header_len, " is larger than the ",
+           file_size - 8, " bytes after the length field (truncated file or wrong header length)");
+  BL_CHECK(header_len <= kSafeTensorsMaxHeader, ctx, ": header length ", header_len, " exceeds the cap of ",
+           kSafeTensorsMaxHeader, " bytes");
+  const uint64_t data_size = file_size - 8 - header_len;
+  const unsigned char* data = bytes + 8 + header_len;
+
+  SafeTensorsFile out;
+  out.path = file;
+  const std::vector<Entry> entries =
+      parse_header(file, std::string_view(reinterpret_cast<const char*>(bytes + 8), header_len), data_size,
+                   out.metadata);
+  out.tensors.reserve(entries.size());
+  for (const Entry& e : entries) {
+    const Shape shape(e.shape);
+    const unsigned char* src = data + e.begin;
+    Tensor t;
+    if (map && e.dtype->conv == Conv::F32 && e.numel > 0 &&
+        reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+      // Aliasing constructor: shares ownership of the mapping, points at this tensor's bytes.
+      t = Tensor::wrap(shape, std::shared_ptr<float>(map, reinterpret_cast<float*>(const_cast<unsigned char*>(src))));
+    } else {
+      t = Tensor::empty(shape);
+      if (e.numel > 0) convert(e, src, t.data());
+    }
+    out.dtypes[e.name] = std::string(e.dtype->name);
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
 SafeTensorsFile read_safetensors(const std::filesystem::path& path) {
   const std::string file = path.string();
   const std::string ctx = "read_safetensors: " + file;
@@ -271,37 +314,11 @@ SafeTensorsFile read_safetensors(const std::filesystem::path& path) {
   BL_CHECK(base != MAP_FAILED, ctx, ": mmap failed (", std::strerror(map_errno), ")");
   map->base = base;
   map->size = file_size;
-  const auto* bytes = static_cast<const unsigned char*>(base);
+  return decode(static_cast<const unsigned char*>(base), file_size, file, map);
+}
 
-  const uint64_t header_len = load<uint64_t>(bytes);
-  BL_CHECK(header_len <= file_size - 8, ctx, ": header length ", header_len, " is larger than the ",
-           file_size - 8, " bytes after the length field (truncated file or wrong header length)");
-  BL_CHECK(header_len <= kSafeTensorsMaxHeader, ctx, ": header length ", header_len, " exceeds the cap of ",
-           kSafeTensorsMaxHeader, " bytes");
-  const uint64_t data_size = file_size - 8 - header_len;
-  const unsigned char* data = bytes + 8 + header_len;
-
-  SafeTensorsFile out;
-  out.path = file;
-  const std::vector<Entry> entries =
-      parse_header(file, std::string_view(reinterpret_cast<const char*>(bytes + 8), header_len), data_size,
-                   out.metadata);
-  out.tensors.reserve(entries.size());
-  for (const Entry& e : entries) {
-    const Shape shape(e.shape);
-    const unsigned char* src = data + e.begin;
-    Tensor t;
-    if (e.dtype->conv == Conv::F32 && e.numel > 0 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
-      // Aliasing constructor: shares ownership of the mapping, points at this tensor's bytes.
-      t = Tensor::wrap(shape, std::shared_ptr<float>(map, reinterpret_cast<float*>(const_cast<unsigned char*>(src))));
-    } else {
-      t = Tensor::empty(shape);
-      if (e.numel > 0) convert(e, src, t.data());
-    }
-    out.dtypes[e.name] = std::string(e.dtype->name);
-    out.tensors.emplace_back(e.name, std::move(t));
-  }
-  return out;
+SafeTensorsFile parse_safetensors(std::span<const unsigned char> bytes, std::string_view name) {
+  return decode(bytes.data(), bytes.size(), std::string(name), nullptr);
 }
 
 void write_safetensors(const std::filesystem::path& path, std::span<const std::pair<std::string, Tensor>> tensors,

@@ -53,6 +53,11 @@ struct SafeTensorsFile {
 /// inconsistency, naming the file and, where there is one, the tensor.
 SafeTensorsFile read_safetensors(const std::filesystem::path& path);
 
+/// The same validation and decoding for a safetensors image already in memory (every tensor is
+/// copied; nothing aliases `bytes`). `name` stands for the file in error messages. The fuzz target
+/// (tools/fuzz/fuzz_safetensors.cpp) drives this entry point.
+SafeTensorsFile parse_safetensors(std::span<const unsigned char> bytes, std::string_view name = "<memory>");
+
 /// Storage dtype for write_safetensors.
 enum class SafeTensorsDtype { F32, F16, BF16 };
 
