@@ -1,0 +1,79 @@
+// `backlight train` end to end on a tiny run: exit statuses, the weights file (loadable into
+// shapes_cnn, with its metadata) and the default images it writes.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "models/default_model.h"
+#include "models/state_dict.h"
+#include "tests/cli/temp_dir.h"
+#include "tools/cli/image_io.h"
+
+using namespace backlight;
+using backlight::test::TempDir;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string output;  ///< stdout and stderr
+};
+
+Run run_cli(const std::string& args) {
+  const std::string cmd = std::string("'") + BACKLIGHT_CLI + "' " + args + " 2>&1 </dev/null";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_SUITE("cli") {
+
+TEST_CASE("cli/train: a tiny run writes loadable weights, metadata and the default images") {
+  TempDir dir("train");
+  const std::string out = dir.file("w.safetensors");
+  const Run r = run_cli("train --epochs 1 --samples 64 --batch 32 --held-out 16 --seed 3 --threads 1 --out '" + out +
+                        "' --images '" + dir.file("images") + "'");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(r.output, "epoch 1/1: loss "));
+  CHECK(contains(r.output, "held-out accuracy "));
+
+  std::mt19937_64 rng(0);
+  const ModulePtr model = make_shapes_cnn(rng);
+  const SafeTensorsFile file = read_safetensors(out);
+  load_weights(*model, file, LoadOptions{.arch = "shapes_cnn"});
+  CHECK(file.metadata.at("data_seed") == "3");
+  CHECK(file.metadata.at("train_indices") == "[0, 64)");
+  CHECK(contains(file.metadata.at("command"), "--epochs 1 --seed 3 --samples 64"));
+  for (const DefaultImage& im : default_images())
+    CHECK(cli::load_image(dir.file("images/" + im.name + ".png")).shape() == Shape{3, 64, 64});
+}
+
+TEST_CASE("cli/train: bad flags exit 2 naming the flag") {
+  const Run model = run_cli("train --model resnet18 --out x.safetensors");
+  CHECK(model.status == 2);
+  CHECK(contains(model.output, "--model accepts shapes_cnn, got 'resnet18'"));
+  const Run no_out = run_cli("train --epochs 1");
+  CHECK(no_out.status == 2);
+  CHECK(contains(no_out.output, "--out FILE.safetensors is required"));
+  const Run zero = run_cli("train --batch 0 --out x.safetensors");
+  CHECK(zero.status == 2);
+  CHECK(contains(zero.output, "--batch expects a positive integer, got 0"));
+  const Run huge = run_cli("train --samples 2000000 --out x.safetensors");
+  CHECK(huge.status == 2);
+  CHECK(contains(huge.output, "below the held-out range"));
+}
+
+}  // TEST_SUITE
