@@ -57,8 +57,8 @@ __global__ void occlusion_divide_kernel(float* attr, int64_t total, int64_t nume
     attr[i] /= counts[i % numel];
 }
 
-__global__ void mask_ablate_kernel(const float* input, int64_t items, int64_t numel, BaselineRef baseline,
-                                   MaskRef mask, int32_t first_id, int64_t total, float* out) {
+__global__ void mask_ablate_kernel(const float* input, int64_t items, int64_t numel, BaselineRef baseline, MaskRef mask,
+                                   int32_t first_id, int64_t total, float* out) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t e = i % numel, r = i / numel;
@@ -67,8 +67,8 @@ __global__ void mask_ablate_kernel(const float* input, int64_t items, int64_t nu
   }
 }
 
-__global__ void mask_scatter_kernel(const float* values, int64_t features, int64_t items, int64_t numel,
-                                    MaskRef mask, int32_t first_id, float* attr) {
+__global__ void mask_scatter_kernel(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,
+                                    int32_t first_id, float* attr) {
   const int64_t total = items * numel;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -105,8 +105,8 @@ void occlude_batch_cuda(const float* input, int64_t items, BaselineRef baseline,
   check_launch("occlude_batch_cuda");
 }
 
-void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                            float* counts, CudaStream stream) {
+void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts,
+                            CudaStream stream) {
   const int64_t total = items * g.numel;
   if (total == 0) return;
   occlusion_scatter_kernel<<<grid_for(total), kThreads, 0, stream>>>(diffs, items, g, attr, counts);
@@ -133,8 +133,7 @@ void mask_scatter_cuda(const float* values, int64_t features, int64_t items, int
                        int32_t first_id, float* attr, CudaStream stream) {
   const int64_t total = items * numel;
   if (total == 0) return;
-  mask_scatter_kernel<<<grid_for(total), kThreads, 0, stream>>>(values, features, items, numel, mask, first_id,
-                                                                attr);
+  mask_scatter_kernel<<<grid_for(total), kThreads, 0, stream>>>(values, features, items, numel, mask, first_id, attr);
   check_launch("mask_scatter_cuda");
 }
 

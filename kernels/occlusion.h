@@ -6,8 +6,9 @@
 /// kernels/detail/occlusion_math.h:
 ///   *_ref   naive loops with double accumulation (occlusion_ref.cpp; tests only)
 ///   *_cpu   threaded over all cores (occlusion_cpu.cpp; production)
-///   *_cuda  same arguments + a stream (occlusion.cu; only with the CUDA backend). Pointers are
-///           device pointers; launches are asynchronous on `stream` and never synchronise.
+///   *_cuda  same arguments + a stream (occlusion.cu; declared only in CUDA builds,
+///           BACKLIGHT_HAVE_CUDA). Pointers are device pointers; launches are asynchronous on
+///           `stream` and never synchronise; a failed launch throws backlight::Error.
 ///
 /// Layout. One "item" is one batch element [d0, d1, ..., d_{r-1}] (any rank r <= 7, e.g.
 /// [C, H, W]), stored row-major with `numel` elements. A sweep over N items and P window
@@ -21,7 +22,7 @@
 /// index j enumerates the grid with dimension 0 fastest (Captum's _occlusion_mask base
 /// conversion): j = k0 + counts[0] * (k1 + counts[1] * (k2 + ...)).
 #include <cstdint>
-#include <span>
+#include <vector>
 
 struct CUstream_st;  // cudaStream_t, without including cuda_runtime.h in host code
 
@@ -47,8 +48,8 @@ struct OcclusionGeometry {
 /// hold one value (used for every dimension) or one value per dimension. Throws backlight::Error
 /// (naming the shapes) unless 1 <= window[d] <= dims[d], stride[d] >= 1, and - as Captum -
 /// stride[d] <= window[d] wherever window[d] < dims[d], so that every element is covered.
-OcclusionGeometry occlusion_geometry(std::span<const int64_t> item_dims, std::span<const int64_t> window,
-                                     std::span<const int64_t> stride);
+OcclusionGeometry occlusion_geometry(const std::vector<int64_t>& item_dims, const std::vector<int64_t>& window,
+                                     const std::vector<int64_t>& stride);
 
 /// What replaces occluded elements: `data` with `item_stride` elements between items (0: one
 /// baseline item for all; numel: one per item), or the scalar `value` when data is null.
@@ -66,8 +67,10 @@ void occlude_batch_ref(const float* input, int64_t items, BaselineRef baseline, 
                        int64_t first, int64_t count, float* out);
 void occlude_batch_cpu(const float* input, int64_t items, BaselineRef baseline, const OcclusionGeometry& g,
                        int64_t first, int64_t count, float* out);
+#ifdef BACKLIGHT_HAVE_CUDA
 void occlude_batch_cuda(const float* input, int64_t items, BaselineRef baseline, const OcclusionGeometry& g,
                         int64_t first, int64_t count, float* out, CudaStream stream);
+#endif
 
 // --- occlusion_scatter: accumulate output differences over the windows ----------------------------
 // diffs [positions, N]: diffs[j*N + n] = f(x_n) - f(x_n occluded at position j) (all positions).
@@ -75,12 +78,12 @@ void occlude_batch_cuda(const float* input, int64_t items, BaselineRef baseline,
 // counts [numel] += the number of such windows (Captum's Occlusion weights). Accumulates in double
 // per element (gather: no atomics, deterministic on every tier).
 
-void occlusion_scatter_ref(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                           float* counts);
-void occlusion_scatter_cpu(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                           float* counts);
-void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                            float* counts, CudaStream stream);
+void occlusion_scatter_ref(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts);
+void occlusion_scatter_cpu(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts);
+#ifdef BACKLIGHT_HAVE_CUDA
+void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts,
+                            CudaStream stream);
+#endif
 
 // --- occlusion_divide: the average over overlapping windows ---------------------------------------
 // attr [N, numel] /= counts [numel] (Captum: total_attrib / weights). An element no window covers
@@ -88,7 +91,9 @@ void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGe
 
 void occlusion_divide_ref(float* attr, int64_t items, int64_t numel, const float* counts);
 void occlusion_divide_cpu(float* attr, int64_t items, int64_t numel, const float* counts);
+#ifdef BACKLIGHT_HAVE_CUDA
 void occlusion_divide_cuda(float* attr, int64_t items, int64_t numel, const float* counts, CudaStream stream);
+#endif
 
 /// Feature groups for FeatureAblation and the mask-based methods: `ids` [mask_items, numel] with
 /// mask_items 1 (one mask for all items) or N (one per item); elements with id == feature belong
@@ -106,19 +111,24 @@ void mask_ablate_ref(const float* input, int64_t items, int64_t numel, BaselineR
                      int32_t first_id, int64_t count, float* out);
 void mask_ablate_cpu(const float* input, int64_t items, int64_t numel, BaselineRef baseline, MaskRef mask,
                      int32_t first_id, int64_t count, float* out);
+#ifdef BACKLIGHT_HAVE_CUDA
 void mask_ablate_cuda(const float* input, int64_t items, int64_t numel, BaselineRef baseline, MaskRef mask,
                       int32_t first_id, int64_t count, float* out, CudaStream stream);
+#endif
 
 // --- mask_scatter: per-feature values back onto the elements --------------------------------------
 // values [F, N] for ids first_id .. first_id + F - 1; attr [N, numel] += values[(id - first_id)*N + n]
-// for every element whose id is in that range (other elements unchanged). FeatureAblation's
-// accumulation, and the final map of ShapleyValueSampling, KernelSHAP and LIME.
+// for every element whose id is in that range (other elements unchanged). The accumulation of
+// FeatureAblation (and of feature permutation, layer and neuron ablation) and the final map of
+// ShapleyValueSampling.
 
 void mask_scatter_ref(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,
                       int32_t first_id, float* attr);
 void mask_scatter_cpu(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,
                       int32_t first_id, float* attr);
+#ifdef BACKLIGHT_HAVE_CUDA
 void mask_scatter_cuda(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,
                        int32_t first_id, float* attr, CudaStream stream);
+#endif
 
 }  // namespace backlight

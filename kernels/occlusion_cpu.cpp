@@ -22,21 +22,21 @@ using namespace occlusion_math;
 // --- geometry -------------------------------------------------------------------------------------
 
 namespace {
-std::string list(std::span<const int64_t> v) {
+std::string list(const std::vector<int64_t>& v) {
   std::string s = "(";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
   return s + ")";
 }
 }  // namespace
 
-OcclusionGeometry occlusion_geometry(std::span<const int64_t> item_dims, std::span<const int64_t> window,
-                                     std::span<const int64_t> stride) {
+OcclusionGeometry occlusion_geometry(const std::vector<int64_t>& item_dims, const std::vector<int64_t>& window,
+                                     const std::vector<int64_t>& stride) {
   const int rank = static_cast<int>(item_dims.size());
   BL_CHECK(rank >= 1 && rank <= kOcclusionMaxRank, "occlusion: expected items of rank 1..", kOcclusionMaxRank,
            " (inputs [N, ...] without the batch axis), got rank ", rank);
   BL_CHECK(static_cast<int>(window.size()) == rank, "occlusion: expected a sliding window with ", rank,
-           " dimensions (one per input dimension without the batch axis, input item shape ", list(item_dims),
-           "), got ", list(window));
+           " dimensions (one per input dimension without the batch axis, input item shape ", list(item_dims), "), got ",
+           list(window));
   BL_CHECK(stride.empty() || stride.size() == 1 || static_cast<int>(stride.size()) == rank,
            "occlusion: expected no stride, one stride or ", rank, " strides, got ", list(stride));
   OcclusionGeometry g;
@@ -49,7 +49,8 @@ OcclusionGeometry occlusion_geometry(std::span<const int64_t> item_dims, std::sp
              " does not fit the input item shape ", list(item_dims), " (dimension ", d, ")");
     BL_CHECK(s >= 1, "occlusion: strides must be >= 1, got ", list(stride));
     BL_CHECK(window[d] == item_dims[d] || s <= window[d], "occlusion: stride ", s, " is larger than the window (",
-             window[d], ") in dimension ", d, "; elements between windows would never be occluded (Captum rejects this too)");
+             window[d], ") in dimension ", d,
+             "; elements between windows would never be occluded (Captum rejects this too)");
     g.dims[d] = item_dims[d];
     g.window[d] = window[d];
     g.stride[d] = s;
@@ -104,8 +105,7 @@ void occlude_batch_cpu(const float* input, int64_t items, BaselineRef baseline, 
   });
 }
 
-void occlusion_scatter_cpu(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                           float* counts) {
+void occlusion_scatter_cpu(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts) {
   parallel_for(g.numel, 256, [&](int64_t lo, int64_t hi) {
     std::vector<double> sum(static_cast<size_t>(items));
     for (int64_t e = lo; e < hi; ++e) {

@@ -18,8 +18,7 @@ void occlude_batch_ref(const float* input, int64_t items, BaselineRef baseline, 
             window_covers(g, first + p, e) ? baseline_at(baseline, n, e) : input[n * g.numel + e];
 }
 
-void occlusion_scatter_ref(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr,
-                           float* counts) {
+void occlusion_scatter_ref(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts) {
   std::vector<double> sum(static_cast<size_t>(items * g.numel), 0.0);
   std::vector<double> cnt(static_cast<size_t>(g.numel), 0.0);
   for (int64_t j = 0; j < g.positions; ++j)
@@ -42,8 +41,8 @@ void mask_ablate_ref(const float* input, int64_t items, int64_t numel, BaselineR
   for (int64_t f = 0; f < count; ++f)
     for (int64_t n = 0; n < items; ++n)
       for (int64_t e = 0; e < numel; ++e)
-        out[(f * items + n) * numel + e] = mask_id(mask, n, e, numel) == first_id + f ? baseline_at(baseline, n, e)
-                                                                                      : input[n * numel + e];
+        out[(f * items + n) * numel + e] =
+            mask_id(mask, n, e, numel) == first_id + f ? baseline_at(baseline, n, e) : input[n * numel + e];
 }
 
 void mask_scatter_ref(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,

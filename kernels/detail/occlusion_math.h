@@ -37,8 +37,7 @@ BL_HD inline bool window_covers(const OcclusionGeometry& g, int64_t pos, int64_t
 /// Window indices k along one dimension whose window covers coordinate x: k*stride <= x <
 /// k*stride + window, i.e. k in [ceil((x - window + 1) / stride), floor(x / stride)], clipped to
 /// [0, count). Returns the half-open range [lo, hi) (empty when lo >= hi).
-BL_HD inline void covering_range(int64_t x, int64_t window, int64_t stride, int64_t count, int64_t& lo,
-                                 int64_t& hi) {
+BL_HD inline void covering_range(int64_t x, int64_t window, int64_t stride, int64_t count, int64_t& lo, int64_t& hi) {
   const int64_t first = x - window + 1;  // may be negative
   lo = first <= 0 ? 0 : (first + stride - 1) / stride;
   hi = x / stride + 1;
