@@ -33,7 +33,7 @@ namespace {
 // The chunk's interpolated inputs [k*N, ...] (alpha-major, Captum's order) via the IG kernel.
 Tensor interpolate(const IgChunk& c, const Shape& input_shape, const Workspace& ws) {
   std::vector<int64_t> d = input_shape.to_vector();
-  d[0] = c.items * static_cast<int64_t>(c.alphas.size());
+  d[0] = c.items * c.steps;
   Tensor out = Tensor::empty(Shape(d), &ws);
   ig_interpolate_cpu(c, out.data());
   return out;
@@ -72,9 +72,8 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
       std::vector<int64_t> chunk_targets;
       for (size_t k = k0; k < k1; ++k) chunk_targets.insert(chunk_targets.end(), r.target.begin(), r.target.end());
       const Target chunk_target = target.is_function() ? fixed : Target::indices(chunk_targets);
-      const IgChunk chunk{inputs.data(), base.data(), items, inputs.numel() / items,
-                          std::span<const float>(alphas).subspan(k0, k1 - k0),
-                          std::span<const float>(weights).subspan(k0, k1 - k0)};
+      const IgChunk chunk{inputs.data(), base.data(), items, inputs.numel() / items, alphas.data() + k0,
+                          weights.data() + k0, static_cast<int64_t>(k1 - k0)};
       ForwardPass pass = forward_pass(model, interpolate(chunk, inputs.shape(), ws), ws);
       const std::vector<Var> wrt{pass.input};
       const Tensor grads = target_backward(pass, chunk_target, rules, wrt)[0];

@@ -2,8 +2,6 @@
 // never run in this project's CI - see docs/cuda.md). Same math as the CPU code (ig_math.h).
 #include <cuda_runtime.h>
 
-#include <vector>
-
 #include "engine/error.h"
 #include "kernels/detail/ig_math.h"
 #include "kernels/ig.h"
@@ -35,10 +33,10 @@ void check(cudaError_t e, const char* what) {
   BL_CHECK(e == cudaSuccess, what, ": ", cudaGetErrorString(e));
 }
 
-float* upload(std::span<const float> v, cudaStream_t s) {
+float* upload(const float* v, long long n, cudaStream_t s) {
   float* d = nullptr;
-  check(cudaMallocAsync(&d, v.size() * sizeof(float), s), "ig: cudaMallocAsync");
-  check(cudaMemcpyAsync(d, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice, s), "ig: cudaMemcpyAsync");
+  check(cudaMallocAsync(&d, n * sizeof(float), s), "ig: cudaMallocAsync");
+  check(cudaMemcpyAsync(d, v, n * sizeof(float), cudaMemcpyHostToDevice, s), "ig: cudaMemcpyAsync");
   return d;
 }
 
@@ -47,8 +45,8 @@ float* upload(std::span<const float> v, cudaStream_t s) {
 // --- dispatch
 void ig_interpolate_cuda(const IgChunk& c, float* out, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  const long long total = c.items * c.per_item, steps = static_cast<long long>(c.alphas.size());
-  float* alphas = upload(c.alphas, s);
+  const long long total = c.items * c.per_item, steps = c.steps;
+  float* alphas = upload(c.alphas, steps, s);
   const int threads = 256;
   const long long blocks = (total * steps + threads - 1) / threads;
   ig_interpolate_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(c.input, c.baseline, alphas, total, steps,
@@ -59,8 +57,8 @@ void ig_interpolate_cuda(const IgChunk& c, float* out, void* stream) {
 
 void ig_accumulate_cuda(const IgChunk& c, const float* grads, float* acc, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  const long long total = c.items * c.per_item, steps = static_cast<long long>(c.weights.size());
-  float* weights = upload(c.weights, s);
+  const long long total = c.items * c.per_item, steps = c.steps;
+  float* weights = upload(c.weights, steps, s);
   const int threads = 256;
   const long long blocks = (total + threads - 1) / threads;
   ig_accumulate_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(grads, weights, total, steps, acc);

@@ -13,7 +13,6 @@
 /// CUDA builds only; ig.cu). Bytes moved per call: interpolate reads 2 x items x per_item and
 /// writes chunk x items x per_item floats; accumulate reads chunk x items x per_item + acc.
 #include <cstdint>
-#include <span>
 
 namespace backlight {
 
@@ -22,8 +21,9 @@ struct IgChunk {
   const float* baseline;  ///< [items, per_item]
   int64_t items;
   int64_t per_item;
-  std::span<const float> alphas;   ///< this chunk's alphas (k0..k1)
-  std::span<const float> weights;  ///< this chunk's weights (k0..k1)
+  const float* alphas;   ///< this chunk's alphas (k0..k1), `steps` of them
+  const float* weights;  ///< this chunk's weights (k0..k1)
+  int64_t steps;         ///< k1 - k0 (plain pointers: the CUDA sources compile as C++17)
 };
 
 void ig_interpolate_ref(const IgChunk& c, float* out);

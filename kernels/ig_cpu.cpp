@@ -11,7 +11,7 @@ constexpr int64_t kGrain = 1 << 15;
 }
 
 void ig_interpolate_cpu(const IgChunk& c, float* out) {
-  const int64_t total = c.items * c.per_item, steps = static_cast<int64_t>(c.alphas.size());
+  const int64_t total = c.items * c.per_item, steps = c.steps;
   // Each step's block is the whole [items, per_item] source, so parallelise over elements and
   // loop over steps inside: the source stays in cache across steps.
   parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) {
@@ -24,7 +24,7 @@ void ig_interpolate_cpu(const IgChunk& c, float* out) {
 }
 
 void ig_accumulate_cpu(const IgChunk& c, const float* grads, float* acc) {
-  const int64_t total = c.items * c.per_item, steps = static_cast<int64_t>(c.weights.size());
+  const int64_t total = c.items * c.per_item, steps = c.steps;
   parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t k = 0; k < steps; ++k) {
       const float w = c.weights[k];

@@ -7,7 +7,7 @@
 namespace backlight {
 
 void ig_interpolate_ref(const IgChunk& c, float* out) {
-  const int64_t rows = static_cast<int64_t>(c.alphas.size()) * c.items;
+  const int64_t rows = c.steps * c.items;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t e = 0; e < c.per_item; ++e) {
       const int64_t src = ig_math::source_index(r, c.items, c.per_item, e);
@@ -19,7 +19,7 @@ void ig_accumulate_ref(const IgChunk& c, const float* grads, float* acc) {
   const int64_t total = c.items * c.per_item;
   for (int64_t i = 0; i < total; ++i) {
     double s = acc[i];
-    for (size_t k = 0; k < c.weights.size(); ++k) s += static_cast<double>(c.weights[k]) * grads[k * total + i];
+    for (int64_t k = 0; k < c.steps; ++k) s += static_cast<double>(c.weights[k]) * grads[k * total + i];
     acc[i] = static_cast<float>(s);
   }
 }

@@ -19,7 +19,7 @@ TEST_CASE("ig kernels: cpu equals ref on odd sizes and chunks") {
     CAPTURE(per);
     const Tensor x = randn({items, per}, rng), b = randn({items, per}, rng);
     const std::vector<float> alphas = {0.0f, 0.25f, 0.9f}, weights = {0.5f, 0.125f, 0.375f};
-    const IgChunk c{x.data(), b.data(), items, per, alphas, weights};
+    const IgChunk c{x.data(), b.data(), items, per, alphas.data(), weights.data(), 3};
     Tensor ref = Tensor::empty({3 * items, per}), cpu = Tensor::empty({3 * items, per});
     ig_interpolate_ref(c, ref.data());
     ig_interpolate_cpu(c, cpu.data());
@@ -59,14 +59,14 @@ TEST_CASE("ig kernels: cuda equals cpu") {
   cudaMemcpy(db, b.data(), n * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(dgrads, grads.data(), 2 * n * 4, cudaMemcpyHostToDevice);
   cudaMemset(dacc, 0, n * 4);
-  const IgChunk dev{dx, db, items, per, alphas, weights};
+  const IgChunk dev{dx, db, items, per, alphas.data(), weights.data(), 2};
   ig_interpolate_cuda(dev, dout, nullptr);
   ig_accumulate_cuda(dev, dgrads, dacc, nullptr);
   Tensor out = Tensor::empty({2 * items, per}), acc = Tensor::empty({items, per});
   cudaMemcpy(out.data(), dout, 2 * n * 4, cudaMemcpyDeviceToHost);
   cudaMemcpy(acc.data(), dacc, n * 4, cudaMemcpyDeviceToHost);
   for (float* p : {dx, db, dout, dgrads, dacc}) cudaFree(p);
-  const IgChunk host{x.data(), b.data(), items, per, alphas, weights};
+  const IgChunk host{x.data(), b.data(), items, per, alphas.data(), weights.data(), 2};
   Tensor out_cpu = Tensor::empty({2 * items, per}), acc_cpu = Tensor::zeros({items, per});
   ig_interpolate_cpu(host, out_cpu.data());
   ig_accumulate_cpu(host, grads.data(), acc_cpu.data());
