@@ -28,8 +28,11 @@ struct MethodOptions {
   Integration integration = Integration::GaussLegendre;
   // sampling methods and the noise tunnel
   std::string noise_tunnel;  ///< "", "smoothgrad", "smoothgrad_sq" or "vargrad" (wraps the method)
-  int samples = 0;           ///< 0: the method's default
-  float stdev = -1.0f;       ///< < 0: the method's default
+  /// 0: the method's default. With noise_tunnel set, samples and stdev are the tunnel's (default
+  /// 10 samples, stdev 0.15 as a fraction of each item's value range max - min) and the wrapped
+  /// method uses its own defaults; else GradientSHAP's n_samples (5) and absolute stdev (0).
+  int samples = 0;
+  float stdev = -1.0f;  ///< < 0: the method's default
   // perturbation methods
   std::vector<int64_t> window;  ///< per input dim without batch (occlusion)
   std::vector<int64_t> stride;

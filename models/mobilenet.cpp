@@ -75,8 +75,10 @@ MobileNetV2::MobileNetV2(int64_t num_classes, float width_mult, std::mt19937_64&
   }
   features->push_back(std::make_shared<Conv2dNormActivation>(in, last, 1, 1, 1, rng));
   register_module("features", features);
-  register_module("classifier", std::make_shared<Sequential>(Sequential{
-                                    std::make_shared<Dropout>(0.2f), std::make_shared<Linear>(last, num_classes, rng)}));
+  auto classifier = std::make_shared<Sequential>();
+  classifier->push_back(std::make_shared<Dropout>(0.2f));
+  classifier->push_back(std::make_shared<Linear>(last, num_classes, rng));
+  register_module("classifier", classifier);
 }
 
 Var MobileNetV2::forward(const Var& x) const {

@@ -68,7 +68,9 @@ std::vector<Entry> zoo_table() {
                   "ResNet-" + std::to_string(depth) + (depth >= 50 ? " (Bottleneck, v1.5)" : " (BasicBlock)") +
                       " (torchvision)",
                   imagenet, 1000, true},
-                 [depth](const ModelConfig&, int64_t nc, std::mt19937_64& rng) { return make_resnet(depth, nc, rng); }});
+                 [depth](const ModelConfig&, int64_t nc, std::mt19937_64& rng) {
+                   return make_resnet(depth, nc, rng);
+                 }});
   t.push_back({{"mobilenet_v2", "MobileNetV2 (torchvision; width_mult knob)", imagenet, 1000, true},
                [](const ModelConfig& c, int64_t nc, std::mt19937_64& rng) {
                  return std::make_shared<MobileNetV2>(nc, c.width_mult, rng);
@@ -78,7 +80,8 @@ std::vector<Entry> zoo_table() {
                [](const ModelConfig& c, int64_t nc, std::mt19937_64& rng) {
                  return build_vit(VisionTransformerConfig{}, c.vit, nc, rng);
                }});
-  t.push_back({{"vit_tiny", "small ViT, same code as vit_b_16: image 32, patch 8, 2 layers, hidden 64, 4 heads, mlp 128",
+  t.push_back({{"vit_tiny",
+                "small ViT, same code as vit_b_16: image 32, patch 8, 2 layers, hidden 64, 4 heads, mlp 128",
                 {3, 32, 32}, 10, false},
                [](const ModelConfig& c, int64_t nc, std::mt19937_64& rng) {
                  return build_vit(VisionTransformerConfig{.image_size = 32,

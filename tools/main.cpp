@@ -1,6 +1,109 @@
-// backlight CLI entry point (commands arrive with the CLI issue).
+// backlight command-line entry point: picks the subcommand, parses its flags and turns
+// exceptions into exit statuses (0 ok, 1 runtime error, 2 usage error). The only place in the
+// CLI that prints errors or decides an exit status.
+#include <algorithm>
 #include <cstdio>
-int main() {
-  std::puts("backlight " BACKLIGHT_VERSION);
-  return 0;
+#include <exception>
+#include <iostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "tools/cli/args.h"
+#include "tools/commands/command.h"
+
+namespace backlight::cli {
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+/// Every command, in help order.
+const std::vector<Command>& command_table() {
+  static const std::vector<Command> table = {info_command(), explain_command(), train_command(), evaluate_command()};
+  return table;
+}
+
+std::string command_names() {
+  std::string s;
+  for (const Command& c : command_table()) s += (s.empty() ? "" : ", ") + c.name;
+  return s;
+}
+
+std::string usage() {
+  std::string s =
+      "backlight " BACKLIGHT_VERSION " - attribution maps for neural networks\n\n"
+      "usage: backlight <command> [flags]\n"
+      "       backlight <command> --help\n\n"
+      "commands:\n";
+  size_t width = 0;
+  for (const Command& c : command_table()) width = std::max(width, c.name.size());
+  for (const Command& c : command_table())
+    s += "  " + c.name + std::string(width - c.name.size() + 3, ' ') + c.summary + "\n";
+  s += "\nglobal flags:\n  --help      show this help\n  --version   print the version\n";
+  return s;
+}
+
+std::string command_help(const Command& c, std::span<const FlagSpec> flags) {
+  std::string s = "usage: backlight " + c.name + " [flags]\n\n" + c.summary + "\n";
+  if (!c.description.empty()) s += "\n" + c.description + "\n";
+  s += "\nflags:\n" + format_flags(flags);
+  return s;
+}
+
+int dispatch(const std::vector<std::string>& words) {
+  if (words.empty()) {
+    std::cerr << usage();
+    return kExitUsage;
+  }
+  const std::string& first = words[0];
+  if (first == "--help" || first == "-h" || (first == "help" && words.size() == 1)) {
+    std::cout << usage();
+    return 0;
+  }
+  if (first == "--version") {
+    std::cout << "backlight " BACKLIGHT_VERSION "\n";
+    return 0;
+  }
+  if (!first.empty() && first[0] == '-')
+    throw UsageError("unknown flag '" + first + "'; accepted before a command: --help, --version; commands: " +
+                     command_names());
+  // "backlight help explain" == "backlight explain --help"
+  const bool help_word = first == "help";
+  const std::string& name = help_word ? words[1] : first;
+  for (const Command& c : command_table()) {
+    if (c.name != name) continue;
+    std::vector<FlagSpec> flags = c.flags;
+    flags.push_back({.name = "help", .kind = FlagKind::Bool, .help = "show this help"});
+    const std::vector<std::string> rest(words.begin() + (help_word ? 2 : 1), words.end());
+    const Args args = parse_args(c.name, rest, flags);
+    if (help_word || args.flag("help")) {
+      std::cout << command_help(c, flags);
+      return 0;
+    }
+    if (!args.positional().empty())
+      throw UsageError(c.name + ": unexpected argument '" + args.positional()[0] + "' (flags start with --; accepted: " +
+                       flag_names(c.flags) + ")");
+    return c.run(args);
+  }
+  throw UsageError("unknown command '" + name + "'; accepted: " + command_names());
+}
+
+}  // namespace
+}  // namespace backlight::cli
+
+int main(int argc, char** argv) {
+  using namespace backlight::cli;
+  const std::vector<std::string> words(argv + 1, argv + argc);
+  try {
+    return dispatch(words);
+  } catch (const UsageError& e) {
+    std::cerr << "backlight: " << e.what() << "\n(run 'backlight --help' or 'backlight <command> --help')\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {  // backlight::Error and everything else
+    std::cerr << "backlight: error: " << e.what() << "\n";
+    return kExitError;
+  }
 }

@@ -49,7 +49,10 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_s
                  ",", g.oh, ",", g.ow, "], got ", gy.shape());
   Tensor dx = Tensor::empty(x_shape, ws);
   if (conv_paths::is_depthwise(g)) conv_paths::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
-  else if (conv_paths::flipped_backward_applies(g))
+  // Both GEMM paths do the same multiply-adds; their overheads differ: the flipped path builds
+  // im2col rows from g (O/g * kH*kW rows), col2im scatters C/g * kH*kW rows into dx. With few
+  // input channels (a stem conv on RGB) col2im moves far less memory.
+  else if (conv_paths::flipped_backward_applies(g) && 2 * g.cg() >= g.og())
     conv_paths::backward_input_flipped(gy.data(), w.data(), g, dx.data(), ws);
   else conv_paths::backward_input_col2im(gy.data(), w.data(), g, dx.data(), ws);
   return dx;

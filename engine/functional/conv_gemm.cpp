@@ -7,6 +7,7 @@
 // im2col region plus a GEMM region per image.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "engine/error.h"
 #include "engine/functional/conv_paths.h"
@@ -18,6 +19,8 @@ namespace backlight::fn::conv_paths {
 namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// ceil(a / b) for any sign of a (b > 0): window offsets may be negative.
+int64_t ceil_div_signed(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 // Scratch sections start on 64-byte boundaries (the GEMM's packed panels use aligned loads).
 int64_t align16(int64_t floats) { return (floats + 15) / 16 * 16; }
 
@@ -57,9 +60,7 @@ bool is_pointwise(const ConvGeometry& g) {
 bool is_depthwise(const ConvGeometry& g) { return g.a.groups > 1 && g.cg() == 1; }
 
 bool flipped_backward_applies(const ConvGeometry& g) {
-  const auto& a = g.a;
-  return !is_depthwise(g) && a.stride_h == 1 && a.stride_w == 1 && a.pad_h <= a.dilation_h * (g.kh - 1) &&
-         a.pad_w <= a.dilation_w * (g.kw - 1);
+  return !is_depthwise(g) && g.a.stride_h == 1 && g.a.stride_w == 1;
 }
 
 // --- im2col / col2im on tiles -------------------------------------------------------------------
@@ -74,8 +75,8 @@ void im2col_tile(const float* x, const ConvGeometry& g, int64_t r0, int64_t r1, 
     float* d = col + (r - r0) * ld - p0;  // d[p] for p in [p0, p1)
     const int64_t off_x = j * a.dilation_w - a.pad_w;
     // Output columns ox with 0 <= ox*sw + off_x < w, i.e. ox in [ox_lo, ox_hi).
-    const int64_t ox_lo = std::min<int64_t>(g.ow, std::max<int64_t>(0, ceil_div(-off_x, a.stride_w)));
-    const int64_t ox_hi = std::max<int64_t>(ox_lo, std::min<int64_t>(g.ow, ceil_div(g.w - off_x, a.stride_w)));
+    const int64_t ox_lo = std::min<int64_t>(g.ow, std::max<int64_t>(0, ceil_div_signed(-off_x, a.stride_w)));
+    const int64_t ox_hi = std::max<int64_t>(ox_lo, std::min<int64_t>(g.ow, ceil_div_signed(g.w - off_x, a.stride_w)));
     for (int64_t p = p0; p < p1;) {
       const int64_t oy = p / g.ow, ox0 = p % g.ow, ox1 = std::min<int64_t>(g.ow, ox0 + (p1 - p));
       const int64_t iy = oy * a.stride_h - a.pad_h + i * a.dilation_h;
@@ -107,8 +108,8 @@ void col2im_tile(const float* col, const ConvGeometry& g, int64_t r0, int64_t r1
     float* xc = dx + c * g.h * g.w;
     const float* s = col + (r - r0) * ld - p0;
     const int64_t off_x = j * a.dilation_w - a.pad_w;
-    const int64_t ox_lo = std::min<int64_t>(g.ow, std::max<int64_t>(0, ceil_div(-off_x, a.stride_w)));
-    const int64_t ox_hi = std::max<int64_t>(ox_lo, std::min<int64_t>(g.ow, ceil_div(g.w - off_x, a.stride_w)));
+    const int64_t ox_lo = std::min<int64_t>(g.ow, std::max<int64_t>(0, ceil_div_signed(-off_x, a.stride_w)));
+    const int64_t ox_hi = std::max<int64_t>(ox_lo, std::min<int64_t>(g.ow, ceil_div_signed(g.w - off_x, a.stride_w)));
     for (int64_t p = p0; p < p1;) {
       const int64_t oy = p / g.ow, ox0 = p % g.ow, ox1 = std::min<int64_t>(g.ow, ox0 + (p1 - p));
       const int64_t iy = oy * a.stride_h - a.pad_h + i * a.dilation_h;
@@ -129,136 +130,201 @@ void col2im_tile(const float* col, const ConvGeometry& g, int64_t r0, int64_t r1
 
 // --- forward ------------------------------------------------------------------------------------
 
-void forward_gemm(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y,
-                  const Workspace* ws, GemmTiling tiling) {
+namespace {
+
+// The weight operand of group gi from output row m0 on (row-major W, or W read transposed by
+// blocks for the backward-input product).
+using WeightOperand = std::function<gemm::MatrixA(int64_t gi, int64_t m0)>;
+
+void forward_gemm_impl(const float* x, const WeightOperand& weight, const float* bias, const ConvGeometry& g,
+                       float* y, const Workspace* ws, GemmTiling tiling) {
   const int64_t ohw = g.oh * g.ow, hw = g.h * g.w, K = g.k(), og = g.og(), cg = g.cg(), G = g.a.groups;
   const bool pointwise = is_pointwise(g);
   const int threads = usable_threads();
 
-  // Tile plan: images per tile (ipt) x columns per tile (cpt); tpi tiles per image.
+  // Tile plan. Large images: tpi tiles per image, each a run of whole 16-column panels (the
+  // GEMM's width). Small images: ngroups tiles of whole images (a tile's product is then as wide
+  // as several images). Tile counts are rounded up to a multiple of the thread count while they
+  // are few, so that no thread idles while another finishes a last tile.
   const int64_t target = tiling.target_cols > 0
                              ? tiling.target_cols
                              : std::clamp<int64_t>(kTileFloats / std::min<int64_t>(K, 256), kMinTileCols, kMaxTileCols);
-  int64_t ipt = 1, tpi = 1;
+  const int64_t panels = ceil_div(ohw, 16);
+  auto balanced = [&](int64_t count, int64_t per, int64_t limit) {
+    // Smallest c >= count with (c * per) % threads == 0, if that stays within 1.5x and <= limit.
+    for (int64_t c = count; c <= std::min(limit, count + count / 2 + 1); ++c)
+      if ((c * per) % threads == 0) return c;
+    return count;
+  };
+  int64_t tpi = 1, ngroups = g.n;
   if (ohw > target) {
-    tpi = std::max<int64_t>(1, (ohw + target / 2) / target);
+    tpi = std::clamp<int64_t>((ohw + target / 2) / target, 1, panels);
+    if (g.n * G * tpi < 8 * threads) tpi = balanced(tpi, g.n * G, panels);
   } else {
-    ipt = std::clamp<int64_t>(target / std::max<int64_t>(ohw, 1), 1, g.n);
+    int64_t ipt = std::clamp<int64_t>(target / std::max<int64_t>(ohw, 1), 1, g.n);
     if (tiling.max_images_per_tile > 0) ipt = std::min(ipt, tiling.max_images_per_tile);
-    // Every thread gets a tile when the batch allows it.
-    while (ipt > 1 && ceil_div(g.n, ipt) * G < threads) --ipt;
+    ngroups = ceil_div(g.n, ipt);
+    if (ngroups * G < 8 * threads) ngroups = balanced(ngroups, G, g.n);
   }
-  int64_t cpt = ceil_div(ohw, tpi);
-  if (tpi > 1) cpt = std::min(ohw, (cpt + 15) / 16 * 16);  // whole 16-column panels
-  tpi = ceil_div(ohw, cpt);                                 // no empty trailing tile
-  const int64_t tiles = ceil_div(g.n, ipt) * G * tpi;
-  // Fewer tiles than threads (one small image): split the output channels of each tile too.
-  const int64_t mblocks = tiles >= threads ? 1 : std::min(ceil_div(threads, tiles), ceil_div(og, 6));
-  const int64_t units = tiles * mblocks;
+  const int64_t max_imgs = ceil_div(g.n, ngroups);
+  const int64_t max_cols = tpi > 1 ? std::min(ohw, 16 * ceil_div(panels, tpi)) : ohw;
+  const int64_t tiles = ngroups * G * tpi;
+
+  // B of the tile covering images [n0, n0+ni), group gi, columns [p0, p1) of each image.
+  auto make_fill = [&](int64_t n0, int64_t ni, int64_t gi, int64_t p0, int64_t p1) -> gemm::FillRows {
+    if (pointwise && ni == 1) return gemm::rows_of(x + (n0 * g.c + gi * cg) * hw + p0, hw, p1 - p0);
+    return [=, &g](int64_t k0, int64_t k1, float* dst, int64_t ld) {
+      for (int64_t k = 0; k < ni; ++k)
+        im2col_tile(x + ((n0 + k) * g.c + gi * cg) * hw, g, k0, k1, p0, p1, dst + k * (p1 - p0), ld);
+    };
+  };
+
+  if (tiles == 1 && threads > 1 && og >= 12) {
+    // One image, one tile (a 14x14 or 7x7 layer at batch 1): the threads pack the tile's B
+    // together (K blocks round-robin), then each multiplies its share of the output channels.
+    const gemm::FillRows fill = make_fill(0, 1, 0, 0, ohw);
+    Tensor packed = Tensor::empty(Shape{gemm::packed_floats(ohw, K)}, ws);
+    const int64_t per_thread = align16(gemm::pack_scratch_floats(ohw, K)) + align16(gemm::scratch_floats(ohw, K));
+    Tensor scratch = Tensor::empty(Shape{threads, per_thread}, ws);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      float* staging = scratch.data() + t * per_thread;
+      for (int64_t b = t; b < gemm::num_blocks(K); b += nt) gemm::pack_block(fill, b, ohw, K, packed.data(), staging);
+#pragma omp barrier
+      const int64_t m0 = std::min(og, 6 * (ceil_div(og, 6) * t / nt)), m1 = std::min(og, 6 * (ceil_div(og, 6) * (t + 1) / nt));
+      if (m1 > m0)
+        gemm::gemm_packed(m1 - m0, ohw, K, weight(0, m0), packed.data(), y + m0 * ohw, ohw, bias ? bias + m0 : nullptr,
+                          false, staging + align16(gemm::pack_scratch_floats(ohw, K)));
+    }
+    return;
+#endif
+  }
+  const int64_t units = tiles;
   const int slots = static_cast<int>(std::min<int64_t>(threads, units));
-  const int64_t cols_max = ipt * cpt;
+  const int64_t cols_max = max_imgs * max_cols;
   const int64_t gemm_floats = align16(gemm::scratch_floats(cols_max, K));
-  const int64_t per_slot = gemm_floats + (ipt > 1 ? align16(og * cols_max) : 0);
+  const int64_t per_slot = gemm_floats + (max_imgs > 1 ? align16(og * cols_max) : 0);
   Tensor scratch = Tensor::empty(Shape{slots, per_slot}, ws);
 
-  auto unit = [&](int64_t u, int slot) {
-    const int64_t mb = u % mblocks, tile = u / mblocks;
-    const int64_t t = tile % tpi, gi = (tile / tpi) % G, nb = tile / (tpi * G);
-    const int64_t n0 = nb * ipt, ni = std::min(g.n, n0 + ipt) - n0;
-    const int64_t p0 = t * cpt, p1 = std::min(ohw, p0 + cpt), tc = p1 - p0, cols = ni * tc;
-    // Output channels [m0, m1) of the group, split on 6-row micro-panel boundaries.
-    const int64_t m0 = std::min(og, ceil_div(og * mb / mblocks, 6) * 6);
-    const int64_t m1 = mb + 1 == mblocks ? og : std::min(og, ceil_div(og * (mb + 1) / mblocks, 6) * 6);
-    if (m1 <= m0) return;
+  auto unit = [&](int64_t tile, int slot) {
+    const int64_t t = tile % tpi, gi = (tile / tpi) % G, grp = tile / (tpi * G);
+    const int64_t n0 = g.n * grp / ngroups, ni = g.n * (grp + 1) / ngroups - n0;
+    const int64_t p0 = std::min(ohw, 16 * (panels * t / tpi)), p1 = std::min(ohw, 16 * (panels * (t + 1) / tpi));
+    const int64_t tc = p1 - p0, cols = ni * tc;
+    if (cols == 0) return;
     float* gemm_scratch = scratch.data() + slot * per_slot;
-    gemm::FillRows fill;
-    if (pointwise && ni == 1) {
-      fill = gemm::rows_of(x + (n0 * g.c + gi * cg) * hw + p0, hw, tc);
-    } else {
-      fill = [&](int64_t k0, int64_t k1, float* dst, int64_t ld) {
-        for (int64_t k = 0; k < ni; ++k)
-          im2col_tile(x + ((n0 + k) * g.c + gi * cg) * hw, g, k0, k1, p0, p1, dst + k * tc, ld);
-      };
-    }
-    const gemm::MatrixA A{w + (gi * og + m0) * K, K};
-    const float* b = bias ? bias + gi * og + m0 : nullptr;
+    const gemm::FillRows fill = make_fill(n0, ni, gi, p0, p1);
+    const gemm::MatrixA A = weight(gi, 0);
+    const float* b = bias ? bias + gi * og : nullptr;
     if (ni == 1) {
-      float* c = y + (n0 * g.o + gi * og + m0) * ohw + p0;
-      gemm::gemm(m1 - m0, tc, K, A, fill, c, ohw, b, false, gemm_scratch);
+      gemm::gemm(og, tc, K, A, fill, y + (n0 * g.o + gi * og) * ohw + p0, ohw, b, false, gemm_scratch);
     } else {
       // Several whole images per tile: product into a [og, ni*ohw] block, then one copy per image.
       float* tmp = gemm_scratch + gemm_floats;
-      gemm::gemm(m1 - m0, cols, K, A, fill, tmp, cols, b, false, gemm_scratch);
+      gemm::gemm(og, cols, K, A, fill, tmp, cols, b, false, gemm_scratch);
       for (int64_t k = 0; k < ni; ++k)
-        for (int64_t o = m0; o < m1; ++o)
-          std::memcpy(y + ((n0 + k) * g.o + gi * og + o) * ohw, tmp + (o - m0) * cols + k * ohw,
-                      sizeof(float) * ohw);
+        for (int64_t o = 0; o < og; ++o)
+          std::memcpy(y + ((n0 + k) * g.o + gi * og + o) * ohw, tmp + o * cols + k * ohw, sizeof(float) * ohw);
     }
   };
   parallel_units(units, threads, unit);
+}
+
+}  // namespace
+
+void forward_gemm(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y,
+                  const Workspace* ws, GemmTiling tiling) {
+  const int64_t og = g.og(), K = g.k();
+  forward_gemm_impl(
+      x, [&](int64_t gi, int64_t m0) { return gemm::MatrixA{w + (gi * og + m0) * K, K}; }, bias, g, y, ws, tiling);
 }
 
 // --- backward input -----------------------------------------------------------------------------
 
 void backward_input_flipped(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws,
                             GemmTiling tiling) {
-  BL_CHECK(flipped_backward_applies(g), "conv2d backward: flipped-kernel path needs stride 1 and pad <= dilation*(k-1)");
-  const auto& a = g.a;
-  Conv2dAttrs fa = a;
-  fa.pad_h = a.dilation_h * static_cast<int>(g.kh - 1) - a.pad_h;
-  fa.pad_w = a.dilation_w * static_cast<int>(g.kw - 1) - a.pad_w;
-  const ConvGeometry f = conv2d_geometry(Shape{g.n, g.o, g.oh, g.ow}, Shape{g.c, g.og(), g.kh, g.kw}, fa);
-  BL_CHECK(f.oh == g.h && f.ow == g.w, "conv2d backward: flipped geometry gives ", f.oh, "x", f.ow, ", expected ",
-           g.h, "x", g.w);
-  // W'[gi*cg + c, o, kh-1-i, kw-1-j] = W[gi*og + o, c, i, j]
-  const int64_t khw = g.kh * g.kw, og = g.og(), cg = g.cg(), K = g.k();
-  Tensor wf = Tensor::empty(Shape{g.c, og, g.kh, g.kw}, ws);
-  float* pf = wf.data();
-  parallel_for(g.c, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t cc = lo; cc < hi; ++cc) {
-      const int64_t gi = cc / cg, c = cc % cg;
-      for (int64_t o = 0; o < og; ++o) {
-        const float* src = w + (gi * og + o) * K + c * khw;
-        float* dst = pf + (cc * og + o) * khw;
-        for (int64_t k = 0; k < khw; ++k) dst[khw - 1 - k] = src[k];
-      }
-    }
-  });
-  forward_gemm(gy, pf, nullptr, f, dx, ws, tiling);
+  BL_CHECK(flipped_backward_applies(g), "conv2d backward: flipped-kernel path needs stride 1 (and not depthwise)");
+  // With stride 1, dx[c, y, x] = sum_{o,i,j} W[o, c, i, j] g[o, y + ph - i*dh, x + pw - j*dw]: a
+  // forward convolution over g whose im2col rows (o, i, j) use padding -ph and dilation -dh
+  // (im2col_tile takes the signed offsets as they are), and whose weight A[c, (o, i, j)] =
+  // W[o, c, i, j] is W read in blocks of kh*kw (gemm::MatrixA::block): no flipped copy of W.
+  ConvGeometry f = g;
+  f.c = g.o;
+  f.h = g.oh;
+  f.w = g.ow;
+  f.o = g.c;
+  f.oh = g.h;
+  f.ow = g.w;
+  f.a.pad_h = -g.a.pad_h;
+  f.a.pad_w = -g.a.pad_w;
+  f.a.dilation_h = -g.a.dilation_h;
+  f.a.dilation_w = -g.a.dilation_w;
+  const int64_t og = g.og(), K = g.k(), khw = g.kh * g.kw;
+  forward_gemm_impl(
+      gy, [&](int64_t gi, int64_t m0) { return gemm::MatrixA{w + gi * og * K + m0 * khw, K, false, khw}; }, nullptr,
+      f, dx, ws, tiling);
 }
 
 void backward_input_col2im(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws) {
   const int64_t ohw = g.oh * g.ow, hw = g.h * g.w, K = g.k(), og = g.og(), cg = g.cg(), G = g.a.groups;
   const int64_t khw = g.kh * g.kw;
   const int threads = usable_threads();
-  // Units (image, group, block of input channels) own disjoint dx channels: no write conflicts.
-  int64_t cblocks = 1;
-  if (g.n * G < threads) cblocks = std::min<int64_t>(cg, ceil_div(threads, g.n * G));
-  const int64_t units = g.n * G * cblocks;
+  // Units own disjoint dx channels (image, group, block of input channels), so the scatter needs
+  // no atomics. One image of one group with few channels (a stem conv on 3 colour channels)
+  // cannot be split that way evenly; then every thread takes a range of output columns for all
+  // channels and adds into its own copy of dx, and the copies are summed at the end.
+  const bool split_columns = g.n * G == 1 && threads > 1 && cg < 4 * threads && ohw >= 64 * threads;
+  int64_t cblocks = 1, colblocks = 1;
+  if (split_columns) colblocks = threads;
+  else if (g.n * G < threads) cblocks = std::min<int64_t>(cg, ceil_div(threads, g.n * G));
+  const int64_t units = g.n * G * cblocks * colblocks;
   const int64_t max_rows = ceil_div(cg, cblocks) * khw;
   const int64_t tile = std::min(ohw, std::clamp<int64_t>(kTileFloats / max_rows, kMinTileCols, kMaxTileCols));
   const int slots = static_cast<int>(std::min<int64_t>(threads, units));
   const int64_t dcol_floats = align16(max_rows * tile);
-  const int64_t per_slot = dcol_floats + align16(gemm::scratch_floats(tile, og));
+  const int64_t priv_floats = split_columns ? align16(cg * hw) : 0;  // slot 0 writes dx itself
+  const int64_t per_slot = dcol_floats + align16(gemm::scratch_floats(tile, og)) + priv_floats;
   Tensor scratch = Tensor::empty(Shape{slots, per_slot}, ws);
 
+  if (split_columns) {
+    // Zeroed once per slot (a thread may run several units when OpenMP gives fewer threads).
+    std::memset(dx, 0, sizeof(float) * cg * hw);
+    for (int s = 1; s < slots; ++s) std::memset(scratch.data() + (s + 1) * per_slot - priv_floats, 0, sizeof(float) * cg * hw);
+  }
   auto unit = [&](int64_t u, int slot) {
-    const int64_t cb = u % cblocks, gi = (u / cblocks) % G, n = u / (cblocks * G);
+    const int64_t colb = u % colblocks, cb = (u / colblocks) % cblocks, gi = (u / (colblocks * cblocks)) % G;
+    const int64_t n = u / (colblocks * cblocks * G);
     const int64_t c0 = cg * cb / cblocks, c1 = cg * (cb + 1) / cblocks, r0 = c0 * khw, r1 = c1 * khw;
-    float* dxg = dx + (n * g.c + gi * cg) * hw;  // channel 0 of the group
-    std::memset(dxg + c0 * hw, 0, sizeof(float) * (c1 - c0) * hw);
     float* dcol = scratch.data() + slot * per_slot;
     float* gemm_scratch = dcol + dcol_floats;
+    float* dxg = dx + (n * g.c + gi * cg) * hw;  // channel 0 of the group
+    if (split_columns) {
+      if (slot > 0) dxg = scratch.data() + (slot + 1) * per_slot - priv_floats;  // zeroed below
+    } else {
+      std::memset(dxg + c0 * hw, 0, sizeof(float) * (c1 - c0) * hw);
+    }
     // dcol[r, p] = sum_o W[o, r] g[o, p]: A = W_g^T, read in place.
     const gemm::MatrixA At{w + gi * og * K + r0, K, true};
-    for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
-      const int64_t p1 = std::min(ohw, p0 + tile);
+    const int64_t q0 = 16 * (ceil_div(ohw, 16) * colb / colblocks), q1 = std::min(ohw, 16 * (ceil_div(ohw, 16) * (colb + 1) / colblocks));
+    for (int64_t p0 = std::min(q0, ohw); p0 < q1; p0 += tile) {
+      const int64_t p1 = std::min(q1, p0 + tile);
       gemm::gemm(r1 - r0, p1 - p0, og, At, gemm::rows_of(gy + (n * g.o + gi * og) * ohw + p0, ohw, p1 - p0), dcol,
                  p1 - p0, nullptr, false, gemm_scratch);
       col2im_tile(dcol, g, r0, r1, p0, p1, p1 - p0, dxg);
     }
   };
   parallel_units(units, threads, unit);
+  if (split_columns && slots > 1) {
+    const int64_t total = cg * hw;
+    parallel_for(total, 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int s = 1; s < slots; ++s) {
+        const float* src = scratch.data() + (s + 1) * per_slot - priv_floats;
+        for (int64_t i = lo; i < hi; ++i) dx[i] += src[i];
+      }
+    });
+  }
 }
 
 }  // namespace backlight::fn::conv_paths

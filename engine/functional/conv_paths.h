@@ -4,36 +4,44 @@
 /// can compare them. Library users call conv.h; the dispatcher there picks the path.
 ///
 /// Paths (raw NCHW pointers, geometry from conv2d_geometry, scratch from `ws`, all cores):
-/// - forward_gemm: implicit-GEMM by column tiles. The output columns (n, oy, ox) are cut into
-///   tiles; every thread builds the im2col block of its own tile (cache-resident, never the whole
-///   [K, OH*OW] matrix) and multiplies it by the group's weight [O/g, K] with a single-threaded
-///   Eigen GEMM. Small images are batched: one tile may hold several whole images, so a 7x7
-///   layer at batch 16 runs one [O, K] x [K, 16*49] product instead of sixteen thin ones.
-///   Pointwise stride-1 tiles read the input directly (no im2col). When there are fewer tiles
-///   than threads the tile runs alone and Eigen splits the GEMM across threads instead.
-/// - backward_input_flipped: for stride 1 (any kernel, dilation, groups) with pad <= dil*(k-1),
-///   dx is the forward convolution of g with the flipped, transposed kernel
-///   W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j] and padding dil*(k-1) - pad; it reuses
-///   forward_gemm, so it has no scatter, no zero fill and no write conflicts.
+/// - forward_gemm: implicit GEMM by column tiles. The output columns (n, oy, ox) are cut into
+///   tiles; every thread builds the im2col rows of its own tile, 256 rows at a time, straight
+///   into the GEMM's packed panels (cache-resident; never the whole [K, OH*OW] matrix) and
+///   multiplies them by the group's weight [O/g, K] with fn::gemm (gemm.h), single-threaded per
+///   tile. Large images are cut into runs of whole 16-column panels; small images are batched,
+///   so a 7x7 layer at batch 16 runs [O, K] x [K, 4*49] products instead of sixteen [K, 49]
+///   ones. Tile counts are rounded to a multiple of the thread count while they are few. One
+///   image that makes one tile (batch 1, 14x14 and 7x7 maps): the threads pack its B together
+///   and split the output channels. Bias is added by the GEMM. Pointwise stride-1 tiles read
+///   the input rows directly.
+/// - backward_input_flipped: stride 1 (any kernel, padding, dilation, groups). Then
+///   dx[c, y, x] = sum_{o,i,j} W[o, c, i, j] g[o, y + ph - i*dh, x + pw - j*dw], a forward
+///   convolution of g (im2col rows (o, i, j) with padding -ph and dilation -dh) whose weight
+///   operand A[c, (o, i, j)] = W[o, c, i, j] is W itself read in kh*kw blocks; it reuses
+///   forward_gemm's tiling, so it has no scatter, no zero fill, no write conflicts and no copy of W.
 /// - backward_input_col2im: any stride. dcol = W_g^T g per (image, group, block of input
 ///   channels, column tile), then col2im adds it into dx. Units never share a dx channel, so the
-///   scatter needs no atomics; images or channel blocks run in parallel.
+///   scatter needs no atomics; images or channel blocks run in parallel. One image of one group
+///   with few channels (an RGB stem) splits the output columns instead, each thread adding into
+///   its own copy of dx, summed at the end. conv2d_backward_input takes this path for strides
+///   > 1 and when C/g < (O/g)/2 (then col2im moves less memory than the flipped im2col).
 /// - depthwise_forward / depthwise_backward_input: groups == C (with any channel multiplier),
 ///   direct loops over the window (a GEMM with one row per group would be slow).
 #include "engine/functional/conv.h"
 
 namespace backlight::fn::conv_paths {
 
-/// Tile shape knobs for forward_gemm; zero means "choose from the geometry". Tests set them to
-/// force tiles that span several images or split one image.
+/// Tile shape knobs for forward_gemm; zero means "choose from the geometry" (about 2^16 / min(K,
+/// 256) columns, i.e. one 256-deep block of a tile's B fills 256 KiB). Tests set them to force
+/// tiles that span several images or split one image mid-row.
 struct GemmTiling {
-  int64_t target_cols = 0;        ///< output columns per tile
+  int64_t target_cols = 0;          ///< output columns per tile
   int64_t max_images_per_tile = 0;  ///< 1 forbids multi-image tiles
 };
 
 bool is_pointwise(const ConvGeometry& g);
 bool is_depthwise(const ConvGeometry& g);
-/// True when backward_input_flipped applies (stride 1, pad <= dilation*(k-1), not depthwise).
+/// True when backward_input_flipped applies (stride 1, not depthwise).
 bool flipped_backward_applies(const ConvGeometry& g);
 
 /// y[n,o,oh,ow] (bias may be null).

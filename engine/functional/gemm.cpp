@@ -43,16 +43,20 @@ inline __m256i lane_mask(int count) {
 
 enum class Init { Zero, Bias, Load };
 
-// C[MR x nr] (op)= A[MR x kc] Bp[kc x 16], NV 8-float vectors per row (nr <= 8*NV). A element
-// (i, p) is at a[p*sp + i*si]: packed (sp = 6, si = 1, compile-time) or in place (row-major or
-// transposed). bp: one packed B panel (16 floats per k, 32-byte aligned).
+// How the micro-kernel walks A: element (i, p) of the block at a + i*si + (offset of p), where
+// the offset grows by sp per step of p and, in the blocked layout (blk > 0), jumps by `jump`
+// after every blk-th step (r0: position of the first p inside its block). The packed layout is
+// si = 1, sp = 6, blk = 0, fixed at compile time.
+struct AWalk {
+  int64_t si = 1, sp = kMr, blk = 0, r0 = 0, jump = 0;
+};
+
+// C[MR x nr] (op)= A[MR x kc] Bp[kc x 16], NV 8-float vectors per row (nr <= 8*NV).
+// bp: one packed B panel (16 floats per k, 32-byte aligned).
 template <int MR, int NV, bool kPacked>
-inline void micro_kernel(int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c, int64_t ldc,
+inline void micro_kernel(int64_t kc, const float* a, const AWalk& walk, const float* bp, float* c, int64_t ldc,
                          int nr, Init init, const float* bias) {
-  if constexpr (kPacked) {
-    sp = kMr;
-    si = 1;
-  }
+  const int64_t si = kPacked ? 1 : walk.si, sp = kPacked ? kMr : walk.sp;
   __m256 acc[MR][NV];
   const bool full = nr == 8 * NV;
   const __m256i mask[2] = {lane_mask(nr), lane_mask(nr - 8)};
@@ -65,17 +69,24 @@ inline void micro_kernel(int64_t kc, const float* a, int64_t sp, int64_t si, con
       else if (init == Init::Bias) acc[i][v] = _mm256_set1_ps(bias[i]);
       else acc[i][v] = _mm256_setzero_ps();
     }
+  const float* ap = a;
+  int64_t r = kPacked ? 0 : walk.r0;
+  const int64_t blk = kPacked ? 0 : walk.blk;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     __m256 b[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) b[v] = _mm256_load_ps(bp + p * kNr + 8 * v);
-    const float* ap = a + p * sp;
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const __m256 av = _mm256_broadcast_ss(ap + i * si);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);
+    }
+    ap += sp;
+    if (!kPacked && blk > 0 && ++r == blk) {
+      r = 0;
+      ap += walk.jump;
     }
   }
 #pragma GCC unroll 6
@@ -88,29 +99,36 @@ inline void micro_kernel(int64_t kc, const float* a, int64_t sp, int64_t si, con
 }
 
 template <int NV, bool kPacked>
-void micro_rows(int mr, int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c, int64_t ldc,
-                int nr, Init init, const float* bias) {
+void micro_rows(int mr, int64_t kc, const float* a, const AWalk& w, const float* bp, float* c, int64_t ldc, int nr,
+                Init init, const float* bias) {
   switch (mr) {
-    case 6: return micro_kernel<6, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
-    case 5: return micro_kernel<5, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
-    case 4: return micro_kernel<4, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
-    case 3: return micro_kernel<3, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
-    case 2: return micro_kernel<2, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
-    default: return micro_kernel<1, NV, kPacked>(kc, a, sp, si, bp, c, ldc, nr, init, bias);
+    case 6: return micro_kernel<6, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
+    case 5: return micro_kernel<5, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
+    case 4: return micro_kernel<4, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
+    case 3: return micro_kernel<3, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
+    case 2: return micro_kernel<2, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
+    default: return micro_kernel<1, NV, kPacked>(kc, a, w, bp, c, ldc, nr, init, bias);
   }
 }
 
 // One 6 x 16 (or narrower) block of C; an 8-wide kernel for tails of at most 8 columns.
 template <bool kPacked>
-void micro_dispatch(int mr, int64_t kc, const float* a, int64_t sp, int64_t si, const float* bp, float* c,
-                    int64_t ldc, int nr, Init init, const float* bias) {
-  if (nr <= 8) micro_rows<1, kPacked>(mr, kc, a, sp, si, bp, c, ldc, nr, init, bias);
-  else micro_rows<2, kPacked>(mr, kc, a, sp, si, bp, c, ldc, nr, init, bias);
+void micro_dispatch(int mr, int64_t kc, const float* a, const AWalk& w, const float* bp, float* c, int64_t ldc,
+                    int nr, Init init, const float* bias) {
+  if (nr <= 8) micro_rows<1, kPacked>(mr, kc, a, w, bp, c, ldc, nr, init, bias);
+  else micro_rows<2, kPacked>(mr, kc, a, w, bp, c, ldc, nr, init, bias);
 }
 
 // A rows [i0, i0+mr) x depth [k0, k0+kc) -> ap[p*6 + i].
 void pack_a(const MatrixA& a, int64_t i0, int mr, int64_t k0, int64_t kc, float* ap) {
-  if (a.transposed) {
+  if (a.block > 0) {
+    const int64_t blk = a.block;
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t q = (k0 + p) / blk, r = (k0 + p) % blk;
+      const float* src = a.data + q * a.ld + i0 * blk + r;
+      for (int i = 0; i < mr; ++i) ap[p * kMr + i] = src[i * blk];
+    }
+  } else if (a.transposed) {
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = a.data + (k0 + p) * a.ld + i0;
       for (int i = 0; i < mr; ++i) ap[p * kMr + i] = src[i];
@@ -145,37 +163,42 @@ void pack_panels(const float* staging, int64_t kc, int64_t n, int64_t npad, floa
   }
 }
 
-void gemm_avx2(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
-               const float* bias, bool accumulate, float* scratch) {
-  const int64_t npad = round_up(n, kNr), kb = std::min(k, kKc);
-  float* ap = scratch;  // kKc * 6 floats
-  float* staging = ap + kKc * kMr;
-  float* bp = staging + kb * npad;
+// C (op)= A[:, k0:k0+kc] Bp for one packed K block of B (panels at bp, 16 columns each).
+void multiply_block(int64_t m, int64_t n, const MatrixA& a, int64_t k0, int64_t kc, const float* bp, float* c,
+                    int64_t ldc, const float* bias, Init init, float* ap) {
+  // Packing A costs about as much as one pass of the micro-kernel over it; it pays from a few
+  // column panels on (narrow products read A in place).
   const bool pack = n > 4 * kNr;
-  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-    const int64_t kc = std::min(kKc, k - k0);
-    fill_b(k0, k0 + kc, staging, npad);
-    pack_panels(staging, kc, n, npad, bp);
-    const Init init = (k0 > 0 || accumulate) ? Init::Load : (bias ? Init::Bias : Init::Zero);
-    for (int64_t i0 = 0; i0 < m; i0 += kMr) {
-      const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
-      const float* bi = bias ? bias + i0 : nullptr;
-      // Packing A costs about as much as one pass of the micro-kernel over it; it pays from a
-      // few column panels on (narrow products read A in place).
-      if (pack) {
-        pack_a(a, i0, mr, k0, kc, ap);
-        for (int64_t j0 = 0; j0 < n; j0 += kNr)
-          micro_dispatch<true>(mr, kc, ap, kMr, 1, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
-                               static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
+  for (int64_t i0 = 0; i0 < m; i0 += kMr) {
+    const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
+    const float* bi = bias ? bias + i0 : nullptr;
+    if (pack) {
+      pack_a(a, i0, mr, k0, kc, ap);
+      for (int64_t j0 = 0; j0 < n; j0 += kNr)
+        micro_dispatch<true>(mr, kc, ap, AWalk{}, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
+                             static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
+    } else {
+      const float* a0;
+      AWalk walk;
+      if (a.block > 0) {
+        a0 = a.data + (k0 / a.block) * a.ld + i0 * a.block + k0 % a.block;
+        walk = AWalk{a.block, 1, a.block, k0 % a.block, a.ld - a.block};
+      } else if (a.transposed) {
+        a0 = a.data + k0 * a.ld + i0;
+        walk = AWalk{1, a.ld};
       } else {
-        const float* a0 = a.transposed ? a.data + k0 * a.ld + i0 : a.data + i0 * a.ld + k0;
-        const int64_t sp = a.transposed ? a.ld : 1, si = a.transposed ? 1 : a.ld;
-        for (int64_t j0 = 0; j0 < n; j0 += kNr)
-          micro_dispatch<false>(mr, kc, a0, sp, si, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
-                                static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
+        a0 = a.data + i0 * a.ld + k0;
+        walk = AWalk{a.ld, 1};
       }
+      for (int64_t j0 = 0; j0 < n; j0 += kNr)
+        micro_dispatch<false>(mr, kc, a0, walk, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
+                              static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
     }
   }
+}
+
+Init init_for(int64_t k0, bool accumulate, const float* bias) {
+  return (k0 > 0 || accumulate) ? Init::Load : (bias ? Init::Bias : Init::Zero);
 }
 
 }  // namespace
@@ -185,24 +208,56 @@ int64_t scratch_floats(int64_t n, int64_t k) { return kKc * kMr + 2 * std::min(k
 void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
           const float* bias, bool accumulate, float* scratch) {
   if (m <= 0 || n <= 0) return;
-  gemm_avx2(m, n, k, a, fill_b, c, ldc, bias, accumulate, scratch);
+  const int64_t npad = round_up(n, kNr);
+  float* ap = scratch;  // kKc * 6 floats
+  float* staging = ap + kKc * kMr;
+  float* bp = staging + std::min(k, kKc) * npad;
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t kc = std::min(kKc, k - k0);
+    fill_b(k0, k0 + kc, staging, npad);
+    pack_panels(staging, kc, n, npad, bp);
+    multiply_block(m, n, a, k0, kc, bp, c, ldc, bias, init_for(k0, accumulate, bias), ap);
+  }
+}
+
+int64_t num_blocks(int64_t k) { return (k + kKc - 1) / kKc; }
+int64_t packed_floats(int64_t n, int64_t k) { return k * round_up(n, kNr); }
+int64_t pack_scratch_floats(int64_t n, int64_t k) { return std::min(k, kKc) * round_up(n, kNr); }
+
+void pack_block(const FillRows& fill_b, int64_t block, int64_t n, int64_t k, float* packed, float* staging) {
+  const int64_t npad = round_up(n, kNr), k0 = block * kKc, kc = std::min(kKc, k - k0);
+  fill_b(k0, k0 + kc, staging, npad);
+  pack_panels(staging, kc, n, npad, packed + k0 * npad);
+}
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float* packed, float* c, int64_t ldc,
+                 const float* bias, bool accumulate, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t npad = round_up(n, kNr);
+  for (int64_t k0 = 0; k0 < k; k0 += kKc)
+    multiply_block(m, n, a, k0, std::min(kKc, k - k0), packed + k0 * npad, c, ldc, bias,
+                   init_for(k0, accumulate, bias), scratch);
 }
 
 const char* kernel_name() { return "avx2-6x16"; }
 
 #else  // Eigen fallback: materialise B, one Eigen product.
 
-int64_t scratch_floats(int64_t n, int64_t k) { return n * k + 16; }
+namespace {
 
-void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
-          const float* bias, bool accumulate, float* scratch) {
-  if (m <= 0 || n <= 0) return;
+void eigen_product(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float* b, float* c, int64_t ldc,
+                   const float* bias, bool accumulate) {
   using Strided = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
   using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-  fill_b(0, k, scratch, n);
-  const auto B = mat(static_cast<const float*>(scratch), k, n);
+  const auto B = mat(b, k, n);
   Strided C(c, m, n, Eigen::OuterStride<>(ldc));
-  if (a.transposed) {
+  if (a.block > 0) {
+    RowMatrix A(m, k);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t p = 0; p < k; ++p) A(i, p) = a.data[(p / a.block) * a.ld + i * a.block + p % a.block];
+    if (accumulate) C.noalias() += A * B;
+    else C.noalias() = A * B;
+  } else if (a.transposed) {
     const ConstStrided At(a.data, k, m, Eigen::OuterStride<>(a.ld));
     if (accumulate) C.noalias() += At.transpose() * B;
     else C.noalias() = At.transpose() * B;
@@ -213,6 +268,34 @@ void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fil
   }
   if (bias && !accumulate)
     for (int64_t i = 0; i < m; ++i) C.row(i).array() += bias[i];
+}
+
+constexpr int64_t kBlock = 256;
+
+}  // namespace
+
+int64_t scratch_floats(int64_t n, int64_t k) { return n * k + 16; }
+
+void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
+          const float* bias, bool accumulate, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  fill_b(0, k, scratch, n);
+  eigen_product(m, n, k, a, scratch, c, ldc, bias, accumulate);
+}
+
+int64_t num_blocks(int64_t k) { return (k + kBlock - 1) / kBlock; }
+int64_t packed_floats(int64_t n, int64_t k) { return n * k; }
+int64_t pack_scratch_floats(int64_t, int64_t) { return 0; }
+
+void pack_block(const FillRows& fill_b, int64_t block, int64_t n, int64_t k, float* packed, float*) {
+  const int64_t k0 = block * kBlock;
+  fill_b(k0, std::min(k, k0 + kBlock), packed + k0 * n, n);
+}
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float* packed, float* c, int64_t ldc,
+                 const float* bias, bool accumulate, float*) {
+  if (m <= 0 || n <= 0) return;
+  eigen_product(m, n, k, a, packed, c, ldc, bias, accumulate);
 }
 
 const char* kernel_name() { return "eigen"; }

@@ -24,10 +24,16 @@ namespace backlight::fn::gemm {
 /// Writes rows [k0, k1) of B (n columns each) row-major into dst with row stride ld.
 using FillRows = std::function<void(int64_t k0, int64_t k1, float* dst, int64_t ld)>;
 
+/// Where element (i, p) of A lives:
+///   default       data[i*ld + p]                               (row-major)
+///   transposed    data[p*ld + i]
+///   block > 0     data[(p / block)*ld + i*block + p % block]   (a conv weight W[o, c, kh*kw] read
+///                 as A[c, (o, tap)] = W[o, c, tap]: the backward-input product without copying W)
 struct MatrixA {
   const float* data;
   int64_t ld;
-  bool transposed = false;  ///< element (i, p) at data[p*ld + i] instead of data[i*ld + p]
+  bool transposed = false;
+  int64_t block = 0;
 };
 
 /// Floats of scratch the call needs for n columns and depth k (64-byte aligned memory).
@@ -36,6 +42,18 @@ int64_t scratch_floats(int64_t n, int64_t k);
 /// See the top of this file. `bias` may be null (ignored when accumulating). Single-threaded.
 void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
           const float* bias, bool accumulate, float* scratch);
+
+/// B packed once and shared by several threads that split the rows of one product (conv with
+/// fewer column tiles than threads): packed_floats(n, k) floats hold all of B; pack_block packs
+/// K block `block` (0 <= block < num_blocks(k)) using `staging` (pack_scratch_floats(n, k)
+/// floats), so threads can pack different blocks at once; gemm_packed then multiplies like gemm
+/// (its scratch: scratch_floats(n, k) floats suffice).
+int64_t num_blocks(int64_t k);
+int64_t packed_floats(int64_t n, int64_t k);
+int64_t pack_scratch_floats(int64_t n, int64_t k);
+void pack_block(const FillRows& fill_b, int64_t block, int64_t n, int64_t k, float* packed, float* staging);
+void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float* packed, float* c, int64_t ldc,
+                 const float* bias, bool accumulate, float* scratch);
 
 /// fill_b for a row-major matrix B[k, n] stored at `b` with row stride `ldb`.
 FillRows rows_of(const float* b, int64_t ldb, int64_t n);

@@ -7,6 +7,19 @@
 
 namespace backlight::fn {
 
+namespace {
+
+// Below this many rows a product is matrix-vector shaped: Eigen runs such products on one thread
+// and they are bound by reading W (VGG-16's classifier.0 is 411 MB), so the output features (or
+// input features, for dx) are split across threads instead; each thread streams its share of W.
+constexpr int64_t kGemvRows = 8;
+constexpr int64_t kGemvGrain = 64;  // features per thread at least
+
+using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using Strided = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+}  // namespace
+
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Workspace* ws) {
   BL_CHECK_SHAPE(w.dim() == 2, "linear: expected weight [out,in], got ", w.shape());
   BL_CHECK_SHAPE(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: expected input [...,", w.size(1),
@@ -14,20 +27,38 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   const int64_t in = w.size(1), out = w.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
   Shape ys = x.shape();
   ys[-1] = out;
-  Tensor y = Tensor::empty(ys, ws);
-  auto Y = mat(y.data(), rows, out);
-  Y.noalias() = mat(x.data(), rows, in) * mat(w.data(), out, in).transpose();
-  if (bias.defined()) {
+  if (bias.defined())
     BL_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == out, "linear: expected bias [", out, "], got ", bias.shape());
-    Y.rowwise() += ConstVecMap(bias.data(), out).transpose();
+  Tensor y = Tensor::empty(ys, ws);
+  const auto X = mat(x.data(), rows, in);
+  if (rows < kGemvRows) {
+    float* py = y.data();
+    parallel_for(out, kGemvGrain, [&](int64_t lo, int64_t hi) {
+      Strided Y(py + lo, rows, hi - lo, Eigen::OuterStride<>(out));
+      Y.noalias() = X * mat(w.data() + lo * in, hi - lo, in).transpose();
+      if (bias.defined()) Y.rowwise() += ConstVecMap(bias.data() + lo, hi - lo).transpose();
+    });
+    return y;
   }
+  auto Y = mat(y.data(), rows, out);
+  Y.noalias() = X * mat(w.data(), out, in).transpose();
+  if (bias.defined()) Y.rowwise() += ConstVecMap(bias.data(), out).transpose();
   return y;
 }
 
 Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_shape, const Workspace* ws) {
   const int64_t in = w.size(1), out = w.size(0), rows = g.numel() / std::max<int64_t>(out, 1);
   Tensor dx = Tensor::empty(x_shape, ws);
-  mat(dx.data(), rows, in).noalias() = mat(g.data(), rows, out) * mat(w.data(), out, in);
+  const auto G = mat(g.data(), rows, out);
+  if (rows < kGemvRows) {
+    float* pdx = dx.data();
+    parallel_for(in, kGemvGrain, [&](int64_t lo, int64_t hi) {
+      Strided D(pdx + lo, rows, hi - lo, Eigen::OuterStride<>(in));
+      D.noalias() = G * ConstStrided(w.data() + lo, out, hi - lo, Eigen::OuterStride<>(in));
+    });
+    return dx;
+  }
+  mat(dx.data(), rows, in).noalias() = G * mat(w.data(), out, in);
   return dx;
 }
 

@@ -1,0 +1,224 @@
+// bench_conv: conv2d forward and backward-input over the ResNet-18 and VGG-16 layer shapes
+// (3x224x224 input), batch 1 and 16, all cores, plus the GEMM ceiling at 2048^3 (Eigen's
+// product and backlight's fn::gemm kernel).
+//
+//   bench_conv [--json] [--quick] [--only resnet18/layer1] [--batches 1,16] [--min-time S]
+//
+// Every layer is validated against the double-accumulating reference (engine/functional/
+// conv_ref.h) on a random sample of output and input-gradient elements before it is timed.
+// GFLOP/s counts 2*MACs of the product actually computed: forward 2*N*O*OH*OW*(C/g)*kH*kW, and
+// backward-input (the transposed product W^T g, then col2im) the same multiply-adds.
+#include <Eigen/Core>
+#include <cmath>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "bench/harness.h"
+#include "engine/eigen.h"
+#include "engine/functional/conv.h"
+#include "engine/functional/conv_ref.h"
+#include "engine/functional/gemm.h"
+#include "engine/parallel.h"
+
+using namespace backlight;
+
+namespace {
+
+struct Layer {
+  const char* model;
+  const char* name;  // module path(s) covered
+  int64_t c, hw, o, k, stride, pad;
+  int count;  // how many layers of the network have this shape
+};
+
+// Unique conv shapes of torchvision resnet18 and vgg16 at 224x224.
+const Layer kLayers[] = {
+    {"resnet18", "conv1", 3, 224, 64, 7, 2, 3, 1},
+    {"resnet18", "layer1.*.conv*", 64, 56, 64, 3, 1, 1, 4},
+    {"resnet18", "layer2.0.conv1", 64, 56, 128, 3, 2, 1, 1},
+    {"resnet18", "layer2.0.downsample.0", 64, 56, 128, 1, 2, 0, 1},
+    {"resnet18", "layer2.*.conv* (rest)", 128, 28, 128, 3, 1, 1, 3},
+    {"resnet18", "layer3.0.conv1", 128, 28, 256, 3, 2, 1, 1},
+    {"resnet18", "layer3.0.downsample.0", 128, 28, 256, 1, 2, 0, 1},
+    {"resnet18", "layer3.*.conv* (rest)", 256, 14, 256, 3, 1, 1, 3},
+    {"resnet18", "layer4.0.conv1", 256, 14, 512, 3, 2, 1, 1},
+    {"resnet18", "layer4.0.downsample.0", 256, 14, 512, 1, 2, 0, 1},
+    {"resnet18", "layer4.*.conv* (rest)", 512, 7, 512, 3, 1, 1, 3},
+    {"vgg16", "features.0", 3, 224, 64, 3, 1, 1, 1},
+    {"vgg16", "features.2", 64, 224, 64, 3, 1, 1, 1},
+    {"vgg16", "features.5", 64, 112, 128, 3, 1, 1, 1},
+    {"vgg16", "features.7", 128, 112, 128, 3, 1, 1, 1},
+    {"vgg16", "features.10", 128, 56, 256, 3, 1, 1, 1},
+    {"vgg16", "features.12,14", 256, 56, 256, 3, 1, 1, 2},
+    {"vgg16", "features.17", 256, 28, 512, 3, 1, 1, 1},
+    {"vgg16", "features.19,21", 512, 28, 512, 3, 1, 1, 2},
+    {"vgg16", "features.24,26,28", 512, 14, 512, 3, 1, 1, 3},
+};
+
+Tensor randn(const Shape& s, std::mt19937_64& rng, float stdev) {
+  std::normal_distribution<float> d(0.0f, stdev);
+  Tensor t = Tensor::empty(s);
+  for (float& v : t.span()) v = d(rng);
+  return t;
+}
+
+// Compares `n_samples` random elements of `got` with ref(flat index); "" when all match.
+template <class Ref>
+std::string check_sample(const Tensor& got, Ref ref, std::mt19937_64& rng, int n_samples = 300) {
+  std::uniform_int_distribution<int64_t> pick(0, got.numel() - 1);
+  std::ostringstream os;
+  int bad = 0;
+  double max_err = 0;
+  for (int s = 0; s < n_samples; ++s) {
+    const int64_t i = pick(rng);
+    const double want = ref(i), have = got.data()[i];
+    const double err = std::fabs(have - want);
+    max_err = std::max(max_err, err);
+    if (!(err <= 1e-3 + 1e-3 * std::fabs(want)) && bad++ < 5)
+      os << "  [" << i << "] got " << have << ", reference " << want << "\n";
+  }
+  if (!bad) return "";
+  return std::to_string(bad) + " of " + std::to_string(n_samples) + " sampled elements differ (max abs " +
+         std::to_string(max_err) + "):\n" + os.str();
+}
+
+std::string shape_str(const fn::ConvGeometry& g) {
+  std::ostringstream os;
+  os << g.c << "x" << g.h << "x" << g.w << "->" << g.o << "x" << g.oh << "x" << g.ow << " k" << g.kh << " s"
+     << g.a.stride_h << " p" << g.a.pad_h;
+  return os.str();
+}
+
+// The GEMM ceiling on this machine: Eigen's product (threaded by Eigen) and backlight's kernel
+// (fn::gemm, rows split over the threads as the conv paths do), C[n,n] = A[n,n] B[n,n].
+void bench_gemm(const bench::Options& opt, bench::Reporter& rep) {
+  const int64_t n = opt.quick ? 512 : 2048;
+  std::mt19937_64 rng(1);
+  Tensor a = randn(Shape{n, n}, rng, 1.0f), b = randn(Shape{n, n}, rng, 1.0f), c = Tensor::empty(Shape{n, n});
+  const double flops = 2.0 * n * n * n;
+  auto check = [&]() -> std::string {
+    return check_sample(c, [&](int64_t i) {
+      const int64_t r = i / n, col = i % n;
+      double s = 0;
+      for (int64_t k = 0; k < n; ++k) s += static_cast<double>(a.data()[r * n + k]) * b.data()[k * n + col];
+      return s;
+    }, rng, 50);
+  };
+  const std::string eigen_name = "gemm/eigen/" + std::to_string(n);
+  if (opt.selected(eigen_name)) {
+    auto run = [&] { mat(c.data(), n, n).noalias() = mat(a.data(), n, n) * mat(b.data(), n, n); };
+    rep.validate(eigen_name, [&] {
+      run();
+      return check();
+    });
+    const bench::Stats s = bench::measure(opt, run);
+    rep.emit(bench::Record(eigen_name).add("threads", Eigen::nbThreads()).add("gflops", flops / s.median / 1e9), s);
+  }
+  const std::string ours_name = std::string("gemm/") + fn::gemm::kernel_name() + "/" + std::to_string(n);
+  if (opt.selected(ours_name)) {
+    const int threads = num_threads();
+    Workspace ws;
+    Tensor scratch = Tensor::empty(Shape{threads, fn::gemm::scratch_floats(n, n) + 16}, &ws);
+    const int64_t per = scratch.size(1);
+    auto run = [&] {
+      parallel_for(n / 6, 1, [&](int64_t lo, int64_t hi) {  // rows in whole 6-row panels
+        const int64_t r0 = lo * 6, r1 = hi == n / 6 ? n : hi * 6;
+#ifdef _OPENMP
+        float* sc = scratch.data() + omp_get_thread_num() * per;
+#else
+        float* sc = scratch.data();
+#endif
+        fn::gemm::gemm(r1 - r0, n, n, fn::gemm::MatrixA{a.data() + r0 * n, n}, fn::gemm::rows_of(b.data(), n, n),
+                       c.data() + r0 * n, n, nullptr, false, sc);
+      });
+    };
+    rep.validate(ours_name, [&] {
+      run();
+      return check();
+    });
+    const bench::Stats s = bench::measure(opt, run);
+    rep.emit(bench::Record(ours_name).add("threads", threads).add("gflops", flops / s.median / 1e9), s);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    bench::Options opt = bench::parse_args(argc, argv);
+    if (opt.threads > 0) set_num_threads(opt.threads);
+    if (opt.min_time == 1.0 && !opt.quick) opt.min_time = 0.5;  // many configurations: shorter floor
+    std::vector<int64_t> batches{1, 16};
+    if (std::string b = opt.get("--batches"); !b.empty()) {
+      batches.clear();
+      std::stringstream ss(b);
+      for (std::string part; std::getline(ss, part, ',');) batches.push_back(std::stoll(part));
+    }
+    if (opt.quick) batches = {1};
+    bench::Reporter rep(opt);
+    rep.note("threads: OpenMP " + std::to_string(num_threads()) + ", Eigen " + std::to_string(Eigen::nbThreads()));
+    bench_gemm(opt, rep);
+
+    Workspace ws;
+    // Per model and batch: sum over layers of count * median, for the conv share of a network run.
+    std::map<std::string, std::array<double, 4>> totals;  // fwd s, fwd flops, bwd s, bwd flops
+    for (int64_t nb : batches)
+      for (const Layer& l : kLayers) {
+        const std::string base = std::string(l.model) + "/" + l.name + "/b" + std::to_string(nb);
+        const bool do_fwd = opt.selected(base + "/fwd"), do_bwd = opt.selected(base + "/bwd_input");
+        if (!do_fwd && !do_bwd) continue;
+        const int64_t hw = opt.quick ? std::min<int64_t>(l.hw, 28) : l.hw;
+        const Conv2dAttrs a{.stride_h = static_cast<int>(l.stride), .stride_w = static_cast<int>(l.stride),
+                            .pad_h = static_cast<int>(l.pad), .pad_w = static_cast<int>(l.pad)};
+        std::mt19937_64 rng(0xdeadbeef);
+        Tensor x = randn(Shape{nb, l.c, hw, hw}, rng, 1.0f);
+        Tensor w = randn(Shape{l.o, l.c, l.k, l.k}, rng, std::sqrt(2.0f / static_cast<float>(l.c * l.k * l.k)));
+        Tensor b = randn(Shape{l.o}, rng, 0.1f);
+        const fn::ConvGeometry g = fn::conv2d_geometry(x.shape(), w.shape(), a);
+        Tensor gy = randn(Shape{g.n, g.o, g.oh, g.ow}, rng, 1.0f);
+        const double flops = 2.0 * g.n * g.o * g.oh * g.ow * g.k();
+        const std::string total_key = std::string(l.model) + "/b" + std::to_string(nb);
+        if (do_fwd) {
+          const std::string name = base + "/fwd";
+          rep.validate(name, [&] {
+            Tensor y = fn::conv2d_forward(x, w, b, a, &ws);
+            return check_sample(y, [&](int64_t i) {
+              const int64_t ox = i % g.ow, oy = i / g.ow % g.oh, o = i / (g.ow * g.oh) % g.o, n = i / (g.ow * g.oh * g.o);
+              return fn::ref::conv2d_forward_at(x.data(), w.data(), b.data(), g, n, o, oy, ox);
+            }, rng);
+          });
+          const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_forward(x, w, b, a, &ws); });
+          rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
+                       .add("gflops", flops / s.median / 1e9), s);
+          totals[total_key][0] += l.count * s.median;
+          totals[total_key][1] += l.count * flops;
+        }
+        if (do_bwd) {
+          const std::string name = base + "/bwd_input";
+          rep.validate(name, [&] {
+            Tensor dx = fn::conv2d_backward_input(gy, w, x.shape(), a, &ws);
+            return check_sample(dx, [&](int64_t i) {
+              const int64_t ix = i % g.w, iy = i / g.w % g.h, c = i / (g.w * g.h) % g.c, n = i / (g.w * g.h * g.c);
+              return fn::ref::conv2d_backward_input_at(gy.data(), w.data(), g, n, c, iy, ix);
+            }, rng);
+          });
+          const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_backward_input(gy, w, x.shape(), a, &ws); });
+          rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
+                       .add("gflops", flops / s.median / 1e9), s);
+          totals[total_key][2] += l.count * s.median;
+          totals[total_key][3] += l.count * flops;
+        }
+      }
+    for (const auto& [key, t] : totals) {
+      bench::Record r("total/" + key);
+      if (t[0] > 0) r.add("fwd_convs_s", t[0]).add("fwd_gflops", t[1] / t[0] / 1e9);
+      if (t[2] > 0) r.add("bwd_input_convs_s", t[2]).add("bwd_gflops", t[3] / t[2] / 1e9);
+      rep.emit(r);
+    }
+    return rep.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_conv: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,134 @@
+// The backlight executable end to end: exit statuses, messages and the files `explain` writes.
+// BACKLIGHT_CLI is the path of the built binary (tests/CMakeLists.txt).
+#include <doctest/doctest.h>
+#include <stb_image.h>  // declarations only; the implementation is in backlight_cli_support
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/cli/temp_dir.h"
+#include "tools/cli/image_io.h"
+#include "tools/cli/npy.h"
+
+using namespace backlight;
+using backlight::test::TempDir;
+
+namespace {
+
+struct Run {
+  int status = -1;     ///< exit status (-1 when killed by a signal)
+  std::string output;  ///< stdout, plus stderr unless split
+};
+
+/// Runs `backlight <args>` through the shell; stderr merged into output unless `stdout_only`.
+Run run_cli(const std::string& args, bool stdout_only = false) {
+  const std::string cmd =
+      std::string("'") + BACKLIGHT_CLI + "' " + args + (stdout_only ? " 2>/dev/null" : " 2>&1") + " </dev/null";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_SUITE("cli") {
+
+TEST_CASE("cli: info and --help exit 0") {
+  const Run info = run_cli("info");
+  CHECK_MESSAGE(info.status == 0, info.output);
+  CHECK(contains(info.output, "backlight " BACKLIGHT_VERSION));
+  CHECK(contains(info.output, "cuda backend:"));
+  const Run json = run_cli("info --json", true);
+  CHECK(json.status == 0);
+  CHECK(nlohmann::json::parse(json.output).at("version") == BACKLIGHT_VERSION);
+  const Run help = run_cli("--help");
+  CHECK(help.status == 0);
+  CHECK(contains(help.output, "explain"));
+  const Run cmd_help = run_cli("explain --help");
+  CHECK(cmd_help.status == 0);
+  CHECK(contains(cmd_help.output, "--image FILE"));
+}
+
+TEST_CASE("cli: usage errors exit 2 and name the offending word") {
+  const Run none = run_cli("");
+  CHECK(none.status == 2);
+  const Run cmd = run_cli("frobnicate");
+  CHECK(cmd.status == 2);
+  CHECK(contains(cmd.output, "unknown command 'frobnicate'"));
+  CHECK(contains(cmd.output, "info, explain"));
+  const Run flag = run_cli("explain --bogus-flag");
+  CHECK(flag.status == 2);
+  CHECK(contains(flag.output, "unknown flag '--bogus-flag'"));
+  CHECK(contains(flag.output, "--image"));
+  const Run global = run_cli("--bogus-flag");
+  CHECK(global.status == 2);
+  CHECK(contains(global.output, "unknown flag '--bogus-flag'"));
+  const Run target = run_cli("explain --target many");
+  CHECK(target.status == 2);
+  CHECK(contains(target.output, "--target expects an integer"));
+  const Run range = run_cli("explain --target 9");
+  CHECK(range.status == 2);
+  CHECK(contains(range.output, "class index in [0,4), got 9"));
+}
+
+TEST_CASE("cli: runtime errors exit 1 with 'backlight: error:' and the path") {
+  const Run r = run_cli("explain --image /nonexistent.png");
+  CHECK(r.status == 1);
+  CHECK(contains(r.output, "backlight: error:"));
+  CHECK(contains(r.output, "/nonexistent.png"));
+}
+
+TEST_CASE("cli: explain writes the input|heatmap PNG grid and the gradient .npy") {
+  TempDir dir("cli");
+  const std::string png = dir.file("grid.png"), npy = dir.file("grad.npy");
+  const Run r = run_cli("explain --out '" + png + "' --save '" + npy + "'");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(r.output, png));
+
+  const std::string bytes = backlight::test::read_bytes(png);
+  CHECK(bytes.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+  int w = 0, h = 0, comp = 0;
+  REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
+  CHECK(w == 64 + 4 + 64);  // input | 4-pixel gap | heatmap
+  CHECK(h == 64);
+  CHECK(comp == 3);
+
+  const Tensor g = cli::load_npy(npy);
+  CHECK(g.shape() == Shape{1, 3, 64, 64});
+  float total = 0;
+  for (float v : g.span()) total += std::abs(v);
+  CHECK(total > 0.0f);
+}
+
+TEST_CASE("cli: explain --image keeps the image size; --json reports the run") {
+  TempDir dir("cli");
+  const std::string img = dir.file("in.png"), png = dir.file("out.png"), npy = dir.file("g.npy");
+  Tensor pixels = Tensor::empty({3, 30, 40});
+  for (int64_t i = 0; i < pixels.numel(); ++i) pixels.data()[i] = static_cast<float>(i % 97) / 96.0f;
+  cli::write_png(img, pixels);
+  const Run r = run_cli("explain --image '" + img + "' --out '" + png + "' --save '" + npy + "' --target 2 --json", true);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  CHECK(j.at("target") == 2);
+  CHECK(j.at("logits").size() == 4);
+  CHECK(j.at("input_shape") == nlohmann::json::array({1, 3, 30, 40}));
+  CHECK(j.at("files").at("png") == png);
+  CHECK(j.at("files").at("npy") == npy);
+  int w = 0, h = 0, comp = 0;
+  REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
+  CHECK(w == 40 + 4 + 40);
+  CHECK(h == 30);
+  CHECK(cli::load_npy(npy).shape() == Shape{1, 3, 30, 40});
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,54 @@
+// `backlight evaluate` end to end: table on stdout, JSON + markdown files, usage errors.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/default_model.h"
+#include "tests/cli/temp_dir.h"
+
+using backlight::test::TempDir;
+
+namespace {
+
+int run_evaluate(const std::string& args, std::string& output) {
+  const std::string cmd = std::string("'") + BACKLIGHT_CLI + "' evaluate " + args + " 2>/dev/null </dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  const int st = ::pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+}  // namespace
+
+TEST_SUITE("cli") {
+
+TEST_CASE("evaluate: prints the methods x metrics table and writes JSON and markdown") {
+  if (!backlight::default_model_available()) return;
+  const TempDir dir("evaluate");
+  std::string out;
+  REQUIRE(run_evaluate("--images 2 --methods saliency,grad_cam --out '" + dir.file("ev") + "'", out) == 0);
+  CHECK(out.find("| saliency |") != std::string::npos);
+  CHECK(out.find("| grad_cam |") != std::string::npos);
+  std::ifstream f(dir.file("ev/evaluation.json"));
+  REQUIRE(f.good());
+  const nlohmann::json j = nlohmann::json::parse(f);
+  REQUIRE(j["methods"].size() == 2);
+  for (const auto& m : j["methods"]) {
+    CHECK(m["pointing_game"].get<double>() >= 0.0);
+    CHECK(m["deletion_auc"].get<double>() <= 1.0);
+    CHECK(m["insertion_auc"].get<double>() >= 0.0);
+  }
+  CHECK(std::ifstream(dir.file("ev/evaluation.md")).good());
+  std::string bad;
+  CHECK(run_evaluate("--images 0", bad) == 2);
+  CHECK(run_evaluate("--images 1 --methods no_such_method", bad) == 1);
+}
+
+}  // TEST_SUITE
