@@ -1,6 +1,10 @@
 // The backlight executable end to end: exit statuses, messages and the files `explain` writes.
 // BACKLIGHT_CLI is the path of the built binary (tests/CMakeLists.txt).
 #include <doctest/doctest.h>
+
+#include "attribution/registry.h"
+#include "models/default_model.h"
+#include "tests/helpers.h"
 #include <stb_image.h>  // declarations only; the implementation is in backlight_cli_support
 #include <sys/wait.h>
 
@@ -75,10 +79,15 @@ TEST_CASE("cli: usage errors exit 2 and name the offending word") {
   CHECK(contains(global.output, "unknown flag '--bogus-flag'"));
   const Run target = run_cli("explain --target many");
   CHECK(target.status == 2);
-  CHECK(contains(target.output, "--target expects an integer"));
-  const Run range = run_cli("explain --target 9");
-  CHECK(range.status == 2);
-  CHECK(contains(range.output, "class index in [0,4), got 9"));
+  CHECK(contains(target.output, "--target expects a class index or top1"));
+  const Run method = run_cli("explain --method salency");
+  CHECK(method.status == 2);
+  CHECK(contains(method.output, "unknown method 'salency'"));
+  CHECK(contains(method.output, "integrated_gradients"));
+  // The class count is the model's: an out-of-range class is a runtime error naming it.
+  const Run range = run_cli("explain --target 9 --method saliency");
+  CHECK(range.status == 1);
+  CHECK(contains(range.output, "class 9 out of range"));
 }
 
 TEST_CASE("cli: runtime errors exit 1 with 'backlight: error:' and the path") {
@@ -91,7 +100,7 @@ TEST_CASE("cli: runtime errors exit 1 with 'backlight: error:' and the path") {
 TEST_CASE("cli: explain writes the input|heatmap PNG grid and the gradient .npy") {
   TempDir dir("cli");
   const std::string png = dir.file("grid.png"), npy = dir.file("grad.npy");
-  const Run r = run_cli("explain --out '" + png + "' --save '" + npy + "'");
+  const Run r = run_cli("explain --out '" + png + "' --save '" + npy + "'");  // default: 4 methods
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(contains(r.output, png));
 
@@ -99,7 +108,7 @@ TEST_CASE("cli: explain writes the input|heatmap PNG grid and the gradient .npy"
   CHECK(bytes.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
   int w = 0, h = 0, comp = 0;
   REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
-  CHECK(w == 64 + 4 + 64);  // input | 4-pixel gap | heatmap
+  CHECK(w == 5 * 64 + 4 * 4);  // input | 4 heatmaps, 4-pixel gaps
   CHECK(h == 64);
   CHECK(comp == 3);
 
@@ -116,19 +125,27 @@ TEST_CASE("cli: explain --image keeps the image size; --json reports the run") {
   Tensor pixels = Tensor::empty({3, 30, 40});
   for (int64_t i = 0; i < pixels.numel(); ++i) pixels.data()[i] = static_cast<float>(i % 97) / 96.0f;
   cli::write_png(img, pixels);
-  const Run r = run_cli("explain --image '" + img + "' --out '" + png + "' --save '" + npy + "' --target 2 --json", true);
+  const Run r = run_cli("explain --image '" + img + "' --out '" + png + "' --save '" + npy +
+                            "' --target 2 --method saliency,grad_cam --json", true);
   REQUIRE_MESSAGE(r.status == 0, r.output);
   const nlohmann::json j = nlohmann::json::parse(r.output);
-  CHECK(j.at("target") == 2);
-  CHECK(j.at("logits").size() == 4);
+  CHECK(j.at("target") == nlohmann::json::array({2}));
+  CHECK(j.at("output").at(0).size() == 4);
+  CHECK(j.at("top5").at(0).size() == 4);
   CHECK(j.at("input_shape") == nlohmann::json::array({1, 3, 30, 40}));
   CHECK(j.at("files").at("png") == png);
   CHECK(j.at("files").at("npy") == npy);
   int w = 0, h = 0, comp = 0;
   REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
-  CHECK(w == 40 + 4 + 40);
+  CHECK(w == 3 * 40 + 2 * 4);
   CHECK(h == 30);
-  CHECK(cli::load_npy(npy).shape() == Shape{1, 3, 30, 40});
+  // --save holds exactly what the library call gives for the first method.
+  const Tensor saved = cli::load_npy(npy);
+  CHECK(saved.shape() == Shape{1, 3, 30, 40});
+  const Tensor image = cli::load_image(img);
+  const AttributionResult lib =
+      attribute("saliency", *default_model(), image.reshape({1, 3, 30, 40}).clone(), Target::index(2));
+  BL_CHECK_CLOSE(saved, lib.attribution, 0, 0);
 }
 
 }  // TEST_SUITE
