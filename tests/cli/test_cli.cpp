@@ -90,6 +90,20 @@ TEST_CASE("cli: usage errors exit 2 and name the offending word") {
   CHECK(contains(range.output, "class 9 out of range"));
 }
 
+TEST_CASE("cli: methods, rules and models list what the library has") {
+  const Run m = run_cli("methods");
+  CHECK(m.status == 0);
+  for (const MethodInfo& info : methods()) CHECK_MESSAGE(contains(m.output, info.name), info.name);
+  const Run r = run_cli("rules");
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "lrp_epsilon_gamma_box"));
+  CHECK(contains(r.output, "--rule-param gamma=0.25"));
+  const Run z = run_cli("models");
+  CHECK(z.status == 0);
+  CHECK(contains(z.output, "resnet18"));
+  CHECK(contains(z.output, "shapes_cnn"));
+}
+
 TEST_CASE("cli: runtime errors exit 1 with 'backlight: error:' and the path") {
   const Run r = run_cli("explain --image /nonexistent.png");
   CHECK(r.status == 1);

@@ -24,5 +24,8 @@ Command info_command();     // info.cpp
 Command explain_command();  // explain.cpp
 Command train_command();    // train.cpp
 Command evaluate_command();  // evaluate.cpp
+Command methods_command();   // listings.cpp
+Command rules_command();     // listings.cpp
+Command models_command();    // listings.cpp
 
 }  // namespace backlight::cli
