@@ -108,12 +108,12 @@ void bench_gemm(const bench::Options& opt, bench::Reporter& rep) {
   const std::string eigen_name = "gemm/eigen/" + std::to_string(n);
   if (opt.selected(eigen_name)) {
     auto run = [&] { mat(c.data(), n, n).noalias() = mat(a.data(), n, n) * mat(b.data(), n, n); };
-    rep.validate(eigen_name, [&] {
+    const bool ok = rep.validate(eigen_name, [&] {
       run();
       return check();
     });
-    const bench::Stats s = bench::measure(opt, run);
-    rep.emit(bench::Record(eigen_name).add("threads", Eigen::nbThreads()).add("gflops", flops / s.median / 1e9), s);
+    const bench::Stats s = ok ? bench::measure(opt, run) : bench::Stats{};
+    if (ok) rep.emit(bench::Record(eigen_name).add("threads", Eigen::nbThreads()).add("gflops", flops / s.median / 1e9), s);
   }
   const std::string ours_name = std::string("gemm/") + fn::gemm::kernel_name() + "/" + std::to_string(n);
   if (opt.selected(ours_name)) {
@@ -133,12 +133,12 @@ void bench_gemm(const bench::Options& opt, bench::Reporter& rep) {
                        c.data() + r0 * n, n, nullptr, false, sc);
       });
     };
-    rep.validate(ours_name, [&] {
+    const bool ok = rep.validate(ours_name, [&] {
       run();
       return check();
     });
-    const bench::Stats s = bench::measure(opt, run);
-    rep.emit(bench::Record(ours_name).add("threads", threads).add("gflops", flops / s.median / 1e9), s);
+    const bench::Stats s = ok ? bench::measure(opt, run) : bench::Stats{};
+    if (ok) rep.emit(bench::Record(ours_name).add("threads", threads).add("gflops", flops / s.median / 1e9), s);
   }
 }
 
@@ -181,33 +181,38 @@ int main(int argc, char** argv) {
         const std::string total_key = std::string(l.model) + "/b" + std::to_string(nb);
         if (do_fwd) {
           const std::string name = base + "/fwd";
-          rep.validate(name, [&] {
+          const bool ok = rep.validate(name, [&] {
             Tensor y = fn::conv2d_forward(x, w, b, a, &ws);
             return check_sample(y, [&](int64_t i) {
               const int64_t ox = i % g.ow, oy = i / g.ow % g.oh, o = i / (g.ow * g.oh) % g.o, n = i / (g.ow * g.oh * g.o);
               return fn::ref::conv2d_forward_at(x.data(), w.data(), b.data(), g, n, o, oy, ox);
             }, rng);
           });
-          const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_forward(x, w, b, a, &ws); });
-          rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
-                       .add("gflops", flops / s.median / 1e9), s);
-          totals[total_key][0] += l.count * s.median;
-          totals[total_key][1] += l.count * flops;
+          if (ok) {  // a wrong result is not timed
+            const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_forward(x, w, b, a, &ws); });
+            rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
+                         .add("gflops", flops / s.median / 1e9), s);
+            totals[total_key][0] += l.count * s.median;
+            totals[total_key][1] += l.count * flops;
+          }
         }
         if (do_bwd) {
           const std::string name = base + "/bwd_input";
-          rep.validate(name, [&] {
+          const bool ok = rep.validate(name, [&] {
             Tensor dx = fn::conv2d_backward_input(gy, w, x.shape(), a, &ws);
             return check_sample(dx, [&](int64_t i) {
               const int64_t ix = i % g.w, iy = i / g.w % g.h, c = i / (g.w * g.h) % g.c, n = i / (g.w * g.h * g.c);
               return fn::ref::conv2d_backward_input_at(gy.data(), w.data(), g, n, c, iy, ix);
             }, rng);
           });
-          const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_backward_input(gy, w, x.shape(), a, &ws); });
-          rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
-                       .add("gflops", flops / s.median / 1e9), s);
-          totals[total_key][2] += l.count * s.median;
-          totals[total_key][3] += l.count * flops;
+          if (ok) {
+            const bench::Stats s =
+                bench::measure(opt, [&] { fn::conv2d_backward_input(gy, w, x.shape(), a, &ws); });
+            rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
+                         .add("gflops", flops / s.median / 1e9), s);
+            totals[total_key][2] += l.count * s.median;
+            totals[total_key][3] += l.count * flops;
+          }
         }
       }
     for (const auto& [key, t] : totals) {

@@ -119,7 +119,9 @@ inline Options parse_args(int argc, char** argv) {
 struct Stats {
   double median = 0, min = 0, max = 0;  ///< wall seconds per call
   double cpu_median = 0;  ///< process CPU seconds per call (all threads): on a loaded machine the
-                          ///< wall time grows while this stays near cpu-bound work
+                          ///< wall time grows while this stays near the work done. Other threads'
+                          ///< time is accounted at scheduler ticks, so for calls of a few ms or
+                          ///< less it can read low.
   int repeats = 0;
 };
 

@@ -1,11 +1,14 @@
 // GEMM kernel (see gemm.h).
 //
-// Blocking (AVX2 path): for each 256-deep block of K, B's rows are filled into a row-major
-// staging block and packed into 16-column panels (kc x 16 floats = 16 KiB, an L1-sized stream);
-// then for each 6-row panel of A (read in place: 6 sequential streams, 6 KiB per block, stays in
-// L1 across the column panels) and each 16-column panel of B the micro-kernel keeps the 6x16
-// block of C in 12 ymm accumulators: per k, 2 loads of B, 6 broadcasts of A, 12 FMAs. The packed
-// B block (kc x n, n <= ~1000 in practice) stays in L2 while all row panels of A pass over it.
+// Blocking (AVX2 path): K is cut into equal blocks of at most 256. For each block, B's rows are
+// filled into a row-major staging block and packed into 16-column panels (kc x 16 floats,
+// <= 16 KiB: an L1-sized stream). Each 6-row panel of A is packed (kc x 6, stays in L1 across the
+// column panels), or read in place when there are at most 4 column panels and packing would
+// cost as much as using it, or comes pre-packed (pack_a_panels: a conv weight shared by many
+// tiles). The micro-kernel keeps a 6x16 block of C in 12 ymm accumulators: per k, 2 loads of B,
+// 6 broadcasts of A, 12 FMAs; an 8-wide variant takes tails of at most 8 columns. The packed B
+// block (kc x n; the conv paths keep n to a few hundred) stays in L2 while all row panels of A
+// pass over it.
 #include "engine/functional/gemm.h"
 
 #include <algorithm>
@@ -13,7 +16,8 @@
 
 #include "engine/eigen.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// BACKLIGHT_GEMM_EIGEN forces the Eigen path (tests of the fallback on an AVX2 machine).
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__) && !defined(BACKLIGHT_GEMM_EIGEN)
 #define BL_GEMM_AVX2 1
 #include <immintrin.h>
 #endif
@@ -30,7 +34,14 @@ FillRows rows_of(const float* b, int64_t ldb, int64_t n) {
 
 namespace {
 
-constexpr int64_t kKc = 256;  // K block
+constexpr int64_t kKc = 256;  // largest K block
+
+// K blocks of (nearly) equal depth, at most kKc: K = 576 runs as 2 x 288 rather than
+// 256 + 256 + 64 (a short last block pays the C load/store of a full one).
+int64_t block_depth(int64_t k) {
+  const int64_t blocks = (k + kKc - 1) / kKc;
+  return std::min(kKc, ((k + blocks - 1) / blocks + 3) / 4 * 4);
+}
 constexpr int kMr = 6, kNr = 16;
 
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -172,10 +183,12 @@ void multiply_block(int64_t m, int64_t n, const MatrixA& a, int64_t k0, int64_t 
   for (int64_t i0 = 0; i0 < m; i0 += kMr) {
     const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
     const float* bi = bias ? bias + i0 : nullptr;
-    if (pack) {
-      pack_a(a, i0, mr, k0, kc, ap);
+    if (a.packed || pack) {
+      const float* panel = ap;
+      if (a.packed) panel = a.data + (i0 / kMr) * a.ld * kMr + k0 * kMr;
+      else pack_a(a, i0, mr, k0, kc, ap);
       for (int64_t j0 = 0; j0 < n; j0 += kNr)
-        micro_dispatch<true>(mr, kc, ap, AWalk{}, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
+        micro_dispatch<true>(mr, kc, panel, AWalk{}, bp + (j0 / kNr) * kc * kNr, c + i0 * ldc + j0, ldc,
                              static_cast<int>(std::min<int64_t>(kNr, n - j0)), init, bi);
     } else {
       const float* a0;
@@ -203,29 +216,44 @@ Init init_for(int64_t k0, bool accumulate, const float* bias) {
 
 }  // namespace
 
-int64_t scratch_floats(int64_t n, int64_t k) { return kKc * kMr + 2 * std::min(k, kKc) * round_up(n, kNr); }
+int64_t scratch_floats(int64_t n, int64_t k) { return kKc * kMr + 2 * block_depth(k) * round_up(n, kNr); }
 
 void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fill_b, float* c, int64_t ldc,
           const float* bias, bool accumulate, float* scratch) {
   if (m <= 0 || n <= 0) return;
   const int64_t npad = round_up(n, kNr);
+  const int64_t kb = block_depth(k);
   float* ap = scratch;  // kKc * 6 floats
   float* staging = ap + kKc * kMr;
-  float* bp = staging + std::min(k, kKc) * npad;
-  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-    const int64_t kc = std::min(kKc, k - k0);
+  float* bp = staging + kb * npad;
+  for (int64_t k0 = 0; k0 < k; k0 += kb) {
+    const int64_t kc = std::min(kb, k - k0);
     fill_b(k0, k0 + kc, staging, npad);
     pack_panels(staging, kc, n, npad, bp);
     multiply_block(m, n, a, k0, kc, bp, c, ldc, bias, init_for(k0, accumulate, bias), ap);
   }
 }
 
-int64_t num_blocks(int64_t k) { return (k + kKc - 1) / kKc; }
+int64_t packed_a_floats(int64_t m, int64_t k) { return round_up(m, kMr) * k; }
+
+void pack_a_panels(const MatrixA& a, int64_t m, int64_t k, int64_t panel_begin, int64_t panel_end, float* dst) {
+  for (int64_t pi = panel_begin; pi < panel_end; ++pi) {
+    const int64_t i0 = pi * kMr;
+    const int mr = static_cast<int>(std::min<int64_t>(kMr, m - i0));
+    float* panel = dst + pi * k * kMr;
+    pack_a(a, i0, mr, 0, k, panel);
+    if (mr < kMr)  // rows past m: defined values, never stored
+      for (int64_t p = 0; p < k; ++p)
+        for (int i = mr; i < kMr; ++i) panel[p * kMr + i] = 0.0f;
+  }
+}
+
+int64_t num_blocks(int64_t k) { return (k + block_depth(k) - 1) / block_depth(k); }
 int64_t packed_floats(int64_t n, int64_t k) { return k * round_up(n, kNr); }
-int64_t pack_scratch_floats(int64_t n, int64_t k) { return std::min(k, kKc) * round_up(n, kNr); }
+int64_t pack_scratch_floats(int64_t n, int64_t k) { return block_depth(k) * round_up(n, kNr); }
 
 void pack_block(const FillRows& fill_b, int64_t block, int64_t n, int64_t k, float* packed, float* staging) {
-  const int64_t npad = round_up(n, kNr), k0 = block * kKc, kc = std::min(kKc, k - k0);
+  const int64_t npad = round_up(n, kNr), kb = block_depth(k), k0 = block * kb, kc = std::min(kb, k - k0);
   fill_b(k0, k0 + kc, staging, npad);
   pack_panels(staging, kc, n, npad, packed + k0 * npad);
 }
@@ -234,8 +262,9 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float*
                  const float* bias, bool accumulate, float* scratch) {
   if (m <= 0 || n <= 0) return;
   const int64_t npad = round_up(n, kNr);
-  for (int64_t k0 = 0; k0 < k; k0 += kKc)
-    multiply_block(m, n, a, k0, std::min(kKc, k - k0), packed + k0 * npad, c, ldc, bias,
+  const int64_t kb = block_depth(k);
+  for (int64_t k0 = 0; k0 < k; k0 += kb)
+    multiply_block(m, n, a, k0, std::min(kb, k - k0), packed + k0 * npad, c, ldc, bias,
                    init_for(k0, accumulate, bias), scratch);
 }
 
@@ -251,10 +280,12 @@ void eigen_product(int64_t m, int64_t n, int64_t k, const MatrixA& a, const floa
   using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
   const auto B = mat(b, k, n);
   Strided C(c, m, n, Eigen::OuterStride<>(ldc));
-  if (a.block > 0) {
+  if (a.block > 0 || a.packed) {
     RowMatrix A(m, k);
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t p = 0; p < k; ++p) A(i, p) = a.data[(p / a.block) * a.ld + i * a.block + p % a.block];
+      for (int64_t p = 0; p < k; ++p)
+        A(i, p) = a.packed ? a.data[(i / 6) * a.ld * 6 + p * 6 + i % 6]
+                           : a.data[(p / a.block) * a.ld + i * a.block + p % a.block];
     if (accumulate) C.noalias() += A * B;
     else C.noalias() = A * B;
   } else if (a.transposed) {
@@ -281,6 +312,21 @@ void gemm(int64_t m, int64_t n, int64_t k, const MatrixA& a, const FillRows& fil
   if (m <= 0 || n <= 0) return;
   fill_b(0, k, scratch, n);
   eigen_product(m, n, k, a, scratch, c, ldc, bias, accumulate);
+}
+
+int64_t packed_a_floats(int64_t m, int64_t k) { return (m + 5) / 6 * 6 * k; }
+
+void pack_a_panels(const MatrixA& a, int64_t m, int64_t k, int64_t panel_begin, int64_t panel_end, float* dst) {
+  for (int64_t pi = panel_begin; pi < panel_end; ++pi)
+    for (int64_t i = pi * 6; i < pi * 6 + 6; ++i)
+      for (int64_t p = 0; p < k; ++p) {
+        float v = 0.0f;
+        if (i < m)
+          v = a.block > 0   ? a.data[(p / a.block) * a.ld + i * a.block + p % a.block]
+              : a.transposed ? a.data[p * a.ld + i]
+                             : a.data[i * a.ld + p];
+        dst[pi * k * 6 + p * 6 + i - pi * 6] = v;
+      }
 }
 
 int64_t num_blocks(int64_t k) { return (k + kBlock - 1) / kBlock; }

@@ -11,11 +11,12 @@
 /// copy. B arrives through `fill_b(k0, k1, dst, ld)`, which writes rows [k0, k1) of B (all n
 /// columns) row-major into dst; the kernel packs them into 16-column panels.
 ///
-/// CPU kernels: with AVX2+FMA and without AVX-512 (the target VM: 2 Zen cores, AVX-512 hidden)
-/// a 6x16 register-blocked FMA micro-kernel over 256-deep K blocks; measured 80-90% of the FMA
-/// peak per core (bench/README.md), where Eigen 3.4's own GEMM reaches about 62%. Elsewhere (an
-/// AVX-512 machine, where Eigen uses 512-bit kernels; or a non-AVX2 build) the same call runs
-/// Eigen's GEMM on a materialised B. Both give float32 results accumulated in float32.
+/// CPU kernels: with AVX2+FMA and without AVX-512 (the benchmark VM: 2 AMD EPYC vCPUs whose
+/// AVX-512 is hidden by the hypervisor) a 6x16 register-blocked FMA micro-kernel over K blocks
+/// of at most 256; measured at 2048^3 on one core 90 GFLOP/s = 88% of the measured 102 GFLOP/s
+/// FMA peak, where Eigen 3.4's own GEMM reaches 65 (bench/README.md). Elsewhere (an AVX-512
+/// machine, where Eigen uses 512-bit kernels; a non-AVX2 build; or -DBACKLIGHT_GEMM_EIGEN) the
+/// same calls run Eigen's GEMM on a materialised B. Both accumulate in float32.
 #include <cstdint>
 #include <functional>
 
@@ -29,12 +30,22 @@ using FillRows = std::function<void(int64_t k0, int64_t k1, float* dst, int64_t 
 ///   transposed    data[p*ld + i]
 ///   block > 0     data[(p / block)*ld + i*block + p % block]   (a conv weight W[o, c, kh*kw] read
 ///                 as A[c, (o, tap)] = W[o, c, tap]: the backward-input product without copying W)
+///   packed        panels of 6 rows: data[(i / 6)*ld*6 + p*6 + i % 6], ld = the full depth k
+///                 (written by pack_a_panels; a weight used by many column tiles is packed once)
 struct MatrixA {
   const float* data;
   int64_t ld;
   bool transposed = false;
   int64_t block = 0;
+  bool packed = false;
 };
+
+/// Floats of a packed copy of A[m, k] (rows padded to a multiple of 6).
+int64_t packed_a_floats(int64_t m, int64_t k);
+/// Writes 6-row panels [panel_begin, panel_end) of A[m, k] in the packed layout (threads may
+/// pack disjoint panel ranges); pass MatrixA{dst + (i0/6)*k*6, k, .packed = true} to gemm for
+/// rows from i0 (a multiple of 6) on.
+void pack_a_panels(const MatrixA& a, int64_t m, int64_t k, int64_t panel_begin, int64_t panel_end, float* dst);
 
 /// Floats of scratch the call needs for n columns and depth k (64-byte aligned memory).
 int64_t scratch_floats(int64_t n, int64_t k);
