@@ -14,8 +14,9 @@ AttributionResult rule_set_attribution(const Module& model, const Tensor& inputs
   ForwardPass pass = forward_pass(model, inputs, ws);
   AttributionResult r;
   const std::vector<Var> wrt{pass.input};
-  r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0];
-  r.output = pass.output.value();
+  // Results come back to the host (a sync on CUDA; no copy on the CPU).
+  r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0].to_cpu();
+  r.output = pass.output.value().to_cpu();
   return r;
 }
 
@@ -31,7 +32,8 @@ AttributionResult input_x_gradient(const Module& model, const Tensor& inputs, co
                                    const InputXGradientOptions& options) {
   AttributionResult r = rule_set_attribution(model, inputs, target, RuleSet("gradient"), options.workspace);
   float* a = r.attribution.data();
-  const float* x = inputs.data();
+  const Tensor host_inputs = inputs.to_cpu();  // the same tensor unless it is on a device
+  const float* x = host_inputs.data();
   parallel_for(inputs.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) a[i] *= x[i];
   });

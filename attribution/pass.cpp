@@ -8,7 +8,8 @@
 namespace backlight {
 
 void require_finite(const Tensor& t, const char* what) {
-  const float* p = t.data();
+  const Tensor host = t.to_cpu();  // a device tensor is checked on the host (a sync)
+  const float* p = host.data();
   for (int64_t i = 0; i < t.numel(); ++i)
     BL_CHECK(std::isfinite(p[i]), what, ": element ", i, " is ", p[i], "; expected finite values (shape ",
              t.shape(), ")");
@@ -40,7 +41,7 @@ std::vector<Tensor> target_backward(const ForwardPass& pass, const Target& targe
     seed = Tensor::full(start.shape(), 1.0f);
     if (classes) classes->clear();
   } else {
-    const std::vector<int64_t> cls = target.resolve(pass.output.value());
+    const std::vector<int64_t> cls = target.resolve(pass.output.value().to_cpu());
     seed = one_hot_seed(pass.output.shape(), cls);
     if (classes) *classes = cls;
   }

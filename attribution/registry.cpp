@@ -4,6 +4,7 @@
 #include "attribution/attention_rollout.h"
 #include "attribution/cam.h"
 #include "attribution/deeplift.h"
+#include "attribution/on_device.h"
 #include "attribution/gradient_methods.h"
 #include "attribution/gradient_shap.h"
 #include "attribution/guided_grad_cam.h"
@@ -392,6 +393,8 @@ AttributionResult attribute(std::string_view name, const Module& model, const Te
              "' needs a layer (--layer NAME, a module path such as layer4 or features.28)");
     BL_CHECK(!e.info.needs_neuron || !options.neuron.empty(), "method '", name,
              "' needs a neuron index (--neuron INDEX into the layer output)");
+    if (options.workspace && options.workspace->cuda_context())  // docs/cuda.md
+      return attribute_on_cuda(name, model, inputs, target, options);
     if (!options.noise_tunnel.empty()) return with_noise_tunnel(e, model, inputs, target, options);
     return e.run(model, inputs, target, options);
   }

@@ -52,7 +52,10 @@ std::vector<Tensor> backward(const Tape& tape, std::span<const Var> outputs, std
     check_var(outputs[i], "an output");
     BL_CHECK_SHAPE(seeds[i].shape() == outputs[i].shape(), "backward: seed ", i, " has shape ", seeds[i].shape(),
                    ", expected the output's shape ", outputs[i].shape());
-    accumulate(signal[outputs[i].id()], seeds[i].clone(&tape.workspace()), tape, "an output");
+    // A host seed for a device output is copied over (seeds are small; a documented transfer).
+    const Device dev = outputs[i].value().device();
+    Tensor seed = seeds[i].device() == dev ? seeds[i].clone(&tape.workspace()) : seeds[i].to(dev, &tape.workspace());
+    accumulate(signal[outputs[i].id()], std::move(seed), tape, "an output");
   }
 
   std::vector<bool> is_wrt(nv, false);
@@ -93,7 +96,8 @@ std::vector<Tensor> backward(const Tape& tape, std::span<const Var> outputs, std
   result.reserve(wrt.size());
   for (const Var& w : wrt) {
     Tensor s = signal[w.id()];
-    result.push_back(s.defined() ? s : Tensor::zeros(w.shape()));
+    // Unreached inputs get zeros on the tape's device.
+    result.push_back(s.defined() ? s : Tensor::zeros(w.shape(), w.value().is_cuda() ? &tape.workspace() : nullptr));
   }
   return result;
 }

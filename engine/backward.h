@@ -12,7 +12,8 @@
 namespace backlight {
 
 /// Signals (gradients, relevances) at each `wrt` value, in order. outputs[i] receives seed
-/// seeds[i] (same shape). A wrt value with no path from the outputs gets zeros.
+/// seeds[i] (same shape; a host seed of a device output is copied to the device). A wrt value
+/// with no path from the outputs gets zeros.
 /// wrt may be inputs, parameters or intermediate values (layer methods, Grad-CAM).
 std::vector<Tensor> backward(const Tape& tape, std::span<const Var> outputs, std::span<const Tensor> seeds,
                              std::span<const Var> wrt, const RuleSet& rules);

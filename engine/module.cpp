@@ -163,6 +163,24 @@ ModulePtr Module::clone() const {
   return copy;
 }
 
+namespace {
+// A copy of t on `device`, on ws's CUDA context for the device (through the host when t is on
+// another context).
+Tensor copy_to(const Tensor& t, Device device, const Workspace* ws) {
+  if (device == Device::CPU) return t.is_cuda() ? t.to_cpu() : t.clone(ws);
+  if (t.is_cuda() && ws && t.cuda_context() == ws->cuda_context()) return t.clone();
+  return t.to_cpu().to(Device::CUDA, ws);
+}
+}  // namespace
+
+ModulePtr Module::to(Device device, const Workspace* ws) const {
+  ModulePtr copy = shallow_copy();
+  for (auto& [name, t] : copy->params_) t = copy_to(t, device, ws);
+  for (auto& [name, t] : copy->buffers_) t = copy_to(t, device, ws);
+  for (auto& [name, c] : copy->children_) c = c->to(device, ws);
+  return copy;
+}
+
 // --- registration and tape leaves ------------------------------------------------------------------
 
 namespace {

@@ -64,6 +64,9 @@ class Module {
 
   /// Deep copy: new tensors, new children; the copy shares nothing with this module.
   ModulePtr clone() const;
+  /// Deep copy with every parameter and buffer on `device` (this module is untouched). To CUDA,
+  /// `ws` must be the CUDA workspace the tapes running the copy will use (Workspace::for_cuda).
+  ModulePtr to(Device device, const Workspace* ws = nullptr) const;
   /// Adds a parameter (canonizers give a bias-free conv of a *cloned* model its folded bias).
   /// Throws if the name is taken.
   Tensor& add_parameter(std::string name, Tensor value) { return register_parameter(std::move(name), std::move(value)); }

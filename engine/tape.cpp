@@ -8,6 +8,12 @@ Tape::Tape(TapeOptions options, Workspace workspace) : options_(options), worksp
 
 Var Tape::leaf(Tensor value, std::string name, ValueRole role) {
   BL_CHECK(value.defined(), "Tape: leaf '", name, "' has no tensor");
+  // Ops allocate from the tape's workspace, so a leaf must live where the workspace allocates.
+  if (value.cuda_context() != workspace_.cuda_context()) [[unlikely]]
+    BL_THROW("Tape: leaf '", name, "' ", value.shape(), " is on ", to_string(value.device()), " but the tape's workspace ",
+             "allocates on ", to_string(workspace_.device()),
+             value.is_cuda() && workspace_.cuda_context() ? " (another CUDA context)" : "",
+             "; move it with Tensor::to() / Module::to() using the tape's workspace");
   if (!options_.record) return Var(this, -1, std::move(value));
   values_.push_back(Value{value, -1, role, std::move(name)});
   return Var(this, static_cast<int>(values_.size()) - 1, std::move(value));

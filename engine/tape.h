@@ -73,6 +73,8 @@ struct TapeOptions {
 
 class Tape {
  public:
+  /// A tape on a CUDA workspace (Workspace::for_cuda) runs every op on that device; its leaves
+  /// must then be tensors on that workspace's context (Tape::input etc. throw otherwise).
   explicit Tape(TapeOptions options = {}, Workspace workspace = Workspace());
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;

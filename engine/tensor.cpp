@@ -5,8 +5,16 @@
 #include <cstring>
 
 #include "engine/error.h"
+#ifdef BACKLIGHT_HAVE_CUDA
+#include "kernels/cuda/context.h"
+#endif
 
 namespace backlight {
+
+void Tensor::refuse_host_access(const char* accessor) const {
+  BL_THROW("Tensor::", accessor, ": the tensor ", shape_,
+           " lives on the CUDA device; copy it to the host first (tensor.to_cpu())");
+}
 
 Tensor Tensor::empty(const Shape& shape, const Workspace* ws) {
   Tensor t;
@@ -14,6 +22,7 @@ Tensor Tensor::empty(const Shape& shape, const Workspace* ws) {
   const size_t bytes = std::max<size_t>(1, static_cast<size_t>(shape.numel())) * sizeof(float);
   if (ws) {
     t.storage_ = ws->allocate(bytes);
+    t.cuda_ = ws->cuda_context();
   } else {
     const size_t rounded = (bytes + 63) / 64 * 64;
     float* p = static_cast<float*>(std::aligned_alloc(64, rounded));
@@ -21,6 +30,21 @@ Tensor Tensor::empty(const Shape& shape, const Workspace* ws) {
     t.storage_ = std::shared_ptr<float>(p, [](float* q) { std::free(q); });
   }
   return t;
+}
+
+Tensor Tensor::empty_like(const Shape& shape, const Tensor& like, const Workspace* ws) {
+  if (like.cuda_) {
+#ifdef BACKLIGHT_HAVE_CUDA
+    Tensor t;
+    t.shape_ = shape;
+    t.storage_ = cuda::allocate(*like.cuda_, std::max<size_t>(1, static_cast<size_t>(shape.numel())) * sizeof(float));
+    t.cuda_ = like.cuda_;
+    return t;
+#else
+    BL_THROW("Tensor::empty_like: this build has no CUDA backend (rebuild with -DBACKLIGHT_CUDA=ON)");
+#endif
+  }
+  return empty(shape, ws && !ws->cuda_context() ? ws : nullptr);
 }
 
 Tensor Tensor::zeros(const Shape& shape, const Workspace* ws) { return full(shape, 0.0f, ws); }
@@ -49,6 +73,13 @@ Tensor Tensor::wrap(const Shape& shape, std::shared_ptr<float> owner, int64_t of
   t.storage_ = std::move(owner);
   t.offset_ = offset;
   t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::wrap_cuda(const Shape& shape, std::shared_ptr<float> owner, cuda::Context* ctx) {
+  BL_CHECK(ctx, "Tensor::wrap_cuda: null CUDA context");
+  Tensor t = wrap(shape, std::move(owner));
+  t.cuda_ = ctx;
   return t;
 }
 
@@ -96,25 +127,61 @@ Tensor Tensor::slice_batch(int64_t begin, int64_t end) const {
 }
 
 Tensor Tensor::clone(const Workspace* ws) const {
-  Tensor t = empty(shape_, ws);
-  if (numel()) std::memcpy(t.data(), data(), numel() * sizeof(float));
+  Tensor t = empty_like(shape_, *this, ws);
+  t.copy_from(*this);
   return t;
 }
 
 void Tensor::copy_from(const Tensor& src) {
   BL_CHECK_SHAPE(src.numel() == numel(), "copy_from: destination ", shape_, " and source ", src.shape(),
                  " differ in size");
-  if (numel()) std::memmove(data(), src.data(), numel() * sizeof(float));
+  if (!numel()) return;
+  if (!cuda_ && !src.cuda_) {
+    std::memmove(data(), src.data(), numel() * sizeof(float));
+    return;
+  }
+#ifdef BACKLIGHT_HAVE_CUDA
+  if (cuda_ && src.cuda_) {
+    BL_CHECK(cuda_ == src.cuda_, "copy_from: source and destination belong to different CUDA contexts (workspaces); "
+             "go through the host (to_cpu) or use one workspace");
+    cuda::copy_on_device(*cuda_, device_data(), src.device_data(), numel());
+  } else if (cuda_) {
+    cuda::copy_to_device(*cuda_, device_data(), src.device_data(), numel());
+  } else {
+    cuda::copy_to_host(*src.cuda_, device_data(), src.device_data(), numel());
+  }
+#endif
 }
 
-void Tensor::fill(float value) { std::fill_n(data(), numel(), value); }
+void Tensor::fill(float value) {
+#ifdef BACKLIGHT_HAVE_CUDA
+  if (cuda_) return cuda::fill(*cuda_, device_data(), numel(), value);
+#endif
+  std::fill_n(data(), numel(), value);
+}
+
+Tensor Tensor::to(Device device, const Workspace* ws) const {
+  if (device == this->device()) return *this;
+  if (device == Device::CUDA) {
+    BL_CHECK(kCudaBuild, "Tensor::to(cuda): this build has no CUDA backend (rebuild with -DBACKLIGHT_CUDA=ON)");
+    BL_CHECK(ws && ws->cuda_context(), "Tensor::to(cuda): pass a CUDA workspace (Workspace::for_cuda) to allocate "
+             "the device copy from");
+  }
+  // To the host: a host workspace is used, a CUDA one ignored (its blocks are device memory).
+  const Workspace* target = device == Device::CUDA ? ws : (ws && !ws->cuda_context() ? ws : nullptr);
+  Tensor t = empty(shape_, target);
+  t.copy_from(*this);
+  return t;
+}
 
 float Tensor::item() const {
+  if (cuda_) refuse_host_access("item");
   BL_CHECK_SHAPE(numel() == 1, "item: expected a 1-element tensor, got shape ", shape_);
   return data()[0];
 }
 
 float Tensor::at(std::initializer_list<int64_t> index) const {
+  if (cuda_) refuse_host_access("at");
   BL_CHECK_SHAPE(static_cast<int>(index.size()) == dim(), "at: index has ", index.size(), " entries for shape ",
                  shape_);
   int64_t flat = 0;
@@ -127,6 +194,9 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
   return data()[flat];
 }
 
-std::vector<float> Tensor::to_vector() const { return {data(), data() + numel()}; }
+std::vector<float> Tensor::to_vector() const {
+  if (cuda_) refuse_host_access("to_vector");
+  return {data(), data() + numel()};
+}
 
 }  // namespace backlight

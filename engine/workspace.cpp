@@ -6,7 +6,11 @@
 #include <new>
 #include <vector>
 
+#include "engine/block_cache.h"
 #include "engine/error.h"
+#ifdef BACKLIGHT_HAVE_CUDA
+#include "kernels/cuda/context.h"
+#endif
 
 namespace backlight {
 
@@ -15,6 +19,7 @@ struct Workspace::State {
   std::multimap<size_t, void*> free_blocks;  // rounded size -> block
   size_t max_cached = 0;
   WorkspaceStats stats;
+  std::shared_ptr<cuda::Context> cuda;  // set for for_cuda() workspaces: device blocks come from it
 
   ~State() {
     for (auto& [size, ptr] : free_blocks) std::free(ptr);
@@ -24,14 +29,9 @@ struct Workspace::State {
 namespace {
 
 // Round up so that blocks of nearby sizes (e.g. the last, smaller chunk of a batched run) can be
-// reused: multiples of 1/8 of the next power of two waste at most 12.5%.
-size_t round_block_size(size_t bytes) {
-  if (bytes <= 4096) return 4096;
-  size_t pow2 = 4096;
-  while (pow2 < bytes) pow2 <<= 1;
-  const size_t step = pow2 / 8;
-  return (bytes + step - 1) / step * step;
-}
+// reused: multiples of 1/8 of the next power of two waste at most 12.5% (the policy is shared
+// with the device allocator, block_cache.h).
+size_t round_block_size(size_t bytes) { return BlockCache::size_class(bytes); }
 
 }  // namespace
 
@@ -46,7 +46,22 @@ std::shared_ptr<float> make_block(const std::shared_ptr<Workspace::State>& st, v
 
 }  // namespace
 
+Workspace Workspace::for_cuda(int device, size_t max_cached_bytes) {
+  Workspace ws(max_cached_bytes);
+#ifdef BACKLIGHT_HAVE_CUDA
+  ws.state_->cuda = cuda::create_context(device, max_cached_bytes);
+#else
+  BL_THROW("Workspace::for_cuda(", device, "): this build has no CUDA backend (rebuild with -DBACKLIGHT_CUDA=ON)");
+#endif
+  return ws;
+}
+
+cuda::Context* Workspace::cuda_context() const { return state_->cuda.get(); }
+
 std::shared_ptr<float> Workspace::allocate(size_t bytes) const {
+#ifdef BACKLIGHT_HAVE_CUDA
+  if (state_->cuda) return cuda::allocate(*state_->cuda, bytes);
+#endif
   const size_t size = round_block_size(bytes);
   {
     std::lock_guard lock(state_->mutex);
@@ -92,11 +107,20 @@ std::shared_ptr<float> make_block(const std::shared_ptr<Workspace::State>& st, v
 }  // namespace
 
 WorkspaceStats Workspace::stats() const {
+#ifdef BACKLIGHT_HAVE_CUDA
+  if (state_->cuda) {
+    const BlockCacheStats d = cuda::cache_stats(*state_->cuda);
+    return {d.bytes_cached, d.bytes_in_use, d.fresh_allocations, d.reused_allocations};
+  }
+#endif
   std::lock_guard lock(state_->mutex);
   return state_->stats;
 }
 
 void Workspace::trim() const {
+#ifdef BACKLIGHT_HAVE_CUDA
+  if (state_->cuda) return cuda::trim_cache(*state_->cuda);
+#endif
   std::lock_guard lock(state_->mutex);
   for (auto& [size, ptr] : state_->free_blocks) std::free(ptr);
   state_->free_blocks.clear();

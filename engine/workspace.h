@@ -9,8 +9,14 @@
 ///
 /// Blocks stay valid after the Workspace handle is dropped: every storage block holds a reference
 /// to the pool state, so tensors may outlive the workspace that made them.
+///
+/// A workspace made with for_cuda() allocates device memory instead and owns a cuda::Context
+/// (stream, cuBLAS/cuDNN handles, a caching device allocator with the same size classes): a tape
+/// made with it runs every op on that device. Copies of the handle share the pool (and context).
 #include <cstddef>
 #include <memory>
+
+#include "engine/device.h"
 
 namespace backlight {
 
@@ -28,11 +34,20 @@ class Workspace {
   /// max_cached_bytes bounds what the free lists keep (the rest goes back to the system).
   explicit Workspace(size_t max_cached_bytes = size_t{8} << 30);
 
-  /// A 64-byte aligned block of at least `bytes` bytes; release by dropping the returned pointer.
+  /// A workspace whose blocks live on CUDA device `device`, with its own context. Throws
+  /// backlight::Error when the build has no CUDA backend or the device does not exist.
+  static Workspace for_cuda(int device = 0, size_t max_cached_bytes = size_t{8} << 30);
+
+  /// A 64-byte aligned block of at least `bytes` bytes (device memory for a CUDA workspace);
+  /// release by dropping the returned pointer.
   std::shared_ptr<float> allocate(size_t bytes) const;
   WorkspaceStats stats() const;
-  /// Returns all cached (free) blocks to the system.
+  /// Returns all cached (free) blocks to the system (device: waits for the stream first).
   void trim() const;
+
+  Device device() const { return cuda_context() ? Device::CUDA : Device::CPU; }
+  /// The CUDA context of a for_cuda() workspace, else null.
+  cuda::Context* cuda_context() const;
 
  private:
   std::shared_ptr<State> state_;

@@ -7,6 +7,8 @@
 #include "engine/eigen.h"
 #include "engine/error.h"
 #include "engine/functional/conv_paths.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -35,6 +37,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   const ConvGeometry g = conv2d_geometry(x.shape(), w.shape(), a);
   if (bias.defined())
     BL_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == g.o, "conv2d: expected bias [", g.o, "], got ", bias.shape());
+  BL_ON_CUDA("conv2d", ws, x, w, bias) return cuda_ops::conv2d_forward(x, w, bias, g);
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}, ws);
   const float* b = bias.defined() ? bias.data() : nullptr;
   if (conv_paths::is_depthwise(g)) conv_paths::forward_depthwise(x.data(), w.data(), b, g, y.data());
@@ -47,6 +50,7 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_s
   const ConvGeometry g = conv2d_geometry(x_shape, w.shape(), a);
   BL_CHECK_SHAPE(gy.shape() == Shape({g.n, g.o, g.oh, g.ow}), "conv2d backward: expected gradient [", g.n, ",", g.o,
                  ",", g.oh, ",", g.ow, "], got ", gy.shape());
+  BL_ON_CUDA("conv2d backward", ws, gy, w) return cuda_ops::conv2d_backward_input(gy, w, g);
   Tensor dx = Tensor::empty(x_shape, ws);
   if (conv_paths::is_depthwise(g)) conv_paths::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
   // Both GEMM paths do the same multiply-adds; their overheads differ: the flipped path builds
@@ -63,6 +67,7 @@ Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_
   const ConvGeometry g = conv2d_geometry(x.shape(), w_shape, a);
   BL_CHECK_SHAPE(gy.shape() == Shape({g.n, g.o, g.oh, g.ow}), "conv2d backward: expected gradient [", g.n, ",", g.o,
                  ",", g.oh, ",", g.ow, "], got ", gy.shape());
+  BL_ON_CUDA("conv2d backward", ws, gy, x) return cuda_ops::conv2d_backward_weight(gy, x, g);
   const int64_t ohw = g.oh * g.ow, K = g.k();
   const bool pointwise = conv_paths::is_pointwise(g);
   Tensor dw = Tensor::zeros(w_shape, ws);
@@ -86,6 +91,7 @@ Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_
 
 Tensor conv2d_backward_bias(const Tensor& gy, const Workspace* ws) {
   BL_CHECK_SHAPE(gy.dim() == 4, "conv2d backward bias: expected gradient [N,O,OH,OW], got ", gy.shape());
+  BL_ON_CUDA("conv2d backward bias", ws, gy) return cuda_ops::conv2d_backward_bias(gy);
   const int64_t n = gy.size(0), o = gy.size(1), hw = gy.size(2) * gy.size(3);
   Tensor db = Tensor::empty(Shape{o}, ws);
   const float* pg = gy.data();

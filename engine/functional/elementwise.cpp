@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -13,6 +15,7 @@ constexpr int64_t kGrain = 1 << 14;
 
 void add_inplace(Tensor& acc, const Tensor& g) {
   BL_CHECK_SHAPE(acc.shape() == g.shape(), "add_inplace: shapes ", acc.shape(), " and ", g.shape(), " differ");
+  BL_ON_CUDA("add_inplace", nullptr, acc, g) return cuda_ops::add_inplace(acc, g);
   float* a = acc.data();
   const float* b = g.data();
   parallel_for(acc.numel(), kGrain, [&](int64_t lo, int64_t hi) {
@@ -23,6 +26,7 @@ void add_inplace(Tensor& acc, const Tensor& g) {
 void add_into(Tensor& out, const Tensor& a, const Tensor& b) {
   BL_CHECK_SHAPE(a.shape() == b.shape() && out.numel() == a.numel(), "add_into: shapes ", a.shape(), " and ",
                  b.shape(), " differ");
+  BL_ON_CUDA("add_into", nullptr, out, a, b) return cuda_ops::add_into(out, a, b);
   float* o = out.data();
   const float* x = a.data();
   const float* y = b.data();
@@ -32,6 +36,7 @@ void add_into(Tensor& out, const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& a, float s, const Workspace* ws) {
+  BL_ON_CUDA("scale", ws, a) return cuda_ops::scale(a, s);
   Tensor out = Tensor::empty(a.shape(), ws);
   float* o = out.data();
   const float* x = a.data();
@@ -105,7 +110,9 @@ void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, F f) {
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws) {
   const char* name = op == BinaryOp::Add ? "add" : op == BinaryOp::Sub ? "sub" : "mul";
-  Tensor out = Tensor::empty(broadcast_shape(a.shape(), b.shape(), name), ws);
+  const Shape out_shape = broadcast_shape(a.shape(), b.shape(), name);
+  BL_ON_CUDA(name, ws, a, b) return cuda_ops::binary(static_cast<int>(op), a, b, out_shape);
+  Tensor out = Tensor::empty(out_shape, ws);
   switch (op) {
     case BinaryOp::Add: broadcast_apply(a, b, out, [](float x, float y) { return x + y; }); break;
     case BinaryOp::Sub: broadcast_apply(a, b, out, [](float x, float y) { return x - y; }); break;
@@ -118,6 +125,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape, const Workspace* ws) {
   if (g.shape() == shape) return g;
   const Shape& gs = g.shape();
   BL_CHECK_SHAPE(shape.rank() <= gs.rank(), "sum_to: cannot reduce ", gs, " to ", shape);
+  BL_ON_CUDA("sum_to", ws, g) return cuda_ops::sum_to(g, shape);
   Tensor out = Tensor::zeros(shape, ws);
   const std::vector<int64_t> so = broadcast_strides(shape, gs);
   const int r = gs.rank();

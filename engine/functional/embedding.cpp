@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -27,6 +29,8 @@ void check_embedding_indices(const Tensor& indices, int64_t num_embeddings) {
 Tensor embedding(const Tensor& indices, const Tensor& weight, const Workspace* ws) {
   BL_CHECK_SHAPE(weight.dim() == 2, "embedding: expected weight [num_embeddings, dim], got ", weight.shape());
   const int64_t num = weight.size(0), dim = weight.size(1), n = indices.numel();
+  // Indices may stay on the host while the table is on the device (validated on the host).
+  BL_ON_CUDA("embedding", ws, weight) return cuda_ops::embedding(indices, weight);
   check_embedding_indices(indices, num);
   Shape ys = indices.shape();
   ys.push_back(dim);
@@ -45,6 +49,7 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, const Shape& w
   const int64_t dim = weight_shape[1], n = indices.numel();
   BL_CHECK_SHAPE(g.numel() == n * dim, "embedding_backward: expected a gradient of ", n, "x", dim,
                  " elements, got ", g.shape());
+  BL_ON_CUDA("embedding backward", ws, g) return cuda_ops::embedding_backward(g, indices, weight_shape);
   Tensor dw = Tensor::zeros(weight_shape, ws);
   const float* idx = indices.data();
   const float* pg = g.data();

@@ -2,6 +2,8 @@
 
 #include "engine/eigen.h"
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/parallel.h"
 
@@ -29,6 +31,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   ys[-1] = out;
   if (bias.defined())
     BL_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == out, "linear: expected bias [", out, "], got ", bias.shape());
+  BL_ON_CUDA("linear", ws, x, w, bias) return cuda_ops::linear_forward(x, w, bias, ys);
   Tensor y = Tensor::empty(ys, ws);
   const auto X = mat(x.data(), rows, in);
   if (rows < kGemvRows) {
@@ -48,6 +51,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
 
 Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_shape, const Workspace* ws) {
   const int64_t in = w.size(1), out = w.size(0), rows = g.numel() / std::max<int64_t>(out, 1);
+  BL_ON_CUDA("linear backward", ws, g, w) return cuda_ops::linear_backward_input(g, w, x_shape);
   Tensor dx = Tensor::empty(x_shape, ws);
   const auto G = mat(g.data(), rows, out);
   if (rows < kGemvRows) {
@@ -64,6 +68,7 @@ Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_sh
 
 Tensor linear_backward_weight(const Tensor& g, const Tensor& x, const Workspace* ws) {
   const int64_t out = g.size(-1), in = x.size(-1), rows = x.numel() / std::max<int64_t>(in, 1);
+  BL_ON_CUDA("linear backward", ws, g, x) return cuda_ops::linear_backward_weight(g, x);
   Tensor dw = Tensor::empty(Shape{out, in}, ws);
   mat(dw.data(), out, in).noalias() = mat(g.data(), rows, out).transpose() * mat(x.data(), rows, in);
   return dw;
@@ -71,6 +76,7 @@ Tensor linear_backward_weight(const Tensor& g, const Tensor& x, const Workspace*
 
 Tensor linear_backward_bias(const Tensor& g, const Workspace* ws) {
   const int64_t out = g.size(-1), rows = g.numel() / std::max<int64_t>(out, 1);
+  BL_ON_CUDA("linear backward", ws, g) return cuda_ops::linear_backward_bias(g);
   Tensor db = Tensor::empty(Shape{out}, ws);
   VecMap(db.data(), out) = mat(g.data(), rows, out).colwise().sum().transpose();
   return db;
@@ -91,9 +97,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, const Workspace* ws, bool transp
   Shape os = batch;
   os.push_back(m);
   os.push_back(n);
+  const Shape sa(ab), sb(bb);
+  BL_ON_CUDA("matmul", ws, a, b) return cuda_ops::matmul(a, b, transpose_a, transpose_b, batch, sa, sb, m, n, k);
   Tensor out = Tensor::empty(os, ws);
   const int64_t nb = batch.numel();
-  const Shape sa(ab), sb(bb);
   auto offset = [&](const Shape& s, int64_t bi) {
     int64_t off = 0, rem = bi;
     for (int d = batch.rank() - 1; d >= 0; --d) {

@@ -5,6 +5,8 @@
 
 #include "engine/eigen.h"
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -41,6 +43,7 @@ void batchnorm_check(const Shape& x, const Shape& weight, const Shape& bias, con
 
 ChannelAffine batchnorm_affine(const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
                                float eps, const Workspace* ws) {
+  BL_ON_CUDA("batchnorm", ws, weight, bias, mean, var) return cuda_ops::batchnorm_affine(weight, bias, mean, var, eps);
   const int64_t c = weight.numel();
   ChannelAffine a{Tensor::empty(Shape{c}, ws), Tensor::empty(Shape{c}, ws)};
   for (int64_t i = 0; i < c; ++i) {
@@ -55,6 +58,7 @@ Tensor batchnorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bi
                          const Tensor& var, float eps, const Workspace* ws) {
   batchnorm_check(x.shape(), weight.shape(), bias.shape(), mean.shape(), var.shape());
   const ChannelAffine a = batchnorm_affine(weight, bias, mean, var, eps, ws);
+  BL_ON_CUDA("batchnorm", ws, x, a.scale) return cuda_ops::channel_affine(x, a.scale, a.shift);
   const Planes P = planes_of(x.shape());
   Tensor y = Tensor::empty(x.shape(), ws);
   const float* px = x.data();
@@ -76,6 +80,7 @@ Tensor batchnorm_backward_input(const Tensor& g, const Tensor& weight, const Ten
                                 const Workspace* ws) {
   BL_CHECK_SHAPE(g.dim() >= 2 && g.dim() <= 4 && weight.shape() == Shape{g.size(1)} && var.shape() == weight.shape(),
                  "batchnorm backward: expected gradient [N,C,...] with C = ", weight.numel(), ", got ", g.shape());
+  BL_ON_CUDA("batchnorm backward", ws, g, weight, var) return cuda_ops::batchnorm_backward_input(g, weight, var, eps);
   const Planes P = planes_of(g.shape());
   std::vector<float> scale(P.c);
   for (int64_t c = 0; c < P.c; ++c) scale[c] = weight.data()[c] / std::sqrt(var.data()[c] + eps);
@@ -97,6 +102,8 @@ BatchNormParamGrads batchnorm_backward_params(const Tensor& g, const Tensor& x, 
                                               const Tensor& mean, const Tensor& var, float eps, const Workspace* ws) {
   batchnorm_check(x.shape(), weight.shape(), weight.shape(), mean.shape(), var.shape());
   BL_CHECK_SHAPE(g.shape() == x.shape(), "batchnorm backward: expected gradient ", x.shape(), ", got ", g.shape());
+  BL_ON_CUDA("batchnorm backward", ws, g, x, weight, mean, var)
+    return cuda_ops::batchnorm_backward_params(g, x, weight, mean, var, eps);
   const Planes P = planes_of(x.shape());
   const Shape cs{P.c};
   BatchNormParamGrads r{Tensor::empty(cs, ws), Tensor::empty(cs, ws), Tensor::empty(cs, ws), Tensor::empty(cs, ws)};
@@ -143,6 +150,7 @@ LayerNormResult layernorm_forward(const Tensor& x, const Tensor& weight, const T
                                   float eps, const Workspace* ws) {
   layernorm_check(x.shape(), weight, bias, normalized_dims);
   const int64_t d = trailing_shape(x.shape(), normalized_dims).numel();
+  BL_ON_CUDA("layernorm", ws, x, weight, bias) return cuda_ops::layernorm_forward(x, weight, bias, d, eps);
   const int64_t m = d > 0 ? x.numel() / d : 0;
   LayerNormResult r{Tensor::empty(x.shape(), ws), Tensor::empty(Shape{m}, ws), Tensor::empty(Shape{m}, ws)};
   const float* px = x.data();
@@ -172,6 +180,8 @@ Tensor layernorm_backward_input(const Tensor& g, const Tensor& x, const Tensor& 
   const int64_t m = d > 0 ? x.numel() / d : 0;
   BL_CHECK_SHAPE(mean.numel() == m && rstd.numel() == m, "layernorm backward: expected row statistics [", m,
                  "], got ", mean.shape(), " and ", rstd.shape());
+  BL_ON_CUDA("layernorm backward", ws, g, x, weight, mean, rstd)
+    return cuda_ops::layernorm_backward_input(g, x, weight, mean, rstd, d);
   Tensor dx = Tensor::empty(x.shape(), ws);
   const float* pg = g.data();
   const float* px = x.data();
@@ -198,6 +208,7 @@ LayerNormParamGrads layernorm_backward_params(const Tensor& g, const Tensor& x, 
   BL_CHECK_SHAPE(g.shape() == x.shape(), "layernorm backward: expected gradient ", x.shape(), ", got ", g.shape());
   const Shape t = trailing_shape(x.shape(), normalized_dims);
   const int64_t d = t.numel();
+  BL_ON_CUDA("layernorm backward", ws, g, x, mean, rstd) return cuda_ops::layernorm_backward_params(g, x, mean, rstd, t);
   const int64_t m = d > 0 ? x.numel() / d : 0;
   LayerNormParamGrads r{Tensor::zeros(t, ws), Tensor::zeros(t, ws)};
   const float* pg = g.data();

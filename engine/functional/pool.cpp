@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -132,6 +134,7 @@ int64_t divisor(const Pool2dGeometry& geo, const PoolRange& r, const PoolRange& 
 }
 
 Tensor mean_pool_forward(const Tensor& x, const Pool2dGeometry& geo, const Workspace* ws) {
+  BL_ON_CUDA("avgpool2d", ws, x) return cuda_ops::mean_pool_forward(x, geo);
   Tensor y = Tensor::empty(Shape{geo.n, geo.c, geo.oh, geo.ow}, ws);
   const float* px = x.data();
   float* py = y.data();
@@ -158,6 +161,7 @@ Tensor mean_pool_forward(const Tensor& x, const Pool2dGeometry& geo, const Works
 }
 
 Tensor mean_pool_backward(const Tensor& g, const Pool2dGeometry& geo, const Workspace* ws) {
+  BL_ON_CUDA("avgpool2d backward", ws, g) return cuda_ops::mean_pool_backward(g, geo);
   Tensor dx = Tensor::empty(Shape{geo.n, geo.c, geo.h, geo.w}, ws);
   const float* pg = g.data();
   float* pd = dx.data();
@@ -241,6 +245,7 @@ MaxPool2dResult maxpool2d_forward(const Tensor& x, const Pool2dAttrs& a, const W
   const Pool2dGeometry geo = pool2d_geometry(x.shape(), a, "maxpool2d");
   BL_CHECK(!with_argmax || geo.h * geo.w <= kMaxPoolArgmaxPlane, "maxpool2d: an argmax map needs H*W <= 2^24, got ",
            x.shape());
+  BL_ON_CUDA("maxpool2d", ws, x) return cuda_ops::maxpool2d_forward(x, geo, with_argmax);
   MaxPool2dResult res;
   const Shape out_shape{geo.n, geo.c, geo.oh, geo.ow};
   res.y = Tensor::empty(out_shape, ws);
@@ -275,6 +280,7 @@ Tensor maxpool2d_backward(const Tensor& g, const Tensor& x, const Tensor& argmax
                    argmax.shape());
   BL_CHECK(argmax.defined() || geo.h * geo.w <= std::numeric_limits<int32_t>::max(),
            "maxpool2d backward: recomputing the maxima needs H*W < 2^31, got ", x.shape());
+  BL_ON_CUDA("maxpool2d backward", ws, g, x, argmax) return cuda_ops::maxpool2d_backward(g, x, argmax, geo);
   Tensor dx = Tensor::empty(x.shape(), ws);
   const float* px = x.data();
   const float* pg = g.data();

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -166,10 +168,13 @@ int64_t reduce_count(const Shape& s, uint32_t mask) {
 }
 
 Tensor sum(const Tensor& x, uint32_t mask, bool keepdim, const Workspace* ws) {
+  BL_ON_CUDA("sum", ws, x) return cuda_ops::reduce(x, mask, keepdim, 1.0f);
   return reduce(x, mask, keepdim, 1.0, ws);
 }
 
 Tensor mean(const Tensor& x, uint32_t mask, bool keepdim, const Workspace* ws) {
+  BL_ON_CUDA("mean", ws, x)
+    return cuda_ops::reduce(x, mask, keepdim, static_cast<float>(1.0 / static_cast<double>(reduce_count(x.shape(), mask))));
   // 1/0 = inf turns the empty sum 0 into NaN, PyTorch's mean of nothing.
   return reduce(x, mask, keepdim, 1.0 / static_cast<double>(reduce_count(x.shape(), mask)), ws);
 }
@@ -178,6 +183,7 @@ Tensor reduce_backward(const Tensor& g, const Shape& x_shape, uint32_t mask, flo
   const Shape gs = reduced_shape(x_shape, mask, false);
   BL_CHECK_SHAPE(g.numel() == gs.numel(), "reduce_backward: expected a gradient of shape ", gs,
                  " (or with kept dims) for input ", x_shape, ", got ", g.shape());
+  BL_ON_CUDA("reduce_backward", ws, g) return cuda_ops::reduce_backward(g, x_shape, mask, scale);
   Tensor dx = Tensor::empty(x_shape, ws);
   if (dx.numel() == 0) return dx;
   const Layout l = layout_of(x_shape, mask);

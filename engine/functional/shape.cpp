@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -175,6 +177,7 @@ Tensor permute(const Tensor& x, std::span<const int> perm, const Workspace* ws) 
   const std::vector<int> p = normalize_permutation(perm, xs.rank(), "permute");
   Shape ys;
   for (int d : p) ys.push_back(xs[d]);
+  BL_ON_CUDA("permute", ws, x) return cuda_ops::permute(x, p);
   Tensor y = Tensor::empty(ys, ws);
   Box b = box_of(ys);
   set_contiguous(ys, b.dst_stride);
@@ -209,6 +212,7 @@ Tensor concat(std::span<const Tensor> xs, int axis, const Workspace* ws) {
                    ", got ", s);
     ys[a] += s[a];
   }
+  for (const Tensor& x : xs) BL_ON_CUDA("concat", ws, x, xs[0]) return cuda_ops::concat(xs, a, ys);
   Tensor y = Tensor::empty(ys, ws);
   int64_t offset = 0;
   for (const Tensor& x : xs) {
@@ -259,6 +263,7 @@ Box swapped(Box b) {
 Tensor slice(const Tensor& x, const SliceAttrs& a, const Workspace* ws) {
   Shape ys;
   const Box b = slice_box(x.shape(), a, ys);
+  BL_ON_CUDA("slice", ws, x) return cuda_ops::slice(x, a);
   Tensor y = Tensor::empty(ys, ws);
   copy_box(x.data(), y.data(), b);
   return y;
@@ -268,6 +273,7 @@ Tensor slice_backward(const Tensor& g, const Shape& x_shape, const SliceAttrs& a
   Shape ys;
   const Box b = slice_box(x_shape, a, ys);
   BL_CHECK_SHAPE(g.shape() == ys, "slice_backward: expected gradient ", ys, ", got ", g.shape());
+  BL_ON_CUDA("slice backward", ws, g) return cuda_ops::slice_backward(g, x_shape, a);
   Tensor dx = Tensor::zeros(x_shape, ws);
   copy_box(g.data(), dx.data(), swapped(b));
   return dx;
@@ -312,6 +318,7 @@ Box pad_box(const Shape& xs, const PadAttrs& a) {
 }  // namespace
 
 Tensor pad(const Tensor& x, const PadAttrs& a, const Workspace* ws) {
+  BL_ON_CUDA("pad", ws, x) return cuda_ops::pad(x, a);
   Tensor y = Tensor::full(padded_shape(x.shape(), a), a.value, ws);
   copy_box(x.data(), y.data(), pad_box(x.shape(), a));
   return y;
@@ -320,6 +327,7 @@ Tensor pad(const Tensor& x, const PadAttrs& a, const Workspace* ws) {
 Tensor pad_backward(const Tensor& g, const Shape& x_shape, const PadAttrs& a, const Workspace* ws) {
   BL_CHECK_SHAPE(g.shape() == padded_shape(x_shape, a), "pad_backward: expected gradient ",
                  padded_shape(x_shape, a), ", got ", g.shape());
+  BL_ON_CUDA("pad backward", ws, g) return cuda_ops::pad_backward(g, x_shape, a);
   Tensor dx = Tensor::empty(x_shape, ws);
   copy_box(g.data(), dx.data(), swapped(pad_box(x_shape, a)));
   return dx;

@@ -5,6 +5,8 @@
 
 #include "engine/eigen.h"
 #include "engine/error.h"
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -50,6 +52,7 @@ void for_each_block(const Lanes& L, F&& f) {
 template <bool kLog>
 Tensor forward(const Tensor& x, int axis, const Workspace* ws, const char* op) {
   const Lanes L = lanes_of(x.shape(), axis, op);
+  BL_ON_CUDA(op, ws, x) return cuda_ops::softmax_forward(x, kLog, L.outer, L.len, L.inner);
   Tensor y = Tensor::empty(x.shape(), ws);
   const float* px = x.data();
   float* py = y.data();
@@ -96,6 +99,7 @@ template <bool kLog>
 Tensor backward(const Tensor& g, const Tensor& y, int axis, const Workspace* ws, const char* op) {
   BL_CHECK_SHAPE(g.shape() == y.shape(), op, " backward: expected gradient ", y.shape(), ", got ", g.shape());
   const Lanes L = lanes_of(y.shape(), axis, op);
+  BL_ON_CUDA(op, ws, g, y) return cuda_ops::softmax_backward(g, y, kLog, L.outer, L.len, L.inner);
   Tensor dx = Tensor::empty(y.shape(), ws);
   const float* pg = g.data();
   const float* py = y.data();

@@ -1,5 +1,5 @@
-// Element-wise activations: forward on the tape and plain VJPs (math in activation_math.h).
-#include "engine/functional/activation_math.h"
+// Element-wise activations: forward on the tape and plain VJPs (math in activation_math.h,
+// named in kernels/detail/map_math.h so the same ops run on CUDA tensors).
 #include "engine/functional/map.h"
 #include "engine/ops.h"
 #include "engine/vjp.h"
@@ -8,65 +8,51 @@ namespace backlight {
 
 namespace {
 
-// g * f'(v) where v is the forward input or output, as the derivative needs.
-template <class F>
-Tensor map_grad(const Tensor& g, const Tensor& v, const Workspace* ws, F dfdv) {
-  return fn::map_binary(g, v, ws, [&](float gi, float vi) { return gi * dfdv(vi); });
-}
+using maps::Grad;
+using maps::Unary;
 
-Var unary(OpKind kind, const Var& x, std::string_view name, Tensor y, OpAttrs attrs = {}) {
+Var unary(OpKind kind, const Var& x, std::string_view name, Unary op, float p = 0.0f, OpAttrs attrs = {}) {
+  Tensor y = fn::map_named(x.value(), &x.tape().workspace(), op, p);
   return x.tape().record(kind, name, {x}, std::move(y), attrs);
 }
 
 }  // namespace
 
-Var relu(const Var& x, std::string_view name) {
-  return unary(OpKind::Relu, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::relu));
-}
-Var relu6(const Var& x, std::string_view name) {
-  return unary(OpKind::Relu6, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::relu6));
-}
+Var relu(const Var& x, std::string_view name) { return unary(OpKind::Relu, x, name, Unary::Relu); }
+Var relu6(const Var& x, std::string_view name) { return unary(OpKind::Relu6, x, name, Unary::Relu6); }
 Var leaky_relu(const Var& x, float s, std::string_view name) {
-  return unary(OpKind::LeakyRelu, x, name,
-               fn::map_unary(x.value(), &x.tape().workspace(), [s](float v) { return math::leaky_relu(v, s); }),
-               LeakyReluAttrs{s});
+  return unary(OpKind::LeakyRelu, x, name, Unary::LeakyRelu, s, LeakyReluAttrs{s});
 }
-Var sigmoid(const Var& x, std::string_view name) {
-  return unary(OpKind::Sigmoid, x, name, fn::map_unary(x.value(), &x.tape().workspace(), math::sigmoid));
-}
-Var tanh(const Var& x, std::string_view name) {
-  return unary(OpKind::Tanh, x, name, fn::map_unary(x.value(), &x.tape().workspace(), [](float v) { return std::tanh(v); }));
-}
+Var sigmoid(const Var& x, std::string_view name) { return unary(OpKind::Sigmoid, x, name, Unary::Sigmoid); }
+Var tanh(const Var& x, std::string_view name) { return unary(OpKind::Tanh, x, name, Unary::Tanh); }
 Var gelu(const Var& x, bool tanh_approximation, std::string_view name) {
-  const Workspace* ws = &x.tape().workspace();
-  Tensor y = tanh_approximation ? fn::map_unary(x.value(), ws, math::gelu_tanh) : fn::map_unary(x.value(), ws, math::gelu);
-  return unary(OpKind::Gelu, x, name, std::move(y), GeluAttrs{tanh_approximation});
+  return unary(OpKind::Gelu, x, name, tanh_approximation ? Unary::GeluTanh : Unary::Gelu, 0.0f,
+               GeluAttrs{tanh_approximation});
 }
 Var dropout(const Var& x, float p, std::string_view name) {
   // Inference: identity. The output aliases the input; nothing writes to tape values.
-  return unary(OpKind::Dropout, x, name, x.value(), DropoutAttrs{p});
+  return x.tape().record(OpKind::Dropout, name, {x}, x.value(), DropoutAttrs{p});
 }
 
 std::vector<Tensor> vjp_Relu(const RuleContext& ctx, const Tensor& g) {
-  return {map_grad(g, ctx.input(0), &ctx.workspace(), math::relu_grad)};
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::Relu)};
 }
 std::vector<Tensor> vjp_Relu6(const RuleContext& ctx, const Tensor& g) {
-  return {map_grad(g, ctx.input(0), &ctx.workspace(), math::relu6_grad)};
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::Relu6)};
 }
 std::vector<Tensor> vjp_LeakyRelu(const RuleContext& ctx, const Tensor& g) {
   const float s = ctx.attrs<LeakyReluAttrs>().negative_slope;
-  return {map_grad(g, ctx.input(0), &ctx.workspace(), [s](float v) { return math::leaky_relu_grad(v, s); })};
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::LeakyRelu, s)};
 }
 std::vector<Tensor> vjp_Sigmoid(const RuleContext& ctx, const Tensor& g) {
-  return {map_grad(g, ctx.output(), &ctx.workspace(), math::sigmoid_grad_from_y)};
+  return {fn::map_grad_named(g, ctx.output(), &ctx.workspace(), Grad::Sigmoid)};
 }
 std::vector<Tensor> vjp_Tanh(const RuleContext& ctx, const Tensor& g) {
-  return {map_grad(g, ctx.output(), &ctx.workspace(), math::tanh_grad_from_y)};
+  return {fn::map_grad_named(g, ctx.output(), &ctx.workspace(), Grad::Tanh)};
 }
 std::vector<Tensor> vjp_Gelu(const RuleContext& ctx, const Tensor& g) {
-  const Workspace* ws = &ctx.workspace();
-  return {ctx.attrs<GeluAttrs>().tanh_approximation ? map_grad(g, ctx.input(0), ws, math::gelu_tanh_grad)
-                                                     : map_grad(g, ctx.input(0), ws, math::gelu_grad)};
+  const Grad op = ctx.attrs<GeluAttrs>().tanh_approximation ? Grad::GeluTanh : Grad::Gelu;
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), op)};
 }
 std::vector<Tensor> vjp_Dropout(const RuleContext&, const Tensor& g) { return {g}; }
 

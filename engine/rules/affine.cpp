@@ -74,7 +74,7 @@ Tensor affine_apply(const RuleContext& ctx, const Tensor& x, const Tensor& w, co
       return b.defined() ? fn::binary(fn::BinaryOp::Add, z, channel_view(b, x.shape()), ws) : z;
     }
     case OpKind::Scale:
-      return fn::scale(x, w.data()[0], ws);
+      return fn::scale(x, w.to_cpu().data()[0], ws);  // the factor (a host scalar unless modified on device)
     case OpKind::AvgPool2d:
     case OpKind::AdaptiveAvgPool2d:
     case OpKind::Sum:
@@ -98,7 +98,7 @@ Tensor affine_apply_transposed(const RuleContext& ctx, const Tensor& s, const Te
     case OpKind::BatchNorm:
       return fn::binary(fn::BinaryOp::Mul, s, channel_view(w, s.shape()), ws);
     case OpKind::Scale:
-      return fn::scale(s, w.data()[0], ws);
+      return fn::scale(s, w.to_cpu().data()[0], ws);
     case OpKind::AvgPool2d:
     case OpKind::AdaptiveAvgPool2d:
     case OpKind::Sum:

@@ -2,11 +2,14 @@
 // all in relevance form like the other LRP rules (what flows backward is relevance).
 #include <cmath>
 
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/parallel.h"
 #include "engine/rules.h"
 #include "engine/rules/stabilize.h"
+#include "kernels/detail/rule_math.h"
 
 namespace backlight {
 
@@ -25,8 +28,19 @@ bool produced_by_softmax(const RuleContext& ctx, int input) {
   return producer >= 0 && ctx.tape().node(producer).kind == OpKind::Softmax;
 }
 
+// The softmax and layernorm rules below loop on the host; on device tensors they say so.
+void require_host(const RuleContext& ctx, const Tensor& rel, const char* rule) {
+  if (rel.is_cuda() || ctx.output().is_cuda())
+    throw RuleError(detail::concat(rule, ": runs on the CPU only for now, node '", ctx.name(),
+                                   "' is on cuda (docs/cuda.md)"));
+}
+
 // R / (scale * stabilize(z)).
 Tensor ratio(const RuleContext& ctx, const Tensor& rel, float scale, float eps) {
+  BL_ON_CUDA("attention lrp", &ctx.workspace(), rel, ctx.output()) {
+    const Tensor s = fn::cuda_ops::lrp_ratio(rel, ctx.output(), ctx.output(), rule_math::kAll, eps);
+    return fn::scale(s, 1.0f / scale, &ctx.workspace());
+  }
   Tensor s = ctx.alloc(rel.shape());
   const float *pr = rel.data(), *pz = ctx.output().data();
   float* ps = s.data();
@@ -92,6 +106,7 @@ class AttnLrpSoftmax final : public Rule {
   std::string name() const override { return "attnlrp_softmax"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& rel) const override {
     require_kind(ctx, OpKind::Softmax, "attnlrp_softmax");
+    require_host(ctx, rel, "attnlrp_softmax");
     // R_in = x * (R - y * sum_axis(R)) (AttnLRP, softmax rule).
     const Tensor &x = ctx.input(0), &y = ctx.output();
     const int axis = x.shape().norm_axis(ctx.attrs<AxisAttrs>().axis);
@@ -120,6 +135,7 @@ class LayerNormIdentity final : public Rule {
   std::string name() const override { return "layernorm_identity"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& rel) const override {
     require_kind(ctx, OpKind::LayerNorm, "lrp_layernorm_identity");
+    require_host(ctx, rel, "lrp_layernorm_identity");
     // The normalisation scale 1/sigma is a constant, so layernorm is the linear map
     // y = w * (x - mean(x)) / sigma + b, and epsilon-LRP applies: R_in = x * W^T (R / y).
     const Tensor& x = ctx.input(0);

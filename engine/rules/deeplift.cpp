@@ -2,9 +2,12 @@
 // (captum/attr/_core/deep_lift.py: nonlinear, softmax, maxpool).
 #include <cmath>
 
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/functional/pool.h"
 #include "engine/parallel.h"
 #include "engine/rules.h"
+#include "kernels/detail/rule_math.h"
 
 namespace backlight {
 
@@ -35,6 +38,7 @@ Tensor rescale(const RuleContext& ctx, const Tensor& g, float eps) {
   const Tensor& y = ctx.output();
   const int64_t half = half_size(ctx, x);
   const Tensor plain = plain_vjp(ctx, g)[0];
+  BL_ON_CUDA("deeplift", &ctx.workspace(), x, y, g, plain) return fn::cuda_ops::deeplift_rescale(x, y, g, plain, eps);
   Tensor out = ctx.alloc(x.shape());
   const float *px = x.data(), *py = y.data(), *pg = g.data(), *pp = plain.data();
   float* po = out.data();
@@ -42,9 +46,8 @@ Tensor rescale(const RuleContext& ctx, const Tensor& g, float eps) {
     for (int64_t i = lo; i < hi; ++i) {
       const float dx = px[i] - px[i + half];
       const float dy = py[i] - py[i + half];
-      const bool small = std::fabs(dx) < eps;
-      po[i] = small ? pp[i] : pg[i] * dy / dx;
-      po[i + half] = small ? pp[i + half] : pg[i + half] * dy / dx;
+      po[i] = rule_math::rescale(pg[i], pp[i], dx, dy, eps);
+      po[i + half] = rule_math::rescale(pg[i + half], pp[i + half], dx, dy, eps);
     }
   });
   return out;
@@ -55,6 +58,10 @@ Tensor rescale(const RuleContext& ctx, const Tensor& g, float eps) {
 // which equals Captum's for a batch of one input and keeps items independent otherwise.
 Tensor softmax_rescale(const RuleContext& ctx, const Tensor& g, float eps) {
   Tensor out = rescale(ctx, g, eps);
+  if (out.is_cuda()) {
+    if constexpr (kCudaBuild) fn::cuda_ops::center_pairs(out);
+    return out;
+  }
   const int64_t n = out.size(0) / 2, per_item = out.numel() / out.size(0);
   float* po = out.data();
   for (int64_t i = 0; i < n; ++i) {
@@ -79,6 +86,12 @@ Tensor maxpool_rescale(const RuleContext& ctx, const Tensor& g, float eps) {
   const Workspace* ws = &ctx.workspace();
   const int64_t half_in = half_size(ctx, x), half_out = y.numel() / 2;
   const Tensor argmax = fn::maxpool2d_forward(x, a, ws, /*with_argmax=*/true).argmax;
+  BL_ON_CUDA("deeplift", ws, x, y, g) {
+    const Tensor weighted = fn::cuda_ops::deeplift_maxpool_weights(y, g);
+    const Tensor unpooled = fn::maxpool2d_backward(weighted, x, argmax, a, ws);
+    const Tensor plain = fn::maxpool2d_backward(g, x, argmax, a, ws);
+    return fn::cuda_ops::deeplift_from_unpooled(x, unpooled, plain, eps);
+  }
   Tensor weighted = ctx.alloc(y.shape());
   const float *py = y.data(), *pg = g.data();
   float* pw = weighted.data();
@@ -96,9 +109,8 @@ Tensor maxpool_rescale(const RuleContext& ctx, const Tensor& g, float eps) {
     for (int64_t i = lo; i < hi; ++i) {
       const float dx = px[i] - px[i + half_in];
       const float u = pu[i] + pu[i + half_in];
-      const bool small = std::fabs(dx) < eps;
-      po[i] = small ? pp[i] : u / dx;
-      po[i + half_in] = small ? pp[i + half_in] : u / dx;
+      po[i] = rule_math::rescale(1.0f, pp[i], dx, u, eps);
+      po[i + half_in] = rule_math::rescale(1.0f, pp[i + half_in], dx, u, eps);
     }
   });
   return out;

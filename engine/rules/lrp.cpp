@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/map.h"
 #include "engine/parallel.h"
 #include "engine/rules/affine.h"
 #include "engine/rules/stabilize.h"
+#include "kernels/detail/rule_math.h"
 
 namespace backlight {
 
@@ -14,7 +17,14 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
+static_assert(static_cast<int>(LrpGroup::Select::All) == rule_math::kAll &&
+              static_cast<int>(LrpGroup::Select::PositiveOutput) == rule_math::kPositiveOutput &&
+              static_cast<int>(LrpGroup::Select::NegativeOutput) == rule_math::kNegativeOutput);
+
 bool all_zero(const Tensor& t) {
+  if (t.is_cuda()) {
+    if constexpr (kCudaBuild) return !fn::cuda_ops::any_nonzero(t);  // syncs
+  }
   return std::all_of(t.data(), t.data() + t.numel(), [](float v) { return v == 0.0f; });
 }
 
@@ -26,11 +36,11 @@ Tensor modify_input(const RuleContext& ctx, const InputMod& m) {
     case InputMod::Kind::Keep:
       return x;
     case InputMod::Kind::Positive: {
-      Tensor y = fn::map_unary(x, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
+      Tensor y = fn::map_named(x, ws, maps::Unary::PositivePart);
       return all_zero(y) ? Tensor() : y;
     }
     case InputMod::Kind::Negative: {
-      Tensor y = fn::map_unary(x, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
+      Tensor y = fn::map_named(x, ws, maps::Unary::NegativePart);
       return all_zero(y) ? Tensor() : y;
     }
     case InputMod::Kind::Ones:
@@ -38,8 +48,9 @@ Tensor modify_input(const RuleContext& ctx, const InputMod& m) {
     case InputMod::Kind::Constant: {
       BL_CHECK(m.constant.defined(), "LRP: constant input modifier without a value at node '", ctx.name(), "'");
       Tensor zeros = Tensor::zeros(x.shape(), ws);
-      Tensor c = m.constant.numel() == 1 ? Tensor::full(x.shape(), m.constant.data()[0], ws)
-                                          : fn::binary(fn::BinaryOp::Add, zeros, m.constant, ws);
+      // The bounds (z-box) usually live on the host; bring them to the input's device.
+      Tensor c = m.constant.numel() == 1 ? Tensor::full(x.shape(), m.constant.to_cpu().data()[0], ws)
+                                          : fn::binary(fn::BinaryOp::Add, zeros, m.constant.to(x.device(), ws), ws);
       BL_CHECK_SHAPE(c.shape() == x.shape(), "LRP: constant input of shape ", m.constant.shape(),
                      " does not broadcast to the input ", x.shape(), " of node '", ctx.name(), "'");
       return c;
@@ -54,18 +65,15 @@ Tensor modify_param(const Tensor& p, const ParamMod& m, const Workspace* ws) {
     case ParamMod::Kind::Keep: return p;
     case ParamMod::Kind::Zero: return Tensor();
     case ParamMod::Kind::Ones: return Tensor::full(p.shape(), 1.0f, ws);
-    case ParamMod::Kind::Positive: return fn::map_unary(p, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
-    case ParamMod::Kind::Negative: return fn::map_unary(p, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
-    case ParamMod::Kind::Square: return fn::map_unary(p, ws, [](float v) { return v * v; });
-    case ParamMod::Kind::GammaPositive: {
-      const float g = m.gamma;
-      return fn::map_unary(p, ws, [g](float v) { return v + g * (v > 0.0f ? v : 0.0f); });
-    }
-    case ParamMod::Kind::GammaNegative: {
-      const float g = m.gamma;
-      return fn::map_unary(p, ws, [g](float v) { return v + g * (v < 0.0f ? v : 0.0f); });
-    }
-    case ParamMod::Kind::Custom: return fn::map_unary(p, ws, m.custom);
+    case ParamMod::Kind::Positive: return fn::map_named(p, ws, maps::Unary::PositivePart);
+    case ParamMod::Kind::Negative: return fn::map_named(p, ws, maps::Unary::NegativePart);
+    case ParamMod::Kind::Square: return fn::map_named(p, ws, maps::Unary::Square);
+    case ParamMod::Kind::GammaPositive: return fn::map_named(p, ws, maps::Unary::GammaPositive, m.gamma);
+    case ParamMod::Kind::GammaNegative: return fn::map_named(p, ws, maps::Unary::GammaNegative, m.gamma);
+    case ParamMod::Kind::Custom:
+      // A user function runs on the host; device parameters make a round trip (once per node).
+      if (p.is_cuda()) return fn::map_unary(p.to_cpu(), nullptr, m.custom).to(Device::CUDA, ws);
+      return fn::map_unary(p, ws, m.custom);
   }
   return p;
 }
@@ -84,6 +92,8 @@ struct PreparedTerm {
 
 // R / stabilize(z) masked by the group's output selection.
 Tensor ratio(const RuleContext& ctx, const Tensor& rel, const Tensor& z, LrpGroup::Select where, float eps) {
+  BL_ON_CUDA("lrp", &ctx.workspace(), rel, z, ctx.output())
+    return fn::cuda_ops::lrp_ratio(rel, z, ctx.output(), static_cast<int>(where), eps);
   Tensor s = ctx.alloc(rel.shape());
   const float* pr = rel.data();
   const float* pz = z.data();
@@ -91,9 +101,7 @@ Tensor ratio(const RuleContext& ctx, const Tensor& rel, const Tensor& z, LrpGrou
   float* ps = s.data();
   parallel_for(rel.numel(), kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const bool keep = where == LrpGroup::Select::All || (where == LrpGroup::Select::PositiveOutput && po[i] > 0.0f) ||
-                        (where == LrpGroup::Select::NegativeOutput && po[i] < 0.0f);
-      ps[i] = keep ? pr[i] / math::stabilize(pz[i], eps) : 0.0f;
+      ps[i] = rule_math::lrp_ratio(pr[i], pz[i], po[i], static_cast<int>(where), eps);
     }
   });
   return s;
@@ -101,6 +109,8 @@ Tensor ratio(const RuleContext& ctx, const Tensor& rel, const Tensor& z, LrpGrou
 
 // acc += coef * in * c (in undefined means ones).
 void accumulate(Tensor& acc, float coef, const Tensor& in, const Tensor& c, bool input_is_ones) {
+  BL_ON_CUDA("lrp", nullptr, acc, c, input_is_ones ? Tensor() : in)
+    return fn::cuda_ops::lrp_accumulate(acc, coef, input_is_ones ? Tensor() : in, c);
   float* pa = acc.data();
   const float* pc = c.data();
   const float* pi = input_is_ones ? nullptr : in.data();

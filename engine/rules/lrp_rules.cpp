@@ -1,10 +1,13 @@
 // The built-in LRP rules as LrpSpec data (definitions: Zennit 0.5.1 rules.py), plus Norm and Pass.
 #include <sstream>
 
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/parallel.h"
 #include "engine/rules.h"
 #include "engine/rules/stabilize.h"
+#include "kernels/detail/rule_math.h"
 
 namespace backlight {
 
@@ -26,6 +29,11 @@ std::string fmt(const char* name, std::initializer_list<std::pair<const char*, f
 // Add node under Norm: each addend keeps the share of relevance its value contributes.
 Tensor norm_add(const RuleContext& ctx, const Tensor& rel, float stab, int which) {
   const Workspace* ws = &ctx.workspace();
+  const Tensor& x = ctx.input(which);
+  BL_ON_CUDA("lrp norm", ws, rel, ctx.output(), x) {
+    const Tensor s = fn::cuda_ops::lrp_ratio(rel, ctx.output(), ctx.output(), rule_math::kAll, stab);
+    return fn::sum_to(fn::binary(fn::BinaryOp::Mul, s, x, ws), x.shape(), ws);
+  }
   Tensor s = ctx.alloc(rel.shape());
   const float* pr = rel.data();
   const float* pz = ctx.output().data();
@@ -33,7 +41,6 @@ Tensor norm_add(const RuleContext& ctx, const Tensor& rel, float stab, int which
   parallel_for(rel.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) ps[i] = pr[i] / math::stabilize(pz[i], stab);
   });
-  const Tensor& x = ctx.input(which);
   return fn::sum_to(fn::binary(fn::BinaryOp::Mul, s, x, ws), x.shape(), ws);
 }
 

@@ -1,4 +1,5 @@
 // GuidedBackprop and Deconvnet: modified gradients of ReLU-like nodes.
+#include "engine/functional/map.h"
 #include "engine/parallel.h"
 #include "engine/rules.h"
 
@@ -22,6 +23,7 @@ class GuidedBackprop final : public Rule {
     require_relu_like(ctx, "guided_backprop");
     // relu(plain gradient): the plain gradient already carries the forward gate (and relu6's cap).
     Tensor plain = plain_vjp(ctx, g)[0];
+    if (plain.is_cuda()) return {fn::map_named(plain, &ctx.workspace(), maps::Unary::PositivePart)};
     Tensor out = plain.use_count() == 1 ? plain : plain.clone(&ctx.workspace());
     float* p = out.data();
     parallel_for(out.numel(), kGrain, [&](int64_t lo, int64_t hi) {
@@ -36,6 +38,7 @@ class Deconvnet final : public Rule {
   std::string name() const override { return "deconvnet"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& g) const override {
     require_relu_like(ctx, "deconvnet");
+    if (g.is_cuda()) return {fn::map_named(g, &ctx.workspace(), maps::Unary::PositivePart)};
     Tensor out = ctx.alloc(g.shape());
     const float* pg = g.data();
     float* p = out.data();

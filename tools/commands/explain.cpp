@@ -11,6 +11,7 @@
 #include <string>
 
 #include "attribution/layer.h"
+#include "attribution/on_device.h"
 #include "attribution/registry.h"
 #include "engine/parallel.h"
 #include "kernels/device.h"
@@ -216,6 +217,9 @@ int run_explain(const Args& args) {
   }
   Workspace ws;
   opt.workspace = &ws;
+  // --device cuda: methods with a CUDA path get a CUDA workspace, the others run on the CPU.
+  std::optional<Workspace> cuda_ws;
+  if (device == "cuda") cuda_ws = Workspace::for_cuda(0);
   const Target target = target_class ? Target::index(*target_class) : Target::top1();
 
   const int64_t h = input.size(2), w = input.size(3);
@@ -226,7 +230,10 @@ int run_explain(const Args& args) {
   double total_seconds = 0;
   for (const std::string& m : method_names) {
     const auto start = std::chrono::steady_clock::now();
-    const AttributionResult r = attribute(m, *model, input, target, opt);
+    MethodOptions method_opt = opt;
+    if (cuda_ws && runs_on_cuda(m)) method_opt.workspace = &*cuda_ws;
+    else if (cuda_ws && !args.flag("json")) std::cerr << "explain: " << m << " runs on the CPU (no CUDA path yet)\n";
+    const AttributionResult r = attribute(m, *model, input, target, method_opt);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total_seconds += seconds;
     if (!first_attr.defined()) first_attr = r.attribution;

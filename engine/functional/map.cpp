@@ -1,0 +1,49 @@
+#include "engine/functional/map.h"
+
+#include <cmath>
+
+#include "engine/functional/cuda_ops.h"
+#include "engine/functional/dispatch.h"
+
+namespace backlight::fn {
+
+Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p) {
+  BL_ON_CUDA("map", ws, x) return cuda_ops::map_unary(x, op, p);
+  // One instantiation per map, each a lambda (a function pointer would be an indirect call per
+  // element and block vectorisation), so the switch costs one branch per call.
+  using U = maps::Unary;
+  switch (op) {
+    case U::Relu: return map_unary(x, ws, [](float v) { return math::relu(v); });
+    case U::Relu6: return map_unary(x, ws, [](float v) { return math::relu6(v); });
+    case U::LeakyRelu: return map_unary(x, ws, [p](float v) { return math::leaky_relu(v, p); });
+    case U::Sigmoid: return map_unary(x, ws, [](float v) { return math::sigmoid(v); });
+    case U::Tanh: return map_unary(x, ws, [](float v) { return std::tanh(v); });
+    case U::Gelu: return map_unary(x, ws, [](float v) { return math::gelu(v); });
+    case U::GeluTanh: return map_unary(x, ws, [](float v) { return math::gelu_tanh(v); });
+    case U::PositivePart: return map_unary(x, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case U::NegativePart: return map_unary(x, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
+    case U::Square: return map_unary(x, ws, [](float v) { return v * v; });
+    case U::GammaPositive: return map_unary(x, ws, [p](float v) { return v + p * (v > 0.0f ? v : 0.0f); });
+    case U::GammaNegative: return map_unary(x, ws, [p](float v) { return v + p * (v < 0.0f ? v : 0.0f); });
+    case U::Scale: return map_unary(x, ws, [p](float v) { return p * v; });
+  }
+  return map_unary(x, ws, [op, p](float v) { return maps::apply_unary(op, v, p); });
+}
+
+Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, maps::Grad op, float p) {
+  BL_ON_CUDA("map backward", ws, g, v) return cuda_ops::map_grad(g, v, op, p);
+  using G = maps::Grad;
+  auto with = [&](auto dfdv) { return map_binary(g, v, ws, [dfdv](float gi, float vi) { return gi * dfdv(vi); }); };
+  switch (op) {
+    case G::Relu: return with([](float v) { return math::relu_grad(v); });
+    case G::Relu6: return with([](float v) { return math::relu6_grad(v); });
+    case G::LeakyRelu: return with([p](float x) { return math::leaky_relu_grad(x, p); });
+    case G::Sigmoid: return with([](float v) { return math::sigmoid_grad_from_y(v); });
+    case G::Tanh: return with([](float v) { return math::tanh_grad_from_y(v); });
+    case G::Gelu: return with([](float v) { return math::gelu_grad(v); });
+    case G::GeluTanh: return with([](float v) { return math::gelu_tanh_grad(v); });
+  }
+  return with([](float) { return 1.0f; });
+}
+
+}  // namespace backlight::fn

@@ -1,0 +1,70 @@
+#pragma once
+/// Named element-wise maps for the CUDA backend. A device kernel cannot take the C++ lambdas the
+/// CPU ops pass to fn::map_unary, so every map the engine runs on device has a name here and its
+/// formula comes from the shared BL_HD math (activation_math.h); tests check on the CPU that
+/// apply_unary / apply_grad agree with those functions. C++17, no CUDA headers.
+#include "engine/functional/activation_math.h"
+
+namespace backlight::maps {
+
+/// y = f(x; p).
+enum class Unary {
+  Relu,
+  Relu6,
+  LeakyRelu,  ///< p = negative slope
+  Sigmoid,
+  Tanh,
+  Gelu,
+  GeluTanh,
+  PositivePart,   ///< max(x, 0)  (z+ weights, guided backprop / deconvnet signal)
+  NegativePart,   ///< min(x, 0)
+  Square,         ///< x^2 (w^2 rule)
+  GammaPositive,  ///< x + p * max(x, 0)  (LRP-gamma weights)
+  GammaNegative,  ///< x + p * min(x, 0)
+  Scale,          ///< p * x
+};
+
+/// y = g * f'(v; p), v being the forward input or output as the derivative needs.
+enum class Grad {
+  Relu,       ///< v = x
+  Relu6,      ///< v = x
+  LeakyRelu,  ///< v = x, p = slope
+  Sigmoid,    ///< v = y
+  Tanh,       ///< v = y
+  Gelu,       ///< v = x
+  GeluTanh,   ///< v = x
+};
+
+BL_HD inline float apply_unary(Unary op, float x, float p) {
+  switch (op) {
+    case Unary::Relu: return math::relu(x);
+    case Unary::Relu6: return math::relu6(x);
+    case Unary::LeakyRelu: return math::leaky_relu(x, p);
+    case Unary::Sigmoid: return math::sigmoid(x);
+    case Unary::Tanh: return tanhf(x);
+    case Unary::Gelu: return math::gelu(x);
+    case Unary::GeluTanh: return math::gelu_tanh(x);
+    case Unary::PositivePart: return x > 0.0f ? x : 0.0f;
+    case Unary::NegativePart: return x < 0.0f ? x : 0.0f;
+    case Unary::Square: return x * x;
+    case Unary::GammaPositive: return x + p * (x > 0.0f ? x : 0.0f);
+    case Unary::GammaNegative: return x + p * (x < 0.0f ? x : 0.0f);
+    case Unary::Scale: return p * x;
+  }
+  return x;
+}
+
+BL_HD inline float apply_grad(Grad op, float g, float v, float p) {
+  switch (op) {
+    case Grad::Relu: return g * math::relu_grad(v);
+    case Grad::Relu6: return g * math::relu6_grad(v);
+    case Grad::LeakyRelu: return g * math::leaky_relu_grad(v, p);
+    case Grad::Sigmoid: return g * math::sigmoid_grad_from_y(v);
+    case Grad::Tanh: return g * math::tanh_grad_from_y(v);
+    case Grad::Gelu: return g * math::gelu_grad(v);
+    case Grad::GeluTanh: return g * math::gelu_tanh_grad(v);
+  }
+  return g;
+}
+
+}  // namespace backlight::maps
