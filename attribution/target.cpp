@@ -77,10 +77,11 @@ Var Target::select(const Var& output) const {
                    output.shape()[0], "), got shape ", s.shape());
     return s;
   }
-  const std::vector<int64_t> cls = resolve(output.value());
+  const std::vector<int64_t> cls = resolve(output.value().to_cpu());  // a sync on CUDA
   Tape& t = output.tape();
   // output * one_hot summed over classes: a mul and a sum node, so rules see plain linear ops.
-  Var mask = t.input(one_hot_seed(output.shape(), cls), "target_mask");
+  // The mask goes where the tape's workspace allocates (a no-op on the CPU).
+  Var mask = t.input(one_hot_seed(output.shape(), cls).to(t.workspace().device(), &t.workspace()), "target_mask");
   const int axes[] = {1};
   return sum(mul(output, mask), axes);
 }

@@ -51,7 +51,8 @@ AffineParams affine_params(const RuleContext& ctx) {
       return {a.scale, a.shift};
     }
     case OpKind::Scale:
-      return {Tensor::full(Shape{1}, ctx.attrs<ScaleAttrs>().factor), Tensor()};
+      // On the tape's device, so weight modifiers (z+, gamma, ...) see the same device as x.
+      return {Tensor::full(Shape{1}, ctx.attrs<ScaleAttrs>().factor, &ctx.workspace()), Tensor()};
     case OpKind::AvgPool2d:
     case OpKind::AdaptiveAvgPool2d:
     case OpKind::Sum:
