@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "attribution/rows.h"
 #include "engine/canonize.h"
 #include "engine/parallel.h"
 
@@ -57,12 +58,25 @@ AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& t
     has_batchnorm |= m->type_name().rfind("BatchNorm", 0) == 0;
   // Merging clones the model: callers attributing many inputs should merge once themselves
   // (merge_batchnorm in engine/canonize.h) and pass merge_batchnorm = false.
-  if (!options.merge_batchnorm || !has_batchnorm)
-    return rule_set_attribution(model, inputs, target, rules, options.workspace);
-  std::vector<int64_t> shape = inputs.shape().to_vector();
-  shape[0] = 1;
-  const ModulePtr canonical = merge_batchnorm(model, Shape(shape));
-  return rule_set_attribution(*canonical, inputs, target, rules, options.workspace);
+  ModulePtr canonical;
+  if (options.merge_batchnorm && has_batchnorm) {
+    std::vector<int64_t> shape = inputs.shape().to_vector();
+    shape[0] = 1;
+    canonical = merge_batchnorm(model, Shape(shape));
+  }
+  AttributionResult r = rule_set_attribution(canonical ? *canonical : model, inputs, target, rules, options.workspace);
+  // The relevance the backward pass starts from: 1 per item, or f_t(x) (Captum).
+  const int64_t items = inputs.size(0), per = r.attribution.numel() / items;
+  Tensor start = Tensor::full(Shape{items}, 1.0f);
+  if (options.multiply_by_output) {
+    start = target_rows(r.output, target, r.target);
+    for (int64_t n = 0; n < items; ++n)
+      for (int64_t i = n * per; i < (n + 1) * per; ++i) r.attribution.data()[i] *= start.data()[n];
+  }
+  const std::vector<double> sums = item_sums(r.attribution);
+  r.delta = Tensor::empty(Shape{items});
+  for (int64_t n = 0; n < items; ++n) r.delta.data()[n] = static_cast<float>(start.data()[n] - sums[n]);
+  return r;
 }
 
 }  // namespace backlight

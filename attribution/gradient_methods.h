@@ -38,10 +38,14 @@ struct LrpOptions {
   RuleParams params;                             ///< its parameters by name
   const RuleSet* rule_set = nullptr;             ///< a custom rule set instead of `rules`
   bool merge_batchnorm = true;                   ///< fold BatchNorm into conv/linear first (Zennit canonizers)
+  /// Captum's LRP starts from the target's value f_t(x) (its relevances sum to about the logit);
+  /// the default starts from 1, as Zennit's one-hot attr_output.
+  bool multiply_by_output = false;
   const Workspace* workspace = nullptr;
 };
-/// Layer-wise relevance propagation: relevance of the input for the target logit (seeded with 1,
-/// as Zennit's one-hot attr_output). Sums to about the target logit under conserving rules.
+/// Layer-wise relevance propagation: relevance of the input for the target logit, seeded with 1
+/// (or f_t(x), multiply_by_output). Under conserving rules it sums to about the start value;
+/// delta[n] = start - sum(attr[n]) (Captum's LRP delta).
 AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& target, const LrpOptions& options = {});
 
 /// Any rule set: the backward signal at the input (building block for the methods above).

@@ -94,13 +94,18 @@ struct LayerGradientShapOptions {
   float stdev = 0.0f;  ///< Gaussian noise added to the inputs (Captum stdevs)
   uint64_t seed = 0;
   bool multiply_by_inputs = true;
+  // Explicit draws (as gradient_shap.h), to reproduce Captum's numpy/torch draws exactly:
+  std::vector<int64_t> baseline_indices;  ///< [samples * N], index s * N + n
+  std::vector<float> alphas;              ///< [samples * N], index s * N + n
+  Tensor noise;                           ///< [samples, N, ...] added to the inputs (stdev unused)
   const Workspace* workspace = nullptr;
 };
 /// LayerGradientShap (Lundberg & Lee 2017, Captum LayerGradientShap): per sample, noisy input
 /// x~ = x + noise, baseline b drawn from the distribution, alpha ~ U[0,1),
 ///   attr = mean_s (a(x~) - a(b)) * d target / d a |_(alpha x~ + (1 - alpha) b).
-/// delta[n] = mean over samples of sum(attr_s) - (f_t(x~) - f_t(b)). Draws use Philox (seeded),
-/// so values match Captum in expectation, not sample by sample.
+/// delta[n] = mean over samples of sum(attr_s) - (f_t(x~) - f_t(b)) (Captum returns the
+/// per-sample terms, [N * samples]). Draws use Philox (seeded), so values match Captum in
+/// expectation, not sample by sample - or the explicit draws above, which match it exactly.
 AttributionResult layer_gradient_shap(const Module& model, const Tensor& inputs, const Target& target,
                                       const LayerGradientShapOptions& options);
 

@@ -166,7 +166,8 @@ AttributionResult layer_gradient_shap(const Module& model, const Tensor& inputs,
   AttributionResult r;
   target_values(model, inputs, target, ws, &r.target, &r.output);
   const int s = opt.samples;
-  const ShapSamples smp = shap_samples(inputs, opt.baselines, s, opt.stdev, opt.seed, ws);
+  const ShapSamples smp = shap_samples(inputs, opt.baselines, s, opt.stdev, opt.seed, ws,
+                                       {opt.baseline_indices, opt.alphas, opt.noise}, "layer_gradient_shap");
   const std::vector<int64_t> classes = row_classes(r.target, s, true);
   ForwardPass pass = forward_pass(model, smp.scaled, ws);
   const std::vector<Var> wrt{layer_output(*pass.tape, opt.layer)};

@@ -162,7 +162,8 @@ AttributionResult neuron_gradient_shap(const Module& model, const Tensor& inputs
   const Workspace& ws = pick_workspace(opt.workspace, local);
   require_finite(inputs, "neuron_gradient_shap input");
   const int s = opt.samples;
-  const ShapSamples smp = shap_samples(inputs, opt.baselines, s, opt.stdev, opt.seed, ws);
+  const ShapSamples smp = shap_samples(inputs, opt.baselines, s, opt.stdev, opt.seed, ws,
+                                       {opt.baseline_indices, opt.alphas, opt.noise}, "neuron_gradient_shap");
   ForwardPass pass = forward_pass(model, smp.scaled, ws);
   const int op = layer_output_node(*pass.tape, neuron.layer);
   const std::vector<Var> wrt{pass.input};

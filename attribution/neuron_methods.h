@@ -77,11 +77,16 @@ struct NeuronGradientShapOptions {
   float stdev = 0.0f;  ///< Gaussian input noise (Captum stdevs)
   uint64_t seed = 0;
   bool multiply_by_inputs = true;
+  // Explicit draws (as gradient_shap.h), to reproduce Captum's numpy/torch draws exactly:
+  std::vector<int64_t> baseline_indices;  ///< [samples * N], index s * N + n
+  std::vector<float> alphas;              ///< [samples * N], index s * N + n
+  Tensor noise;                           ///< [samples, N, ...] added to the inputs (stdev unused)
   const Workspace* workspace = nullptr;
 };
 /// NeuronGradientShap: GradientSHAP (Lundberg & Lee 2017) of the neuron: mean over samples of
 /// (x~ - b) * d neuron / d x at alpha x~ + (1 - alpha) b (attribution/rows.h shap_samples; Philox
-/// draws, so equal to Captum in expectation, not sample by sample).
+/// draws, so equal to Captum in expectation, not sample by sample - or the explicit draws above,
+/// which match it exactly).
 AttributionResult neuron_gradient_shap(const Module& model, const Tensor& inputs, const Neuron& neuron,
                                        const NeuronGradientShapOptions& options);
 

@@ -54,6 +54,11 @@ const std::vector<Entry>& entries() {
        [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
          return deeplift(m, x, t, {.baselines = o.baselines, .workspace = o.workspace});
        }},
+      {{"deeplift_shap", "rules", "DeepLIFT averaged over a baseline distribution (Lundberg & Lee 2017)", "baselines",
+        false, false},
+       [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
+         return deeplift_shap(m, x, t, {.baselines = baseline_distribution(o.baselines, x), .workspace = o.workspace});
+       }},
       {{"guided_backprop", "rules", "guided backpropagation (Springenberg et al. 2015)", "", false, false},
        [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
          return guided_backprop_attribution(m, x, t, {.workspace = o.workspace});

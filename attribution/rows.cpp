@@ -135,31 +135,51 @@ Tensor baseline_distribution(const std::vector<Baseline>& baselines, const Tenso
 }
 
 ShapSamples shap_samples(const Tensor& x, const Tensor& distribution, int samples, float stdev, uint64_t seed,
-                         const Workspace& ws) {
-  BL_CHECK(samples >= 1, "gradient_shap: expected samples >= 1, got ", samples);
-  BL_CHECK(stdev >= 0, "gradient_shap: expected stdev >= 0, got ", stdev);
+                         const Workspace& ws, const ShapDraws& draws, std::string_view method) {
+  BL_CHECK(samples >= 1, method, ": expected samples >= 1, got ", samples);
+  BL_CHECK(stdev >= 0, method, ": expected stdev >= 0, got ", stdev);
   const int64_t n = x.size(0), per = x.numel() / n;
   BL_CHECK_SHAPE(distribution.defined() && distribution.dim() >= 1 && distribution.size(0) >= 1 &&
                      distribution.numel() / distribution.size(0) == per,
-                 "gradient_shap: expected a baseline distribution [B, ...] with ", per,
+                 method, ": expected a baseline distribution [B, ...] with ", per,
                  " elements per row (the inputs' per-item size), got ",
                  distribution.defined() ? distribution.shape().str() : std::string("none"));
   const int64_t rows = n * samples, b_rows = distribution.size(0);
+  const auto explicit_count = [&](size_t count, const char* what) {
+    BL_CHECK(count == 0 || static_cast<int64_t>(count) == rows, method, ": expected ", rows, " explicit ", what,
+             " (samples x N), got ", count);
+  };
+  explicit_count(draws.baseline_indices.size(), "baseline indices");
+  explicit_count(draws.alphas.size(), "alphas");
+  for (int64_t k : draws.baseline_indices)
+    BL_CHECK(k >= 0 && k < b_rows, method, ": baseline index ", k, " out of range for ", b_rows, " baselines");
+  if (draws.noise.defined()) {
+    std::vector<int64_t> want = x.shape().to_vector();
+    want.insert(want.begin(), samples);
+    BL_CHECK_SHAPE(draws.noise.shape() == Shape(want), method, ": expected explicit noise [samples, N, ...] = ",
+                   Shape(want), ", got ", draws.noise.shape());
+  }
   const Shape shape = with_rows(x.shape(), rows);
   ShapSamples s{Tensor::empty(shape, &ws), Tensor::empty(shape, &ws), Tensor::empty(shape, &ws)};
   parallel_for(rows, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
-      const int64_t item = r / samples;
-      const int64_t pick = std::min<int64_t>(
-          b_rows - 1, static_cast<int64_t>(philox::uniform(seed, kPickStream, r) * static_cast<float>(b_rows)));
-      const float alpha = philox::uniform(seed, kAlphaStream, r);
+      const int64_t item = r / samples, draw = (r % samples) * n + item;  // explicit draws: s * N + n
+      const int64_t pick =
+          !draws.baseline_indices.empty()
+              ? draws.baseline_indices[draw]
+              : std::min<int64_t>(b_rows - 1, static_cast<int64_t>(philox::uniform(seed, kPickStream, r) *
+                                                                   static_cast<float>(b_rows)));
+      const float alpha = !draws.alphas.empty() ? draws.alphas[draw] : philox::uniform(seed, kAlphaStream, r);
       const float* src = x.data() + item * per;
       const float* base = distribution.data() + pick * per;
+      const float* given_noise = draws.noise.defined() ? draws.noise.data() + draw * per : nullptr;
       float* noisy = s.noisy.data() + r * per;
       float* bl = s.baselines.data() + r * per;
       float* scaled = s.scaled.data() + r * per;
       for (int64_t i = 0; i < per; ++i) {
-        const float noise = stdev > 0 ? stdev * philox::normal(seed, kNoiseStream, r * per + i) : 0.0f;
+        const float noise = given_noise ? given_noise[i]
+                            : stdev > 0 ? stdev * philox::normal(seed, kNoiseStream, r * per + i)
+                                        : 0.0f;
         noisy[i] = src[i] + noise;
         bl[i] = base[i];
         scaled[i] = alpha * noisy[i] + (1.0f - alpha) * base[i];  // Captum's _scale_input

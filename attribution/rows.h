@@ -9,6 +9,7 @@
 /// All tensors are CPU, contiguous, float32; outputs come from `ws`.
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "attribution/baseline.h"
@@ -61,14 +62,22 @@ Tensor baseline_distribution(const std::vector<Baseline>& baselines, const Tenso
 ///   baseline[r] = distribution[j_r], j_r drawn uniformly from [0, B)
 ///   scaled[r]   = alpha_r noisy[r] + (1 - alpha_r) baseline[r], alpha_r ~ U[0, 1)
 /// Drawn with Philox from `seed` (same values for any thread count); Captum draws with numpy and
-/// torch generators, so results match Captum in distribution, not sample by sample.
+/// torch generators, so results match Captum in distribution, not sample by sample - unless the
+/// draws are given explicitly (ShapDraws, gradient_shap's convention: index s * N + n, noise
+/// [S, N, ...] added as is, stdev unused), which reproduces Captum's draws exactly.
 struct ShapSamples {
   Tensor noisy;      ///< [N*S, ...]
   Tensor baselines;  ///< [N*S, ...]
   Tensor scaled;     ///< [N*S, ...]
 };
+struct ShapDraws {
+  std::span<const int64_t> baseline_indices;  ///< empty, or [S * N], index s * N + n
+  std::span<const float> alphas;              ///< empty, or [S * N], index s * N + n
+  Tensor noise;                               ///< undefined, or [S, N, ...]
+};
+/// `method` names the caller in error messages (e.g. "layer_gradient_shap").
 ShapSamples shap_samples(const Tensor& x, const Tensor& distribution, int samples, float stdev, uint64_t seed,
-                         const Workspace& ws);
+                         const Workspace& ws, const ShapDraws& draws = {}, std::string_view method = "gradient_shap");
 
 /// Mean over the S interleaved samples of each item: [N*S, ...] -> [N, ...].
 Tensor mean_over_samples(const Tensor& rows, int samples);

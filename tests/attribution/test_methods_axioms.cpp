@@ -120,7 +120,35 @@ TEST_CASE("saliency and input_x_gradient follow their definitions; batch equals 
   BL_CHECK_CLOSE(one.attribution, s.attribution.slice_batch(1, 2).clone(), 1e-7, 1e-5);
 }
 
-TEST_CASE("lrp: the default composite on a BatchNorm CNN roughly conserves the target logit") {
+TEST_CASE("lrp: relevance is conserved on a bias-free net (epsilon -> 0, z+); delta is the residual") {
+  // Without biases, epsilon with a vanishing epsilon (LRP-0) and z+ conserve relevance exactly
+  // through conv, linear and average pooling, and pass / winner-take-all keep it through ReLU and
+  // max pooling: the input relevance sums to the start value.
+  std::mt19937_64 rng(kSeed + 5);
+  const ModulePtr free = std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+      std::make_shared<Conv2d>(3, 6, 3, rng, Conv2dOptions{.padding = 1, .bias = false}), std::make_shared<ReLU>(),
+      std::make_shared<MaxPool2d>(2),
+      std::make_shared<Conv2d>(6, 8, 3, rng, Conv2dOptions{.padding = 1, .bias = false}), std::make_shared<ReLU>(), std::make_shared<AdaptiveAvgPool2d>(2), std::make_shared<Flatten>(),
+      std::make_shared<Linear>(32, 5, rng, false)});
+  const Tensor x = randn({2, 3, 8, 8}, rng);
+  const RuleParams tiny{{"epsilon", 1e-9f}, {"stabilizer", 1e-9f}};
+  for (const std::string rules : {"lrp_epsilon", "lrp_epsilon_plus"}) {
+    CAPTURE(rules);
+    const AttributionResult unit = lrp(*free, x, Target::indices({1, 4}), {.rules = rules, .params = tiny});
+    const AttributionResult logit =
+        lrp(*free, x, Target::indices({1, 4}), {.rules = rules, .params = tiny, .multiply_by_output = true});
+    for (int64_t n = 0; n < 2; ++n) {
+      CAPTURE(n);
+      const double f = logit.output.at({n, n == 0 ? 1 : 4});
+      CHECK(item_sum(unit.attribution, n) == doctest::Approx(1.0).epsilon(1e-4));
+      CHECK(item_sum(logit.attribution, n) == doctest::Approx(f).epsilon(1e-4));
+      CHECK(std::fabs(unit.delta.data()[n]) < 1e-4);
+      CHECK(logit.delta.data()[n] == doctest::Approx(f - item_sum(logit.attribution, n)).scale(1.0).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("lrp: the default composite runs on a BatchNorm CNN; errors name the rule set and the class") {
   const ModulePtr m = test_cnn();
   std::mt19937_64 rng(kSeed + 4);
   const Tensor x = randn({1, 3, 8, 8}, rng);

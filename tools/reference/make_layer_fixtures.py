@@ -11,7 +11,22 @@ What it writes: tests/data/attribution/layer_parity.safetensors with
   <case>/delta     Captum's convergence delta where the method returns one
 The metadata key "cases" holds a JSON list of {"name", "method" (backlight registry name), "layer",
 "neuron" (index per dimension, or []), "integration", "steps", "delta" (bool)}, so the C++ side reads
-the configuration from the file.
+the configuration from the file. neuron_input_x_gradient (no Captum class) is InputXGradient of a
+forward function returning the neuron. DeepLIFT-SHAP cases use `baseline` as the distribution (2 rows, as
+the registry builds it); their delta is Captum's per-(item, baseline) delta averaged per item.
+
+GradientSHAP (LayerGradientShap, NeuronGradientShap) runs outside the case table, with explicit
+draws that the C++ test passes to the functions directly (the registry has no option for them):
+  gs/distribution  [3, 3, 8, 8] baseline distribution
+  gs/noise         [4, 2, 3, 8, 8] input noise in backlight's layout [samples, N, ...], fed to
+                   Captum's NoiseTunnel in place of its torch.normal draws (stdevs=0.1)
+  gs/indices, gs/alphas  [4, 2] Captum's numpy draws (np.random.seed(GS_SEED): baseline indices,
+                   then alphas, one per row n * 4 + s) in backlight's layout [s, n]
+  layer_gradient_shap.<layer>/attr, /delta (Captum's per-row deltas averaged per item, backlight's
+                   convention), /delta_rows ([8], Captum's own, row n * 4 + s)
+  neuron_gradient_shap.<layer>/attr (Captum returns no delta here)
+Each GradientSHAP reference is also recomputed by hand from the draws (asserted), which checks
+that the draws above are the ones Captum used.
 
 LayerNet (same tree in the C++ test, module paths = PyTorch names):
   conv1 Conv2d(3, 6, 3, padding=1), bn1 BatchNorm2d(6), relu1 ReLU, pool MaxPool2d(2),
@@ -34,17 +49,24 @@ and the pip package safetensors):
 import json
 import os
 import struct
+import sys
 import zlib
 
 import captum
+import numpy as np
 import torch
 import torch.nn as nn
-from captum.attr import (InternalInfluence, LayerActivation, LayerConductance, LayerDeepLift,
-                         LayerGradientXActivation, LayerIntegratedGradients, NeuronConductance, NeuronDeepLift,
-                         NeuronGradient, NeuronIntegratedGradients)
+from captum.attr import (InputXGradient, InternalInfluence, LayerActivation, LayerConductance, LayerDeepLift,
+                         LayerDeepLiftShap, LayerGradientShap, LayerGradientXActivation, LayerIntegratedGradients,
+                         NeuronConductance, NeuronDeconvolution, NeuronDeepLift, NeuronDeepLiftShap, NeuronGradient,
+                         NeuronGradientShap, NeuronGuidedBackprop, NeuronIntegratedGradients)
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_cam_fixtures import with_noise  # noqa: E402  (NoiseTunnel with explicit noise)
+
 OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "attribution"))
+GS_SAMPLES, GS_SEED = 4, 4321
 
 
 class LayerNet(nn.Module):
@@ -81,6 +103,73 @@ def save(tensors, path, metadata):
         assert len(text) <= n, path
         f.seek(8)
         f.write(text + b" " * (n - len(text)))
+
+
+def neuron_forward(model, layer, neuron):
+    """A forward function whose output is one neuron of `layer` per item ([N])."""
+    def forward(z):
+        store = {}
+        handle = layer.register_forward_hook(lambda m, i, o: store.setdefault("out", o))
+        model(z)
+        handle.remove()
+        return store["out"][(slice(None),) + tuple(neuron)]
+    return forward
+
+
+def layer_and_grad(model, layer, z, target=None, neuron=None):
+    """The layer's output at z and d (target logit or neuron) / d (layer output or z)."""
+    store = {}
+    handle = layer.register_forward_hook(lambda m, i, o: store.setdefault("out", o))
+    z = z.clone().requires_grad_(True)
+    out = model(z)
+    handle.remove()
+    act = store["out"]
+    if neuron is None:
+        out.gather(1, target.view(-1, 1)).sum().backward(inputs=[act])
+        return act.detach(), act.grad
+    act[(slice(None),) + tuple(neuron)].sum().backward(inputs=[z])
+    return act.detach(), z.grad
+
+
+def gradient_shap_references(model, xd, target, neuron2, g, tensors):
+    """LayerGradientShap / NeuronGradientShap with explicit draws (see the module docstring)."""
+    n, s = xd.shape[0], GS_SAMPLES
+    dist = 0.3 * torch.randn(3, *xd.shape[1:], generator=g)
+    noise = 0.1 * torch.randn(s, *xd.shape, generator=g)
+    np.random.seed(GS_SEED)
+    idx = np.random.choice(dist.shape[0], s * n)
+    alphas = np.random.uniform(0.0, 1.0, s * n)
+    tensors["gs/distribution"] = dist
+    tensors["gs/noise"] = noise
+    tensors["gs/indices"] = torch.tensor(idx, dtype=torch.float32).view(n, s).t().contiguous()
+    tensors["gs/alphas"] = torch.tensor(alphas, dtype=torch.float32).view(n, s).t().contiguous()
+    rows = xd.repeat_interleave(s, 0) + noise.transpose(0, 1).reshape(-1, *xd.shape[1:]).double()
+    base = dist.double()[torch.tensor(idx)]
+    a = torch.tensor(alphas).view(-1, 1, 1, 1)
+    scaled = a * rows + (1 - a) * base
+    row_target = torch.tensor(target).repeat_interleave(s)
+    tgt = torch.tensor(target)
+    for layer in ("conv2", "relu1"):
+        np.random.seed(GS_SEED)
+        attr, delta = with_noise(noise, lambda: LayerGradientShap(model, getattr(model, layer)).attribute(
+            xd, dist.double(), n_samples=s, stdevs=0.1, target=tgt, return_convergence_delta=True))
+        _, grad = layer_and_grad(model, getattr(model, layer), scaled, row_target)
+        act_rows, _ = layer_and_grad(model, getattr(model, layer), rows, row_target)
+        act_base, _ = layer_and_grad(model, getattr(model, layer), base, row_target)
+        hand = ((act_rows - act_base) * grad).view(n, s, *grad.shape[1:]).mean(1)
+        assert torch.allclose(hand, attr, atol=1e-12), (layer, (hand - attr).abs().max())
+        tensors[f"layer_gradient_shap.{layer}/attr"] = attr.float().contiguous()
+        tensors[f"layer_gradient_shap.{layer}/delta"] = delta.view(n, s).mean(1).float().contiguous()
+        tensors[f"layer_gradient_shap.{layer}/delta_rows"] = delta.float().contiguous()
+    for layer, neuron in (("relu2", neuron2), ("conv2", (3, 1, 2))):
+        np.random.seed(GS_SEED)
+        attr = with_noise(noise, lambda: NeuronGradientShap(model, getattr(model, layer)).attribute(
+            xd, neuron, dist.double(), n_samples=s, stdevs=0.1))
+        _, grad = layer_and_grad(model, getattr(model, layer), scaled, neuron=neuron)
+        hand = ((rows - base) * grad).view(n, s, *xd.shape[1:]).mean(1)
+        assert torch.allclose(hand, attr, atol=1e-12), (layer, (hand - attr).abs().max())
+        tensors[f"neuron_gradient_shap.{layer}/attr"] = attr.float().contiguous()
+        tensors[f"neuron_gradient_shap.{layer}/neuron"] = torch.tensor(neuron, dtype=torch.float32)
 
 
 def main():
@@ -162,6 +251,28 @@ def main():
         neuron=(3, 1, 2))
     add("neuron_gradient.avgpool", "neuron_gradient", "avgpool",
         NeuronGradient(model, model.avgpool).attribute(xd, (5, 0, 1)), neuron=(5, 0, 1))
+
+    # Captum has no NeuronInputXGradient: InputXGradient of a forward function returning the neuron.
+    add("neuron_input_x_gradient.conv2", "neuron_input_x_gradient", "conv2",
+        InputXGradient(neuron_forward(model, model.conv2, (3, 1, 2))).attribute(xd), neuron=(3, 1, 2))
+    # Guided backprop and deconvolution from a neuron (Captum hooks every nn.ReLU module; the
+    # neuron at relu2 starts above relu2, so relu2's own rule applies too).
+    for layer, neuron in (("relu2", neuron2), ("conv2", (3, 1, 2)), ("avgpool", (5, 0, 1))):
+        add(f"neuron_guided_backprop.{layer}", "neuron_guided_backprop", layer,
+            NeuronGuidedBackprop(model, mod(layer)).attribute(xd, neuron), neuron=neuron)
+        add(f"neuron_deconvolution.{layer}", "neuron_deconvolution", layer,
+            NeuronDeconvolution(model, mod(layer)).attribute(xd, neuron), neuron=neuron)
+    # DeepLIFT-SHAP over the 2-row distribution `baseline` (decoupled as the DeepLIFT cases above).
+    model.decouple = True
+    n_items, n_base = xd.shape[0], bd.shape[0]
+    for layer in ("conv1", "relu1"):
+        a, d = LayerDeepLiftShap(model, mod(layer)).attribute(xd, bd, target=target, return_convergence_delta=True)
+        add(f"layer_deeplift_shap.{layer}", "layer_deeplift_shap", layer, a, d.view(n_items, n_base).mean(1))
+    add("neuron_deeplift_shap.relu2", "neuron_deeplift_shap", "relu2",
+        NeuronDeepLiftShap(model, model.relu2).attribute(xd, neuron2, bd), neuron=neuron2)
+    model.decouple = False
+
+    gradient_shap_references(model, xd, target, neuron2, g, tensors)
 
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "layer_parity.safetensors")
