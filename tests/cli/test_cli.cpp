@@ -5,45 +5,21 @@
 #include "attribution/registry.h"
 #include "models/default_model.h"
 #include "tests/helpers.h"
-#include <stb_image.h>  // declarations only; the implementation is in backlight_cli_support
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
 #include "tools/cli/image_io.h"
 #include "tools/cli/npy.h"
 
 using namespace backlight;
+using backlight::test::contains;
+using backlight::test::decode_png;
+using backlight::test::Run;
+using backlight::test::run_cli;
 using backlight::test::TempDir;
-
-namespace {
-
-struct Run {
-  int status = -1;     ///< exit status (-1 when killed by a signal)
-  std::string output;  ///< stdout, plus stderr unless split
-};
-
-/// Runs `backlight <args>` through the shell; stderr merged into output unless `stdout_only`.
-Run run_cli(const std::string& args, bool stdout_only = false) {
-  const std::string cmd =
-      std::string("'") + BACKLIGHT_CLI + "' " + args + (stdout_only ? " 2>/dev/null" : " 2>&1") + " </dev/null";
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-}  // namespace
 
 TEST_SUITE("cli") {
 
@@ -111,7 +87,7 @@ TEST_CASE("cli: runtime errors exit 1 with 'backlight: error:' and the path") {
   CHECK(contains(r.output, "/nonexistent.png"));
 }
 
-TEST_CASE("cli: explain writes the input|heatmap PNG grid and the gradient .npy") {
+TEST_CASE("cli: explain writes the labelled PNG grid and the gradient .npy") {
   TempDir dir("cli");
   const std::string png = dir.file("grid.png"), npy = dir.file("grad.npy");
   const Run r = run_cli("explain --out '" + png + "' --save '" + npy + "'");  // default: 4 methods
@@ -122,9 +98,23 @@ TEST_CASE("cli: explain writes the input|heatmap PNG grid and the gradient .npy"
   CHECK(bytes.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
   int w = 0, h = 0, comp = 0;
   REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
-  CHECK(w == 5 * 64 + 4 * 4);  // input | 4 heatmaps, 4-pixel gaps
-  CHECK(h == 64);
   CHECK(comp == 3);
+  // Five 64x64 panels enlarged 3x (192 px) side by side, labels above, a colour bar after.
+  CHECK(w > 5 * 192);
+  CHECK(w < 5 * 192 + 200);
+  CHECK(h > 192);
+  CHECK(h < 192 + 100);
+  // The heat maps use bwr: saturated red pixels exist (positive evidence), and label ink exists.
+  const Tensor img = decode_png(png);
+  int red = 0, ink = 0;
+  const int64_t plane = img.size(1) * img.size(2);
+  for (int64_t i = 0; i < plane; ++i) {
+    const float r8 = img.data()[i], g8 = img.data()[plane + i], b8 = img.data()[2 * plane + i];
+    red += r8 > 0.9f && g8 < 0.5f && b8 < 0.5f;
+    ink += r8 < 0.2f && g8 < 0.2f && b8 < 0.2f;
+  }
+  CHECK(red > 50);
+  CHECK(ink > 50);
 
   const Tensor g = cli::load_npy(npy);
   CHECK(g.shape() == Shape{1, 3, 64, 64});
@@ -151,8 +141,10 @@ TEST_CASE("cli: explain --image keeps the image size; --json reports the run") {
   CHECK(j.at("files").at("npy") == npy);
   int w = 0, h = 0, comp = 0;
   REQUIRE(stbi_info(png.c_str(), &w, &h, &comp) == 1);
-  CHECK(w == 3 * 40 + 2 * 4);
-  CHECK(h == 30);
+  CHECK(w > 3 * 40 * 7);  // 30x40 panels enlarged 7x to reach 192 px
+  CHECK(h > 30 * 7);
+  CHECK(j.at("visual").at("method") == "heat_map");
+  CHECK(j.at("visual").at("colormap") == "bwr");
   // --save holds exactly what the library call gives for the first method.
   const Tensor saved = cli::load_npy(npy);
   CHECK(saved.shape() == Shape{1, 3, 30, 40});

@@ -1,4 +1,4 @@
-// Image files: PNG round trip, grey to RGB, error texts, horizontal tiling.
+// Image files: PNG round trip, grey to RGB, error texts.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -47,17 +47,6 @@ TEST_CASE("image_io: errors name the path and the reason") {
   CHECK_THROWS_WITH_AS(load_image(junk), doctest::Contains(expected.c_str()), Error);
   CHECK_THROWS_WITH_AS(write_png(dir.file("x.png"), Tensor::zeros({2, 4, 4})), doctest::Contains("expected an image [3,H,W]"),
                        Error);
-}
-
-TEST_CASE("image_io: tile_horizontal places images left to right with a gap") {
-  const Tensor a = Tensor::full({3, 2, 2}, 0.25f), b = Tensor::full({3, 3, 1}, 0.75f);
-  const Tensor panels[] = {a, b};
-  const Tensor t = tile_horizontal(panels, 2, 1.0f);
-  REQUIRE(t.shape() == Shape{3, 3, 5});
-  CHECK(t.at({0, 0, 0}) == 0.25f);
-  CHECK(t.at({1, 0, 2}) == 1.0f);  // gap
-  CHECK(t.at({2, 2, 4}) == 0.75f);
-  CHECK(t.at({0, 2, 0}) == 1.0f);  // below the shorter image
 }
 
 }  // TEST_SUITE

@@ -1,30 +1,76 @@
 #pragma once
-/// Attribution heatmaps: a signed map [H,W] -> an RGB image [3,H,W] in [0,1] with a diverging
-/// blue-white-red colormap (negative blue, zero white, positive red), as Zennit's and Captum's
-/// "bwr"-style visualisations. The scale is symmetric: values are divided by the clip value c and
-/// clipped to [-1,1], where c is a percentile of |values| (98% by default), so a few extreme
-/// pixels do not wash out the rest.
-#include <array>
+/// Attribution pictures as Captum's visualize_image_attr draws them
+/// (captum/attr/_utils/visualization.py), from a channel-summed map [H,W] and the input image:
+///
+/// Normalisation (_normalize_attr), by sign:
+///   all             v / t, t = cumulative_sum_threshold(|v|, 100 - outlier)        -> [-1, 1]
+///   positive        max(v, 0) / t, t from the positive part                       -> [0, 1]
+///   negative        min(v, 0) / -t, t from |negative part| (so larger = more negative) -> [0, 1]
+///   absolute_value  |v| / t, t from |v|                                           -> [0, 1]
+/// each clipped to its range; outlier = 2 (%) by default, so the top 2% of the attribution mass
+/// saturates. Where Captum asserts on t = 0 (nothing of that sign), the result is all zeros.
+///
+/// Methods (_visualize_*):
+///   heat_map          the colormap applied to the normalised map
+///   blended_heat_map  the heat map at alpha 0.5 over the image's grey version (channel mean,
+///                     min-max scaled as matplotlib's imshow(cmap="gray") does)
+///   masked_image      image * normalised map (needs a sign other than all, as in Captum)
+///   alpha_scaling     the image with alpha = normalised map, composited over a light-grey
+///                     checkerboard so transparency stays visible in an RGB file (sign != all)
+/// Colour position: diverging maps always centre 0 (t = (v + 1) / 2, so a positive-only map
+/// uses the white-to-red half); sequential maps span [-1, 1] for sign all and [0, 1] otherwise
+/// (matplotlib's vmin/vmax in Captum).
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
 
 #include "engine/tensor.h"
+#include "tools/cli/colormap.h"
 
 namespace backlight::cli {
 
-struct HeatmapOptions {
-  /// Percentile of |values| that maps to full colour (0 < p <= 100).
-  float clip_percentile = 98.0f;
+enum class VisualSign { All, Positive, Negative, AbsoluteValue };
+enum class VisualMethod { HeatMap, BlendedHeatMap, MaskedImage, AlphaScaling };
+
+/// "all" | "positive" | "negative" | "absolute_value"; throws backlight::Error listing them.
+VisualSign visual_sign_from_string(std::string_view name);
+std::string to_string(VisualSign sign);
+std::string visual_sign_names();
+/// "heat_map" | "blended_heat_map" | "masked_image" | "alpha_scaling"; throws listing them.
+VisualMethod visual_method_from_string(std::string_view name);
+std::string to_string(VisualMethod method);
+std::string visual_method_names();
+/// Whether the method draws with a colormap (heat_map, blended_heat_map).
+bool uses_colormap(VisualMethod method);
+
+/// Captum's _cumulative_sum_threshold: the smallest value v (of the sorted non-negative
+/// `values`) at which the running sum reaches `percentile`% of the total. Non-finite values are
+/// ignored; 0 for an empty or all-zero input. percentile in [0,100], else throws.
+float cumulative_sum_threshold(std::span<const float> values, float percentile);
+
+/// Captum's _normalize_attr for a map [H,W] (already reduced over channels): see the table above.
+/// outlier_percent in [0,100), else throws. Non-finite values become 0.
+Tensor normalize_attribution(const Tensor& map, VisualSign sign, float outlier_percent = 2.0f);
+
+struct VisualOptions {
+  VisualMethod method = VisualMethod::HeatMap;
+  VisualSign sign = VisualSign::All;
+  std::optional<Colormap> colormap{};  ///< nullopt: auto (bwr for sign all, else inferno)
+  float outlier_percent = 2.0f;
+  float alpha_overlay = 0.5f;  ///< blended_heat_map's heat map opacity (Captum's default)
 };
 
-/// The `percentile`-th percentile of |values| (linear interpolation between ranks, as
-/// numpy.percentile). Falls back to max |values| when that is 0, and to 1 for an all-zero map,
-/// so dividing by it is always safe. Non-finite values are ignored.
-float symmetric_clip(const Tensor& map, float percentile);
+/// The colormap actually used: the explicit one, or bwr for sign all and inferno otherwise.
+Colormap resolve_colormap(const VisualOptions& options);
 
-/// The colormap at t in [-1,1] (clamped): -1 dark blue, 0 white, +1 dark red; linear in RGB
-/// between the anchors. Returns {r,g,b} in [0,1].
-std::array<float, 3> diverging_color(float t);
+/// Colour of a normalised value (see "Colour position" above).
+Rgb value_color(Colormap map, VisualSign sign, float normalised);
 
-/// map [H,W] (or [1,H,W]) -> [3,H,W] RGB in [0,1]. Throws backlight::Error for other shapes.
-Tensor heatmap_rgb(const Tensor& map, const HeatmapOptions& options = {});
+/// The picture [3,H,W] in [0,1] for a signed map [H,W] (or [1,H,W]) and the image [3,H,W] (or
+/// [1,H,W], grey) in [0,1] of the same size; the image is only read by blended_heat_map,
+/// masked_image and alpha_scaling. Throws for mismatched shapes, and for masked_image or
+/// alpha_scaling with sign all.
+Tensor visualize_attribution(const Tensor& map, const Tensor& image, const VisualOptions& options = {});
 
 }  // namespace backlight::cli

@@ -70,27 +70,4 @@ void write_png(const std::string& path, const Tensor& image) {
   BL_CHECK(ok, "write_png: cannot write '", path, "'", errno ? std::string(": ") + std::strerror(errno) : "");
 }
 
-Tensor tile_horizontal(std::span<const Tensor> images, int gap, float background) {
-  BL_CHECK(!images.empty(), "tile_horizontal: expected at least one image");
-  const int64_t c = images[0].shape()[0];
-  int64_t h = 0, w = 0;
-  for (const Tensor& im : images) {
-    BL_CHECK_SHAPE(im.dim() == 3 && im.shape()[0] == c, "tile_horizontal: expected images [", c,
-                   ",H,W], got ", im.shape());
-    h = std::max(h, im.shape()[1]);
-    w += im.shape()[2];
-  }
-  w += static_cast<int64_t>(gap) * static_cast<int64_t>(images.size() - 1);
-  Tensor out = Tensor::full({c, h, w}, background);
-  int64_t x0 = 0;
-  for (const Tensor& im : images) {
-    const int64_t ih = im.shape()[1], iw = im.shape()[2];
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t y = 0; y < ih; ++y)
-        std::copy_n(im.data() + (k * ih + y) * iw, iw, out.data() + (k * h + y) * w + x0);
-    x0 += iw + gap;
-  }
-  return out;
-}
-
 }  // namespace backlight::cli

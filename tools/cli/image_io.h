@@ -2,7 +2,6 @@
 /// Image files for the CLI: load PNG/JPEG/BMP (stb_image) into float tensors and write PNG
 /// (stb_image_write). Images are CHW float32 with values in [0,1], RGB channel order. No
 /// resizing happens here: a 300x200 file becomes a [3,200,300] tensor.
-#include <span>
 #include <string>
 
 #include "engine/tensor.h"
@@ -18,9 +17,5 @@ Tensor load_image(const std::string& path);
 /// [0,1] and rounded. Creates missing parent directories. Throws backlight::Error naming the
 /// path when the shape is wrong or the file cannot be written.
 void write_png(const std::string& path, const Tensor& image);
-
-/// Places [C,H,W] images left to right (all with the same C; shorter ones are top-aligned), with
-/// `gap` columns of `background` between them -> [C,max H,sum W + gaps].
-Tensor tile_horizontal(std::span<const Tensor> images, int gap = 4, float background = 1.0f);
 
 }  // namespace backlight::cli

@@ -1,0 +1,330 @@
+#include "tools/commands/explain_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "engine/parallel.h"
+#include "models/zoo.h"
+
+namespace backlight::cli {
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, sep);)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Strict integer: the whole text, no sign surprises. nullopt when it is not one.
+std::optional<int64_t> to_int(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end != text.c_str() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<int64_t> parse_dims(const Args& args, const char* flag) {
+  std::vector<int64_t> dims;
+  const std::optional<std::string> v = args.get(flag);
+  if (!v) return dims;
+  for (const std::string& p : split(*v, 'x')) {
+    const std::optional<int64_t> d = to_int(p);
+    if (!d || *d < 1)
+      throw UsageError(std::string("explain: --") + flag + " expects positive sizes like 3x16x16, got '" + *v + "'");
+    dims.push_back(*d);
+  }
+  if (dims.empty())
+    throw UsageError(std::string("explain: --") + flag + " expects sizes like 3x16x16, got '" + *v + "'");
+  return dims;
+}
+
+std::vector<float> parse_floats(const std::string& text, const char* flag) {
+  std::vector<float> out;
+  for (const std::string& p : split(text, ',')) {
+    char* end = nullptr;
+    const float f = std::strtof(p.c_str(), &end);
+    if (end != p.c_str() + p.size() || !std::isfinite(f))
+      throw UsageError(std::string("explain: --") + flag + " expects comma-separated numbers, got '" + text + "'");
+    out.push_back(f);
+  }
+  return out;
+}
+
+// A positive integer flag, or nullopt when absent.
+std::optional<int64_t> positive(const Args& args, const char* flag) {
+  const std::optional<int64_t> v = args.get_int(flag);
+  if (v && *v < 1)
+    throw UsageError(std::string("explain: --") + flag + " expects a positive integer, got " + std::to_string(*v));
+  return v;
+}
+
+void parse_model(const Args& args, ExplainConfig& c) {
+  c.model = args.get_or("model", "shapes_cnn");
+  c.model_given = args.has("model");
+  c.weights = args.get("weights");
+  std::string names = "shapes_cnn";
+  bool ok = c.model == "shapes_cnn";
+  for (const ModelInfo& mi : zoo_models()) {
+    ok |= mi.name == c.model;
+    names += ", " + mi.name;
+  }
+  if (!ok) throw UsageError("explain: --model: unknown model '" + c.model + "' (accepted: " + names + ")");
+  c.device = args.get_or("device", "cpu");
+  if (c.device != "cpu" && c.device != "cuda")
+    throw UsageError("explain: --device expects cpu or cuda, got '" + c.device + "'");
+  if (const auto t = positive(args, "threads")) set_num_threads(static_cast<int>(*t));
+}
+
+void parse_inputs(const Args& args, ExplainConfig& c) {
+  c.images = args.get_all("image");
+  c.images_dir = args.get("images");
+  c.npy_input = args.get("input");
+  if (c.npy_input && (!c.images.empty() || c.images_dir))
+    throw UsageError("explain: give --input FILE.npy or --image/--images, not both");
+  if (c.images_dir && !c.images.empty())
+    throw UsageError("explain: give --images DIR or --image FILE (repeatable), not both");
+  c.batch = c.images_dir || c.images.size() > 1;
+  if (const auto s = args.get("size")) {
+    if (c.npy_input)
+      throw UsageError("explain: --size applies to --image/--images, not to --input (use the tensor's size)");
+    const std::vector<std::string> parts = split(*s, 'x');
+    const std::optional<int64_t> a = parts.empty() ? std::nullopt : to_int(parts[0]);
+    const std::optional<int64_t> b = parts.size() == 2 ? to_int(parts[1]) : std::nullopt;
+    if (parts.size() == 1 && a && *a >= 1) {
+      c.size_shorter = *a;
+    } else if (parts.size() == 2 && a && b && *a >= 1 && *b >= 1) {
+      c.size_h = *a;
+      c.size_w = *b;
+    } else {
+      throw UsageError("explain: --size expects N (shorter side) or HxW, e.g. 224 or 224x224, got '" + *s + "'");
+    }
+  }
+  if ((args.has("mean") || args.has("std")) && c.npy_input)
+    throw UsageError("explain: --mean/--std apply to --image/--images, not to --input (the tensor is used as given)");
+  c.mean = parse_floats(args.get_or("mean", "0,0,0"), "mean");
+  c.stdev = parse_floats(args.get_or("std", "1,1,1"), "std");
+  if (c.mean.size() != 3 || c.stdev.size() != 3)
+    throw UsageError("explain: --mean and --std need one value per RGB channel (3), e.g. --mean 0.485,0.456,0.406");
+  for (float s : c.stdev)
+    if (s == 0.0f) throw UsageError("explain: --std values must be non-zero");
+}
+
+void parse_methods(const Args& args, ExplainConfig& c) {
+  c.methods = split(args.get_or("method", kExplainDefaultMethods), ',');
+  if (c.methods.empty()) throw UsageError("explain: --method expects at least one method name");
+  std::string known;
+  for (const MethodInfo& m : methods()) known += (known.empty() ? "" : ", ") + m.name;
+  for (const std::string& m : c.methods) {
+    bool ok = false;
+    for (const MethodInfo& info : methods()) ok |= info.name == m;
+    if (!ok) throw UsageError("explain: --method: unknown method '" + m + "' (accepted: " + known + ")");
+    if (m == "feature_permutation" && !c.batch)
+      throw UsageError("explain: --method feature_permutation shuffles features across a batch of inputs; run it in "
+                       "batch mode (--images DIR or several --image) so each --chunk holds at least 2 images");
+  }
+  MethodOptions& o = c.options;
+  o.rules = args.get_or("rules", "");
+  for (const std::string& kv : args.get_all("rule-param")) {
+    try {
+      o.rule_params.insert(parse_rule_param(kv));
+    } catch (const Error& e) {
+      throw UsageError(std::string("explain: --rule-param: ") + e.what());
+    }
+  }
+  try {
+    if (!o.rules.empty()) make_rule_set(o.rules, o.rule_params);  // validates names and parameters early
+  } catch (const Error& e) {
+    throw UsageError(std::string("explain: --rules: ") + e.what());
+  }
+  o.layer = args.get_or("layer", "");
+  c.layer_given = !o.layer.empty();
+  if (const auto n = args.get("neuron")) {
+    for (const std::string& p : split(*n, ',')) {
+      const std::optional<int64_t> i = to_int(p);
+      if (!i || *i < 0)
+        throw UsageError("explain: --neuron expects non-negative indices like 5 or 3,4,4 (flat or per dimension), "
+                         "got '" + *n + "'");
+      o.neuron.push_back(*i);
+    }
+    if (o.neuron.empty()) throw UsageError("explain: --neuron expects an index, got '" + *n + "'");
+  }
+  c.neuron_given = !o.neuron.empty();
+  if (const auto s = positive(args, "steps")) o.steps = static_cast<int>(*s);
+  if (const auto i = args.get("integration")) {
+    try {
+      o.integration = integration_from_string(*i);
+    } catch (const Error& e) {
+      throw UsageError(std::string("explain: --integration: ") + e.what());
+    }
+  }
+  const std::string nt = args.get_or("noise-tunnel", "");
+  if (!nt.empty() && nt != "smoothgrad" && nt != "smoothgrad_sq" && nt != "vargrad")
+    throw UsageError("explain: --noise-tunnel expects smoothgrad, smoothgrad_sq or vargrad, got '" + nt + "'");
+  o.noise_tunnel = nt;
+  if (const auto s = positive(args, "samples")) o.samples = static_cast<int>(*s);
+  if (const auto s = args.get_double("stdev")) {
+    if (*s < 0) throw UsageError("explain: --stdev expects a non-negative number, got " + std::to_string(*s));
+    o.stdev = static_cast<float>(*s);
+  }
+  o.window = parse_dims(args, "window");
+  o.stride = parse_dims(args, "stride");
+  if (const auto b = positive(args, "batch")) o.batch = static_cast<int>(*b);
+  if (const auto s = args.get_int("seed")) {
+    if (*s < 0) throw UsageError("explain: --seed expects a non-negative integer, got " + std::to_string(*s));
+    o.seed = static_cast<uint64_t>(*s);
+  }
+  if (const auto b = args.get("baseline")) {
+    if (ends_with(*b, ".npy")) {
+      c.baseline_npy = *b;
+    } else {
+      try {
+        o.baselines = {Baseline::parse(*b, o.seed)};
+      } catch (const Error& e) {
+        throw UsageError(std::string("explain: --baseline: ") + e.what() + " (or a FILE.npy)");
+      }
+    }
+  }
+  const std::string target = args.get_or("target", "top1");
+  if (target != "top1") {
+    const std::optional<int64_t> t = to_int(target);
+    if (!t || *t < 0) throw UsageError("explain: --target expects a class index or top1, got '" + target + "'");
+    c.target_class = *t;
+  }
+  // feature_permutation needs several images per call; everything else is fastest one by one
+  // (docs/cli.md, "Batch mode").
+  const bool permutes = std::find(c.methods.begin(), c.methods.end(), "feature_permutation") != c.methods.end();
+  c.chunk = permutes ? kExplainPermutationChunk : 1;
+  if (const auto k = positive(args, "chunk")) c.chunk = static_cast<int>(*k);
+}
+
+void parse_output(const Args& args, ExplainConfig& c) {
+  c.out = args.get_or("out", c.batch ? kExplainDefaultOutDir : kExplainDefaultOut);
+  c.save = args.get("save");
+  if (c.batch && ends_with(c.out, ".png"))
+    throw UsageError("explain: in batch mode --out names a folder (one DIR/<stem>.png per image), got '" + c.out + "'");
+  if (c.batch && c.save && ends_with(*c.save, ".npy"))
+    throw UsageError("explain: in batch mode --save names a folder (one DIR/<stem>.npy per image), got '" + *c.save +
+                     "'");
+  c.json = args.flag("json");
+  c.colorbar = !args.has("colorbar") || args.flag("colorbar");
+  VisualOptions& v = c.visual;
+  try {
+    v.method = visual_method_from_string(args.get_or("visual", "heat_map"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("explain: --visual: ") + e.what());
+  }
+  // Captum cannot mask or fade with both signs at once; those default to the magnitude.
+  const bool needs_magnitude = !uses_colormap(v.method);
+  const std::string sign = args.get_or("sign", needs_magnitude ? "absolute_value" : "all");
+  try {
+    v.sign = visual_sign_from_string(sign);
+  } catch (const Error& e) {
+    throw UsageError(std::string("explain: --sign: ") + e.what());
+  }
+  if (needs_magnitude && v.sign == VisualSign::All)
+    throw UsageError("explain: --visual " + to_string(v.method) +
+                     " needs --sign positive, negative or absolute_value (one mask cannot show both signs)");
+  const std::string cmap = args.get_or("colormap", "auto");
+  if (cmap != "auto") {
+    try {
+      v.colormap = colormap_from_string(cmap);
+    } catch (const Error& e) {
+      throw UsageError(std::string("explain: --colormap: unknown colormap '") + cmap + "' (accepted: auto, " +
+                       colormap_names() + ")");
+    }
+  }
+  if (const auto p = args.get_double("outlier-percent")) {
+    if (*p < 0 || *p >= 100)
+      throw UsageError("explain: --outlier-percent expects a number in [0,100), got " + std::to_string(*p));
+    v.outlier_percent = static_cast<float>(*p);
+  }
+}
+
+}  // namespace
+
+std::vector<FlagSpec> explain_flags() {
+  // Long entries one field per line; the help texts are what `backlight explain --help` prints.
+  return {
+      {.name = "model", .metavar = "NAME", .help = "zoo model (default: shapes_cnn, the embedded model)"},
+      {.name = "weights", .metavar = "FILE.safetensors", .help = "weights converted with tools/convert_torch.py"},
+      {.name = "image",
+       .metavar = "FILE",
+       .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",
+       .repeated = true},
+      {.name = "images", .metavar = "DIR", .help = "batch mode: every .png/.jpg/.jpeg/.bmp in DIR, sorted by name"},
+      {.name = "input", .metavar = "FILE.npy", .help = "exact float32 input tensor, CHW or NCHW (first item used)"},
+      {.name = "size", .metavar = "N|HxW", .help = "resize images first: shorter side N (aspect kept) or exactly HxW"},
+      {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default 0)"},
+      {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default 1)"},
+      {.name = "method",
+       .metavar = "NAME[,NAME...]",
+       .help = std::string("methods; default: ") + kExplainDefaultMethods},
+      {.name = "rules", .metavar = "NAME", .help = "rule set for lrp / layer_lrp (backlight rules)"},
+      {.name = "rule-param", .metavar = "KEY=VALUE", .help = "rule set parameter, e.g. gamma=0.5", .repeated = true},
+      {.name = "target", .metavar = "N|top1", .help = "class to explain (default top1)"},
+      {.name = "layer",
+       .metavar = "NAME",
+       .help = "module path for CAM, layer and neuron methods (default: the feature maps entering the final pooling)"},
+      {.name = "neuron",
+       .metavar = "INDEX[,INDEX...]",
+       .help = "neuron index into the layer output (default: the layer's most active unit for each image)"},
+      {.name = "baseline", .metavar = "zero|blur|uniform|FILE.npy", .help = "baseline for path/reference methods"},
+      {.name = "steps", .metavar = "N", .help = "integration steps (default 50)"},
+      {.name = "integration",
+       .metavar = "NAME",
+       .help = "gausslegendre (default) or riemann_left|right|middle|trapezoid"},
+      {.name = "noise-tunnel", .metavar = "TYPE", .help = "wrap the methods: smoothgrad, smoothgrad_sq or vargrad"},
+      {.name = "samples", .metavar = "N", .help = "samples (noise tunnel, sampling methods)"},
+      {.name = "stdev", .metavar = "X", .help = "noise standard deviation"},
+      {.name = "window", .metavar = "CxHxW", .help = "occlusion window"},
+      {.name = "stride", .metavar = "CxHxW", .help = "occlusion stride"},
+      {.name = "batch", .metavar = "N", .help = "internal batch size / perturbations per forward"},
+      {.name = "chunk",
+       .metavar = "N",
+       .help = "batch mode: same-size images per method call (default 1; 16 with feature_permutation)"},
+      {.name = "seed", .metavar = "N", .help = "seed of every random draw"},
+      {.name = "device", .metavar = "cpu|cuda", .help = "device (cuda needs a CUDA build and a device)"},
+      {.name = "threads", .metavar = "N", .help = "CPU threads (default: all cores; batch mode: one image per thread)"},
+      {.name = "out",
+       .metavar = "FILE.png|DIR",
+       .help = std::string("output grid; batch mode: a folder of <stem>.png; default: ") + kExplainDefaultOut +
+               " or " + kExplainDefaultOutDir + "/"},
+      {.name = "save",
+       .metavar = "FILE.npy|DIR",
+       .help = "raw float32 attribution of the first method (batch: DIR/<stem>.npy)"},
+      {.name = "visual",
+       .metavar = "NAME",
+       .help = "heat_map (default), blended_heat_map, masked_image or alpha_scaling"},
+      {.name = "sign",
+       .metavar = "NAME",
+       .help = "all (default for heat maps), positive, negative or absolute_value (default for masked_image and "
+               "alpha_scaling)"},
+      {.name = "colormap",
+       .metavar = "NAME",
+       .help = "auto (default: bwr for sign all, else inferno), bwr, seismic, inferno or viridis"},
+      {.name = "outlier-percent", .metavar = "X", .help = "share of the attribution mass that saturates (default 2)"},
+      {.name = "colorbar", .kind = FlagKind::Bool, .help = "the colour bar (default on; --colorbar=false hides it)"},
+      {.name = "json", .kind = FlagKind::Bool, .help = "print a JSON summary on stdout"},
+  };
+}
+
+ExplainConfig parse_explain_config(const Args& args) {
+  ExplainConfig c;
+  parse_model(args, c);
+  parse_inputs(args, c);
+  parse_methods(args, c);
+  parse_output(args, c);
+  return c;
+}
+
+}  // namespace backlight::cli

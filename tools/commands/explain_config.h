@@ -1,0 +1,57 @@
+#pragma once
+/// `backlight explain`'s flags and their validation: the flag table (for --help) and the parsed,
+/// checked configuration the run uses. Every usage problem throws UsageError (exit 2) naming the
+/// flag and the accepted values, before any work starts.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attribution/registry.h"
+#include "tools/cli/args.h"
+#include "tools/cli/heatmap.h"
+
+namespace backlight::cli {
+
+inline constexpr const char* kExplainDefaultOut = "out/explain.png";
+inline constexpr const char* kExplainDefaultOutDir = "out/explain";
+inline constexpr const char* kExplainDefaultMethods = "saliency,integrated_gradients,lrp,grad_cam";
+/// Default --chunk when feature_permutation runs (it shuffles features across the images of a call).
+inline constexpr int kExplainPermutationChunk = 16;
+
+struct ExplainConfig {
+  // model
+  std::string model = "shapes_cnn";
+  bool model_given = false;            ///< --model was given (checked against the weights' "arch")
+  std::optional<std::string> weights;
+  std::string device = "cpu";
+  // inputs: one of --image (once or repeated), --images DIR, --input FILE.npy, or the built-in image
+  std::vector<std::string> images;     ///< --image values, in order
+  std::optional<std::string> images_dir;
+  std::optional<std::string> npy_input;
+  bool batch = false;                  ///< --images, or --image given more than once
+  int64_t size_shorter = 0;            ///< --size N (shorter side), 0 when absent
+  int64_t size_h = 0, size_w = 0;      ///< --size HxW, 0 when absent
+  std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
+  // attribution
+  std::vector<std::string> methods;
+  MethodOptions options;               ///< baselines from a .npy are loaded at run time
+  std::optional<std::string> baseline_npy;
+  bool layer_given = false, neuron_given = false;
+  std::optional<int64_t> target_class;  ///< nullopt: top1
+  int chunk = 1;                       ///< batch mode: images per method call (--chunk)
+  // output
+  std::string out;                     ///< PNG file (single) or folder (batch)
+  std::optional<std::string> save;     ///< .npy file (single) or folder (batch)
+  bool json = false;
+  VisualOptions visual;
+  bool colorbar = true;
+};
+
+/// The flag table shown by `backlight explain --help`.
+std::vector<FlagSpec> explain_flags();
+
+/// Validates the parsed flags; also applies --threads. Throws UsageError.
+ExplainConfig parse_explain_config(const Args& args);
+
+}  // namespace backlight::cli
