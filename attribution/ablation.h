@@ -25,6 +25,13 @@
 
 namespace backlight {
 
+/// Whether occlusion runs incrementally (attribution/incremental/incremental_occlusion.h).
+enum class IncrementalMode {
+  Auto,  ///< when the model's graph is supported and the plan saves at least 20% of the FLOPs
+  On,    ///< always; throws naming the first unsupported op when the graph is not supported
+  Off,   ///< never: one full forward per window position
+};
+
 struct OcclusionOptions {
   /// Window shape per input dimension without the batch axis (e.g. {3, 15, 15} for [N,3,H,W]).
   std::vector<int64_t> window;
@@ -34,6 +41,9 @@ struct OcclusionOptions {
   /// The occluding value: zero, a constant, or any Baseline kind (a tensor [N, ...] or one item).
   Baseline baseline = Baseline::zero();
   int perturbations_per_eval = 0;  ///< window positions per forward; 0: automatic
+  /// Incremental occlusion: cache the unoccluded activations and recompute, per window, only
+  /// the part of each layer the window can reach (exact up to float32 round-off).
+  IncrementalMode incremental = IncrementalMode::Auto;
   ProgressOptions progress;
   const Workspace* workspace = nullptr;
 };
@@ -41,7 +51,10 @@ struct OcclusionOptions {
 /// along every dimension, ceil((D - w) / s) + 1 of them, the last one clipped at the border (never
 /// wrapped); each element's attribution is the mean of f(x) - f(x occluded) over the windows that
 /// cover it (Captum's total / overlap count). Throws naming the shapes for a window that does not
-/// fit or a stride larger than the window.
+/// fit or a stride larger than the window. By default (options.incremental = Auto) image models
+/// whose graph allows it run incrementally: one recorded forward per item, then per window only
+/// the part of each layer the window reaches (attribution/incremental/incremental_occlusion.h);
+/// perturbations_per_eval then counts window positions of one item per batch.
 AttributionResult occlusion(const Module& model, const Tensor& inputs, const Target& target,
                             const OcclusionOptions& options);
 

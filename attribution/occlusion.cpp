@@ -1,14 +1,39 @@
 // Occlusion: batches of occluded copies (kernels occlude_batch), one inference forward per batch,
-// then one gather of the differences over the windows and the overlap average.
+// then one gather of the differences over the windows and the overlap average. With
+// options.incremental the differences come from incremental occlusion instead
+// (attribution/incremental/): same layout, same accumulation.
 #include <algorithm>
 #include <memory>
 
 #include "attribution/ablation.h"
+#include "attribution/incremental/incremental_occlusion.h"
 #include "attribution/pass.h"
 #include "attribution/perturbation.h"
 #include "engine/error.h"
 
 namespace backlight {
+
+namespace {
+
+// diffs[j*N + n] = f(x_n) - f(x_n occluded at window j), float32 as Captum's eval_diff.
+Tensor plain_diffs(const Tensor& inputs, const OcclusionGeometry& g, BaselineRef base, const RowEvaluator& eval,
+                   int64_t per, Progress& bar, const Workspace& ws) {
+  const int64_t items = inputs.size(0);
+  Tensor diffs = Tensor::empty(Shape{g.positions, items});
+  for (int64_t first = 0; first < g.positions; first += per) {
+    const int64_t count = std::min(per, g.positions - first);
+    Tensor rows = Tensor::empty(with_batch(inputs.shape(), count * items), &ws);
+    occlude_batch_cpu(inputs.data(), items, base, g, first, count, rows.data());
+    const Tensor v = eval.values(rows);
+    for (int64_t i = 0; i < count * items; ++i)
+      diffs.data()[first * items + i] = eval.initial().data()[i % items] - v.data()[i];
+    bar.advance(count);
+  }
+  bar.finish();
+  return diffs;
+}
+
+}  // namespace
 
 AttributionResult occlusion(const Module& model, const Tensor& inputs, const Target& target,
                             const OcclusionOptions& opt) {
@@ -21,21 +46,23 @@ AttributionResult occlusion(const Module& model, const Tensor& inputs, const Tar
   const BaselineRef base = baseline_ref(opt.baseline, inputs, base_storage);
   const RowEvaluator eval(model, inputs, target, ws);
   const int64_t items = inputs.size(0);
-  const int64_t per = perturbations_per_batch(opt.perturbations_per_eval, items, g.positions);
 
-  // diffs[j*N + n] = f(x_n) - f(x_n occluded at window j), float32 as Captum's eval_diff.
-  Tensor diffs = Tensor::empty(Shape{g.positions, items});
-  Progress bar("occlusion", g.positions, opt.progress);
-  for (int64_t first = 0; first < g.positions; first += per) {
-    const int64_t count = std::min(per, g.positions - first);
-    Tensor rows = Tensor::empty(with_batch(inputs.shape(), count * items), &ws);
-    occlude_batch_cpu(inputs.data(), items, base, g, first, count, rows.data());
-    const Tensor v = eval.values(rows);
-    for (int64_t i = 0; i < count * items; ++i)
-      diffs.data()[first * items + i] = eval.initial().data()[i % items] - v.data()[i];
-    bar.advance(count);
+  Tensor diffs;
+  if (opt.incremental != IncrementalMode::Off) {
+    incremental::Recording rec = incremental::record_and_plan(model, inputs.slice_batch(0, 1), g, ws);
+    if (incremental::use_plan(rec.plan, opt.incremental)) {
+      // One item at a time: perturbations_per_eval positions of one item per batch (automatic:
+      // about 64).
+      const int64_t per = perturbations_per_batch(opt.perturbations_per_eval, 1, g.positions);
+      Progress bar("occlusion", g.positions * items, opt.progress);
+      diffs = incremental::occlusion_diffs(model, std::move(rec), inputs, g, base, eval, target, per, bar, ws);
+    }
   }
-  bar.finish();
+  if (!diffs.defined()) {
+    const int64_t per = perturbations_per_batch(opt.perturbations_per_eval, items, g.positions);
+    Progress bar("occlusion", g.positions, opt.progress);
+    diffs = plain_diffs(inputs, g, base, eval, per, bar, ws);
+  }
 
   AttributionResult r;
   r.attribution = Tensor::zeros(inputs.shape());

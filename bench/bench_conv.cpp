@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "bench/gemm_ceiling.h"
 #include "bench/harness.h"
 #include "engine/eigen.h"
 #include "engine/functional/conv.h"
@@ -56,90 +57,11 @@ const Layer kLayers[] = {
     {"vgg16", "features.24,26,28", 512, 14, 512, 3, 1, 1, 3},
 };
 
-Tensor randn(const Shape& s, std::mt19937_64& rng, float stdev) {
-  std::normal_distribution<float> d(0.0f, stdev);
-  Tensor t = Tensor::empty(s);
-  for (float& v : t.span()) v = d(rng);
-  return t;
-}
-
-// Compares `n_samples` random elements of `got` with ref(flat index); "" when all match.
-template <class Ref>
-std::string check_sample(const Tensor& got, Ref ref, std::mt19937_64& rng, int n_samples = 300) {
-  std::uniform_int_distribution<int64_t> pick(0, got.numel() - 1);
-  std::ostringstream os;
-  int bad = 0;
-  double max_err = 0;
-  for (int s = 0; s < n_samples; ++s) {
-    const int64_t i = pick(rng);
-    const double want = ref(i), have = got.data()[i];
-    const double err = std::fabs(have - want);
-    max_err = std::max(max_err, err);
-    if (!(err <= 1e-3 + 1e-3 * std::fabs(want)) && bad++ < 5)
-      os << "  [" << i << "] got " << have << ", reference " << want << "\n";
-  }
-  if (!bad) return "";
-  return std::to_string(bad) + " of " + std::to_string(n_samples) + " sampled elements differ (max abs " +
-         std::to_string(max_err) + "):\n" + os.str();
-}
-
 std::string shape_str(const fn::ConvGeometry& g) {
   std::ostringstream os;
   os << g.c << "x" << g.h << "x" << g.w << "->" << g.o << "x" << g.oh << "x" << g.ow << " k" << g.kh << " s"
      << g.a.stride_h << " p" << g.a.pad_h;
   return os.str();
-}
-
-// The GEMM ceiling on this machine: Eigen's product (threaded by Eigen) and backlight's kernel
-// (fn::gemm, rows split over the threads as the conv paths do), C[n,n] = A[n,n] B[n,n].
-void bench_gemm(const bench::Options& opt, bench::Reporter& rep) {
-  const int64_t n = opt.quick ? 512 : 2048;
-  std::mt19937_64 rng(1);
-  Tensor a = randn(Shape{n, n}, rng, 1.0f), b = randn(Shape{n, n}, rng, 1.0f), c = Tensor::empty(Shape{n, n});
-  const double flops = 2.0 * n * n * n;
-  auto check = [&]() -> std::string {
-    return check_sample(c, [&](int64_t i) {
-      const int64_t r = i / n, col = i % n;
-      double s = 0;
-      for (int64_t k = 0; k < n; ++k) s += static_cast<double>(a.data()[r * n + k]) * b.data()[k * n + col];
-      return s;
-    }, rng, 50);
-  };
-  const std::string eigen_name = "gemm/eigen/" + std::to_string(n);
-  if (opt.selected(eigen_name)) {
-    auto run = [&] { mat(c.data(), n, n).noalias() = mat(a.data(), n, n) * mat(b.data(), n, n); };
-    const bool ok = rep.validate(eigen_name, [&] {
-      run();
-      return check();
-    });
-    const bench::Stats s = ok ? bench::measure(opt, run) : bench::Stats{};
-    if (ok) rep.emit(bench::Record(eigen_name).add("threads", Eigen::nbThreads()).add("gflops", flops / s.median / 1e9), s);
-  }
-  const std::string ours_name = std::string("gemm/") + fn::gemm::kernel_name() + "/" + std::to_string(n);
-  if (opt.selected(ours_name)) {
-    const int threads = num_threads();
-    Workspace ws;
-    Tensor scratch = Tensor::empty(Shape{threads, fn::gemm::scratch_floats(n, n) + 16}, &ws);
-    const int64_t per = scratch.size(1);
-    auto run = [&] {
-      parallel_for(n / 6, 1, [&](int64_t lo, int64_t hi) {  // rows in whole 6-row panels
-        const int64_t r0 = lo * 6, r1 = hi == n / 6 ? n : hi * 6;
-#ifdef _OPENMP
-        float* sc = scratch.data() + omp_get_thread_num() * per;
-#else
-        float* sc = scratch.data();
-#endif
-        fn::gemm::gemm(r1 - r0, n, n, fn::gemm::MatrixA{a.data() + r0 * n, n}, fn::gemm::rows_of(b.data(), n, n),
-                       c.data() + r0 * n, n, nullptr, false, sc);
-      });
-    };
-    const bool ok = rep.validate(ours_name, [&] {
-      run();
-      return check();
-    });
-    const bench::Stats s = ok ? bench::measure(opt, run) : bench::Stats{};
-    if (ok) rep.emit(bench::Record(ours_name).add("threads", threads).add("gflops", flops / s.median / 1e9), s);
-  }
 }
 
 }  // namespace
@@ -158,7 +80,7 @@ int main(int argc, char** argv) {
     if (opt.quick) batches = {1};
     bench::Reporter rep(opt);
     rep.note("threads: OpenMP " + std::to_string(num_threads()) + ", Eigen " + std::to_string(Eigen::nbThreads()));
-    bench_gemm(opt, rep);
+    bench::gemm_ceiling(opt, rep);
 
     Workspace ws;
     // Per model and batch: sum over layers of count * median, for the conv share of a network run.
@@ -172,18 +94,18 @@ int main(int argc, char** argv) {
         const Conv2dAttrs a{.stride_h = static_cast<int>(l.stride), .stride_w = static_cast<int>(l.stride),
                             .pad_h = static_cast<int>(l.pad), .pad_w = static_cast<int>(l.pad)};
         std::mt19937_64 rng(0xdeadbeef);
-        Tensor x = randn(Shape{nb, l.c, hw, hw}, rng, 1.0f);
-        Tensor w = randn(Shape{l.o, l.c, l.k, l.k}, rng, std::sqrt(2.0f / static_cast<float>(l.c * l.k * l.k)));
-        Tensor b = randn(Shape{l.o}, rng, 0.1f);
+        Tensor x = bench::random_normal(Shape{nb, l.c, hw, hw}, rng, 1.0f);
+        Tensor w = bench::random_normal(Shape{l.o, l.c, l.k, l.k}, rng, std::sqrt(2.0f / static_cast<float>(l.c * l.k * l.k)));
+        Tensor b = bench::random_normal(Shape{l.o}, rng, 0.1f);
         const fn::ConvGeometry g = fn::conv2d_geometry(x.shape(), w.shape(), a);
-        Tensor gy = randn(Shape{g.n, g.o, g.oh, g.ow}, rng, 1.0f);
+        Tensor gy = bench::random_normal(Shape{g.n, g.o, g.oh, g.ow}, rng, 1.0f);
         const double flops = 2.0 * g.n * g.o * g.oh * g.ow * g.k();
         const std::string total_key = std::string(l.model) + "/b" + std::to_string(nb);
         if (do_fwd) {
           const std::string name = base + "/fwd";
           const bool ok = rep.validate(name, [&] {
             Tensor y = fn::conv2d_forward(x, w, b, a, &ws);
-            return check_sample(y, [&](int64_t i) {
+            return bench::check_sample(y, [&](int64_t i) {
               const int64_t ox = i % g.ow, oy = i / g.ow % g.oh, o = i / (g.ow * g.oh) % g.o, n = i / (g.ow * g.oh * g.o);
               return fn::ref::conv2d_forward_at(x.data(), w.data(), b.data(), g, n, o, oy, ox);
             }, rng);
@@ -200,7 +122,7 @@ int main(int argc, char** argv) {
           const std::string name = base + "/bwd_input";
           const bool ok = rep.validate(name, [&] {
             Tensor dx = fn::conv2d_backward_input(gy, w, x.shape(), a, &ws);
-            return check_sample(dx, [&](int64_t i) {
+            return bench::check_sample(dx, [&](int64_t i) {
               const int64_t ix = i % g.w, iy = i / g.w % g.h, c = i / (g.w * g.h) % g.c, n = i / (g.w * g.h * g.c);
               return fn::ref::conv2d_backward_input_at(gy.data(), w.data(), g, n, c, iy, ix);
             }, rng);
