@@ -30,7 +30,8 @@ void write_inputs(const std::string& folder) {
   cli::write_png(folder + "/a.png", default_images().at(0).sample.image);
   cli::write_png(folder + "/b.png", default_images().at(1).sample.image);
   Tensor small = Tensor::empty({3, 48, 48});
-  const Tensor& src = default_images().at(2).sample.image;  // a 48x48 crop of the triangle
+  const Tensor src = default_images().at(2).sample.image;  // a 48x48 crop of the triangle (a copy:
+                                                          // the vector is a temporary)
   for (int64_t k = 0; k < 3; ++k)
     for (int64_t y = 0; y < 48; ++y)
       for (int64_t x = 0; x < 48; ++x) small.data()[(k * 48 + y) * 48 + x] = src.at({k, y + 8, x + 8});
