@@ -1,34 +1,14 @@
 // `backlight explain --device`: cuda without a usable device (or without a CUDA build) is a clear
 // runtime error (exit 1); an unknown device is a usage error (exit 2).
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <string>
 
 #include "kernels/device.h"
+#include "tests/cli/run_cli.h"
 
-namespace {
-
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
-Run run_cli(const std::string& args) {
-  const std::string cmd = std::string("'") + BACKLIGHT_CLI + "' " + args + " 2>&1 </dev/null";
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-}  // namespace
+using backlight::test::Run;
+using backlight::test::run_cli;
 
 TEST_SUITE("cli") {
 

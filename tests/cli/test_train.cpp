@@ -1,43 +1,22 @@
 // `backlight train` end to end on a tiny run: exit statuses, the weights file (loadable into
 // shapes_cnn, with its metadata) and the default images it writes.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "models/default_model.h"
 #include "models/state_dict.h"
+#include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
 #include "tools/cli/image_io.h"
 
 using namespace backlight;
 using backlight::test::TempDir;
 
-namespace {
-
-struct Run {
-  int status = -1;
-  std::string output;  ///< stdout and stderr
-};
-
-Run run_cli(const std::string& args) {
-  const std::string cmd = std::string("'") + BACKLIGHT_CLI + "' " + args + " 2>&1 </dev/null";
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-}  // namespace
+using backlight::test::contains;
+using backlight::test::Run;
+using backlight::test::run_cli;
 
 TEST_SUITE("cli") {
 
