@@ -4,12 +4,17 @@
 //
 //   bench_conv [--json] [--quick] [--only resnet18/layer1] [--batches 1,16] [--min-time S]
 //
-// Every layer is validated against the double-accumulating reference (engine/functional/
-// conv_ref.h) on a random sample of output and input-gradient elements before it is timed.
+// Rows per layer and batch: fwd and bwd_input are the dispatcher's choice (conv.h; the totals
+// sum these); where the Winograd path applies (3x3 stride 1) also fwd_gemm / fwd_winograd and
+// bwd_input_gemm / bwd_input_winograd, the two paths called directly (e.g. --only _winograd).
+// Every row is validated against the double-accumulating reference (engine/functional/
+// conv_ref.h) on a random sample of elements before it is timed; err_rel is the largest error on
+// 1000 further samples relative to the largest |output|.
 // GFLOP/s counts 2*MACs of the product actually computed: forward 2*N*O*OH*OW*(C/g)*kH*kW, and
 // backward-input (the transposed product W^T g, then col2im) the same multiply-adds.
 #include <Eigen/Core>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -18,6 +23,7 @@
 #include "bench/harness.h"
 #include "engine/eigen.h"
 #include "engine/functional/conv.h"
+#include "engine/functional/conv_paths.h"
 #include "engine/functional/conv_ref.h"
 #include "engine/functional/gemm.h"
 #include "engine/parallel.h"
@@ -57,6 +63,18 @@ const Layer kLayers[] = {
     {"vgg16", "features.24,26,28", 512, 14, 512, 3, 1, 1, 3},
 };
 
+// Max |got - ref| over 1000 sampled elements, relative to max |got| over all elements.
+double sampled_error_rel(const Tensor& got, const std::function<double(int64_t)>& ref, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int64_t> pick(0, got.numel() - 1);
+  double err = 0, top = 0;
+  for (int s = 0; s < 1000; ++s) {
+    const int64_t i = pick(rng);
+    err = std::max(err, std::fabs(got.data()[i] - ref(i)));
+  }
+  for (float v : got.span()) top = std::max<double>(top, std::fabs(v));
+  return top > 0 ? err / top : err;
+}
+
 std::string shape_str(const fn::ConvGeometry& g) {
   std::ostringstream os;
   os << g.c << "x" << g.h << "x" << g.w << "->" << g.o << "x" << g.oh << "x" << g.ow << " k" << g.kh << " s"
@@ -88,7 +106,10 @@ int main(int argc, char** argv) {
     for (int64_t nb : batches)
       for (const Layer& l : kLayers) {
         const std::string base = std::string(l.model) + "/" + l.name + "/b" + std::to_string(nb);
-        const bool do_fwd = opt.selected(base + "/fwd"), do_bwd = opt.selected(base + "/bwd_input");
+        const bool do_fwd = opt.selected(base + "/fwd") || opt.selected(base + "/fwd_gemm") ||
+                            opt.selected(base + "/fwd_winograd");
+        const bool do_bwd = opt.selected(base + "/bwd_input") || opt.selected(base + "/bwd_input_gemm") ||
+                            opt.selected(base + "/bwd_input_winograd");
         if (!do_fwd && !do_bwd) continue;
         const int64_t hw = opt.quick ? std::min<int64_t>(l.hw, 28) : l.hw;
         const Conv2dAttrs a{.stride_h = static_cast<int>(l.stride), .stride_w = static_cast<int>(l.stride),
@@ -101,39 +122,64 @@ int main(int argc, char** argv) {
         Tensor gy = bench::random_normal(Shape{g.n, g.o, g.oh, g.ow}, rng, 1.0f);
         const double flops = 2.0 * g.n * g.o * g.oh * g.ow * g.k();
         const std::string total_key = std::string(l.model) + "/b" + std::to_string(nb);
-        if (do_fwd) {
-          const std::string name = base + "/fwd";
+        const float* bp = b.data();
+        auto ref_y = [&](int64_t i) {
+          const int64_t ox = i % g.ow, oy = i / g.ow % g.oh, o = i / (g.ow * g.oh) % g.o, n = i / (g.ow * g.oh * g.o);
+          return fn::ref::conv2d_forward_at(x.data(), w.data(), bp, g, n, o, oy, ox);
+        };
+        auto ref_dx = [&](int64_t i) {
+          const int64_t ix = i % g.w, iy = i / g.w % g.h, c = i / (g.w * g.h) % g.c, n = i / (g.w * g.h * g.c);
+          return fn::ref::conv2d_backward_input_at(gy.data(), w.data(), g, n, c, iy, ix);
+        };
+        // One row: validate on sampled elements, then time; err_rel = max sampled |error| / max |out|.
+        // Returns the median seconds (0 when not run).
+        auto row = [&](const std::string& name, const std::function<void(Tensor&)>& run, Tensor out,
+                       const std::function<double(int64_t)>& ref) -> double {
+          if (!opt.selected(name)) return 0.0;
           const bool ok = rep.validate(name, [&] {
-            Tensor y = fn::conv2d_forward(x, w, b, a, &ws);
-            return bench::check_sample(y, [&](int64_t i) {
-              const int64_t ox = i % g.ow, oy = i / g.ow % g.oh, o = i / (g.ow * g.oh) % g.o, n = i / (g.ow * g.oh * g.o);
-              return fn::ref::conv2d_forward_at(x.data(), w.data(), b.data(), g, n, o, oy, ox);
-            }, rng);
+            run(out);
+            return bench::check_sample(out, ref, rng);
           });
-          if (ok) {  // a wrong result is not timed
-            const bench::Stats s = bench::measure(opt, [&] { fn::conv2d_forward(x, w, b, a, &ws); });
-            rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
-                         .add("gflops", flops / s.median / 1e9), s);
-            totals[total_key][0] += l.count * s.median;
+          if (!ok) return 0.0;  // a wrong result is not timed
+          const double err = sampled_error_rel(out, ref, rng);
+          const bench::Stats s = bench::measure(opt, [&] { run(out); });
+          rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
+                       .add("gflops", flops / s.median / 1e9).add("err_rel", err), s);
+          return s.median;
+        };
+        Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}), dx = Tensor::empty(x.shape());
+        const bool wino = fn::conv_paths::winograd_applies(g);
+        if (do_fwd) {
+          // The dispatcher's choice (the totals), then, where Winograd applies, both paths.
+          const double t = row(base + "/fwd", [&](Tensor& out) { out = fn::conv2d_forward(x, w, b, a, &ws); }, y, ref_y);
+          if (t > 0) {
+            totals[total_key][0] += l.count * t;
             totals[total_key][1] += l.count * flops;
+          }
+          if (wino) {
+            row(base + "/fwd_gemm",
+                [&](Tensor& out) { fn::conv_paths::forward_gemm(x.data(), w.data(), bp, g, out.data(), &ws); }, y, ref_y);
+            row(base + "/fwd_winograd",
+                [&](Tensor& out) { fn::conv_paths::forward_winograd(x.data(), w.data(), bp, g, out.data(), &ws); }, y,
+                ref_y);
           }
         }
         if (do_bwd) {
-          const std::string name = base + "/bwd_input";
-          const bool ok = rep.validate(name, [&] {
-            Tensor dx = fn::conv2d_backward_input(gy, w, x.shape(), a, &ws);
-            return bench::check_sample(dx, [&](int64_t i) {
-              const int64_t ix = i % g.w, iy = i / g.w % g.h, c = i / (g.w * g.h) % g.c, n = i / (g.w * g.h * g.c);
-              return fn::ref::conv2d_backward_input_at(gy.data(), w.data(), g, n, c, iy, ix);
-            }, rng);
-          });
-          if (ok) {
-            const bench::Stats s =
-                bench::measure(opt, [&] { fn::conv2d_backward_input(gy, w, x.shape(), a, &ws); });
-            rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
-                         .add("gflops", flops / s.median / 1e9), s);
-            totals[total_key][2] += l.count * s.median;
+          const double t = row(base + "/bwd_input",
+                               [&](Tensor& out) { out = fn::conv2d_backward_input(gy, w, x.shape(), a, &ws); }, dx, ref_dx);
+          if (t > 0) {
+            totals[total_key][2] += l.count * t;
             totals[total_key][3] += l.count * flops;
+          }
+          if (wino) {
+            // The GEMM path the dispatcher takes for stride 1 without Winograd (conv.cpp).
+            row(base + "/bwd_input_gemm", [&](Tensor& out) {
+              if (2 * g.cg() >= g.og()) fn::conv_paths::backward_input_flipped(gy.data(), w.data(), g, out.data(), &ws);
+              else fn::conv_paths::backward_input_col2im(gy.data(), w.data(), g, out.data(), &ws);
+            }, dx, ref_dx);
+            row(base + "/bwd_input_winograd",
+                [&](Tensor& out) { fn::conv_paths::backward_input_winograd(gy.data(), w.data(), g, out.data(), &ws); },
+                dx, ref_dx);
           }
         }
       }

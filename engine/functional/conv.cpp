@@ -1,5 +1,5 @@
-// conv2d: geometry, path dispatch (paths in conv_gemm.cpp / conv_depthwise.cpp), weight and bias
-// gradients.
+// conv2d: geometry, path dispatch (paths in conv_gemm.cpp / conv_winograd.cpp / conv_depthwise.cpp),
+// weight and bias gradients.
 #include "engine/functional/conv.h"
 
 #include <cstring>
@@ -12,6 +12,19 @@
 #include "engine/parallel.h"
 
 namespace backlight::fn {
+
+namespace {
+
+// Winograd F(2x2, 3x3) does 16 multiplies per 2x2 outputs and channel pair where the GEMM
+// paths do 36, at the price of transforms per tile and channel and of the weights per call. The
+// products' depth is the input channels of the convolution computed (C forward, O for the input
+// gradient): at depth 3 (an RGB stem's forward) they are too shallow and Winograd is 2x slower;
+// from depth 8 on it was faster on every shape measured (bench/README.md).
+// MEASURED-THRESHOLDS-TBD
+bool use_winograd_forward(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.c >= 8; }
+bool use_winograd_backward(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.o >= 8; }
+
+}  // namespace
 
 ConvGeometry conv2d_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& a) {
   BL_CHECK_SHAPE(x.rank() == 4, "conv2d: expected input [N,C,H,W], got ", x);
@@ -41,6 +54,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}, ws);
   const float* b = bias.defined() ? bias.data() : nullptr;
   if (conv_paths::is_depthwise(g)) conv_paths::forward_depthwise(x.data(), w.data(), b, g, y.data());
+  else if (use_winograd_forward(g)) conv_paths::forward_winograd(x.data(), w.data(), b, g, y.data(), ws);
   else conv_paths::forward_gemm(x.data(), w.data(), b, g, y.data(), ws);
   return y;
 }
@@ -53,6 +67,7 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_s
   BL_ON_CUDA("conv2d backward", ws, gy, w) return cuda_ops::conv2d_backward_input(gy, w, g);
   Tensor dx = Tensor::empty(x_shape, ws);
   if (conv_paths::is_depthwise(g)) conv_paths::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
+  else if (use_winograd_backward(g)) conv_paths::backward_input_winograd(gy.data(), w.data(), g, dx.data(), ws);
   // Both GEMM paths do the same multiply-adds; their overheads differ: the flipped path builds
   // im2col rows from g (O/g * kH*kW rows), col2im scatters C/g * kH*kW rows into dx. With few
   // input channels (a stem conv on RGB) col2im moves far less memory.

@@ -25,8 +25,24 @@
 ///   with few channels (an RGB stem) splits the output columns instead, each thread adding into
 ///   its own copy of dx, summed at the end. conv2d_backward_input takes this path for strides
 ///   > 1 and when C/g < (O/g)/2 (then col2im moves less memory than the flipped im2col).
+/// - forward_winograd / backward_input_winograd: 3x3, stride 1, dilation 1, groups 1, any padding
+///   (conv_winograd.cpp, transforms in winograd_math.h). Winograd F(2x2, 3x3): every 2x2 block of
+///   outputs (a tile) costs 16 multiplies per channel pair instead of 36: transforms of the
+///   weights (U = G g G^T), of each tile's 4x4 input (V = B^T d B), 16 products U_xi V_xi (fn::gemm,
+///   depth C), and the output transform (A^T M A). Two schedules: with many tiles (early layers,
+///   batches) U is transformed once per call and threads run blocks of ~64 tiles each; with few
+///   tiles (14x14 and 7x7 maps at small batch) all tiles are transformed and packed once and
+///   threads take chunks of output channels, transforming their weights on the fly (U, 16/9 the
+///   size of W, is never stored whole). Backward-input is the same convolution of g with
+///   W'[c, o, i, j] = W[o, c, 2-i, 2-j] and padding 2 - p, read from W by the weight transform
+///   (no flipped copy of W). Float32 results differ from the direct sum by rounding only (error
+///   figures in bench/README.md).
 /// - depthwise_forward / depthwise_backward_input: groups == C (with any channel multiplier),
 ///   direct loops over the window (a GEMM with one row per group would be slow).
+///
+/// Dispatch (conv.cpp): depthwise -> depthwise loops; Winograd where winograd_applies and the
+/// channel counts make it faster (see use_winograd in conv.cpp); else forward_gemm, and for the
+/// input gradient backward_input_flipped or backward_input_col2im as described above.
 #include "engine/functional/conv.h"
 
 namespace backlight::fn::conv_paths {
@@ -39,10 +55,23 @@ struct GemmTiling {
   int64_t max_images_per_tile = 0;  ///< 1 forbids multi-image tiles
 };
 
+/// Schedule knobs for the Winograd paths; zero / Auto means "choose from the geometry". Tests set
+/// them to run both schedules on every shape, blocks that span rows and images, and more threads
+/// than blocks or chunks.
+struct WinogradTiling {
+  enum class Schedule { Auto, TileBlocks, WeightChunks };
+  Schedule schedule = Schedule::Auto;
+  int64_t tiles_per_block = 0;  ///< TileBlocks: 2x2-output tiles per block (all images' tiles in a row)
+  int64_t chunk_rows = 0;       ///< WeightChunks: output channels per chunk (rounded up to 6)
+};
+
 bool is_pointwise(const ConvGeometry& g);
 bool is_depthwise(const ConvGeometry& g);
 /// True when backward_input_flipped applies (stride 1, not depthwise).
 bool flipped_backward_applies(const ConvGeometry& g);
+
+/// True when the Winograd paths apply: kernel 3x3, stride 1, dilation 1, groups 1, N, C, O >= 1.
+bool winograd_applies(const ConvGeometry& g);
 
 /// y[n,o,oh,ow] (bias may be null).
 void forward_gemm(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y,
@@ -52,6 +81,12 @@ void forward_depthwise(const float* x, const float* w, const float* bias, const 
 /// dx[n,c,h,w] for upstream gy[n,o,oh,ow]; dx is fully overwritten.
 void backward_input_flipped(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws,
                             GemmTiling tiling = {});
+/// Winograd F(2x2, 3x3): y[n,o,oh,ow] (bias may be null) and dx[n,c,h,w] (fully overwritten).
+/// Throw backlight::Error unless winograd_applies(g).
+void forward_winograd(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y,
+                      const Workspace* ws, WinogradTiling tiling = {});
+void backward_input_winograd(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws,
+                             WinogradTiling tiling = {});
 void backward_input_col2im(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws);
 void backward_input_depthwise(const float* gy, const float* w, const ConvGeometry& g, float* dx);
 
