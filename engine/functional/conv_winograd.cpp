@@ -87,7 +87,7 @@ int64_t block_tiles(const Problem& p) { return p.cin + p.cout <= 256 ? 64 : 128;
 struct Plan {
   int64_t th, tw, tiles;  // tile rows and columns per image, tiles over all images
   bool chunks;            // weight-chunk schedule (else tile blocks)
-  int64_t blocks, tb;     // tile ranges [tiles*b/blocks, tiles*(b+1)/blocks), at most tb tiles each
+  int64_t blocks, tb;     // tile ranges [tb*b, min(tiles, tb*(b+1)))
   int64_t nchunks;        // weight chunks: 6-row panels [panels*k/nchunks, panels*(k+1)/nchunks)
   int64_t chunk_rows;     // most rows of one chunk
   int64_t ldv, ldm;       // row strides of V and M (a vector of 8 may run 7 tiles past the end)
@@ -105,18 +105,25 @@ Plan make_plan(const Problem& p, int threads, const WinogradTiling& tiling) {
   const int64_t panels = ceil_div(p.cout, 6);
   if (pl.chunks) {
     pl.blocks = 1;
+    pl.tb = pl.tiles;
     const int64_t rows = tiling.chunk_rows > 0 ? tiling.chunk_rows : kChunkRows;
     // A multiple of the thread count, so that every thread gets the same share of rows.
     pl.nchunks = round_up(std::max<int64_t>(ceil_div(panels, ceil_div(rows, 6)), 1), threads);
     pl.chunk_rows = 6 * ceil_div(panels, pl.nchunks);
+  } else if (tiling.tiles_per_block > 0) {
+    pl.tb = std::min(pl.tiles, tiling.tiles_per_block);
   } else {
-    pl.blocks = ceil_div(pl.tiles, tiling.tiles_per_block > 0 ? tiling.tiles_per_block : block_tiles(p));
-    // While blocks are few, a count that is a multiple of the thread count keeps every thread
-    // busy to the end (the blocks get a little smaller instead).
-    if (threads > 1 && pl.blocks < 8 * threads && tiling.tiles_per_block == 0)
-      pl.blocks = std::min(pl.tiles, round_up(pl.blocks, threads));
+    // Whole 16-column panels of the products (a narrower last panel costs as much as a full
+    // one): the block size from the target down to 32 in steps of 16 that finishes soonest
+    // when the threads share the blocks (ties: the larger block).
+    pl.tb = std::min(pl.tiles, round_up(block_tiles(p), 16));
+    int64_t best = ceil_div(ceil_div(pl.tiles, pl.tb), threads) * pl.tb;
+    for (int64_t tb = pl.tb - 16; tb >= 32; tb -= 16) {
+      const int64_t finish = ceil_div(ceil_div(pl.tiles, tb), threads) * tb;
+      if (finish < best) best = finish, pl.tb = tb;
+    }
   }
-  pl.tb = ceil_div(pl.tiles, pl.blocks);
+  if (!pl.chunks) pl.blocks = ceil_div(pl.tiles, pl.tb);
   pl.ldv = pl.ldm = round_up(pl.tb, 8) + 8;
   pl.rl = round_up(std::min(pl.tw, pl.tb) + 9, 8);
   return pl;
@@ -314,8 +321,11 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
   const int64_t hw = p.h * p.w, ohw = p.oh * p.ow, panels = ceil_div(p.cout, 6);
   // U, V and M hold 16 matrices each; at a multiple of 4 KiB apart they would put 16 streams on
   // the same L1 sets, so every matrix gets one cache line of padding.
-  const int64_t u_rows = pl.chunks ? pl.chunk_rows : p.cout;
-  const int64_t u_stride = u_rows * p.cin + 16, v_stride = p.cin * pl.ldv + 16;
+  // U: per thread a chunk's rows (weight chunks); or shared, whole and packed in the GEMM's 6-row
+  // panels (tile blocks: every block's products read it, so it is packed once, through a
+  // per-thread panel of 6 transformed rows).
+  const int64_t u_stride = pl.chunks ? pl.chunk_rows * p.cin + 16 : gemm::packed_a_floats(p.cout, p.cin) + 16;
+  const int64_t panel_stride = 6 * p.cin + 16, v_stride = p.cin * pl.ldv + 16;
   const int64_t m_stride = (pl.chunks ? pl.chunk_rows : p.cout) * pl.ldm + 16;
   const int64_t vp_stride = gemm::packed_floats(pl.tiles, p.cin) + 16;  // weight chunks: packed V
   const int64_t gemm_floats = gemm::scratch_floats(pl.tb, p.cin), row_floats = 8 * pl.rl;
@@ -324,7 +334,8 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
   // scratch, and V + M (tile blocks) or U + M + packing stage (weight chunks).
   const int64_t shared_floats = pl.chunks ? align16(16 * v_stride) + align16(16 * vp_stride) : align16(16 * u_stride);
   const int64_t per_slot = align16(row_floats) + align16(gemm_floats) + align16(16 * m_stride) +
-                           (pl.chunks ? align16(16 * u_stride) + align16(stage_floats) : align16(16 * v_stride));
+                           (pl.chunks ? align16(16 * u_stride) + align16(stage_floats)
+                                      : align16(16 * v_stride) + align16(16 * panel_stride));
   const int slots = static_cast<int>(pl.chunks ? threads : std::min<int64_t>(threads, pl.blocks));
   Tensor scratch = Tensor::empty(Shape{shared_floats + slots * per_slot}, ws);
   Carver shared_carver{scratch.data()};
@@ -355,7 +366,7 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
   // Columns of M past the shortest block are read (and discarded) by the 8-wide output
   // transform: give them defined values once.
   auto clear_m_tail = [&](float* m, int64_t rows) {
-    const int64_t from = pl.tiles / pl.blocks;
+    const int64_t from = pl.tiles - (pl.blocks - 1) * pl.tb;  // the last block is the shortest
     for (int xi = 0; xi < 16; ++xi)
       for (int64_t r = 0; r < rows; ++r)
         std::fill(m + xi * m_stride + r * pl.ldm + from, m + xi * m_stride + (r + 1) * pl.ldm, 0.0f);
@@ -369,7 +380,7 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
     float* v = mine.take(16 * v_stride);
     clear_m_tail(m, p.cout);
     for (int64_t b = pl.blocks * t / nt; b < pl.blocks * (t + 1) / nt; ++b) {
-      const int64_t t0 = pl.tiles * b / pl.blocks, t1 = pl.tiles * (b + 1) / pl.blocks;
+      const int64_t t0 = pl.tb * b, t1 = std::min(pl.tiles, t0 + pl.tb);
       transform_in(t0, t1, 0, p.cin, v, rows);
       for (int xi = 0; xi < 16; ++xi) {
         const VRows vr{v + xi * v_stride, pl.ldv, t1 - t0};
@@ -377,8 +388,8 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
           for (int64_t r = k0; r < k1; ++r)
             std::memcpy(dst + (r - k0) * ld, vr.v + r * vr.ld, sizeof(float) * vr.count);
         };
-        gemm::gemm(p.cout, t1 - t0, p.cin, gemm::MatrixA{u_all + xi * u_stride, p.cin}, fill, m + xi * m_stride,
-                   pl.ldm, nullptr, false, gscratch);
+        gemm::gemm(p.cout, t1 - t0, p.cin, gemm::MatrixA{u_all + xi * u_stride, p.cin, false, 0, true}, fill,
+                   m + xi * m_stride, pl.ldm, nullptr, false, gscratch);
       }
       transform_out(t0, t1, 0, p.cout, m);
     }
@@ -412,7 +423,14 @@ void run(const Problem& p, const Workspace* ws, const WinogradTiling& tiling) {
   auto body = [&](int t, int nt) {
     Carver mine{slot0 + t * per_slot};
     if (!pl.chunks) {
-      transform_weights(p, p.cout * t / nt, p.cout * (t + 1) / nt, u_all + p.cout * t / nt * p.cin, u_stride);
+      float* panel = mine.take(16 * panel_stride);
+      for (int64_t pi = panels * t / nt; pi < panels * (t + 1) / nt; ++pi) {
+        const int64_t r0 = 6 * pi, r1 = std::min(p.cout, r0 + 6);
+        transform_weights(p, r0, r1, panel, panel_stride);
+        for (int xi = 0; xi < 16; ++xi)
+          gemm::pack_a_panels(gemm::MatrixA{panel + xi * panel_stride, p.cin}, r1 - r0, p.cin, 0, 1,
+                              u_all + xi * u_stride + pi * 6 * p.cin);
+      }
       sync(nt);
       tile_blocks(t, nt, mine);
       return;
