@@ -77,11 +77,14 @@ struct Problem {
   float* y;
 };
 
-// Weight chunks: output channels per chunk, and the most tiles (times min(C, 256), one packed
-// depth block of V per product: 256 KiB) that the schedule takes; beyond, tile blocks are faster.
+// Weight chunks: the most tiles (times min(C, 256), one packed depth block of V per product:
+// 256 KiB) that the schedule takes (beyond, tile blocks were faster), and output channels per
+// chunk: up to 48, fewer where the chunk's U (16 x rows x C) would outgrow 512 KiB (C = 512 at
+// 28x28: 12 rows measured as fast as 24 forward and faster backward; elsewhere 6-48 all equal).
 // Tile blocks: tiles per block, 64 while V and M of a block fit a core's 512 KiB L2 together
 // (C + O <= 256), else 128 (fewer passes over U). Measured on the ResNet-18 / VGG-16 layers.
-constexpr int64_t kChunkRows = 24, kChunkMaxFloats = int64_t{1} << 16;
+constexpr int64_t kChunkMaxFloats = int64_t{1} << 16;
+int64_t chunk_rows(const Problem& p) { return std::clamp<int64_t>((int64_t{1} << 13) / p.cin / 6 * 6, 6, 48); }
 int64_t block_tiles(const Problem& p) { return p.cin + p.cout <= 256 ? 64 : 128; }
 
 struct Plan {
@@ -106,7 +109,7 @@ Plan make_plan(const Problem& p, int threads, const WinogradTiling& tiling) {
   if (pl.chunks) {
     pl.blocks = 1;
     pl.tb = pl.tiles;
-    const int64_t rows = tiling.chunk_rows > 0 ? tiling.chunk_rows : kChunkRows;
+    const int64_t rows = tiling.chunk_rows > 0 ? tiling.chunk_rows : chunk_rows(p);
     // A multiple of the thread count, so that every thread gets the same share of rows.
     pl.nchunks = round_up(std::max<int64_t>(ceil_div(panels, ceil_div(rows, 6)), 1), threads);
     pl.chunk_rows = 6 * ceil_div(panels, pl.nchunks);
