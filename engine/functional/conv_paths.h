@@ -41,8 +41,9 @@
 ///   direct loops over the window (a GEMM with one row per group would be slow).
 ///
 /// Dispatch (conv.cpp): depthwise -> depthwise loops; Winograd where winograd_applies and the
-/// channel counts make it faster (see use_winograd in conv.cpp); else forward_gemm, and for the
-/// input gradient backward_input_flipped or backward_input_col2im as described above.
+/// products are deep enough (C >= 8 forward, O >= 8 input gradient; reasons and measurements in
+/// conv.cpp); else forward_gemm, and for the input gradient backward_input_flipped or
+/// backward_input_col2im as described above.
 #include "engine/functional/conv.h"
 
 namespace backlight::fn::conv_paths {
