@@ -2,8 +2,8 @@
 
 #include <cmath>
 
+#include "attribution/lrp_relevance.h"
 #include "attribution/rows.h"
-#include "engine/canonize.h"
 #include "engine/parallel.h"
 
 namespace backlight {
@@ -53,29 +53,11 @@ AttributionResult deconvolution(const Module& model, const Tensor& inputs, const
 
 AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& target, const LrpOptions& options) {
   const RuleSet rules = options.rule_set ? *options.rule_set : make_rule_set(options.rules, options.params);
-  bool has_batchnorm = false;
-  for (const auto& [path, m] : model.named_modules())
-    has_batchnorm |= m->type_name().rfind("BatchNorm", 0) == 0;
-  // Merging clones the model: callers attributing many inputs should merge once themselves
+  // Folding clones the model: callers attributing many inputs should merge once themselves
   // (merge_batchnorm in engine/canonize.h) and pass merge_batchnorm = false.
-  ModulePtr canonical;
-  if (options.merge_batchnorm && has_batchnorm) {
-    std::vector<int64_t> shape = inputs.shape().to_vector();
-    shape[0] = 1;
-    canonical = merge_batchnorm(model, Shape(shape));
-  }
+  const ModulePtr canonical = lrp_canonical_model(model, inputs.shape(), options.merge_batchnorm);
   AttributionResult r = rule_set_attribution(canonical ? *canonical : model, inputs, target, rules, options.workspace);
-  // The relevance the backward pass starts from: 1 per item, or f_t(x) (Captum).
-  const int64_t items = inputs.size(0), per = r.attribution.numel() / items;
-  Tensor start = Tensor::full(Shape{items}, 1.0f);
-  if (options.multiply_by_output) {
-    start = target_rows(r.output, target, r.target);
-    for (int64_t n = 0; n < items; ++n)
-      for (int64_t i = n * per; i < (n + 1) * per; ++i) r.attribution.data()[i] *= start.data()[n];
-  }
-  const std::vector<double> sums = item_sums(r.attribution);
-  r.delta = Tensor::empty(Shape{items});
-  for (int64_t n = 0; n < items; ++n) r.delta.data()[n] = static_cast<float>(start.data()[n] - sums[n]);
+  finish_lrp_relevance(r, target, options.multiply_by_output);
   return r;
 }
 
