@@ -4,7 +4,8 @@
 
 #include "attribution/lrp_relevance.h"
 #include "attribution/rows.h"
-#include "engine/parallel.h"
+#include "engine/functional/elementwise.h"
+#include "engine/functional/map.h"
 
 namespace backlight {
 
@@ -15,29 +16,24 @@ AttributionResult rule_set_attribution(const Module& model, const Tensor& inputs
   ForwardPass pass = forward_pass(model, inputs, ws);
   AttributionResult r;
   const std::vector<Var> wrt{pass.input};
-  // Results come back to the host (a sync on CUDA; no copy on the CPU).
-  r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0].to_cpu();
-  r.output = pass.output.value().to_cpu();
+  // Results stay on the workspace's device (attribute() brings device results back once, so a
+  // noise tunnel or a caller's loop does not copy per call).
+  r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0];
+  r.output = pass.output.value();
   return r;
 }
 
 AttributionResult saliency(const Module& model, const Tensor& inputs, const Target& target,
                            const SaliencyOptions& options) {
   AttributionResult r = rule_set_attribution(model, inputs, target, RuleSet("gradient"), options.workspace);
-  if (options.abs)
-    for (float& v : r.attribution.span()) v = std::fabs(v);
+  if (options.abs) r.attribution = fn::map_named(r.attribution, nullptr, maps::Unary::Abs);
   return r;
 }
 
 AttributionResult input_x_gradient(const Module& model, const Tensor& inputs, const Target& target,
                                    const InputXGradientOptions& options) {
   AttributionResult r = rule_set_attribution(model, inputs, target, RuleSet("gradient"), options.workspace);
-  float* a = r.attribution.data();
-  const Tensor host_inputs = inputs.to_cpu();  // the same tensor unless it is on a device
-  const float* x = host_inputs.data();
-  parallel_for(inputs.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) a[i] *= x[i];
-  });
+  r.attribution = fn::binary(fn::BinaryOp::Mul, r.attribution, inputs, nullptr);  // on the inputs' device
   return r;
 }
 
@@ -57,6 +53,8 @@ AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& t
   // (merge_batchnorm in engine/canonize.h) and pass merge_batchnorm = false.
   const ModulePtr canonical = lrp_canonical_model(model, inputs.shape(), options.merge_batchnorm);
   AttributionResult r = rule_set_attribution(canonical ? *canonical : model, inputs, target, rules, options.workspace);
+  r.attribution = r.attribution.to_cpu();  // the relevance bookkeeping runs on the host
+  r.output = r.output.to_cpu();
   finish_lrp_relevance(r, target, options.multiply_by_output);
   return r;
 }
