@@ -8,8 +8,11 @@
 /// and its options. Forwards run without recording (inference mode), `perturbations_per_eval`
 /// perturbations x N items per forward (0: about 64 rows), on all cores; the result does not
 /// depend on that batching (tested). result.output holds the model output for the inputs; no
-/// delta. A progress bar appears on stderr for runs over ~2 s (options.progress). CPU; the model
-/// is never changed.
+/// delta. A progress bar appears on stderr for runs over ~2 s (options.progress). The model is
+/// never changed. Devices: occlusion (plain path) and feature_ablation also run on a CUDA
+/// workspace (model on its device; host inputs are copied over): batches, forwards, scatter and
+/// average on the device, result.attribution left there (output and target on the host);
+/// incremental occlusion and the other methods here are CPU-only.
 ///
 /// Kernels: kernels/occlusion.h (occlude_batch / mask_ablate build the batches, occlusion_scatter
 /// and mask_scatter accumulate the differences).
@@ -28,7 +31,9 @@ namespace backlight {
 /// Whether occlusion runs incrementally (attribution/incremental/incremental_occlusion.h).
 enum class IncrementalMode {
   Auto,  ///< when the model's graph is supported and the plan saves at least 20% of the FLOPs
-  On,    ///< always; throws naming the first unsupported op when the graph is not supported
+         ///< (never on a CUDA workspace: the plain path runs on the device)
+  On,    ///< always; throws naming the first unsupported op when the graph is not supported,
+         ///< and on a CUDA workspace (incremental occlusion is CPU-only)
   Off,   ///< never: one full forward per window position
 };
 

@@ -121,4 +121,19 @@ Tensor make_baseline(const Baseline& b, const Tensor& inputs) {
   return Tensor::zeros(inputs.shape());
 }
 
+Tensor make_baseline(const Baseline& b, const Tensor& inputs, const Workspace& ws) {
+  if (!ws.cuda_context()) return make_baseline(b, inputs);
+  switch (b.kind) {
+    case Baseline::Kind::Zero: return Tensor::zeros(inputs.shape(), &ws);
+    case Baseline::Kind::Constant: return Tensor::full(inputs.shape(), b.value, &ws);
+    case Baseline::Kind::Blur: return make_baseline(b, inputs.to_cpu()).to(Device::CUDA, &ws);
+    default: {
+      const Tensor t = make_baseline(b, inputs).to(Device::CUDA, &ws);  // reads the inputs' shape only
+      BL_CHECK(t.cuda_context() == ws.cuda_context(), "baseline: the given tensor ", t.shape(),
+               " lives on another CUDA context (workspace) than the attribution");
+      return t;
+    }
+  }
+}
+
 }  // namespace backlight

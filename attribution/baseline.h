@@ -27,5 +27,9 @@ struct Baseline {
 /// The baseline for a batch of inputs [N, ...], same shape. Throws naming both shapes when a
 /// given tensor does not fit.
 Tensor make_baseline(const Baseline& b, const Tensor& inputs);
+/// The same on the device of `ws` (inputs on that device or the host): zero and constant
+/// baselines are filled there; the others are made on the host (blur from a host copy of the
+/// inputs, one sync) and copied over once. With a host workspace: make_baseline(b, inputs).
+Tensor make_baseline(const Baseline& b, const Tensor& inputs, const Workspace& ws);
 
 }  // namespace backlight

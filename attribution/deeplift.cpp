@@ -15,19 +15,27 @@ AttributionResult deeplift(const Module& model, const Tensor& inputs, const Targ
   require_finite(inputs, "deeplift input");
   const RuleSet rules = make_rule_set("deeplift");
   AttributionResult r;
-  const Tensor fx = target_values(model, inputs, target, ws, &r.target, &r.output);
   const int64_t items = inputs.size(0), per = inputs.numel() / items;
   r.attribution = Tensor::zeros(inputs.shape());
   r.delta = Tensor::zeros(Shape{items});
+  Tensor fx = Tensor::empty(Shape{items}), fb = Tensor::empty(Shape{items});
 
-  for (const Baseline& b : opt.baselines) {
-    const Tensor base = make_baseline(b, inputs);
+  for (size_t bi = 0; bi < opt.baselines.size(); ++bi) {
+    const Tensor base = make_baseline(opt.baselines[bi], inputs);
     std::vector<int64_t> d = inputs.shape().to_vector();
     d[0] *= 2;
     Tensor paired = Tensor::empty(Shape(d), &ws);
     std::copy(inputs.data(), inputs.data() + inputs.numel(), paired.data());
     std::copy(base.data(), base.data() + base.numel(), paired.data() + inputs.numel());
     ForwardPass pass = forward_pass(model, paired, ws, TapeOptions{.paired_reference = true});
+    // The input half of the paired forward is the plain forward of the inputs (the reference
+    // half changes only the backward), so the output and top-1 targets come from it: no extra
+    // forward of the inputs.
+    if (bi == 0) {
+      const Tensor head = pass.output.value().slice_batch(0, items);
+      r.output = head.clone();
+      if (!target.is_function()) r.target = target.resolve(head);
+    }
     // Captum seeds the target on both halves (the reference half shares the multipliers).
     Target both = target;
     if (!target.is_function()) {
@@ -37,13 +45,17 @@ AttributionResult deeplift(const Module& model, const Tensor& inputs, const Targ
     }
     const std::vector<Var> wrt{pass.input};
     const Tensor g = target_backward(pass, both, rules, wrt)[0];
-    Tensor fb = Tensor::empty(Shape{items});
     if (target.is_function()) {
       const Tensor v = target.select(pass.output).value();
+      std::copy(v.data(), v.data() + items, fx.data());
       std::copy(v.data() + items, v.data() + 2 * items, fb.data());
     } else {
       const int64_t k = pass.output.shape()[1];
-      for (int64_t n = 0; n < items; ++n) fb.data()[n] = pass.output.value().data()[(items + n) * k + r.target[n]];
+      const float* out = pass.output.value().data();
+      for (int64_t n = 0; n < items; ++n) {
+        fx.data()[n] = out[n * k + r.target[n]];
+        fb.data()[n] = out[(items + n) * k + r.target[n]];
+      }
     }
     for (int64_t n = 0; n < items; ++n) {
       double total = 0;

@@ -1,5 +1,8 @@
 // FeatureAblation and FeaturePermutation: one forward per batch of feature groups; the per-group
-// differences go back onto the elements with mask_scatter.
+// differences go back onto the elements with mask_scatter. FeatureAblation runs where the
+// workspace allocates (ablation_diffs and scatter_features dispatch the kernels): on CUDA the
+// ablated batches, the forwards and the scatter stay on the device; per batch only the target
+// values come back, and the mask ids and the [F, N] differences go over once each.
 #include <algorithm>
 #include <memory>
 
@@ -16,19 +19,21 @@ AttributionResult feature_ablation(const Module& model, const Tensor& inputs, co
   check_perturbation_inputs(inputs, "feature_ablation");
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(opt.workspace, local);
-  const FeatureGroups groups = groups_or_elements(opt.feature_mask, inputs, "feature_ablation");
+  const Tensor x = inputs.to(ws.device(), &ws);  // the same tensor unless host inputs meet a CUDA workspace
+  const Tensor mask = opt.feature_mask.defined() ? opt.feature_mask.to_cpu() : Tensor();  // ids are read on the host
+  const FeatureGroups groups = groups_or_elements(mask, x, "feature_ablation");
   Tensor base_storage;
-  const BaselineRef base = baseline_ref(opt.baseline, inputs, base_storage);
-  const RowEvaluator eval(model, inputs, target, ws);
+  const BaselineRef base = baseline_ref(opt.baseline, x, base_storage, &ws);
+  const RowEvaluator eval(model, x, target, ws);
   const int64_t features = static_cast<int64_t>(groups.present.size());
-  const int64_t per = perturbations_per_batch(opt.perturbations_per_eval, inputs.size(0), features);
+  const int64_t per = perturbations_per_batch(opt.perturbations_per_eval, x.size(0), features);
 
   Progress bar("feature_ablation", features, opt.progress);
   const Tensor diffs = ablation_diffs(
-      inputs, groups, base, per, [&](const Tensor& rows) { return eval.values(rows); }, eval.initial(), bar, ws);
+      x, groups, base, per, [&](const Tensor& rows) { return eval.values(rows); }, eval.initial(), bar, ws);
   bar.finish();
   AttributionResult r;
-  r.attribution = scatter_features(diffs, groups, inputs.shape());
+  r.attribution = scatter_features(diffs, groups, x.shape(), &ws);
   r.output = eval.output();
   r.target = eval.classes();
   return r;

@@ -2,6 +2,9 @@
 /// Single-backward attribution methods: the gradient under a rule set, optionally times the
 /// input. Each takes the model, a batch of inputs [N, ...], the target, and its options; each
 /// runs one forward and one backward (no parameter gradients) for the whole batch.
+/// With a CUDA workspace (model and inputs on its device) the attribution and output of every
+/// method but lrp stay on the device (attribute() copies them back once; see on_device.h); lrp
+/// brings them to the host for its relevance bookkeeping.
 #include "attribution/pass.h"
 #include "attribution/result.h"
 #include "engine/rule_sets.h"

@@ -6,6 +6,14 @@
 /// internal_batch_size / N, at least 1); only one chunk of gradients is alive at a time and the
 /// result does not depend on the chunking (tested). Several baselines: the attributions and
 /// deltas are averaged over them.
+///
+/// Devices: one implementation for both. With a CUDA `workspace` (model on its device; host
+/// inputs are copied over) interpolation, forward/backward, accumulation and the final
+/// (x - x') * sum step run on the device through the fused kernels (kernels/dispatch.h), in
+/// workspace buffers reused across chunks; result.attribution stays on the device, while
+/// output, target and delta are host tensors (per chunk only the class seed goes over and a
+/// finiteness flag comes back; per baseline the [N] target values and item sums come back).
+/// Zero and constant baselines are made on the device, the other kinds on the host and copied.
 #include "attribution/baseline.h"
 #include "attribution/integration.h"
 #include "attribution/pass.h"
@@ -27,7 +35,8 @@ struct IntegratedGradientsOptions {
 AttributionResult integrated_gradients(const Module& model, const Tensor& inputs, const Target& target,
                                        const IntegratedGradientsOptions& options = {});
 
-/// The target value per item for a batch (one forward, no recording): f_t(x), shape [N].
+/// The target value per item for a batch (one forward, no recording): f_t(x), shape [N]. The
+/// values, the classes and `output` are host tensors whatever the workspace's device.
 Tensor target_values(const Module& model, const Tensor& inputs, const Target& target, const Workspace& ws,
                      std::vector<int64_t>* classes = nullptr, Tensor* output = nullptr);
 

@@ -5,8 +5,8 @@
 
 #include "attribution/layer.h"
 #include "attribution/layer_eval.h"
+#include "attribution/lrp_relevance.h"
 #include "attribution/rows.h"
-#include "engine/canonize.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 
@@ -122,31 +122,13 @@ AttributionResult layer_lrp(const Module& model, const Tensor& inputs, const Tar
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(opt.workspace, local);
   const RuleSet rules = opt.rule_set ? *opt.rule_set : make_rule_set(opt.rules, opt.params);
-  bool has_batchnorm = false;
-  for (const auto& [path, m] : model.named_modules()) has_batchnorm |= m->type_name().rfind("BatchNorm", 0) == 0;
-  ModulePtr canonical;
-  if (opt.merge_batchnorm && has_batchnorm) {
-    // Merged BatchNorms stay as identities under their names, so every layer path still exists.
-    std::vector<int64_t> shape = inputs.shape().to_vector();
-    shape[0] = 1;
-    canonical = merge_batchnorm(model, Shape(shape));
-  }
+  const ModulePtr canonical = lrp_canonical_model(model, inputs.shape(), opt.merge_batchnorm);
   ForwardPass pass = forward_pass(canonical ? *canonical : model, inputs, ws);
   const std::vector<Var> wrt{layer_output(*pass.tape, opt.layer)};
   AttributionResult r;
   r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0].clone();
   r.output = pass.output.value();
-  const int64_t items = inputs.size(0), per = r.attribution.numel() / items;
-  // The relevance the backward pass starts from: 1 per item, or f_t(x) (Captum).
-  Tensor start = Tensor::full(Shape{items}, 1.0f);
-  if (opt.multiply_by_output) {
-    start = target_rows(r.output, target, r.target);
-    for (int64_t n = 0; n < items; ++n)
-      for (int64_t i = n * per; i < (n + 1) * per; ++i) r.attribution.data()[i] *= start.data()[n];
-  }
-  const std::vector<double> sums = item_sums(r.attribution);
-  r.delta = Tensor::empty(Shape{items});
-  for (int64_t n = 0; n < items; ++n) r.delta.data()[n] = static_cast<float>(start.data()[n] - sums[n]);
+  finish_lrp_relevance(r, target, opt.multiply_by_output);
   r.layer_map = r.attribution;
   return r;
 }

@@ -1,11 +1,11 @@
 #include "attribution/noise_tunnel.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "engine/error.h"
-#include "engine/parallel.h"
-#include "kernels/philox.h"
+#include "kernels/dispatch.h"
 
 namespace backlight {
 
@@ -15,9 +15,20 @@ namespace {
 // uniform-baseline stream of baseline.cpp).
 constexpr uint64_t kNoiseStreamBase = 0x6e6f697365ull << 24;
 
-// Running sums over the copies of each item, in double so many samples do not lose precision.
+MomentStat moment_stat(NoiseTunnelType type) {
+  switch (type) {
+    case NoiseTunnelType::SmoothGrad: return MomentStat::Mean;
+    case NoiseTunnelType::SmoothGradSq: return MomentStat::MeanSquare;
+    case NoiseTunnelType::VarGrad: return MomentStat::Variance;
+  }
+  return MomentStat::Mean;
+}
+
+// Running sums over the copies of each item, in double so many samples do not lose precision,
+// on the device of the attributions (kernels/noise.h through kernels/dispatch.h).
 struct Moments {
-  std::vector<double> sum, sum_sq;
+  std::shared_ptr<double> sum, sum_sq;
+  Tensor result;    // the aggregate [N, ...], allocated with the first chunk on its device
   Shape row_shape;  // shape of one item's aggregate, batch axis included ([1, ...])
   bool defined = false;
 
@@ -30,42 +41,88 @@ struct Moments {
     const Shape rs(d);
     if (!defined) {
       row_shape = rs;
-      sum.assign(static_cast<size_t>(items * rs.numel()), 0.0);
-      sum_sq.assign(sum.size(), 0.0);
+      d[0] = items;
+      result = Tensor::empty_like(Shape(d), a);
+      sum = zeroed_doubles(result.numel(), a.cuda_context());
+      sum_sq = zeroed_doubles(result.numel(), a.cuda_context());
       defined = true;
     }
     BL_CHECK_SHAPE(rs == row_shape, "noise_tunnel: the ", what, " rows changed shape between chunks: ", row_shape,
                    " then ", rs);
-    const int64_t per = rs.numel();
-    parallel_for(items * per, 1 << 14, [&](int64_t lo, int64_t hi) {
-      for (int64_t k = lo; k < hi; ++k) {
-        const int64_t n = k / per, i = k % per;
-        double s = 0, s2 = 0;
-        for (int64_t j = 0; j < copies; ++j) {
-          const double v = a.data()[(n * copies + j) * per + i];
-          s += v;
-          s2 += v * v;
-        }
-        sum[k] += s;
-        sum_sq[k] += s2;
-      }
-    });
+    BL_CHECK(a.cuda_context() == result.cuda_context(), "noise_tunnel: the ", what, " of one chunk is on ",
+             to_string(result.device()), ", of another on ", to_string(a.device()), " (or another CUDA context)");
+    moments_add(a.device_data(), items, copies, rs.numel(), sum.get(), sum_sq.get(), a.cuda_context());
   }
 
-  Tensor finish(NoiseTunnelType type, int64_t items, int samples) const {
-    std::vector<int64_t> d = row_shape.to_vector();
-    d[0] = items;
-    Tensor out = Tensor::empty(Shape(d));
-    for (size_t k = 0; k < sum.size(); ++k) {
-      const double mean = sum[k] / samples, mean_sq = sum_sq[k] / samples;
-      double v = mean;
-      if (type == NoiseTunnelType::SmoothGradSq) v = mean_sq;
-      if (type == NoiseTunnelType::VarGrad) v = mean_sq - mean * mean;
-      out.data()[k] = static_cast<float>(v);
-    }
-    return out;
+  Tensor finish(NoiseTunnelType type, int samples) {
+    moments_finish(sum.get(), sum_sq.get(), result.numel(), samples, moment_stat(type), result.device_data(),
+                   result.cuda_context());
+    return result;
   }
 };
+
+// `t` on the device (and CUDA context) of `like`: t itself, or a copy.
+Tensor on_device_of(const Tensor& t, const Tensor& like) {
+  if (t.cuda_context() == like.cuda_context()) return t;
+  Tensor out = Tensor::empty_like(t.shape(), like);
+  out.copy_from(t);
+  return out;
+}
+
+// What one tunnel call draws from, on the inputs' device: the noise level per item and the
+// explicit noise. A relative level reads each item's value range on the host (for device
+// inputs one copy per call, not per chunk).
+struct NoiseSource {
+  Tensor stdev;  // [N]
+  Tensor given;  // [samples, N, ...] or undefined
+};
+
+void check_inputs(const Tensor& x) {
+  BL_CHECK_SHAPE(x.defined() && x.dim() >= 2, "noise_tunnel: expected a batch of inputs [N, ...], got ",
+                 x.defined() ? x.shape().str() : std::string("no tensor"));
+}
+
+NoiseSource noise_source(const Tensor& x, const NoiseTunnelOptions& opt) {
+  const int64_t items = x.size(0), per = x.numel() / items;
+  NoiseSource src;
+  if (opt.noise.defined()) {
+    std::vector<int64_t> want = x.shape().to_vector();
+    want.insert(want.begin(), opt.samples);
+    BL_CHECK_SHAPE(opt.noise.shape() == Shape(want), "noise_tunnel: expected explicit noise [samples, N, ...] = ",
+                   Shape(want), ", got ", opt.noise.shape());
+    src.given = on_device_of(opt.noise, x);
+  }
+  std::vector<float> stdev(static_cast<size_t>(items), opt.stdev);
+  if (opt.stdev_relative && !opt.noise.defined()) {
+    const Tensor host = x.to_cpu();
+    for (int64_t n = 0; n < items; ++n) {
+      const auto [lo, hi] = std::minmax_element(host.data() + n * per, host.data() + (n + 1) * per);
+      stdev[n] = opt.stdev * (*hi - *lo);
+    }
+  }
+  src.stdev = on_device_of(Tensor::from(Shape{items}, stdev), x);
+  return src;
+}
+
+Tensor noisy_rows(const Tensor& x, const NoiseSource& src, const NoiseTunnelOptions& opt, int s0, int s1) {
+  BL_CHECK(0 <= s0 && s0 < s1 && s1 <= opt.samples, "noise_tunnel: bad sample range [", s0, ", ", s1, ") for ",
+           opt.samples, " samples");
+  const int64_t items = x.size(0), per = x.numel() / items, copies = s1 - s0;
+  std::vector<int64_t> d = x.shape().to_vector();
+  d[0] = items * copies;
+  Tensor out = Tensor::empty_like(Shape(d), x);
+  const NoiseRows rows{.input = x.device_data(),
+                       .items = items,
+                       .per_item = per,
+                       .stdev = src.stdev.device_data(),
+                       .given = src.given.defined() ? src.given.device_data() : nullptr,
+                       .seed = opt.seed,
+                       .stream_base = kNoiseStreamBase,
+                       .first_sample = s0,
+                       .copies = copies};
+  noise_rows(rows, out.device_data(), x.cuda_context());
+  return out;
+}
 
 }  // namespace
 
@@ -86,42 +143,10 @@ std::string_view to_string(NoiseTunnelType type) {
 }
 
 Tensor noisy_inputs(const Tensor& x, const NoiseTunnelOptions& opt, int s0, int s1) {
-  BL_CHECK_SHAPE(x.defined() && x.dim() >= 2, "noise_tunnel: expected a batch of inputs [N, ...], got ",
-                 x.defined() ? x.shape().str() : std::string("no tensor"));
+  check_inputs(x);
   BL_CHECK(0 <= s0 && s0 < s1 && s1 <= opt.samples, "noise_tunnel: bad sample range [", s0, ", ", s1, ") for ",
            opt.samples, " samples");
-  const int64_t items = x.size(0), per = x.numel() / items, copies = s1 - s0;
-  if (opt.noise.defined()) {
-    std::vector<int64_t> want = x.shape().to_vector();
-    want.insert(want.begin(), opt.samples);
-    BL_CHECK_SHAPE(opt.noise.shape() == Shape(want), "noise_tunnel: expected explicit noise [samples, N, ...] = ",
-                   Shape(want), ", got ", opt.noise.shape());
-  }
-  std::vector<float> stdev(static_cast<size_t>(items), opt.stdev);
-  if (opt.stdev_relative)
-    for (int64_t n = 0; n < items; ++n) {
-      const auto [lo, hi] = std::minmax_element(x.data() + n * per, x.data() + (n + 1) * per);
-      stdev[n] = opt.stdev * (*hi - *lo);
-    }
-  std::vector<int64_t> d = x.shape().to_vector();
-  d[0] = items * copies;
-  Tensor out = Tensor::empty(Shape(d));
-  parallel_for(items * copies, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t row = lo; row < hi; ++row) {
-      const int64_t n = row / copies, s = s0 + row % copies;
-      const float* src = x.data() + n * per;
-      float* dst = out.data() + row * per;
-      if (opt.noise.defined()) {
-        const float* z = opt.noise.data() + (s * items + n) * per;
-        for (int64_t i = 0; i < per; ++i) dst[i] = src[i] + z[i];
-      } else {
-        const uint64_t stream = kNoiseStreamBase + static_cast<uint64_t>(s * items + n);
-        for (int64_t i = 0; i < per; ++i)
-          dst[i] = src[i] + stdev[n] * philox::normal(opt.seed, stream, static_cast<uint64_t>(i));
-      }
-    }
-  });
-  return out;
+  return noisy_rows(x, noise_source(x, opt), opt, s0, s1);
 }
 
 AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs, const Target& target,
@@ -131,17 +156,17 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
   BL_CHECK(opt.samples_batch_size >= 0, "noise_tunnel: expected samples_batch_size >= 0, got ",
            opt.samples_batch_size);
   BL_CHECK(opt.stdev >= 0 || opt.noise.defined(), "noise_tunnel: expected stdev >= 0, got ", opt.stdev);
-  BL_CHECK_SHAPE(inputs.defined() && inputs.dim() >= 2, "noise_tunnel: expected a batch of inputs [N, ...], got ",
-                 inputs.defined() ? inputs.shape().str() : std::string("no tensor"));
+  check_inputs(inputs);
   const int64_t items = inputs.size(0);
   const int per_chunk = opt.samples_batch_size > 0 ? std::min(opt.samples_batch_size, opt.samples) : opt.samples;
   const std::vector<int64_t> classes = target.fixed_classes(items);
 
+  const NoiseSource source = noise_source(inputs, opt);  // once per call, on the inputs' device
   Moments attr, layer;
   std::vector<Tensor> deltas;
   for (int s0 = 0; s0 < opt.samples; s0 += per_chunk) {
     const int s1 = std::min(opt.samples, s0 + per_chunk), copies = s1 - s0;
-    NoiseChunk chunk{noisy_inputs(inputs, opt, s0, s1), target, s0, s1};
+    NoiseChunk chunk{noisy_rows(inputs, source, opt, s0, s1), target, s0, s1};
     if (!classes.empty()) {
       std::vector<int64_t> rep;
       rep.reserve(classes.size() * copies);
@@ -151,12 +176,12 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
     const AttributionResult r = method(chunk);
     attr.add(r.attribution, items, copies, "attribution");
     if (r.layer_map.defined()) layer.add(r.layer_map, items, copies, "layer map");
-    if (r.delta.defined()) deltas.push_back(r.delta);
+    if (r.delta.defined()) deltas.push_back(r.delta.to_cpu());  // [rows]: small
   }
 
   AttributionResult out;
-  out.attribution = attr.finish(opt.type, items, opt.samples);
-  if (layer.defined) out.layer_map = layer.finish(opt.type, items, opt.samples);
+  out.attribution = attr.finish(opt.type, opt.samples);
+  if (layer.defined) out.layer_map = layer.finish(opt.type, opt.samples);
   out.target = classes;
   if (!deltas.empty()) {
     int64_t total = 0;

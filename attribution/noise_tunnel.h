@@ -21,6 +21,15 @@
 /// Convergence delta: as Captum, the wrapped method's per-row deltas are not aggregated but
 /// concatenated, chunk after chunk: result.delta is [N * samples] (row order above within each
 /// chunk; one chunk = Captum's order), undefined when the wrapped method returns none.
+///
+/// Devices: the noisy rows are made on the inputs' device and the moments are kept (in double)
+/// on the device of the wrapped method's attributions, by the kernels of kernels/noise.h - so
+/// with CUDA inputs and a method that keeps its results on the device (on_device.h) nothing but
+/// the [N] noise levels (to the device, once per call) and the deltas (back, per chunk) crosses.
+/// stdev_relative reads each item's range on the host (for device inputs one copy per call).
+/// CPU and device draw the same Philox numbers; their Box-Muller step uses the host libm and
+/// CUDA's logf/sinf/cosf, which may differ in the last ulp. result.attribution is on that
+/// device; result.delta on the host.
 #include <functional>
 #include <string_view>
 

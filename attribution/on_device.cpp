@@ -4,21 +4,34 @@
 
 #include "attribution/gradient_methods.h"
 #include "engine/canonize.h"
+#include "engine/error.h"
 
 namespace backlight {
 
 const std::vector<std::string_view>& cuda_methods() {
-  static const std::vector<std::string_view> names = {"saliency", "input_x_gradient", "guided_backprop",
-                                                      "deconvolution", "lrp"};
+  static const std::vector<std::string_view> names = {"saliency",      "input_x_gradient",     "guided_backprop",
+                                                      "deconvolution", "lrp",                  "integrated_gradients",
+                                                      "occlusion",     "feature_ablation"};
   return names;
 }
 
-bool runs_on_cuda(std::string_view method) {
-  const auto& n = cuda_methods();
-  return std::find(n.begin(), n.end(), method) != n.end();
+const std::vector<std::string_view>& cuda_noise_tunnel_methods() {
+  static const std::vector<std::string_view> names = {"saliency", "input_x_gradient", "guided_backprop",
+                                                      "deconvolution", "integrated_gradients"};
+  return names;
 }
 
 namespace {
+
+bool listed(const std::vector<std::string_view>& names, std::string_view method) {
+  return std::find(names.begin(), names.end(), method) != names.end();
+}
+
+std::string joined(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
 
 bool on_context(const Module& model, const Workspace& ws) {
   const auto params = model.state_dict();
@@ -35,22 +48,34 @@ bool has_batchnorm(const Module& model) {
 
 }  // namespace
 
+std::string cuda_unsupported_reason(std::string_view method, std::string_view noise_tunnel) {
+  if (!listed(cuda_methods(), method))
+    return detail::concat("method '", method, "' runs on the CPU only for now (on CUDA: ", joined(cuda_methods()),
+                          "); run it with a host workspace / --device cpu (docs/cuda.md)");
+  if (!noise_tunnel.empty() && !listed(cuda_noise_tunnel_methods(), method))
+    return detail::concat("method '", method, "' with the noise tunnel (", noise_tunnel,
+                          ") runs on the CPU only for now (the noise tunnel on CUDA wraps: ",
+                          joined(cuda_noise_tunnel_methods()),
+                          "); run it with a host workspace / --device cpu (docs/cuda.md)");
+  return "";
+}
+
+bool runs_on_cuda(std::string_view method, std::string_view noise_tunnel) {
+  return cuda_unsupported_reason(method, noise_tunnel).empty();
+}
+
 AttributionResult attribute_on_cuda(std::string_view method, const Module& model, const Tensor& inputs,
-                                    const Target& target, const MethodOptions& o) {
+                                    const Target& target, const MethodOptions& o, const DeviceRun& run) {
   BL_CHECK(o.workspace && o.workspace->cuda_context(), "attribute_on_cuda: options.workspace must be a CUDA workspace");
-  std::string supported;
-  for (std::string_view n : cuda_methods()) supported += (supported.empty() ? "" : ", ") + std::string(n);
-  BL_CHECK(runs_on_cuda(method), "method '", method, "' runs on the CPU only for now (on CUDA: ", supported,
-           "); run it with a host workspace / --device cpu (docs/cuda.md)");
-  BL_CHECK(o.noise_tunnel.empty(), "method '", method, "': the noise tunnel runs on the CPU only for now");
+  const std::string reason = cuda_unsupported_reason(method, o.noise_tunnel);
+  BL_CHECK(reason.empty(), reason);
   const Workspace& ws = *o.workspace;
   const bool lrp_method = method == "lrp";
 
   // The model on the device: as given when it already is, else a copy (BatchNorm folded on the
   // host first for LRP, where the canonizer reads the weights).
   ModulePtr moved;
-  const bool resident = on_context(model, ws);
-  if (!resident) {
+  if (!on_context(model, ws)) {
     if (lrp_method && has_batchnorm(model)) {
       std::vector<int64_t> shape = inputs.shape().to_vector();
       shape[0] = 1;
@@ -63,24 +88,21 @@ AttributionResult attribute_on_cuda(std::string_view method, const Module& model
   const Tensor x = inputs.to(Device::CUDA, &ws);
 
   AttributionResult r;
-  if (method == "saliency") {
-    r = saliency(m, x, target, {.abs = true, .workspace = &ws});
-  } else if (method == "input_x_gradient") {
-    r = input_x_gradient(m, x, target, {.workspace = &ws});
-  } else if (method == "guided_backprop") {
-    r = guided_backprop_attribution(m, x, target, {.workspace = &ws});
-  } else if (method == "deconvolution") {
-    r = deconvolution(m, x, target, {.workspace = &ws});
-  } else {
+  if (lrp_method) {
     LrpOptions lo;
     if (!o.rules.empty()) lo.rules = o.rules;
     lo.params = o.rule_params;
     lo.merge_batchnorm = false;  // folded above (or the caller's device model is used as is)
     lo.workspace = &ws;
     r = lrp(m, x, target, lo);
+  } else {
+    r = run(m, x);
   }
+  // The one copy back (a sync); host tensors are returned as they are.
   r.attribution = r.attribution.to_cpu();
   if (r.output.defined()) r.output = r.output.to_cpu();
+  if (r.delta.defined()) r.delta = r.delta.to_cpu();
+  if (r.layer_map.defined()) r.layer_map = r.layer_map.to_cpu();
   return r;
 }
 

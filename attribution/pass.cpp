@@ -4,15 +4,17 @@
 
 #include "engine/backward.h"
 #include "engine/error.h"
+#include "kernels/dispatch.h"
 
 namespace backlight {
 
 void require_finite(const Tensor& t, const char* what) {
-  const Tensor host = t.to_cpu();  // a device tensor is checked on the host (a sync)
-  const float* p = host.data();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    BL_CHECK(std::isfinite(p[i]), what, ": element ", i, " is ", p[i], "; expected finite values (shape ",
-             t.shape(), ")");
+  // A device tensor is checked on its device: one sync, and only the first bad index (and then
+  // its value) comes back.
+  const int64_t i = first_nonfinite(t.device_data(), t.numel(), t.cuda_context());
+  if (i < 0) return;
+  const float v = t.reshape({-1}).slice_batch(i, i + 1).to_cpu().data()[0];
+  BL_THROW(what, ": element ", i, " is ", v, "; expected finite values (shape ", t.shape(), ")");
 }
 
 const Workspace& pick_workspace(const Workspace* given, std::unique_ptr<Workspace>& local) {
@@ -41,7 +43,7 @@ std::vector<Tensor> target_backward(const ForwardPass& pass, const Target& targe
     seed = Tensor::full(start.shape(), 1.0f);
     if (classes) classes->clear();
   } else {
-    const std::vector<int64_t> cls = target.resolve(pass.output.value().to_cpu());
+    const std::vector<int64_t> cls = target.resolve(pass.output.value());
     seed = one_hot_seed(pass.output.shape(), cls);
     if (classes) *classes = cls;
   }

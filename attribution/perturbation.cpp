@@ -8,6 +8,7 @@
 #include "attribution/rows.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "kernels/dispatch.h"
 #include "kernels/philox.h"
 
 namespace backlight {
@@ -72,7 +73,9 @@ FeatureGroups groups_or_elements(const Tensor& mask, const Tensor& inputs, const
 
 RowEvaluator::RowEvaluator(const Module& model, const Tensor& inputs, const Target& target, const Workspace& ws)
     : model_(model), target_(target), ws_(ws), items_(inputs.size(0)) {
-  output_ = forward(inputs).clone();
+  // The output and the target values live on the host (a copy of the logits on CUDA).
+  const Tensor out = forward(inputs);
+  output_ = out.is_cuda() ? out.to_cpu() : out.clone();
   if (target.is_function()) {
     initial_ = target_rows(output_, target, {});
   } else {
@@ -85,7 +88,7 @@ RowEvaluator::RowEvaluator(const Module& model, const Tensor& inputs, const Targ
 
 Tensor split_rows(int64_t rows, const std::function<Tensor(int64_t, int64_t)>& fn, const Workspace& ws) {
   const int64_t parts = std::min<int64_t>(num_threads(), rows);
-  if (parts <= 1 || in_parallel_region()) return fn(0, rows);
+  if (parts <= 1 || in_parallel_region() || ws.cuda_context()) return fn(0, rows);  // a device: one batch
   std::vector<Tensor> outs(static_cast<size_t>(parts));
   parallel_for(parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) outs[p] = fn(rows * p / parts, rows * (p + 1) / parts);
@@ -114,7 +117,7 @@ Tensor RowEvaluator::forward(const Tensor& rows) const {
 Tensor RowEvaluator::values(const Tensor& rows) const {
   BL_CHECK(rows.size(0) % items_ == 0, "perturbation methods: ", rows.size(0), " rows are not a multiple of ", items_,
            " items");
-  const Tensor out = forward(rows);
+  const Tensor out = forward(rows).to_cpu();  // on CUDA the logits come back (small next to the rows)
   if (target_.is_function()) return target_rows(out, target_, {});
   return target_rows(out, target_, row_classes(classes_, rows.size(0) / items_, false));
 }
@@ -125,12 +128,12 @@ int64_t perturbations_per_batch(int requested, int64_t items, int64_t total) {
   return std::max<int64_t>(1, std::min(p, total));
 }
 
-BaselineRef baseline_ref(const Baseline& b, const Tensor& inputs, Tensor& storage) {
+BaselineRef baseline_ref(const Baseline& b, const Tensor& inputs, Tensor& storage, const Workspace* ws) {
   if (b.kind == Baseline::Kind::Zero) return BaselineRef{.value = 0.0f};
   if (b.kind == Baseline::Kind::Constant) return BaselineRef{.value = b.value};
-  storage = make_baseline(b, inputs);
+  storage = ws ? make_baseline(b, inputs, *ws) : make_baseline(b, inputs);
   require_finite(storage, "perturbation baseline");
-  return BaselineRef{.data = storage.data(), .item_stride = inputs.numel() / inputs.size(0)};
+  return BaselineRef{.data = storage.device_data(), .item_stride = inputs.numel() / inputs.size(0)};
 }
 
 Shape with_batch(const Shape& s, int64_t rows) {
@@ -152,15 +155,21 @@ Tensor ablation_diffs(const Tensor& inputs, const FeatureGroups& groups, Baselin
   const int64_t span = static_cast<int64_t>(groups.max_id) - groups.min_id + 1;
   Tensor diffs = Tensor::zeros(Shape{span, items});
   const auto& ids = groups.present;
+  cuda::Context* ctx = ws.cuda_context();  // rows built where the workspace allocates
+  const auto mask_ids = ids_for(groups.ids.data(), static_cast<int64_t>(groups.ids.size()), ctx);
+  const MaskRef mask{mask_ids.get(), groups.mask_items};
   for (size_t k0 = 0; k0 < ids.size(); k0 += static_cast<size_t>(per_batch)) {
     const size_t k1 = std::min(ids.size(), k0 + static_cast<size_t>(per_batch));
     const int64_t count = static_cast<int64_t>(k1 - k0);
     Tensor rows = Tensor::empty(with_batch(inputs.shape(), count * items), &ws);
-    parallel_for(count, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t k = lo; k < hi; ++k)
-        mask_ablate_cpu(inputs.data(), items, numel, baseline, groups.ref(), ids[k0 + k], 1,
-                        rows.data() + k * items * numel);
-    });
+    // One kernel call per run of consecutive ids (a window grid's ids are one run).
+    for (int64_t k = 0; k < count;) {
+      int64_t run = 1;
+      while (k + run < count && ids[k0 + k + run] == ids[k0 + k] + run) ++run;
+      mask_ablate(inputs.device_data(), items, numel, baseline, mask, ids[k0 + k], run,
+                  rows.device_data() + k * items * numel, ctx);
+      k += run;
+    }
     const Tensor v = values(rows);
     for (int64_t k = 0; k < count; ++k)
       for (int64_t n = 0; n < items; ++n)
@@ -170,10 +179,13 @@ Tensor ablation_diffs(const Tensor& inputs, const FeatureGroups& groups, Baselin
   return diffs;
 }
 
-Tensor scatter_features(const Tensor& values, const FeatureGroups& groups, const Shape& shape) {
-  Tensor attr = Tensor::zeros(shape);
-  const int64_t items = shape[0];
-  mask_scatter_cpu(values.data(), values.size(0), items, groups.numel, groups.ref(), groups.min_id, attr.data());
+Tensor scatter_features(const Tensor& values, const FeatureGroups& groups, const Shape& shape, const Workspace* ws) {
+  cuda::Context* ctx = ws ? ws->cuda_context() : nullptr;
+  Tensor attr = Tensor::zeros(shape, ctx ? ws : nullptr);
+  const Tensor v = ctx ? values.to(Device::CUDA, ws) : values;  // [F, N]: small
+  const auto mask_ids = ids_for(groups.ids.data(), static_cast<int64_t>(groups.ids.size()), ctx);
+  mask_scatter(v.device_data(), v.size(0), shape[0], groups.numel, MaskRef{mask_ids.get(), groups.mask_items},
+               groups.min_id, attr.device_data(), ctx);
   return attr;
 }
 

@@ -50,7 +50,9 @@ FeatureGroups element_groups(int64_t numel);
 FeatureGroups groups_or_elements(const Tensor& mask, const Tensor& inputs, const char* who);
 
 /// A model and a target, evaluated on perturbed rows without recording (TapeOptions{.record =
-/// false}: intermediate buffers go back to the workspace during the forward).
+/// false}: intermediate buffers go back to the workspace during the forward). With a CUDA
+/// workspace the model and the rows are on that device and each batch is one forward there;
+/// outputs, initial values and row values are always host tensors (the logits come back).
 class RowEvaluator {
  public:
   /// Runs the unperturbed inputs once: stores the model output, resolves class targets (top-1 and
@@ -78,10 +80,10 @@ class RowEvaluator {
 };
 
 /// Runs fn(r0, r1), which returns a tensor [r1 - r0, ...] for rows [r0, r1) of a batch, on
-/// disjoint row ranges covering [0, rows), one range per thread (one call when single-threaded
-/// or already inside a parallel region), and concatenates the results along dimension 0. Each
-/// call runs its own forward on its own tape with the ops inline, so small perturbation batches
-/// use every core without per-op synchronisation.
+/// disjoint row ranges covering [0, rows), one range per thread (one call when single-threaded,
+/// on a CUDA workspace or already inside a parallel region), and concatenates the results along
+/// dimension 0. Each call runs its own forward on its own tape with the ops inline, so small
+/// perturbation batches use every core without per-op synchronisation.
 Tensor split_rows(int64_t rows, const std::function<Tensor(int64_t r0, int64_t r1)>& fn, const Workspace& ws);
 
 /// Perturbations per forward: `requested` when > 0, else enough to fill about 64 rows; never
@@ -89,8 +91,9 @@ Tensor split_rows(int64_t rows, const std::function<Tensor(int64_t r0, int64_t r
 int64_t perturbations_per_batch(int requested, int64_t items, int64_t total);
 
 /// The baseline for the inputs as a kernel argument: scalar for zero/constant baselines, else
-/// the [N, ...] tensor made by make_baseline (kept alive in `storage`).
-BaselineRef baseline_ref(const Baseline& b, const Tensor& inputs, Tensor& storage);
+/// the [N, ...] tensor made by make_baseline (kept alive in `storage`), on the device of `ws`
+/// when given (a CUDA workspace: a device pointer).
+BaselineRef baseline_ref(const Baseline& b, const Tensor& inputs, Tensor& storage, const Workspace* ws = nullptr);
 
 /// A new shape with dimension 0 replaced by `rows`.
 Shape with_batch(const Shape& s, int64_t rows);
@@ -103,14 +106,17 @@ using RowValuesFn = std::function<Tensor(const Tensor& rows)>;
 
 /// FeatureAblation's loop, shared by feature, layer and neuron ablation: for every present id of
 /// `groups`, `per_batch` ids per forward, rows = `inputs` [N, ...] with that group set to the
-/// baseline (kernels mask_ablate), evaluated by `values`. Returns diffs [max_id - min_id + 1, N]
-/// with diffs[(id - min_id)*N + n] = initial[n] - value (zero for absent ids), ready for
-/// mask_scatter. Advances `bar` by one per id.
+/// baseline (kernels mask_ablate), evaluated by `values` (host values [rows]). Returns diffs
+/// [max_id - min_id + 1, N] on the host with diffs[(id - min_id)*N + n] = initial[n] - value
+/// (zero for absent ids), ready for mask_scatter. Advances `bar` by one per id. With a CUDA `ws`
+/// the inputs and the baseline are on that device and the rows are built there.
 Tensor ablation_diffs(const Tensor& inputs, const FeatureGroups& groups, BaselineRef baseline, int64_t per_batch,
                       const RowValuesFn& values, const Tensor& initial, Progress& bar, const Workspace& ws);
 
-/// attr [N, ...] (inputs' shape) from per-feature values [max_id - min_id + 1, N] (mask_scatter).
-Tensor scatter_features(const Tensor& values, const FeatureGroups& groups, const Shape& shape);
+/// attr [N, ...] (inputs' shape) from per-feature values [max_id - min_id + 1, N] (mask_scatter),
+/// on the device of `ws` when it is a CUDA workspace (the values and the ids are copied there).
+Tensor scatter_features(const Tensor& values, const FeatureGroups& groups, const Shape& shape,
+                        const Workspace* ws = nullptr);
 
 /// The methods registry's (the CLI's) default window for inputs [N, ...]: images [N, C, H, W]
 /// get {C, ceil(H/8), ceil(W/8)} (all channels, an 8 x 8 grid of cells); other inputs 1 per

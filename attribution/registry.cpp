@@ -398,10 +398,14 @@ AttributionResult attribute(std::string_view name, const Module& model, const Te
              "' needs a layer (--layer NAME, a module path such as layer4 or features.28)");
     BL_CHECK(!e.info.needs_neuron || !options.neuron.empty(), "method '", name,
              "' needs a neuron index (--neuron INDEX into the layer output)");
-    if (options.workspace && options.workspace->cuda_context())  // docs/cuda.md
-      return attribute_on_cuda(name, model, inputs, target, options);
-    if (!options.noise_tunnel.empty()) return with_noise_tunnel(e, model, inputs, target, options);
-    return e.run(model, inputs, target, options);
+    // The same entry on either device; on CUDA after moving model and inputs (docs/cuda.md).
+    const DeviceRun run = [&](const Module& m, const Tensor& x) {
+      return options.noise_tunnel.empty() ? e.run(m, x, target, options)
+                                          : with_noise_tunnel(e, m, x, target, options);
+    };
+    if (options.workspace && options.workspace->cuda_context())
+      return attribute_on_cuda(name, model, inputs, target, options, run);
+    return run(model, inputs);
   }
   std::string known;
   for (const Entry& e : entries()) known += (known.empty() ? "" : ", ") + e.info.name;

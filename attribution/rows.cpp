@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "engine/functional/reduce.h"
 #include "engine/parallel.h"
 #include "kernels/philox.h"
 
@@ -77,6 +78,11 @@ Target rows_target(const Target& target, const std::vector<int64_t>& row_classes
 std::vector<double> item_sums(const Tensor& t) {
   const int64_t n = t.size(0), per = t.numel() / n;
   std::vector<double> out(n, 0.0);
+  if (t.is_cuda()) {  // summed on the device (double accumulation); only the N sums come back
+    const Tensor sums = fn::sum(t.reshape({n, per}), 0b10, false, nullptr).to_cpu();
+    for (int64_t i = 0; i < n; ++i) out[i] = sums.data()[i];
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = i * per; j < (i + 1) * per; ++j) out[i] += t.data()[j];
   return out;

@@ -6,7 +6,7 @@
 /// Two row layouts, as Captum:
 ///   step-major   row k*N + n = point k of item n   (path methods: torch.cat over alphas)
 ///   interleaved  row n*S + s = sample s of item n   (noise tunnel / GradientSHAP: repeat_interleave)
-/// All tensors are CPU, contiguous, float32; outputs come from `ws`.
+/// Tensors are CPU (unless a function says otherwise), contiguous, float32; outputs come from `ws`.
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -38,7 +38,8 @@ std::vector<int64_t> row_classes(const std::vector<int64_t>& classes, int64_t re
 /// targets are returned unchanged (they apply to whatever batch the model produced).
 Target rows_target(const Target& target, const std::vector<int64_t>& row_classes);
 
-/// Sum of each item's elements of a [N, ...] tensor, accumulated in double.
+/// Sum of each item's elements of a [N, ...] tensor, accumulated in double. A device tensor is
+/// summed on its device (each sum rounded to float there); only the N sums come back (a sync).
 std::vector<double> item_sums(const Tensor& t);
 
 /// acc += w * block `block` of `rows`, where a block is acc.numel() consecutive elements (the N

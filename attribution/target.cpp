@@ -31,12 +31,15 @@ std::vector<int64_t> Target::resolve(const Tensor& output) const {
   BL_CHECK_SHAPE(output.dim() == 2, "target: class targets need a model output [N, classes], got ", output.shape(),
                  " (use Target::function for other outputs)");
   const int64_t n = output.size(0), classes = output.size(1);
+  // Only top-1 reads the values (a copy to the host for a device output); class lists need the
+  // shape alone.
+  const Tensor values = kind_ == Kind::Top1 ? output.to_cpu() : Tensor();
   std::vector<int64_t> out(n);
   for (int64_t i = 0; i < n; ++i) {
     int64_t c = 0;
     switch (kind_) {
       case Kind::Top1: {
-        const float* row = output.data() + i * classes;
+        const float* row = values.data() + i * classes;
         for (int64_t j = 1; j < classes; ++j)
           if (row[j] > row[c]) c = j;
         break;
@@ -77,7 +80,7 @@ Var Target::select(const Var& output) const {
                    output.shape()[0], "), got shape ", s.shape());
     return s;
   }
-  const std::vector<int64_t> cls = resolve(output.value().to_cpu());  // a sync on CUDA
+  const std::vector<int64_t> cls = resolve(output.value());  // top-1 on CUDA: a sync
   Tape& t = output.tape();
   // output * one_hot summed over classes: a mul and a sum node, so rules see plain linear ops.
   // The mask goes where the tape's workspace allocates (a no-op on the CPU).

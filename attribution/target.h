@@ -22,7 +22,8 @@ class Target {
   static Target function(std::function<Var(const Var& output)> f);
 
   bool is_function() const { return static_cast<bool>(fn_); }
-  /// Class per item for an output [N, classes]; throws naming the bad index and the class count.
+  /// Class per item for an output [N, classes] on either device (top-1 copies a device output to
+  /// the host; class lists read only its shape); throws naming the bad index and the class count.
   std::vector<int64_t> resolve(const Tensor& output) const;
   /// The scalar per item that the backward pass starts from: output[:, target] (shape [N]) or
   /// the target function. Recorded on the output's tape.

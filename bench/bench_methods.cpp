@@ -298,8 +298,10 @@ class ModelBench {
       return expect_close(fused, ig_plain(*model_, x_, target_, 4, ws_), 1e-4, "ig (4 steps) vs ig_plain");
     }
     if (w == "smoothgrad") {  // zero noise: the mean of identical saliency maps
+      // The 2-sample batch takes other GEMM tiles than the 1-row saliency call, so float32
+      // rounding differs (measured 3e-6 relative L2 on VGG-16); a wrong mean or scale is O(1).
       const Tensor plain = attribute("saliency", *model_, x_, target_, base_options()).attribution;
-      return expect_close(smoothgrad(2, 0.0f), plain, 1e-6, "smoothgrad with zero noise vs saliency");
+      return expect_close(smoothgrad(2, 0.0f), plain, 1e-4, "smoothgrad with zero noise vs saliency");
     }
     if (w == "deeplift" || w == "shapley") {
       // Summation-to-delta / efficiency: sum(attr) = f(x) - f(baseline) up to float rounding.

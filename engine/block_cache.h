@@ -2,12 +2,12 @@
 /// BlockCache: the caching policy of a memory pool, separated from the memory it manages.
 ///
 /// The CUDA backend keeps device blocks here (cudaMalloc/cudaFree are the callbacks) so repeated
-/// attribution calls reuse memory instead of calling cudaMalloc in the loop; tests drive the same
-/// class with a fake allocator on the CPU. Policy (the same as Workspace's): requests are rounded
-/// to size classes (4 KiB minimum, then multiples of 1/8 of the next power of two, so at most
-/// 12.5% waste), a request takes the smallest cached block that fits but at most twice its class
-/// (a huge block never pins memory for a tiny request), and released blocks are cached until
-/// `max_cached` bytes are held, beyond which they go back through `free`.
+/// attribution calls reuse memory instead of calling cudaMalloc in the loop; every host Workspace
+/// is one over aligned host memory; tests drive it with a fake allocator. Policy: requests are
+/// rounded to size classes (4 KiB minimum, then multiples of 1/8 of the next power of two, so at
+/// most 12.5% waste), a request takes the smallest cached block that fits but at most twice its
+/// class (a huge block never pins memory for a tiny request), and released blocks are cached
+/// until `max_cached` bytes are held, beyond which they go back through `free`.
 ///
 /// Thread-safe (one mutex; one lock per allocation, never per element). Header-only and C++17 so
 /// the CUDA sources (C++17, see kernels/CMakeLists.txt) can use it.

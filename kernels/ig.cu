@@ -1,5 +1,11 @@
-// CUDA implementation of the batched IG kernels (compiled in CUDA builds; no device here, so
-// never run in this project's CI - see docs/cuda.md). Same math as the CPU code (ig_math.h).
+// CUDA tier of the batched IG kernels (kernels/ig.h), compiled in CUDA builds; no device here, so
+// never run in this project's CI (docs/cuda.md). Same math as the CPU tier (ig_math.h).
+//
+// Variants: one each, grid-stride loops with one thread per output element (coalesced, no
+// atomics). The chunk's alphas/weights travel by value in the kernel parameters, kMaxSteps per
+// launch (512 bytes, far below the 4 KiB parameter limit), so nothing is allocated or copied per
+// call; longer chunks take several launches in step order, which keeps accumulate's summation
+// order (k ascending) the CPU tier's. Nothing here synchronises.
 #include <cuda_runtime.h>
 
 #include "engine/error.h"
@@ -10,60 +16,99 @@ namespace backlight {
 
 namespace {
 
-// --- kernels
-__global__ void ig_interpolate_kernel(const float* x, const float* b, const float* alphas, long long total,
-                                      long long steps, float* out) {
-  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= total * steps) return;
-  const long long k = i / total, e = i % total;
-  out[i] = ig_math::interpolate(x[e], b[e], alphas[k]);
+constexpr int kMaxSteps = 128;
+constexpr int kThreads = 256;
+
+struct StepValues {
+  float v[kMaxSteps];
+};
+
+StepValues step_values(const float* host, int64_t first, int64_t count) {
+  StepValues s{};
+  for (int64_t k = 0; k < count; ++k) s.v[k] = host[first + k];
+  return s;
 }
 
-__global__ void ig_accumulate_kernel(const float* grads, const float* weights, long long total, long long steps,
+// --- kernels
+
+// out[k * total + e] = interpolate(x[e], b[e], alpha_k) for the `steps` steps of this launch.
+__global__ void ig_interpolate_kernel(const float* x, const float* b, StepValues alphas, int64_t total, int64_t steps,
+                                      float* out) {
+  const int64_t n = total * steps;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t k = i / total, e = i % total;
+    out[i] = ig_math::interpolate(x[e], b[e], alphas.v[k]);
+  }
+}
+
+__global__ void ig_accumulate_kernel(const float* grads, StepValues weights, int64_t total, int64_t steps,
                                      float* acc) {
-  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= total) return;
-  float s = acc[i];
-  for (long long k = 0; k < steps; ++k) s += weights[k] * grads[k * total + i];
-  acc[i] = s;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float s = acc[i];
+    for (int64_t k = 0; k < steps; ++k) s += weights.v[k] * grads[k * total + i];
+    acc[i] = s;
+  }
+}
+
+__global__ void ig_finish_kernel(const float* x, const float* b, int64_t total, bool multiply_by_inputs,
+                                 float divisor, float* acc, float* attr) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float a = ig_math::path_attribution(x[i], b[i], acc[i], multiply_by_inputs);
+    attr[i] += a / divisor;
+    acc[i] = a;
+  }
 }
 
 // --- launchers
-void check(cudaError_t e, const char* what) {
-  BL_CHECK(e == cudaSuccess, what, ": ", cudaGetErrorString(e));
+
+// Grid for a grid-stride loop over n elements (capped; the loop covers the rest).
+unsigned grid_for(int64_t n) {
+  const int64_t blocks = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
 }
 
-float* upload(const float* v, long long n, cudaStream_t s) {
-  float* d = nullptr;
-  check(cudaMallocAsync(&d, n * sizeof(float), s), "ig: cudaMallocAsync");
-  check(cudaMemcpyAsync(d, v, n * sizeof(float), cudaMemcpyHostToDevice, s), "ig: cudaMemcpyAsync");
-  return d;
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  BL_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
 }
 
 }  // namespace
 
-// --- dispatch
-void ig_interpolate_cuda(const IgChunk& c, float* out, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  const long long total = c.items * c.per_item, steps = c.steps;
-  float* alphas = upload(c.alphas, steps, s);
-  const int threads = 256;
-  const long long blocks = (total * steps + threads - 1) / threads;
-  ig_interpolate_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(c.input, c.baseline, alphas, total, steps,
-                                                                          out);
-  check(cudaGetLastError(), "ig_interpolate_kernel launch");
-  check(cudaFreeAsync(alphas, s), "ig: cudaFreeAsync");
+// --- dispatch (one variant each)
+
+void ig_interpolate_cuda(const IgChunk& c, float* out, CudaStream stream) {
+  const int64_t total = c.items * c.per_item;
+  if (total == 0) return;
+  for (int64_t k0 = 0; k0 < c.steps; k0 += kMaxSteps) {
+    const int64_t m = c.steps - k0 < kMaxSteps ? c.steps - k0 : kMaxSteps;
+    ig_interpolate_kernel<<<grid_for(total * m), kThreads, 0, stream>>>(c.input, c.baseline,
+                                                                         step_values(c.alphas, k0, m), total, m,
+                                                                         out + k0 * total);
+    check_launch("ig_interpolate_cuda");
+  }
 }
 
-void ig_accumulate_cuda(const IgChunk& c, const float* grads, float* acc, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  const long long total = c.items * c.per_item, steps = c.steps;
-  float* weights = upload(c.weights, steps, s);
-  const int threads = 256;
-  const long long blocks = (total + threads - 1) / threads;
-  ig_accumulate_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(grads, weights, total, steps, acc);
-  check(cudaGetLastError(), "ig_accumulate_kernel launch");
-  check(cudaFreeAsync(weights, s), "ig: cudaFreeAsync");
+void ig_accumulate_cuda(const IgChunk& c, const float* grads, float* acc, CudaStream stream) {
+  const int64_t total = c.items * c.per_item;
+  if (total == 0) return;
+  for (int64_t k0 = 0; k0 < c.steps; k0 += kMaxSteps) {
+    const int64_t m = c.steps - k0 < kMaxSteps ? c.steps - k0 : kMaxSteps;
+    ig_accumulate_kernel<<<grid_for(total), kThreads, 0, stream>>>(grads + k0 * total, step_values(c.weights, k0, m),
+                                                                   total, m, acc);
+    check_launch("ig_accumulate_cuda");
+  }
+}
+
+void ig_finish_cuda(const IgChunk& c, float* acc, bool multiply_by_inputs, float divisor, float* attr,
+                    CudaStream stream) {
+  const int64_t total = c.items * c.per_item;
+  if (total == 0) return;
+  ig_finish_kernel<<<grid_for(total), kThreads, 0, stream>>>(c.input, c.baseline, total, multiply_by_inputs, divisor,
+                                                             acc, attr);
+  check_launch("ig_finish_cuda");
 }
 
 }  // namespace backlight

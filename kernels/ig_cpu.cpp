@@ -34,4 +34,14 @@ void ig_accumulate_cpu(const IgChunk& c, const float* grads, float* acc) {
   });
 }
 
+void ig_finish_cpu(const IgChunk& c, float* acc, bool multiply_by_inputs, float divisor, float* attr) {
+  parallel_for(c.items * c.per_item, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float a = ig_math::path_attribution(c.input[i], c.baseline[i], acc[i], multiply_by_inputs);
+      attr[i] += a / divisor;
+      acc[i] = a;
+    }
+  });
+}
+
 }  // namespace backlight

@@ -24,4 +24,12 @@ void ig_accumulate_ref(const IgChunk& c, const float* grads, float* acc) {
   }
 }
 
+void ig_finish_ref(const IgChunk& c, float* acc, bool multiply_by_inputs, float divisor, float* attr) {
+  for (int64_t i = 0; i < c.items * c.per_item; ++i) {
+    const float a = multiply_by_inputs ? (c.input[i] - c.baseline[i]) * acc[i] : acc[i];
+    attr[i] += a / divisor;
+    acc[i] = a;
+  }
+}
+
 }  // namespace backlight

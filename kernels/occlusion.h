@@ -24,11 +24,9 @@
 #include <cstdint>
 #include <vector>
 
-struct CUstream_st;  // cudaStream_t, without including cuda_runtime.h in host code
+#include "kernels/stream.h"
 
 namespace backlight {
-
-using CudaStream = CUstream_st*;
 
 inline constexpr int kOcclusionMaxRank = 7;
 

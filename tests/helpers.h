@@ -12,6 +12,17 @@
 #include "engine/backward.h"
 #include "engine/ops.h"
 #include "engine/tape.h"
+#include "kernels/device.h"
+
+/// First statement of a GPU test case (TEST_SUITE "cuda"): without a CUDA device it says
+/// "skipped: no CUDA device (why)" and returns (doctest has no run-time skip).
+#define BL_REQUIRE_CUDA_OR_SKIP()                                         \
+  do {                                                                    \
+    if (::backlight::cuda_device_count() == 0) {                          \
+      MESSAGE("skipped: no CUDA device (", ::backlight::cuda_device_summary(), ")"); \
+      return;                                                             \
+    }                                                                     \
+  } while (0)
 
 namespace backlight::test {
 

@@ -26,6 +26,7 @@ Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p) 
     case U::GammaPositive: return map_unary(x, ws, [p](float v) { return v + p * (v > 0.0f ? v : 0.0f); });
     case U::GammaNegative: return map_unary(x, ws, [p](float v) { return v + p * (v < 0.0f ? v : 0.0f); });
     case U::Scale: return map_unary(x, ws, [p](float v) { return p * v; });
+    case U::Abs: return map_unary(x, ws, [](float v) { return std::fabs(v); });
   }
   return map_unary(x, ws, [op, p](float v) { return maps::apply_unary(op, v, p); });
 }

@@ -114,4 +114,9 @@ void synchronize(Context& ctx) {
   BL_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
 }
 
+CudaStream launch_stream(Context& ctx) {
+  use_device(ctx);
+  return ctx.stream;
+}
+
 }  // namespace backlight::cuda

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "engine/block_cache.h"
+#include "kernels/stream.h"
 
 namespace backlight::cuda {
 
@@ -40,5 +41,8 @@ void copy_on_device(Context& ctx, float* dst, const float* src, int64_t n);
 void fill(Context& ctx, float* dst, int64_t n, float value);
 /// Waits until every op enqueued on the context's stream has finished.
 void synchronize(Context& ctx);
+/// Makes the context's device current for the calling thread and returns its stream, for the
+/// fused attribution kernels that take a stream argument (kernels/dispatch.h).
+CudaStream launch_stream(Context& ctx);
 
 }  // namespace backlight::cuda

@@ -80,6 +80,11 @@ __global__ void any_nonzero_kernel(const float* x, int64_t n, int* flag) {
   BL_GRID_LOOP(i, n) if (x[i] != 0.0f) *flag = 1;  // benign race: every writer writes 1
 }
 
+// The smallest index of a non-finite value (atomicMin; the slot starts at all ones).
+__global__ void first_nonfinite_kernel(const float* x, int64_t n, unsigned long long* slot) {
+  BL_GRID_LOOP(i, n) if (!isfinite(x[i])) atomicMin(slot, static_cast<unsigned long long>(i));
+}
+
 int64_t product(const int64_t* dims, int rank) {
   int64_t p = 1;
   for (int d = 0; d < rank; ++d) p *= dims[d];
@@ -155,6 +160,19 @@ bool any_nonzero(Context& ctx, const float* x, int64_t n) {
   BL_CUDA_CHECK(cudaMemcpyAsync(&host, flag.get(), sizeof(int), cudaMemcpyDeviceToHost, ctx.stream));
   BL_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
   return host != 0;
+}
+
+int64_t first_nonfinite(Context& ctx, const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  auto slot = scratch(ctx, sizeof(unsigned long long));
+  use_device(ctx);
+  BL_CUDA_CHECK(cudaMemsetAsync(slot.get(), 0xff, sizeof(unsigned long long), ctx.stream));
+  BL_LAUNCH(ctx, n, first_nonfinite_kernel, x, n, reinterpret_cast<unsigned long long*>(slot.get()));
+  unsigned long long host = 0;
+  BL_CUDA_CHECK(
+      cudaMemcpyAsync(&host, slot.get(), sizeof(unsigned long long), cudaMemcpyDeviceToHost, ctx.stream));
+  BL_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+  return host == ~0ull ? -1 : static_cast<int64_t>(host);
 }
 
 }  // namespace backlight::cuda

@@ -52,6 +52,9 @@ void reduce_sum(Context& ctx, const float* x, const int64_t* dims, int rank, uin
 
 /// Syncs: whether any of the n floats is non-zero.
 bool any_nonzero(Context& ctx, const float* x, int64_t n);
+/// Syncs: the index of the first NaN or infinite value among the n floats, or -1 (only that
+/// index comes back to the host).
+int64_t first_nonfinite(Context& ctx, const float* x, int64_t n);
 
 // --- dense products (blas.cu) --------------------------------------------------------------------
 

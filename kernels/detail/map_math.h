@@ -22,6 +22,7 @@ enum class Unary {
   GammaPositive,  ///< x + p * max(x, 0)  (LRP-gamma weights)
   GammaNegative,  ///< x + p * min(x, 0)
   Scale,          ///< p * x
+  Abs,            ///< |x| (saliency's absolute gradient)
 };
 
 /// y = g * f'(v; p), v being the forward input or output as the derivative needs.
@@ -50,6 +51,7 @@ BL_HD inline float apply_unary(Unary op, float x, float p) {
     case Unary::GammaPositive: return x + p * (x > 0.0f ? x : 0.0f);
     case Unary::GammaNegative: return x + p * (x < 0.0f ? x : 0.0f);
     case Unary::Scale: return p * x;
+    case Unary::Abs: return fabsf(x);
   }
   return x;
 }

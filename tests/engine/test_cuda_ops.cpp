@@ -25,14 +25,6 @@
 
 using namespace backlight;
 
-#define BL_REQUIRE_CUDA_OR_SKIP()                                  \
-  do {                                                             \
-    if (cuda_device_count() == 0) {                                \
-      MESSAGE("skipped: no CUDA device (", cuda_device_summary(), ")"); \
-      return;                                                      \
-    }                                                              \
-  } while (0)
-
 namespace {
 
 struct OpCase {
@@ -223,7 +215,7 @@ TEST_CASE("cuda/models: resnet18 saliency and LRP on the device match the CPU") 
     compare(gpu.attribution, cpu.attribution, true, "attribution");
   }
   MethodOptions on_device{.workspace = &ws};
-  CHECK_THROWS_WITH_AS(attribute("integrated_gradients", *model, x, Target::index(3), on_device),
+  CHECK_THROWS_WITH_AS(attribute("deeplift", *model, x, Target::index(3), on_device),
                        doctest::Contains("runs on the CPU only for now"), Error);
 }
 

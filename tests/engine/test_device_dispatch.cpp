@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "attribution/on_device.h"
+#include "attribution/target.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/functional/map.h"
@@ -88,13 +89,47 @@ TEST_CASE("device: a tape refuses leaves that are not on its workspace's device"
                        Contains("leaf 'x' [1,4] is on cuda but the tape's workspace allocates on cpu"), Error);
 }
 
+TEST_CASE("device: class targets resolve from a device output's shape alone (nothing is copied)") {
+  const Tensor out = fake_device_tensor(Shape{2, 5});
+  CHECK(Target::index(3).resolve(out) == std::vector<int64_t>{3, 3});
+  CHECK(Target::indices({1, 4}).resolve(out) == std::vector<int64_t>{1, 4});
+  CHECK_THROWS_WITH_AS(Target::index(7).resolve(out), Contains("class 7 out of range for a model with 5 outputs"),
+                       Error);
+}
+
 TEST_CASE("device: which attribution methods run on CUDA") {
-  CHECK(runs_on_cuda("saliency"));
-  CHECK(runs_on_cuda("lrp"));
-  CHECK(runs_on_cuda("guided_backprop"));
-  CHECK_FALSE(runs_on_cuda("integrated_gradients"));
-  CHECK_FALSE(runs_on_cuda("occlusion"));
-  CHECK_FALSE(runs_on_cuda("grad_cam"));
+  for (const char* m : {"saliency", "input_x_gradient", "guided_backprop", "deconvolution", "lrp",
+                        "integrated_gradients", "occlusion", "feature_ablation"}) {
+    CAPTURE(m);
+    CHECK(runs_on_cuda(m));
+    CHECK(cuda_unsupported_reason(m).empty());
+  }
+  for (const char* m : {"deeplift", "grad_cam", "gradient_shap", "shapley_value_sampling", "layer_lrp", "nope"}) {
+    CAPTURE(m);
+    CHECK_FALSE(runs_on_cuda(m));
+    CHECK_FALSE(runs_on_cuda(m, "smoothgrad"));
+    CHECK(cuda_unsupported_reason(m) ==
+          "method '" + std::string(m) +
+              "' runs on the CPU only for now (on CUDA: saliency, input_x_gradient, guided_backprop, deconvolution, "
+              "lrp, integrated_gradients, occlusion, feature_ablation); run it with a host workspace / --device cpu "
+              "(docs/cuda.md)");
+  }
+  // The noise tunnel on CUDA wraps the gradient methods only.
+  for (const char* nt : {"smoothgrad", "smoothgrad_sq", "vargrad"})
+    for (const char* m : {"saliency", "input_x_gradient", "guided_backprop", "deconvolution", "integrated_gradients"}) {
+      CAPTURE(nt);
+      CAPTURE(m);
+      CHECK(runs_on_cuda(m, nt));
+    }
+  for (const char* m : {"lrp", "occlusion", "feature_ablation"}) {
+    CAPTURE(m);
+    CHECK_FALSE(runs_on_cuda(m, "vargrad"));
+    CHECK(cuda_unsupported_reason(m, "vargrad") ==
+          "method '" + std::string(m) +
+              "' with the noise tunnel (vargrad) runs on the CPU only for now (the noise tunnel on CUDA wraps: "
+              "saliency, input_x_gradient, guided_backprop, deconvolution, integrated_gradients); run it with a "
+              "host workspace / --device cpu (docs/cuda.md)");
+  }
 }
 
 }  // TEST_SUITE

@@ -46,6 +46,7 @@ TEST_CASE("cuda/map_math: the device maps equal the CPU activation math") {
     CHECK(maps::apply_unary(maps::Unary::PositivePart, x, 0) == near((x > 0 ? x : 0.0f)));
     CHECK(maps::apply_unary(maps::Unary::NegativePart, x, 0) == near((x < 0 ? x : 0.0f)));
     CHECK(maps::apply_unary(maps::Unary::Square, x, 0) == near(x * x));
+    CHECK(maps::apply_unary(maps::Unary::Abs, x, 0) == near(std::fabs(x)));
     CHECK(maps::apply_unary(maps::Unary::GammaPositive, x, 0.25f) == near(x + 0.25f * (x > 0 ? x : 0.0f)));
     CHECK(maps::apply_unary(maps::Unary::GammaNegative, x, 0.25f) == near(x + 0.25f * (x < 0 ? x : 0.0f)));
     CHECK(maps::apply_unary(maps::Unary::Scale, x, -2.0f) == near(-2.0f * x));
@@ -66,7 +67,7 @@ TEST_CASE("cuda/map_math: the device maps equal the CPU activation math") {
 TEST_CASE("cuda/map_math: fn::map_named on the CPU equals the per-element device formula") {
   const Tensor x = Tensor::from(Shape{static_cast<int64_t>(kProbe.size())}, kProbe);
   const Tensor g = Tensor::full(x.shape(), 0.75f);
-  for (int op = 0; op <= static_cast<int>(maps::Unary::Scale); ++op) {
+  for (int op = 0; op <= static_cast<int>(maps::Unary::Abs); ++op) {
     const auto u = static_cast<maps::Unary>(op);
     CAPTURE(op);
     const Tensor y = fn::map_named(x, nullptr, u, 0.3f);

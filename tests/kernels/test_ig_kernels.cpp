@@ -34,6 +34,29 @@ TEST_CASE("ig kernels: cpu equals ref on odd sizes and chunks") {
   }
 }
 
+TEST_CASE("ig kernels: finish adds (x - b) * acc / divisor (or acc) and leaves the attribution in acc") {
+  std::mt19937_64 rng(kSeed + 2);
+  const int64_t items = 2, per = 40001;
+  const Tensor x = randn({items, per}, rng), b = randn({items, per}, rng), g = randn({items, per}, rng);
+  const IgChunk c{x.data(), b.data(), items, per, nullptr, nullptr, 0};
+  for (bool multiply : {true, false}) {
+    CAPTURE(multiply);
+    Tensor acc_ref = g.clone(), acc_cpu = g.clone();
+    Tensor attr_ref = randn({items, per}, rng);
+    Tensor attr_cpu = attr_ref.clone();
+    const Tensor attr0 = attr_ref.clone();
+    ig_finish_ref(c, acc_ref.data(), multiply, 3.0f, attr_ref.data());
+    ig_finish_cpu(c, acc_cpu.data(), multiply, 3.0f, attr_cpu.data());
+    BL_CHECK_CLOSE(acc_cpu, acc_ref, 0, 0);
+    BL_CHECK_CLOSE(attr_cpu, attr_ref, 0, 0);
+    for (int64_t i : {int64_t{0}, int64_t{12345}, items * per - 1}) {
+      const float a = multiply ? (x.data()[i] - b.data()[i]) * g.data()[i] : g.data()[i];
+      CHECK(acc_cpu.data()[i] == a);
+      CHECK(attr_cpu.data()[i] == doctest::Approx(attr0.data()[i] + a / 3.0f));
+    }
+  }
+}
+
 }  // TEST_SUITE
 
 TEST_SUITE("cuda") {

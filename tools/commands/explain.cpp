@@ -81,8 +81,8 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
 int run_explain(const Args& args) {
   ExplainConfig config = parse_explain_config(args);  // usage errors before any work
   if (config.device == "cuda") {
-    require_cuda_device("explain");  // then saliency, input_x_gradient, guided_backprop, deconvolution and
-                                     // lrp run on device 0, the other methods on the CPU (docs/cuda.md)
+    require_cuda_device("explain");  // then the methods of cuda_methods() (attribution/on_device.h) run on
+                                     // device 0, the others on the CPU (docs/cuda.md)
   }
   const ModulePtr model = load_explain_model(config);
   if (config.baseline_npy) config.options.baselines = {Baseline::given(load_npy(*config.baseline_npy))};

@@ -175,8 +175,11 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
   }
   for (const std::string& name : config.methods) {
     const MethodInfo info = method_info(name);
-    options.workspace = cuda_ws && runs_on_cuda(name) ? cuda_ws : &ws;
-    if (cuda_ws && !runs_on_cuda(name)) std::cerr << "explain: " << name << " runs on the CPU (no CUDA path yet)\n";
+    const bool on_cuda = cuda_ws && runs_on_cuda(name, options.noise_tunnel);
+    options.workspace = on_cuda ? cuda_ws : &ws;
+    if (cuda_ws && !on_cuda)
+      std::cerr << "explain: " << name << (options.noise_tunnel.empty() ? "" : " with the noise tunnel")
+                << " runs on the CPU (no CUDA path yet)\n";
     if (n == 1 || groupable(info, config)) {
       if (info.needs_neuron) options.neuron = recs[0].neuron;  // given, or the only image's
       const auto start = std::chrono::steady_clock::now();
