@@ -16,13 +16,14 @@ namespace backlight::fn {
 namespace {
 
 // Winograd F(2x2, 3x3) does 16 multiplies per 2x2 outputs and channel pair where the GEMM
-// paths do 36, at the price of transforms per tile and channel and of the weights per call. The
-// products' depth is the input channels of the convolution computed (C forward, O for the input
-// gradient): at depth 3 (an RGB stem's forward) they are too shallow and Winograd is 2x slower;
-// from depth 8 on it was faster on every shape measured (bench/README.md).
-// MEASURED-THRESHOLDS-TBD
-bool use_winograd_forward(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.c >= 8; }
-bool use_winograd_backward(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.o >= 8; }
+// paths do 36, but it adds transforms per tile and channel (input, output) and per call
+// (weights), and its 16 products are C deep and O rows tall (O deep, C tall for the input
+// gradient), where the GEMM paths' are 9C deep. With few channels on either side the products
+// are too small for the 6x16 kernel and the transforms dominate. Measured one thread, 224x224 and
+// 112x112 maps (bench/README.md): depth 3-4 runs 0.4-0.9x of the GEMM path, 8 1.1-1.4x, 16
+// 1.3-1.8x; 3 rows with depth 64 (an RGB stem's input gradient) 0.5x of col2im. So both channel
+// counts must be >= 16: every 3x3 stride-1 layer of ResNet-18 and VGG-16 except VGG's stem.
+bool use_winograd(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.c >= 16 && g.o >= 16; }
 
 }  // namespace
 
@@ -54,7 +55,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}, ws);
   const float* b = bias.defined() ? bias.data() : nullptr;
   if (conv_paths::is_depthwise(g)) conv_paths::forward_depthwise(x.data(), w.data(), b, g, y.data());
-  else if (use_winograd_forward(g)) conv_paths::forward_winograd(x.data(), w.data(), b, g, y.data(), ws);
+  else if (use_winograd(g)) conv_paths::forward_winograd(x.data(), w.data(), b, g, y.data(), ws);
   else conv_paths::forward_gemm(x.data(), w.data(), b, g, y.data(), ws);
   return y;
 }
@@ -67,7 +68,7 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_s
   BL_ON_CUDA("conv2d backward", ws, gy, w) return cuda_ops::conv2d_backward_input(gy, w, g);
   Tensor dx = Tensor::empty(x_shape, ws);
   if (conv_paths::is_depthwise(g)) conv_paths::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
-  else if (use_winograd_backward(g)) conv_paths::backward_input_winograd(gy.data(), w.data(), g, dx.data(), ws);
+  else if (use_winograd(g)) conv_paths::backward_input_winograd(gy.data(), w.data(), g, dx.data(), ws);
   // Both GEMM paths do the same multiply-adds; their overheads differ: the flipped path builds
   // im2col rows from g (O/g * kH*kW rows), col2im scatters C/g * kH*kW rows into dx. With few
   // input channels (a stem conv on RGB) col2im moves far less memory.

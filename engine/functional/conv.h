@@ -1,9 +1,8 @@
 #pragma once
 /// 2-D convolution (no tape), PyTorch semantics (cross-correlation; stride, zero padding,
 /// dilation, groups incl. depthwise). CPU, all cores. 3x3 stride-1 convolutions (dilation 1,
-/// groups 1) whose product depth is at least 8 (C >= 8 forward, O >= 8 for the input gradient;
-/// not an RGB stem's forward) run as Winograd F(2x2, 3x3): 2.25x fewer multiplies, results equal
-/// to float32 round-off. Otherwise forward: implicit GEMM over column tiles (per-thread im2col
+/// groups 1) with at least 16 input and output channels (not an RGB stem) run as Winograd
+/// F(2x2, 3x3): 2.25x fewer multiplies, results equal to float32 round-off. Otherwise forward: implicit GEMM over column tiles (per-thread im2col
 /// blocks, small images batched into one product; 1x1 stride-1 reads the input directly);
 /// backward-input: stride 1 runs as the forward convolution of g with the flipped kernel, other
 /// strides as W^T g plus col2im. Depthwise: direct loops. The paths and their selection are

@@ -40,9 +40,8 @@
 /// - depthwise_forward / depthwise_backward_input: groups == C (with any channel multiplier),
 ///   direct loops over the window (a GEMM with one row per group would be slow).
 ///
-/// Dispatch (conv.cpp): depthwise -> depthwise loops; Winograd where winograd_applies and the
-/// products are deep enough (C >= 8 forward, O >= 8 input gradient; reasons and measurements in
-/// conv.cpp); else forward_gemm, and for the input gradient backward_input_flipped or
+/// Dispatch (conv.cpp): depthwise -> depthwise loops; Winograd where winograd_applies and C and
+/// O are both >= 16 (reasons and measurements in conv.cpp); else forward_gemm, and for the input gradient backward_input_flipped or
 /// backward_input_col2im as described above.
 #include "engine/functional/conv.h"
 
