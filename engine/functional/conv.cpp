@@ -19,10 +19,11 @@ namespace {
 // paths do 36, but it adds transforms per tile and channel (input, output) and per call
 // (weights), and its 16 products are C deep and O rows tall (O deep, C tall for the input
 // gradient), where the GEMM paths' are 9C deep. With few channels on either side the products
-// are too small for the 6x16 kernel and the transforms dominate. Measured one thread, 224x224 and
-// 112x112 maps (bench/README.md): depth 3-4 runs 0.4-0.9x of the GEMM path, 8 1.1-1.4x, 16
-// 1.3-1.8x; 3 rows with depth 64 (an RGB stem's input gradient) 0.5x of col2im. So both channel
-// counts must be >= 16: every 3x3 stride-1 layer of ResNet-18 and VGG-16 except VGG's stem.
+// are too small for the 6x16 kernel and the transforms dominate. Measured one thread, 224x224
+// and 112x112 maps (bench_conv, winograd rows vs gemm rows): depth 3-4 runs 0.4-0.9x of the
+// GEMM path, 8 1.1-1.4x, 16 1.3-1.8x; 3 rows with depth 64 (an RGB stem's input gradient) 0.5x
+// of col2im. So both channel counts must be >= 16: every 3x3 stride-1 layer of ResNet-18 and
+// VGG-16 except VGG's stem.
 bool use_winograd(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.c >= 16 && g.o >= 16; }
 
 }  // namespace

@@ -35,8 +35,8 @@
 ///   threads take chunks of output channels, transforming their weights on the fly (U, 16/9 the
 ///   size of W, is never stored whole). Backward-input is the same convolution of g with
 ///   W'[c, o, i, j] = W[o, c, 2-i, 2-j] and padding 2 - p, read from W by the weight transform
-///   (no flipped copy of W). Float32 results differ from the direct sum by rounding only (error
-///   figures in bench/README.md).
+///   (no flipped copy of W). Float32 results differ from the direct sum by rounding only (bounded
+///   against conv_ref in tests/engine/test_conv_winograd.cpp).
 /// - depthwise_forward / depthwise_backward_input: groups == C (with any channel multiplier),
 ///   direct loops over the window (a GEMM with one row per group would be slow).
 ///
