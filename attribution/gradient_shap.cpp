@@ -5,7 +5,7 @@
 #include "attribution/integrated_gradients.h"
 #include "attribution/noise_tunnel.h"
 #include "engine/parallel.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight {
 

@@ -9,7 +9,7 @@
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "kernels/dispatch.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight {
 

@@ -11,7 +11,7 @@
 #include "attribution/perturbation.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight {
 

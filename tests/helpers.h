@@ -12,7 +12,7 @@
 #include "engine/backward.h"
 #include "engine/ops.h"
 #include "engine/tape.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 
 /// First statement of a GPU test case (TEST_SUITE "cuda"): without a CUDA device it says
 /// "skipped: no CUDA device (why)" and returns (doctest has no run-time skip).

@@ -19,7 +19,7 @@
 #include "engine/ops.h"
 #include "engine/rule_sets.h"
 #include "engine/rules.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "models/zoo.h"
 #include "tests/helpers.h"
 

@@ -12,7 +12,7 @@
 #include "engine/functional/linear.h"
 #include "engine/functional/map.h"
 #include "engine/ops.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "engine/functional/map.h"
-#include "kernels/cuda/check.h"
-#include "kernels/detail/map_math.h"
-#include "kernels/detail/rule_math.h"
+#include "engine/cuda/check.h"
+#include "engine/functional/map_math.h"
+#include "engine/rules/rule_math.h"
 #include "tests/helpers.h"
 
 using namespace backlight;
@@ -24,8 +24,8 @@ TEST_SUITE("kernels") {
 
 TEST_CASE("cuda/check: failure messages name the call, the status and the place") {
   CHECK(cuda::failure_message("cudaMalloc(&ptr, bytes)", "out of memory", "cudaErrorMemoryAllocation",
-                              "kernels/cuda/context.cu", 40) ==
-        "cudaMalloc(&ptr, bytes) failed: out of memory (cudaErrorMemoryAllocation) at kernels/cuda/context.cu:40");
+                              "engine/cuda/context.cu", 40) ==
+        "cudaMalloc(&ptr, bytes) failed: out of memory (cudaErrorMemoryAllocation) at engine/cuda/context.cu:40");
   CHECK(std::string(cuda::cublas_status_text(3).name) == "CUBLAS_STATUS_ALLOC_FAILED");
   CHECK(std::string(cuda::cublas_status_text(7).name) == "CUBLAS_STATUS_INVALID_VALUE");
   CHECK(std::string(cuda::cublas_status_text(13).description) == "GPU program failed to execute");

@@ -8,7 +8,7 @@
 #include <random>
 #include <nlohmann/json.hpp>
 
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "models/default_model.h"
 #include "models/safetensors.h"
 #include "models/state_dict.h"

@@ -1,5 +1,5 @@
 // cuda::Context: stream, cuBLAS/cuDNN handles and the caching device allocator (see context.h).
-#include "kernels/cuda/context_impl.cuh"
+#include "engine/cuda/context_impl.cuh"
 
 namespace backlight::cuda {
 
@@ -9,7 +9,7 @@ static_assert(CUBLAS_STATUS_NOT_INITIALIZED == 1 && CUBLAS_STATUS_ALLOC_FAILED =
                   CUBLAS_STATUS_MAPPING_ERROR == 11 && CUBLAS_STATUS_EXECUTION_FAILED == 13 &&
                   CUBLAS_STATUS_INTERNAL_ERROR == 14 && CUBLAS_STATUS_NOT_SUPPORTED == 15 &&
                   CUBLAS_STATUS_LICENSE_ERROR == 16,
-              "cuBLAS status numbering changed: update cublas_status_text in kernels/cuda/check.h");
+              "cuBLAS status numbering changed: update cublas_status_text in engine/cuda/check.h");
 
 namespace {
 

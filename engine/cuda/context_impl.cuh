@@ -11,8 +11,8 @@
 #include <tuple>
 
 #include "engine/block_cache.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/context.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
 
 namespace backlight::cuda {
 

@@ -9,8 +9,8 @@
 /// kernel of our own whose per-element math is the BL_HD code the CPU path runs.
 #include <cstdint>
 
-#include "kernels/cuda/context.h"
-#include "kernels/detail/map_math.h"
+#include "engine/cuda/context.h"
+#include "engine/functional/map_math.h"
 
 namespace backlight::cuda {
 
@@ -140,7 +140,7 @@ void embedding_forward(Context& ctx, const float* idx, int64_t count, const floa
 void embedding_backward(Context& ctx, const float* g, const float* idx, int64_t count, int64_t dim, int64_t num,
                         float* dw);
 
-// --- rule maps (rules.cu; math in kernels/detail/rule_math.h) -----------------------------------
+// --- rule maps (rules.cu; math in engine/rules/rule_math.h) -----------------------------------
 
 /// DeepLIFT Rescale on a paired batch of 2*half elements (first half inputs, second references).
 void deeplift_rescale(Context& ctx, const float* x, const float* y, const float* g, const float* plain, float* out,

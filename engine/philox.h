@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "engine/functional/activation_math.h"  // BL_HD
+#include "engine/hd.h"
 
 namespace backlight::philox {
 

@@ -1,4 +1,4 @@
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 
 #include "engine/error.h"
 

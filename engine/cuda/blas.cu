@@ -2,8 +2,8 @@
 // column-major C^T = op(B)^T op(A)^T, so every call swaps the operands (no copies).
 #include <climits>
 
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
 
 namespace backlight::cuda {
 

@@ -3,8 +3,8 @@
 // (batch-norm parameter sums): simple and correct; sums accumulate in double.
 #include <cmath>
 
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
 
 namespace backlight::cuda {
 

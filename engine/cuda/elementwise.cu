@@ -1,8 +1,8 @@
 // Element-wise maps, broadcast binary ops, strided copies and sum reductions (see ops.h).
 // One thread per output element with grid-stride loops: simple and obviously correct; these
 // ops are memory-bound and the index arithmetic is cheap next to the loads.
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
 
 namespace backlight::cuda {
 

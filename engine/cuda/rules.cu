@@ -1,8 +1,8 @@
 // Embedding lookup and the rule maps (DeepLIFT Rescale, LRP stabilised division); the
-// per-element formulas are kernels/detail/rule_math.h, shared with the CPU rules.
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
-#include "kernels/detail/rule_math.h"
+// per-element formulas are engine/rules/rule_math.h, shared with the CPU rules.
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
+#include "engine/rules/rule_math.h"
 
 namespace backlight::cuda {
 

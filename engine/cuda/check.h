@@ -2,7 +2,7 @@
 /// Error checking for CUDA, cuBLAS and cuDNN calls: every failing call becomes a
 /// backlight::Error naming the call (its source text), the status name and its description, and
 /// the file:line, e.g.
-///   cudaMalloc(&ptr, bytes) failed: out of memory (cudaErrorMemoryAllocation) at kernels/cuda/context.cu:40
+///   cudaMalloc(&ptr, bytes) failed: out of memory (cudaErrorMemoryAllocation) at engine/cuda/context.cu:40
 ///
 /// The message builders and cuBLAS's status names (older cuBLAS has no status-string function)
 /// are plain C++17 without CUDA headers, so the CPU tests check them; the BL_*_CHECK macros are
@@ -20,7 +20,7 @@ inline std::string failure_message(const char* call, const char* description, co
 }
 
 /// Name and description of a cublasStatus_t value (numbering of cublas_api.h, stable since
-/// CUDA 6; kernels/cuda/context.cu static_asserts it against the header).
+/// CUDA 6; engine/cuda/context.cu static_asserts it against the header).
 struct StatusText {
   const char* name;
   const char* description;

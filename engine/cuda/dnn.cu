@@ -5,8 +5,8 @@
 // from the context's caching allocator.
 #include <cstring>
 
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
 
 namespace backlight::cuda {
 

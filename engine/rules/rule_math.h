@@ -1,6 +1,6 @@
 #pragma once
 /// Per-element math of the rule maps (DeepLIFT Rescale multipliers, LRP stabilised division),
-/// shared by the CPU rules (engine/rules/) and their CUDA kernels (kernels/cuda/rules.cu).
+/// shared by the CPU rules (engine/rules/) and their CUDA kernels (engine/cuda/rules.cu).
 #include "engine/rules/stabilize.h"
 
 namespace backlight::rule_math {

@@ -5,8 +5,8 @@
 // does not promise PyTorch's first-maximum tie rule, which DeepLIFT and LRP results depend on.
 #include <cmath>
 
-#include "kernels/cuda/context_impl.cuh"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context_impl.cuh"
+#include "engine/cuda/ops.h"
 
 namespace backlight::cuda {
 

@@ -17,7 +17,7 @@
 #include <memory>
 
 #include "engine/block_cache.h"
-#include "kernels/stream.h"
+#include "engine/cuda/stream.h"
 
 namespace backlight::cuda {
 
