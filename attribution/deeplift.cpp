@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "attribution/integrated_gradients.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 namespace backlight {
 

@@ -7,7 +7,7 @@
 /// brings them to the host for its relevance bookkeeping.
 #include "attribution/pass.h"
 #include "attribution/result.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 namespace backlight {
 
@@ -37,7 +37,7 @@ AttributionResult deconvolution(const Module& model, const Tensor& inputs, const
                                 const ModifiedGradientOptions& options = {});
 
 struct LrpOptions {
-  std::string rules = "lrp_epsilon_plus_flat";  ///< a built-in rule set name (rule_sets.h)
+  std::string rules = "lrp_epsilon_plus_flat";  ///< a built-in rule set name (engine/rules/builtin_sets.h)
   RuleParams params;                             ///< its parameters by name
   const RuleSet* rule_set = nullptr;             ///< a custom rule set instead of `rules`
   bool merge_batchnorm = true;                   ///< fold BatchNorm into conv/linear first (Zennit canonizers)

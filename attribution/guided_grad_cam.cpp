@@ -2,7 +2,7 @@
 
 #include "engine/backward.h"
 #include "engine/parallel.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 namespace backlight {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 #include "engine/tape.h"
 
 namespace backlight {

@@ -7,7 +7,7 @@
 #include "attribution/layer_eval.h"
 #include "attribution/rows.h"
 #include "engine/error.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 namespace backlight {
 

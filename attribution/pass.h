@@ -6,7 +6,7 @@
 
 #include "attribution/target.h"
 #include "engine/module.h"
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 
 namespace backlight {
 

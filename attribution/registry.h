@@ -11,7 +11,7 @@
 #include "attribution/result.h"
 #include "attribution/target.h"
 #include "engine/module.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 namespace backlight {
 

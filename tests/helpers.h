@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/backward.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/tape.h"
 #include "engine/cuda/device.h"
 

@@ -6,7 +6,7 @@
 #include "engine/error.h"
 #include "engine/functional/reduce.h"
 #include "engine/functional/shape.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 
 namespace backlight::incremental {
 

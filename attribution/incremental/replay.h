@@ -1,7 +1,7 @@
 #pragma once
 /// Replaying one recorded tape node on new tensors: the nodes of a recorded forward pass run
 /// again on a batch of rows (occluded copies) instead of the recorded batch of N items, through
-/// the same forward ops (engine/ops.h) on a non-recording tape, so the arithmetic is the model's.
+/// the same forward ops (engine/ops/ops.h) on a non-recording tape, so the arithmetic is the model's.
 ///
 /// Inputs that depend on the model input ("batched") arrive with `rows` rows in place of the
 /// recorded N; the others (parameters, buffers, values computed from them) are the recorded

@@ -5,7 +5,7 @@
 #include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/parallel.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 #include "engine/rules/stabilize.h"
 #include "engine/rules/rule_math.h"
 

@@ -6,7 +6,7 @@
 #include "attribution/registry.h"
 #include "models/vit.h"
 #include "tests/helpers.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 
 using namespace backlight;
 using namespace backlight::test;

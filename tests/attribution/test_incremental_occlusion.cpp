@@ -8,7 +8,7 @@
 #include "attribution/ablation.h"
 #include "attribution/incremental/incremental_occlusion.h"
 #include "attribution/perturbation.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/feature_classifier.h"
 #include "models/synthetic_weights.h"
 #include "models/zoo.h"

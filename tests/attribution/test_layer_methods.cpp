@@ -4,7 +4,7 @@
 #include "attribution/layer.h"
 #include "attribution/layer_methods.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -8,7 +8,7 @@
 #include "attribution/layer_methods.h"
 #include "attribution/neuron_methods.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
 

@@ -3,7 +3,7 @@
 // assignment; the rule sets below mirror it. max |ours - Captum| <= 1e-4 * max |Captum|.
 #include "attribution/gradient_methods.h"
 #include "attribution/layer_methods.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 #include "tests/parity_nets.h"
 
 using namespace backlight;
@@ -32,7 +32,7 @@ RuleSet captum_default_rules() {
 }
 
 // Captum's GammaRule / Alpha1_Beta0_Rule: the weight becomes w + gamma w+ (or w+), the bias and the
-// inputs stay, one group over all outputs - not Zennit's gamma / alpha-beta (engine/rules.h), which
+// inputs stay, one group over all outputs - not Zennit's gamma / alpha-beta (engine/rules/builtin.h), which
 // split by signs. As LRP data (engine/rules/lrp.h). The fixture keeps epsilon on the first conv
 // (see make_lrp_fixtures.py: gamma there is ill-conditioned in float32).
 RulePtr captum_weight_rule(const std::string& name, ParamMod weight) {

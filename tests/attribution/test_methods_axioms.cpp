@@ -3,7 +3,7 @@
 #include "attribution/deeplift.h"
 #include "attribution/gradient_methods.h"
 #include "attribution/integrated_gradients.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -7,7 +7,7 @@
 #include "attribution/metrics/randomisation.h"
 #include "attribution/metrics/sensitivity.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -5,8 +5,8 @@
 #include "attribution/layer_methods.h"
 #include "attribution/neuron_methods.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
-#include "engine/rule_sets.h"
+#include "engine/modules/all.h"
+#include "engine/rules/builtin_sets.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -10,7 +10,7 @@
 #include "attribution/layer_methods.h"
 #include "attribution/neuron_methods.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/vit.h"
 #include "tests/helpers.h"
 

@@ -1,6 +1,6 @@
 // RISE: masks as in Petsiuk et al. 2018, the region a model looks at scores highest, seeds.
 #include "attribution/rise.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

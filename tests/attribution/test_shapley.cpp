@@ -5,7 +5,7 @@
 #include "attribution/lime.h"
 #include "attribution/shapley.h"
 #include "attribution/surrogate.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/small.h"
 #include "tests/helpers.h"
 

@@ -11,7 +11,7 @@
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/functional/map.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/cuda/device.h"
 #include "tests/helpers.h"
 

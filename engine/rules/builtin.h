@@ -1,8 +1,8 @@
 #pragma once
 /// Built-in rules. Each returns a shared immutable rule value; parameters default to Zennit's
 /// (epsilon 1e-6, stabilizer 1e-6, gamma 0.25, alpha 2 / beta 1) and Captum's (DeepLIFT eps 1e-10).
-/// Combine them into rule sets with RuleSet (rule_set.h); named built-in sets are in rule_sets.h.
-#include "engine/rule.h"
+/// Combine them into rule sets with RuleSet (rule_set.h); named built-in sets are in builtin_sets.h.
+#include "engine/rules/rule.h"
 #include "engine/rules/lrp.h"
 
 namespace backlight {

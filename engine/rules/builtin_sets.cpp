@@ -1,9 +1,9 @@
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 
 #include <charconv>
 #include <cmath>
 
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 
 namespace backlight {
 

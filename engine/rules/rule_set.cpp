@@ -1,4 +1,4 @@
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 
 #include <sstream>
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 
 namespace backlight {
 
