@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "attribution/baseline.h"
-#include "attribution/integration.h"
-#include "attribution/result.h"
-#include "attribution/target.h"
+#include "attribution/core/baseline.h"
+#include "attribution/path/integration.h"
+#include "attribution/core/result.h"
+#include "attribution/core/target.h"
 #include "engine/module.h"
 #include "engine/rules/builtin_sets.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-/// Noise-tunnel kernels (SmoothGrad, SmoothGrad-Squared, VarGrad; attribution/noise_tunnel.h):
+/// Noise-tunnel kernels (SmoothGrad, SmoothGrad-Squared, VarGrad; attribution/gradient/noise_tunnel.h):
 /// the noisy copies of a batch and the running moments of the copies' attributions.
 ///
 ///   noise_rows:     out[n * copies + j, :] = x[n] + noise of sample first_sample + j of item n

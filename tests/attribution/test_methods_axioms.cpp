@@ -1,8 +1,8 @@
 // Attribution methods: axioms (IG completeness, DeepLIFT summation-to-delta), chunking and batch
 // invariance, definitions of the simple gradient methods.
-#include "attribution/deeplift.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/integrated_gradients.h"
+#include "attribution/path/deeplift.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/path/integrated_gradients.h"
 #include "engine/modules/all.h"
 #include "tests/helpers.h"
 

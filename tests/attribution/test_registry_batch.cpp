@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <map>
 
-#include "attribution/gradient_shap.h"
-#include "attribution/layer_methods.h"
-#include "attribution/neuron_methods.h"
+#include "attribution/path/gradient_shap.h"
+#include "attribution/layer/layer_methods.h"
+#include "attribution/neuron/neuron_methods.h"
 #include "attribution/registry.h"
 #include "engine/modules/all.h"
 #include "models/vit.h"

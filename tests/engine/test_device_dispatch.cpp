@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "attribution/on_device.h"
-#include "attribution/target.h"
+#include "attribution/core/target.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/functional/map.h"

@@ -12,7 +12,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "attribution/progress.h"
+#include "attribution/core/progress.h"
 #include "engine/parallel.h"
 #include "tools/cli/image_io.h"
 #include "tools/cli/image_list.h"

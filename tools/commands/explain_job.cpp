@@ -4,8 +4,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "attribution/cam.h"
-#include "attribution/layer.h"
+#include "attribution/cam/cam.h"
+#include "attribution/core/layer.h"
 #include "attribution/on_device.h"
 #include "models/default_model.h"
 #include "tools/cli/grid.h"
