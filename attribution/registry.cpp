@@ -1,5 +1,7 @@
 #include "attribution/registry.h"
 
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/layer_ablation.h"
 #include "attribution/perturbation/occlusion.h"
 #include "attribution/attention/attention_rollout.h"
 #include "attribution/cam/cam.h"
@@ -10,6 +12,7 @@
 #include "attribution/cam/guided_grad_cam.h"
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
 #include "attribution/perturbation/lime.h"
 #include "attribution/neuron/neuron_methods.h"
 #include "attribution/gradient/noise_tunnel.h"

@@ -5,7 +5,7 @@
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/core/layer.h"
 #include "attribution/core/layer_eval.h"
-#include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
 #include "attribution/core/rows.h"
 #include "engine/error.h"
 

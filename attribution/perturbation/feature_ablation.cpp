@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "attribution/perturbation/occlusion.h"
+#include "attribution/perturbation/feature_ablation.h"
 #include "attribution/core/pass.h"
 #include "attribution/perturbation/perturbation.h"
 #include "engine/error.h"

@@ -2,7 +2,7 @@
 // the layer output substituted (layer) or read (neuron) through Tape::set_output_hook.
 #include <memory>
 
-#include "attribution/perturbation/occlusion.h"
+#include "attribution/perturbation/layer_ablation.h"
 #include "attribution/core/layer_eval.h"
 #include "attribution/core/pass.h"
 #include "attribution/perturbation/perturbation.h"

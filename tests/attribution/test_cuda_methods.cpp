@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "attribution/perturbation/feature_ablation.h"
 #include "attribution/perturbation/occlusion.h"
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/gradient/noise_tunnel.h"

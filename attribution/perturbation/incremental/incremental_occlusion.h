@@ -23,7 +23,7 @@
 #include <memory>
 #include <string>
 
-#include "attribution/perturbation/occlusion.h"
+#include "attribution/perturbation/occlusion_options.h"
 #include "attribution/perturbation/incremental/plan.h"
 #include "attribution/perturbation/perturbation.h"
 

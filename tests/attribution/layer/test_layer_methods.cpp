@@ -3,6 +3,7 @@
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/core/layer.h"
 #include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
 #include "attribution/registry.h"
 #include "engine/modules/all.h"
 #include "tests/helpers.h"

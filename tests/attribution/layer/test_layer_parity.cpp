@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
 #include "attribution/neuron/neuron_methods.h"
 #include "attribution/registry.h"
 #include "engine/modules/all.h"

@@ -2,7 +2,7 @@
 // ids and gaps (ablation_diffs builds each batch with one kernel call per run of ids, so runs
 // split across batches and single ids must both come out right), a tensor baseline, and every
 // batching.
-#include "attribution/perturbation/occlusion.h"
+#include "attribution/perturbation/feature_ablation.h"
 #include "tests/attribution/perturbation_fixture.h"
 
 using namespace backlight;

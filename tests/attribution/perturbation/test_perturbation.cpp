@@ -2,6 +2,8 @@
 // invariance to perturbations_per_eval, targets, masks, errors, seeds; registry entries.
 #include <algorithm>
 
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/layer_ablation.h"
 #include "attribution/perturbation/occlusion.h"
 #include "attribution/perturbation/perturbation.h"
 #include "attribution/registry.h"

@@ -1,5 +1,7 @@
 // Parity with Captum 0.8 Occlusion, FeatureAblation, LayerFeatureAblation and
 // NeuronFeatureAblation on a small CNN (fixture: tools/reference/make_perturbation_fixtures.py).
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/layer_ablation.h"
 #include "attribution/perturbation/occlusion.h"
 #include "tests/attribution/perturbation_fixture.h"
 
