@@ -50,7 +50,7 @@
 #include "engine/parallel.h"
 #include "models/synthetic_weights.h"
 #include "models/zoo.h"
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 
 using namespace backlight;
 

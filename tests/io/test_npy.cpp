@@ -6,7 +6,7 @@
 
 #include "engine/error.h"
 #include "tests/cli/temp_dir.h"
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -31,7 +31,7 @@ std::string floats(int n) { return std::string(static_cast<size_t>(n) * 4, '\0')
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("io") {
 
 TEST_CASE("npy: round trip keeps shape and bits, data 64-byte aligned") {
   TempDir dir("npy");

@@ -8,7 +8,7 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 
 #include <algorithm>
 #include <cerrno>

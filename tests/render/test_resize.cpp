@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/cli/resize.h"
+#include "render/resize.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -25,7 +25,7 @@ void check_row(const Tensor& t, const std::vector<float>& want) {
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("render") {
 
 TEST_CASE("resize/resize_image: bilinear up, triangle-filtered down (F.interpolate antialias=True)") {
   // Up 4 -> 8: half-pixel centres (i + 0.5) / 2 - 0.5, edges clamped.

@@ -26,7 +26,7 @@
 #include <string_view>
 
 #include "engine/tensor.h"
-#include "tools/cli/colormap.h"
+#include "render/colormap.h"
 
 namespace backlight::cli {
 

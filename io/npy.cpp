@@ -1,4 +1,4 @@
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 
 #include <algorithm>
 #include <bit>

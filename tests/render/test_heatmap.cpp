@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/cli/heatmap.h"
+#include "render/heatmap.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -26,7 +26,7 @@ void check_values(const Tensor& t, const std::vector<float>& want) {
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("render") {
 
 TEST_CASE("heatmap/cumulative_sum_threshold: Captum's first value whose running sum reaches p% of the total") {
   const std::vector<float> v = {4, 1, 3, 2};  // sorted 1 2 3 4, running sums 1 3 6 10

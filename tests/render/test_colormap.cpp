@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "engine/error.h"
-#include "tools/cli/colormap.h"
+#include "render/colormap.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -19,7 +19,7 @@ void check_rgb(const Rgb& got, const Rgb& want, float tol) {
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("render") {
 
 TEST_CASE("colormap: diverging maps are matplotlib's segments, white at the centre") {
   check_rgb(colormap_color(Colormap::Bwr, 0.0f), {0, 0, 1}, 1e-6f);

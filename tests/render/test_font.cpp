@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "tools/cli/font.h"
+#include "render/font.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -19,7 +19,7 @@ int ink(const Tensor& img) {
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("render") {
 
 TEST_CASE("font: glyphs have ink where drawn; unknown characters draw as '?'") {
   // 'l': a 2-pixel serif on row 0, the stem in column 2, a 3-pixel foot on row 6.

@@ -1,4 +1,4 @@
-#include "tools/cli/heatmap.h"
+#include "render/heatmap.h"
 
 #include <algorithm>
 #include <cmath>

@@ -6,13 +6,13 @@
 
 #include "engine/error.h"
 #include "tests/cli/temp_dir.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 
 using namespace backlight;
 using namespace backlight::cli;
 using backlight::test::TempDir;
 
-TEST_SUITE("cli") {
+TEST_SUITE("io") {
 
 TEST_CASE("image_io: PNG round trip is exact to 8 bits, no resizing") {
   TempDir dir("image_io");

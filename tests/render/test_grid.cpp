@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/cli/font.h"
-#include "tools/cli/grid.h"
+#include "render/font.h"
+#include "render/grid.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -25,7 +25,7 @@ Tensor solid(int64_t h, int64_t w, float r, float g, float b) {
 
 }  // namespace
 
-TEST_SUITE("cli") {
+TEST_SUITE("render") {
 
 TEST_CASE("grid/wrap_label: breaks after separators, inside long words otherwise") {
   CHECK(wrap_label("saliency", 16) == std::vector<std::string>{"saliency"});

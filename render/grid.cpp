@@ -1,10 +1,10 @@
-#include "tools/cli/grid.h"
+#include "render/grid.h"
 
 #include <algorithm>
 
 #include "engine/error.h"
-#include "tools/cli/font.h"
-#include "tools/cli/resize.h"
+#include "render/font.h"
+#include "render/resize.h"
 
 namespace backlight::cli {
 

@@ -1,4 +1,4 @@
-#include "tools/cli/colormap.h"
+#include "render/colormap.h"
 
 #include <algorithm>
 #include <cmath>

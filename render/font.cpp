@@ -1,4 +1,4 @@
-#include "tools/cli/font.h"
+#include "render/font.h"
 
 #include <algorithm>
 #include <iterator>

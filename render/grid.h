@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "tools/cli/colormap.h"
-#include "tools/cli/heatmap.h"
+#include "render/colormap.h"
+#include "render/heatmap.h"
 
 namespace backlight::cli {
 

@@ -1,4 +1,4 @@
-#include "tools/cli/resize.h"
+#include "render/resize.h"
 
 #include <algorithm>
 #include <cmath>
