@@ -1,7 +1,8 @@
 #pragma once
 /// The methods registry: every attribution method by its stable snake_case name (the CLI's
-/// --method), with one flat options struct that the CLI fills from its flags. Each method reads
-/// the fields it uses; methods() says which (for `backlight methods` and --help).
+/// --method), with one flat options struct (attribution/method_options.h) that the CLI fills
+/// from its flags. Each method reads the fields it uses; methods() says which (for `backlight
+/// methods` and --help).
 /// The table is built on each call (no static registration).
 #include <string>
 #include <vector>

@@ -20,7 +20,7 @@ doctest::Approx near(float v) { return doctest::Approx(v).epsilon(1e-6); }
 const std::vector<float> kProbe = {-7.0f, -6.0f, -2.5f, -1.0f, -1e-3f, 0.0f, 1e-3f, 0.5f, 1.0f, 3.0f, 6.0f, 8.0f};
 }
 
-TEST_SUITE("kernels") {
+TEST_SUITE("engine") {
 
 TEST_CASE("cuda/check: failure messages name the call, the status and the place") {
   CHECK(cuda::failure_message("cudaMalloc(&ptr, bytes)", "out of memory", "cudaErrorMemoryAllocation",
