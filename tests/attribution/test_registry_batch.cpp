@@ -8,6 +8,7 @@
 
 #include "attribution/path/gradient_shap.h"
 #include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
 #include "attribution/neuron/neuron_methods.h"
 #include "attribution/registry.h"
 #include "engine/modules/all.h"
