@@ -3,7 +3,7 @@
 /// --method), with one flat options struct (attribution/method_options.h) that the CLI fills
 /// from its flags. Each method reads the fields it uses; methods() says which (for `backlight
 /// methods` and --help).
-/// The table is built on each call (no static registration).
+/// The table is a function-local static const (built on first use; no static registration).
 #include <string>
 #include <vector>
 
@@ -16,7 +16,8 @@ namespace backlight {
 
 struct MethodInfo {
   std::string name;
-  std::string family;       ///< "gradient", "path", "rules", "cam", "layer", "neuron", "perturbation", "attention"
+  std::string family;       ///< its folder under attribution/: "gradient", "path", "cam", "attention", "layer",
+                            ///< "neuron", "perturbation"
   std::string description;  ///< one line
   std::string options;      ///< which MethodOptions fields it reads, e.g. "baselines, steps, integration, batch"
   bool needs_layer = false;

@@ -8,7 +8,7 @@
 
 namespace backlight {
 
-#define X(e, name, family) std::vector<Tensor> vjp_##e(const RuleContext& ctx, const Tensor& g);
+#define X(e, ...) std::vector<Tensor> vjp_##e(const RuleContext& ctx, const Tensor& g);
 #include "engine/op_kinds.def"
 #undef X
 

@@ -17,7 +17,8 @@ struct AffineParams {
   Tensor bias;    ///< undefined when the op has none
 };
 
-/// Whether rules of the LRP family can treat `kind` as affine in its first input.
+/// Whether rules of the LRP family can treat `kind` as affine in its first input: family linear in
+/// engine/op_kinds.def (affine.cpp defines the map of each such kind).
 bool is_affine_kind(OpKind kind);
 /// W and b as the op uses them (computed for BatchNorm). Throws RuleError for other kinds.
 AffineParams affine_params(const RuleContext& ctx);

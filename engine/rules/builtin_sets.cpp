@@ -20,10 +20,16 @@ std::vector<RuleParamInfo> with(std::vector<RuleParamInfo> extra) {
   return p;
 }
 
-Matcher activations() {
-  return any_kind({OpKind::Relu, OpKind::Relu6, OpKind::LeakyRelu, OpKind::Sigmoid, OpKind::Tanh, OpKind::Gelu});
+// Kinds by their nonlinearity column in engine/op_kinds.def, in table order.
+Matcher kinds_with(std::initializer_list<Nonlinearity> which) {
+  std::vector<OpKind> ks;
+  for (OpKind k : all_op_kinds())
+    for (Nonlinearity n : which)
+      if (facts_of(k).nonlinearity == n) ks.push_back(k);
+  return any_kind(ks);
 }
-Matcher relu_like() { return any_kind({OpKind::Relu, OpKind::Relu6, OpKind::LeakyRelu}); }
+Matcher activations() { return kinds_with({Nonlinearity::ReluLike, Nonlinearity::Smooth}); }
+Matcher relu_like() { return kinds_with({Nonlinearity::ReluLike}); }
 Matcher conv() { return kind(OpKind::Conv2d); }
 Matcher dense() { return kind(OpKind::Linear); }
 Matcher conv_or_dense() { return any_kind({OpKind::Conv2d, OpKind::Linear}); }

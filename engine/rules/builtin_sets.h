@@ -1,7 +1,8 @@
 #pragma once
 /// Named built-in rule sets (the CLI's --rules, mirroring Zennit's composites) and their
-/// parameters by name (the CLI's --rule-param gamma=0.5). The table is built on each call to
-/// builtin_rule_sets() - no static registry - and every rule set is an independent value.
+/// parameters by name (the CLI's --rule-param gamma=0.5). The table is a function-local static const
+/// (built on first use of builtin_rule_sets(), immutable, no static registration), and every rule set
+/// is an independent value.
 ///
 ///   gradient                       plain gradient everywhere
 ///   guided_backprop / deconvnet    modified ReLU gradients

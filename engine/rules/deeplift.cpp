@@ -15,11 +15,6 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
-bool is_rescaled_elementwise(OpKind k) {
-  return k == OpKind::Relu || k == OpKind::Relu6 || k == OpKind::LeakyRelu || k == OpKind::Sigmoid ||
-         k == OpKind::Tanh || k == OpKind::Gelu;
-}
-
 // Elements per half of a paired batch; both halves share the multiplier computed from
 // (input - reference) and (output - output_reference).
 int64_t half_size(const RuleContext& ctx, const Tensor& t) {
@@ -121,10 +116,13 @@ class DeepLiftRescale final : public Rule {
   explicit DeepLiftRescale(float eps) : eps_(eps) {}
   std::string name() const override { return "deeplift_rescale(eps=" + std::to_string(eps_) + ")"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& g) const override {
-    const OpKind k = ctx.kind();
-    if (is_rescaled_elementwise(k)) return {rescale(ctx, g, eps_)};
-    if (k == OpKind::Softmax) return {softmax_rescale(ctx, g, eps_)};
-    if (k == OpKind::MaxPool2d) return {maxpool_rescale(ctx, g, eps_)};
+    switch (facts_of(ctx.kind()).nonlinearity) {  // op_kinds.def
+      case Nonlinearity::ReluLike:
+      case Nonlinearity::Smooth: return {rescale(ctx, g, eps_)};
+      case Nonlinearity::Softmax: return {softmax_rescale(ctx, g, eps_)};
+      case Nonlinearity::MaxPool: return {maxpool_rescale(ctx, g, eps_)};
+      case Nonlinearity::None: break;
+    }
     return plain_vjp(ctx, g);  // linear ops and routing: the gradient is the multiplier
   }
 

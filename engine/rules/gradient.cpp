@@ -5,8 +5,8 @@ namespace backlight {
 
 std::vector<Tensor> plain_vjp(const RuleContext& ctx, const Tensor& g) {
   switch (ctx.kind()) {
-#define X(e, name, family) \
-  case OpKind::e:          \
+#define X(e, ...) \
+  case OpKind::e:   \
     return vjp_##e(ctx, g);
 #include "engine/op_kinds.def"
 #undef X

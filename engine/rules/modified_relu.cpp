@@ -1,4 +1,7 @@
-// GuidedBackprop and Deconvnet: modified gradients of ReLU-like nodes.
+// GuidedBackprop and Deconvnet: modified gradients of ReLU-like nodes (nonlinearity relu_like in
+// engine/op_kinds.def).
+#include <string>
+
 #include "engine/functional/map.h"
 #include "engine/parallel.h"
 #include "engine/rules/builtin.h"
@@ -11,9 +14,12 @@ constexpr int64_t kGrain = 1 << 14;
 
 void require_relu_like(const RuleContext& ctx, const char* rule) {
   const OpKind k = ctx.kind();
-  if (k != OpKind::Relu && k != OpKind::Relu6 && k != OpKind::LeakyRelu)
-    throw RuleError(detail::concat(rule, ": applies to relu, relu6 and leaky_relu nodes, got '", ctx.name(), "' (",
-                                   to_string(k), "); match it with kind(OpKind::Relu)"));
+  if (facts_of(k).nonlinearity == Nonlinearity::ReluLike) return;
+  std::string kinds;  // the relu_like rows of op_kinds.def
+  for (OpKind r : all_op_kinds())
+    if (facts_of(r).nonlinearity == Nonlinearity::ReluLike) kinds += (kinds.empty() ? "" : ", ") + std::string(to_string(r));
+  throw RuleError(detail::concat(rule, ": applies to ", kinds, " nodes, got '", ctx.name(), "' (", to_string(k),
+                                 "); match it with kind(OpKind::Relu)"));
 }
 
 class GuidedBackprop final : public Rule {

@@ -23,8 +23,10 @@ Matcher kind(OpKind k) {
   return Matcher([k](const MatchContext& m) { return m.node().kind == k; }, "kind(" + std::string(to_string(k)) + ")");
 }
 
-Matcher any_kind(std::initializer_list<OpKind> kinds) {
-  std::vector<OpKind> ks(kinds);
+Matcher any_kind(std::initializer_list<OpKind> kinds) { return any_kind(std::span<const OpKind>(kinds)); }
+
+Matcher any_kind(std::span<const OpKind> kinds) {
+  std::vector<OpKind> ks(kinds.begin(), kinds.end());
   std::string d = "kind(";
   for (size_t i = 0; i < ks.size(); ++i) d += (i ? "|" : "") + std::string(to_string(ks[i]));
   return Matcher(

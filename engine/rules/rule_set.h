@@ -7,6 +7,7 @@
 ///                         .when(kind(OpKind::Conv2d), gamma(0.25f))
 ///                         .when(name_glob("classifier.*"), epsilon());
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ Matcher operator!(Matcher a);
 Matcher kind(OpKind k);
 /// Nodes of any of the kinds.
 Matcher any_kind(std::initializer_list<OpKind> kinds);
+Matcher any_kind(std::span<const OpKind> kinds);
 /// Nodes whose module path matches a glob ('*' any run of characters, '?' one character).
 Matcher name_glob(std::string pattern);
 /// The first node (in forward order) that has parameters, e.g. the first conv.

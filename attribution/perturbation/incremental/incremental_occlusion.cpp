@@ -57,19 +57,19 @@ class BatchRun {
         // The op applies to the region tensor as it is (element-wise or per channel).
         std::vector<Tensor> in;
         for (int id : node.inputs) in.push_back(id == x ? live_[x] : tape_.value(id).tensor);
-        return replay(tape_, node, in, rows_, ws_);
+        return replay(tape_, node, in, ws_);
       }
       case Step::Conv: return region_conv(tape_, node, region(x), rows_, stored(node.output), ws_);
       case Step::MaxPool: return region_maxpool(tape_, node, region(x), rows_, stored(node.output), ws_);
       case Step::AvgPool: return region_avgpool(tape_, node, region(x), rows_, stored(node.output), ws_);
       case Step::Binary:
-        return region_binary(node, region(x), region(node.inputs.at(1)), rows_, stored(node.output), ws_);
+        return region_binary(tape_, node, region(x), region(node.inputs.at(1)), rows_, stored(node.output), ws_);
       case Step::Full: {
         std::vector<Tensor> in;
         for (int id : node.inputs) in.push_back(whole(id));
         if (node.kind == OpKind::Linear && in[1].numel() >= kStreamedWeightFloats)
           return streamed_linear(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), ws_);
-        return replay(tape_, node, in, rows_, ws_);
+        return replay(tape_, node, in, ws_);
       }
     }
     BL_THROW("incremental occlusion: node ", i, " has no step");

@@ -11,24 +11,22 @@ namespace backlight::incremental {
 
 namespace {
 
-bool is_unary(OpKind k) {
-  switch (k) {
-    case OpKind::Relu:
-    case OpKind::Relu6:
-    case OpKind::LeakyRelu:
-    case OpKind::Sigmoid:
-    case OpKind::Tanh:
-    case OpKind::Gelu:
-    case OpKind::Dropout:
-    case OpKind::Scale:
-    case OpKind::BatchNorm:
-      return true;
-    default: return false;
+// How a node moves a dirty region: the region column of engine/op_kinds.def.
+bool is_unary(OpKind k) { return facts_of(k).region == RegionFlow::Pointwise; }
+// The region kernel of a sliding-window op; Step::Full for the others.
+Step window_step(OpKind k) {
+  switch (facts_of(k).region) {
+    case RegionFlow::ConvWindow: return Step::Conv;
+    case RegionFlow::MaxWindow: return Step::MaxPool;
+    case RegionFlow::AvgWindow: return Step::AvgPool;
+    case RegionFlow::Pointwise:
+    case RegionFlow::Binary:
+    case RegionFlow::Global: break;
   }
+  return Step::Full;
 }
-
-bool is_window(OpKind k) { return k == OpKind::Conv2d || k == OpKind::MaxPool2d || k == OpKind::AvgPool2d; }
-bool is_binary(OpKind k) { return k == OpKind::Add || k == OpKind::Sub || k == OpKind::Mul; }
+bool is_window(OpKind k) { return window_step(k) != Step::Full; }
+bool is_binary(OpKind k) { return facts_of(k).region == RegionFlow::Binary; }
 
 // 2 * multiply-adds of one row (item) of a conv2d or linear node with an output of out_area
 // pixels (conv) per channel; 0 for other nodes.
@@ -165,9 +163,7 @@ Plan make_plan(const Tape& tape, int input, int output, const OcclusionGeometry&
       }
       choose_storage(out, os[2], os[3], full_fraction);
       if (out.storage == Storage::Region) {
-        plan.steps[i] = node.kind == OpKind::Conv2d      ? Step::Conv
-                        : node.kind == OpKind::MaxPool2d ? Step::MaxPool
-                                                         : Step::AvgPool;
+        plan.steps[i] = window_step(node.kind);
         done = node_flops(tape, node, items, static_cast<double>(out.h * out.w));
       } else {
         plan.steps[i] = Step::Full;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "attribution/perturbation/incremental/replay.h"
 #include "engine/error.h"
 #include "engine/functional/conv.h"
 #include "engine/functional/elementwise.h"
@@ -162,12 +163,11 @@ Tensor region_avgpool(const Tape& tape, const Node& node, const RegionValue& x, 
   return y;
 }
 
-Tensor region_binary(const Node& node, const RegionValue& a, const RegionValue& b, int64_t rows,
+Tensor region_binary(const Tape& tape, const Node& node, const RegionValue& a, const RegionValue& b, int64_t rows,
                      std::span<const Rect> out, const Workspace& ws) {
-  const fn::BinaryOp op = node.kind == OpKind::Add   ? fn::BinaryOp::Add
-                          : node.kind == OpKind::Sub ? fn::BinaryOp::Sub
-                                                     : fn::BinaryOp::Mul;
-  return fn::binary(op, gather(a, rows, out, 0.0f, ws), gather(b, rows, out, 0.0f, ws), &ws);
+  // Both operands cropped to the same rectangles, then the node's own op (region binary).
+  const Tensor in[2] = {gather(a, rows, out, 0.0f, ws), gather(b, rows, out, 0.0f, ws)};
+  return replay(tape, node, in, ws);
 }
 
 Tensor occluded_region(const Tensor& inputs, const OcclusionGeometry& g, BaselineRef baseline, int64_t first,

@@ -43,8 +43,9 @@ Tensor region_maxpool(const Tape& tape, const Node& node, const RegionValue& x, 
                       std::span<const Rect> out, const Workspace& ws);
 Tensor region_avgpool(const Tape& tape, const Node& node, const RegionValue& x, int64_t rows,
                       std::span<const Rect> out, const Workspace& ws);
-/// Output [R, C, h, w] of an add / sub / mul node of two equal-shape maps over `out`.
-Tensor region_binary(const Node& node, const RegionValue& a, const RegionValue& b, int64_t rows,
+/// Output [R, C, h, w] of a binary-region node (op_kinds.def: add, sub, mul) of two equal-shape
+/// maps over `out`.
+Tensor region_binary(const Tape& tape, const Node& node, const RegionValue& a, const RegionValue& b, int64_t rows,
                      std::span<const Rect> out, const Workspace& ws);
 
 /// The occluded inputs of window positions first .. first + count - 1 over rectangles `stored`

@@ -5,7 +5,9 @@
 ///
 /// Inputs that depend on the model input ("batched") arrive with `rows` rows in place of the
 /// recorded N; the others (parameters, buffers, values computed from them) are the recorded
-/// tensors. Shape ops that name the batch size (reshape) get `rows` in its place.
+/// tensors. Shape ops that name the batch size (reshape) take it from their new input.
+/// Which ops qualify is the `batch` column of engine/op_kinds.def plus the node's attributes;
+/// the op itself runs through engine/ops/rerun.h.
 #include <span>
 #include <string>
 #include <vector>
@@ -22,9 +24,8 @@ namespace backlight::incremental {
 std::string replay_unsupported(const Tape& tape, const Node& node, const std::vector<char>& batched, int64_t items);
 
 /// The op of `node` (a node of `recorded`) on `inputs` (one tensor per node input, in the node's
-/// order; batched ones with `rows` rows). CPU; output and scratch from `ws`. Assumes
+/// order; batched ones with any number of rows). CPU; output and scratch from `ws`. Assumes
 /// replay_unsupported(...) was empty.
-Tensor replay(const Tape& recorded, const Node& node, std::span<const Tensor> inputs, int64_t rows,
-              const Workspace& ws);
+Tensor replay(const Tape& recorded, const Node& node, std::span<const Tensor> inputs, const Workspace& ws);
 
 }  // namespace backlight::incremental
