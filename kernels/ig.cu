@@ -8,6 +8,8 @@
 // order (k ascending) the CPU tier's. Nothing here synchronises.
 #include <cuda_runtime.h>
 
+#include "engine/cuda/check.h"
+#include "engine/cuda/launch.h"
 #include "engine/error.h"
 #include "kernels/detail/ig_math.h"
 #include "kernels/ig.h"
@@ -18,6 +20,8 @@ namespace {
 
 constexpr int kMaxSteps = 128;
 constexpr int kThreads = 256;
+
+unsigned grid_for(int64_t n) { return cuda::grid_for(n, kThreads); }
 
 struct StepValues {
   float v[kMaxSteps];
@@ -64,17 +68,6 @@ __global__ void ig_finish_kernel(const float* x, const float* b, int64_t total, 
 
 // --- launchers
 
-// Grid for a grid-stride loop over n elements (capped; the loop covers the rest).
-unsigned grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
-}
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  BL_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
 }  // namespace
 
 // --- dispatch (one variant each)
@@ -87,7 +80,7 @@ void ig_interpolate_cuda(const IgChunk& c, float* out, CudaStream stream) {
     ig_interpolate_kernel<<<grid_for(total * m), kThreads, 0, stream>>>(c.input, c.baseline,
                                                                          step_values(c.alphas, k0, m), total, m,
                                                                          out + k0 * total);
-    check_launch("ig_interpolate_cuda");
+    BL_CUDA_CHECK_LAUNCH(ig_interpolate_cuda);
   }
 }
 
@@ -98,7 +91,7 @@ void ig_accumulate_cuda(const IgChunk& c, const float* grads, float* acc, CudaSt
     const int64_t m = c.steps - k0 < kMaxSteps ? c.steps - k0 : kMaxSteps;
     ig_accumulate_kernel<<<grid_for(total), kThreads, 0, stream>>>(grads + k0 * total, step_values(c.weights, k0, m),
                                                                    total, m, acc);
-    check_launch("ig_accumulate_cuda");
+    BL_CUDA_CHECK_LAUNCH(ig_accumulate_cuda);
   }
 }
 
@@ -108,7 +101,7 @@ void ig_finish_cuda(const IgChunk& c, float* acc, bool multiply_by_inputs, float
   if (total == 0) return;
   ig_finish_kernel<<<grid_for(total), kThreads, 0, stream>>>(c.input, c.baseline, total, multiply_by_inputs, divisor,
                                                              acc, attr);
-  check_launch("ig_finish_cuda");
+  BL_CUDA_CHECK_LAUNCH(ig_finish_cuda);
 }
 
 }  // namespace backlight

@@ -11,6 +11,8 @@
 // per element. Nothing here synchronises.
 #include <cuda_runtime.h>
 
+#include "engine/cuda/check.h"
+#include "engine/cuda/launch.h"
 #include "engine/error.h"
 #include "kernels/detail/noise_math.h"
 #include "kernels/noise.h"
@@ -20,6 +22,8 @@ namespace backlight {
 namespace {
 
 constexpr int kThreads = 256;
+
+unsigned grid_for(int64_t n) { return cuda::grid_for(n, kThreads); }
 
 // --- kernels
 
@@ -42,17 +46,8 @@ __global__ void moments_add_kernel(const float* a, int64_t items, int64_t copies
                                    double* sum_sq) {
   const int64_t total = items * per;
   for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t n = k / per, i = k % per;
-    double s = 0, s2 = 0;
-    for (int64_t j = 0; j < copies; ++j) {
-      const double v = a[(n * copies + j) * per + i];
-      s += v;
-      s2 += v * v;
-    }
-    sum[k] += s;
-    sum_sq[k] += s2;
-  }
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    noise_math::moments_add_at(a, k, copies, per, sum, sum_sq);
 }
 
 __global__ void moments_finish_kernel(const double* sum, const double* sum_sq, int64_t count, int64_t samples,
@@ -64,16 +59,6 @@ __global__ void moments_finish_kernel(const double* sum, const double* sum_sq, i
 
 // --- launchers
 
-unsigned grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
-}
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  BL_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
 }  // namespace
 
 // --- dispatch (one variant each)
@@ -82,21 +67,21 @@ void noise_rows_cuda(const NoiseRows& r, float* out, CudaStream stream) {
   const int64_t total = r.items * r.copies * r.per_item;
   if (total == 0) return;
   noise_rows_kernel<<<grid_for(total), kThreads, 0, stream>>>(r, total, out);
-  check_launch("noise_rows_cuda");
+  BL_CUDA_CHECK_LAUNCH(noise_rows_cuda);
 }
 
 void moments_add_cuda(const float* a, int64_t items, int64_t copies, int64_t per, double* sum, double* sum_sq,
                       CudaStream stream) {
   if (items * per == 0) return;
   moments_add_kernel<<<grid_for(items * per), kThreads, 0, stream>>>(a, items, copies, per, sum, sum_sq);
-  check_launch("moments_add_cuda");
+  BL_CUDA_CHECK_LAUNCH(moments_add_cuda);
 }
 
 void moments_finish_cuda(const double* sum, const double* sum_sq, int64_t count, int64_t samples, MomentStat stat,
                          float* out, CudaStream stream) {
   if (count == 0) return;
   moments_finish_kernel<<<grid_for(count), kThreads, 0, stream>>>(sum, sum_sq, count, samples, stat, out);
-  check_launch("moments_finish_cuda");
+  BL_CUDA_CHECK_LAUNCH(moments_finish_cuda);
 }
 
 }  // namespace backlight

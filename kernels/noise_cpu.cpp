@@ -28,17 +28,7 @@ void noise_rows_cpu(const NoiseRows& r, float* out) {
 
 void moments_add_cpu(const float* a, int64_t items, int64_t copies, int64_t per, double* sum, double* sum_sq) {
   parallel_for(items * per, 1 << 14, [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; ++k) {
-      const int64_t n = k / per, i = k % per;
-      double s = 0, s2 = 0;
-      for (int64_t j = 0; j < copies; ++j) {
-        const double v = a[(n * copies + j) * per + i];
-        s += v;
-        s2 += v * v;
-      }
-      sum[k] += s;
-      sum_sq[k] += s2;
-    }
+    for (int64_t k = lo; k < hi; ++k) noise_math::moments_add_at(a, k, copies, per, sum, sum_sq);
   });
 }
 

@@ -10,6 +10,8 @@
 // No launch synchronises; errors of the launch itself throw backlight::Error.
 #include <cuda_runtime.h>
 
+#include "engine/cuda/check.h"
+#include "engine/cuda/launch.h"
 #include "engine/error.h"
 #include "kernels/detail/occlusion_math.h"
 #include "kernels/occlusion.h"
@@ -82,16 +84,7 @@ __global__ void mask_scatter_kernel(const float* values, int64_t features, int64
 
 constexpr int kThreads = 256;
 
-// Grid for a grid-stride loop over `total` elements (capped: the loop covers the rest).
-unsigned grid_for(int64_t total) {
-  const int64_t blocks = (total + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks < 1 ? 1 : blocks) : 65535 * 8);
-}
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  BL_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
+unsigned grid_for(int64_t n) { return cuda::grid_for(n, kThreads); }
 
 }  // namespace
 
@@ -102,7 +95,7 @@ void occlude_batch_cuda(const float* input, int64_t items, BaselineRef baseline,
   const int64_t total = count * items * g.numel;
   if (total == 0) return;
   occlude_batch_kernel<<<grid_for(total), kThreads, 0, stream>>>(input, items, baseline, g, first, total, out);
-  check_launch("occlude_batch_cuda");
+  BL_CUDA_CHECK_LAUNCH(occlude_batch_cuda);
 }
 
 void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGeometry& g, float* attr, float* counts,
@@ -110,14 +103,14 @@ void occlusion_scatter_cuda(const float* diffs, int64_t items, const OcclusionGe
   const int64_t total = items * g.numel;
   if (total == 0) return;
   occlusion_scatter_kernel<<<grid_for(total), kThreads, 0, stream>>>(diffs, items, g, attr, counts);
-  check_launch("occlusion_scatter_cuda");
+  BL_CUDA_CHECK_LAUNCH(occlusion_scatter_cuda);
 }
 
 void occlusion_divide_cuda(float* attr, int64_t items, int64_t numel, const float* counts, CudaStream stream) {
   const int64_t total = items * numel;
   if (total == 0) return;
   occlusion_divide_kernel<<<grid_for(total), kThreads, 0, stream>>>(attr, total, numel, counts);
-  check_launch("occlusion_divide_cuda");
+  BL_CUDA_CHECK_LAUNCH(occlusion_divide_cuda);
 }
 
 void mask_ablate_cuda(const float* input, int64_t items, int64_t numel, BaselineRef baseline, MaskRef mask,
@@ -126,7 +119,7 @@ void mask_ablate_cuda(const float* input, int64_t items, int64_t numel, Baseline
   if (total == 0) return;
   mask_ablate_kernel<<<grid_for(total), kThreads, 0, stream>>>(input, items, numel, baseline, mask, first_id, total,
                                                                out);
-  check_launch("mask_ablate_cuda");
+  BL_CUDA_CHECK_LAUNCH(mask_ablate_cuda);
 }
 
 void mask_scatter_cuda(const float* values, int64_t features, int64_t items, int64_t numel, MaskRef mask,
@@ -134,7 +127,7 @@ void mask_scatter_cuda(const float* values, int64_t features, int64_t items, int
   const int64_t total = items * numel;
   if (total == 0) return;
   mask_scatter_kernel<<<grid_for(total), kThreads, 0, stream>>>(values, features, items, numel, mask, first_id, attr);
-  check_launch("mask_scatter_cuda");
+  BL_CUDA_CHECK_LAUNCH(mask_scatter_cuda);
 }
 
 }  // namespace backlight

@@ -22,6 +22,20 @@ BL_HD inline uint64_t noise_stream(uint64_t base, int64_t sample, int64_t items,
 /// The statistic of `samples` values with the given sum and sum of squares: the mean
 /// (SmoothGrad), the mean square (SmoothGrad-Squared) or the population variance (VarGrad,
 /// Captum's mean of squares minus square of the mean).
+/// Adds element k of the aggregate (item n = k / per, element i = k % per) over its `copies`
+/// rows of a [items * copies, per] block, in order and in double: sum[k] += sum_j v, sum_sq[k] += sum_j v^2.
+BL_HD inline void moments_add_at(const float* a, int64_t k, int64_t copies, int64_t per, double* sum, double* sum_sq) {
+  const int64_t n = k / per, i = k % per;
+  double s = 0, s2 = 0;
+  for (int64_t j = 0; j < copies; ++j) {
+    const double v = a[(n * copies + j) * per + i];
+    s += v;
+    s2 += v * v;
+  }
+  sum[k] += s;
+  sum_sq[k] += s2;
+}
+
 BL_HD inline double moment(double sum, double sum_sq, double samples, MomentStat stat) {
   const double mean = sum / samples, mean_sq = sum_sq / samples;
   if (stat == MomentStat::MeanSquare) return mean_sq;

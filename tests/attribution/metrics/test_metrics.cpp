@@ -33,7 +33,7 @@ ModulePtr region_model() {
   return m;
 }
 
-ModulePtr small_cnn(uint64_t seed = kSeed) {
+ModulePtr plain_cnn(uint64_t seed = kSeed) {
   std::mt19937_64 rng(seed);
   return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
       std::make_shared<Conv2d>(3, 6, 3, rng, Conv2dOptions{.padding = 1}), std::make_shared<ReLU>(),
@@ -65,7 +65,7 @@ TEST_CASE("metrics: infidelity of input x gradient on a linear model is ~0 (addi
 }
 
 TEST_CASE("metrics: infidelity normalize, seeding and batch invariance") {
-  const ModulePtr m = small_cnn();
+  const ModulePtr m = plain_cnn();
   std::mt19937_64 rng(kSeed + 3);
   const Tensor x = randn({3, 3, 8, 8}, rng);
   const Tensor attr = attribute("saliency", *m, x, Target::top1()).attribution;
@@ -183,7 +183,7 @@ TEST_CASE("metrics: faithfulness correlation is 1 for x*w on a linear model; see
 }
 
 TEST_CASE("metrics: cascading randomisation decorrelates the gradient of a small CNN") {
-  const ModulePtr m = small_cnn();
+  const ModulePtr m = plain_cnn();
   std::mt19937_64 rng(kSeed + 5);
   const Tensor x = randn({2, 3, 8, 8}, rng);
   const Tensor before = m->named_parameters().front().second.clone();
