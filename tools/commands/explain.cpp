@@ -65,7 +65,7 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
   r.npy = c.save;
   // Both outputs or neither: staged as temporaries, renamed once both are complete.
   StagedFiles files;
-  files.stage(c.out, encode_image(render_record(in, r, c, names), *image_format_for(c.out), c.out));
+  files.stage(c.out, encode_image(render_record(in, r, c, names), image_format_for(c.out).value_or(ImageFormat::Png), c.out));
   if (c.save) files.stage(*c.save, npy_bytes(r.methods.at(0).attribution));
   files.commit();
   if (c.json) {

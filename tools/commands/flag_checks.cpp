@@ -1,5 +1,7 @@
 #include "tools/commands/flag_checks.h"
 
+#include <filesystem>
+
 #include "attribution/registry.h"
 #include "tools/cli/image_io.h"
 #include "tools/cli/limits.h"
@@ -38,6 +40,10 @@ std::vector<std::string> method_list_flag(const Args& args, std::string_view fla
 int64_t max_pixels_flag(const Args& args) { return args.get_int("max-pixels", 1, INT64_MAX).value_or(kDefaultMaxPixels); }
 
 void require_image_extension(const Args& args, std::string_view flag, const std::string& path) {
+  // An existing device or pipe (/dev/null, /dev/stdout) takes PNG bytes whatever its name.
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_character_file(st) || std::filesystem::is_fifo(st)) return;
   if (!image_format_for(path))
     throw UsageError(args.command() + ": --" + std::string(flag) + " '" + path +
                      "': unknown picture format (accepted extensions: " + writable_image_extensions() + ")");

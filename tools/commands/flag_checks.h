@@ -29,8 +29,8 @@ std::vector<std::string> method_list_flag(const Args& args, std::string_view fla
 /// --max-pixels N: the decoded-pixel cap of input images (default kDefaultMaxPixels).
 int64_t max_pixels_flag(const Args& args);
 
-/// An output file flag's path must end in one of the image extensions write_image accepts;
-/// usage error listing them otherwise.
+/// An output file flag's path must end in one of the image extensions write_image accepts (or
+/// be an existing device or pipe, which gets PNG); usage error listing them otherwise.
 void require_image_extension(const Args& args, std::string_view flag, const std::string& path);
 
 }  // namespace backlight::cli
