@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "tests/cli/temp_dir.h"
 #include "tools/cli/image_io.h"
+#include "tools/cli/jpeg_check.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -91,6 +92,22 @@ TEST_CASE("image_io: the pixel cap refuses a huge claimed size before decoding")
   write_png(dir.file("s.png"), Tensor::zeros({3, 10, 10}));
   CHECK(load_image(dir.file("s.png")).shape() == Shape{3, 10, 10});
   CHECK_THROWS_WITH_AS(load_image(dir.file("s.png"), 99), doctest::Contains("is 10x10 (100 pixels)"), Error);
+}
+
+TEST_CASE("image_io: a JPEG Huffman table with more than 256 codes is refused before stb_image") {
+  // Found by tools/fuzz/fuzz_image: stb_image 2.27 writes past its size list for such a table.
+  std::string jpeg = "\xFF\xD8";
+  std::string dht = std::string("\xFF\xC4\x00\x13\x00", 5) + std::string(16, '\x11');  // 16 x 17 = 272 codes
+  jpeg += dht + std::string(300, '\x01') + "\xFF\xD9";
+  const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size());
+  CHECK(bad_jpeg_huffman_table(bytes) == "Huffman table at byte 6 has 272 codes (at most 256)");
+  CHECK_THROWS_WITH_AS(decode_image(bytes, "bad.jpg"), doctest::Contains("'bad.jpg' (corrupt JPEG): Huffman table"),
+                       Error);
+  // Real JPEGs pass the check (their tables have at most 256 codes).
+  TempDir dir("image_io");
+  write_image(dir.file("ok.jpg"), Tensor::full({3, 16, 16}, 0.5f));
+  const std::string ok = backlight::test::read_bytes(dir.file("ok.jpg"));
+  CHECK(bad_jpeg_huffman_table({reinterpret_cast<const unsigned char*>(ok.data()), ok.size()}).empty());
 }
 
 TEST_CASE("image_io: a directory or a broken link says what it is") {

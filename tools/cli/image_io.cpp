@@ -22,6 +22,7 @@
 #include "engine/error.h"
 #include "tools/cli/atomic_write.h"
 #include "tools/cli/file_checks.h"
+#include "tools/cli/jpeg_check.h"
 
 namespace backlight::cli {
 
@@ -29,6 +30,8 @@ Tensor decode_image(std::span<const unsigned char> bytes, const std::string& nam
   BL_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image: '", name, "' is ", bytes.size(),
            " bytes, more than the decoder reads (2 GiB)");
   const int len = static_cast<int>(bytes.size());
+  const std::string bad_table = bad_jpeg_huffman_table(bytes);
+  BL_CHECK(bad_table.empty(), "load_image: cannot decode '", name, "' (corrupt JPEG): ", bad_table);
   int w = 0, h = 0, channels = 0;
   // Header only: the claimed size is checked before stb allocates w * h * 3 bytes.
   BL_CHECK(stbi_info_from_memory(bytes.data(), len, &w, &h, &channels), "load_image: cannot decode '", name,
