@@ -101,6 +101,10 @@ TEST_CASE("image_io: a JPEG Huffman table with more than 256 codes is refused be
   jpeg += dht + std::string(300, '\x01') + "\xFF\xD9";
   const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size());
   CHECK(bad_jpeg_huffman_table(bytes) == "Huffman table at byte 6 has 272 codes (at most 256)");
+  // stb_image skips 0xFF fill bytes before the start marker; so does the check.
+  const std::string filled = "\xFF\xFF\xFF" + jpeg;
+  CHECK(bad_jpeg_huffman_table({reinterpret_cast<const unsigned char*>(filled.data()), filled.size()}) ==
+        "Huffman table at byte 9 has 272 codes (at most 256)");
   CHECK_THROWS_WITH_AS(decode_image(bytes, "bad.jpg"), doctest::Contains("'bad.jpg' (corrupt JPEG): Huffman table"),
                        Error);
   // Real JPEGs pass the check (their tables have at most 256 codes).

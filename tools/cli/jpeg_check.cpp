@@ -7,8 +7,11 @@ namespace backlight::cli {
 
 std::string bad_jpeg_huffman_table(std::span<const unsigned char> b) {
   const size_t n = b.size();
-  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return "";  // not a JPEG
-  size_t i = 2;
+  // stb_image takes any number of 0xFF fill bytes before the start-of-image marker 0xD8.
+  size_t i = 0;
+  while (i < n && b[i] == 0xFF) ++i;
+  if (i == 0 || i >= n || b[i] != 0xD8) return "";  // not a JPEG
+  ++i;
   while (i + 1 < n) {
     // Outside a segment (entropy-coded data, fill bytes): look for the next marker. In scan data a
     // 0xFF is followed by 0x00 (stuffing) or a restart marker, never by a segment marker.
