@@ -237,6 +237,10 @@ TEST_CASE("reliability: no heatmap from non-finite logits; batch counts the imag
     if (name == last)
       for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] = 3e38f;
   save_weights(*m, dir.file("inf.safetensors"), {{"arch", "shapes_cnn"}, {"num_classes", "4"}});
+  // A weights file's class count is checked like a flag value (it was std::stoll: "stoll").
+  save_weights(*m, dir.file("bad_meta.safetensors"), {{"arch", "shapes_cnn"}, {"num_classes", "99999999999999999999"}});
+  expect_error(run_cli("explain --method saliency --weights " + q(dir.file("bad_meta.safetensors"))),
+               "metadata num_classes must be an integer in [1, 16777216], got '99999999999999999999'");
   const std::string png = dir.file("o.png");
   const Run r = run_cli("explain --method saliency --weights " + q(dir.file("inf.safetensors")) + " --out " + q(png));
   expect_error(r, "explain: the logits of 'builtin:circle' holds +Inf at index [0,");

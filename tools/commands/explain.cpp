@@ -4,6 +4,7 @@
 // summary as text or JSON. Defaults: the embedded shapes_cnn model on its first embedded image,
 // methods saliency, integrated_gradients, lrp, grad_cam. Flags: explain_config.cpp; the work per
 // group of images: explain_job.cpp; the flag reference: docs/cli.md.
+#include <charconv>
 #include <iostream>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -38,7 +39,13 @@ ModulePtr load_explain_model(ExplainConfig& c) {
     if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
       std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
       const auto classes = file.metadata.find("num_classes");
-      const int64_t n = classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second);
+      int64_t n = kNumShapeClasses;
+      if (classes != file.metadata.end()) {
+        const std::string& v = classes->second;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        BL_CHECK(ec == std::errc() && end == v.data() + v.size() && n >= 1 && n <= (int64_t{1} << 24), "explain: '",
+                 *c.weights, "': metadata num_classes must be an integer in [1, 16777216], got '", v.substr(0, 40), "'");
+      }
       ModulePtr m = make_shapes_cnn(rng, n);
       load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
       return m;
