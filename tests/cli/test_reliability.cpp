@@ -191,6 +191,9 @@ TEST_CASE("reliability: the decoded-pixel cap refuses a huge claimed size before
                 q(dir.file("small.png")))
             .status == 0);
   expect_usage("explain --size 60000x60000", "--size 60000x60000 is 3600000000 pixels, more than --max-pixels");
+  // The shorter side given: the size is checked before resizing allocates it.
+  expect_error(run_cli("explain --size 60000 --image " + q(dir.file("small.png"))),
+               "resized by --size to 60000x60000 is more than --max-pixels 50000000 pixels");
 }
 
 TEST_CASE("reliability: an input the model cannot take is named with its shape and the expected one") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <tuple>
 #include <sstream>
 
 #include "attribution/cam.h"
@@ -23,14 +24,13 @@ namespace {
 
 // Resize (--size) and normalise (--mean/--std) an image [3,H,W] in [0,1].
 ExplainInput prepare_image(Tensor chw, std::string source, const ExplainConfig& c) {
-  if (c.size_shorter > 0) {
-    const auto [h, w] = shorter_side_size(chw.size(1), chw.size(2), c.size_shorter);
-    chw = resize_image(chw, h, w);
-  } else if (c.size_h > 0) {
-    chw = resize_image(chw, c.size_h, c.size_w);
-  }
-  BL_CHECK(chw.size(1) * chw.size(2) <= c.max_pixels, "explain: '", source, "' resized by --size to ", chw.size(2),
-           "x", chw.size(1), " is more than --max-pixels ", c.max_pixels, " pixels");
+  int64_t h = chw.size(1), w = chw.size(2);
+  if (c.size_shorter > 0) std::tie(h, w) = shorter_side_size(h, w, c.size_shorter);
+  else if (c.size_h > 0) h = c.size_h, w = c.size_w;
+  // Checked before resizing allocates it: --size 60000 on a small image would be 43 GB.
+  BL_CHECK(h <= c.max_pixels / std::max<int64_t>(w, 1), "explain: '", source, "' resized by --size to ", w, "x", h,
+           " is more than --max-pixels ", c.max_pixels, " pixels");
+  if (c.size_shorter > 0 || c.size_h > 0) chw = resize_image(chw, h, w);
   const int64_t hw = chw.size(1) * chw.size(2);
   Tensor input = Tensor::empty({1, 3, chw.size(1), chw.size(2)});
   for (int64_t k = 0; k < 3; ++k)
