@@ -130,6 +130,13 @@ TEST_CASE("finite_check: the first NaN or Inf is named with its index") {
                        Error);
   t.data()[4] = 0;
   CHECK_THROWS_WITH_AS(check_finite(t, "y"), doctest::Contains("+Inf at index [1,2]"), Error);
+  // Past the first block of the fast scan, and the largest finite values are not flagged.
+  Tensor big = Tensor::full({3, 100, 100}, std::numeric_limits<float>::max());
+  CHECK_FALSE(first_non_finite(big).has_value());
+  big.data()[29999] = -std::numeric_limits<float>::infinity();
+  big.data()[29998] = std::numeric_limits<float>::denorm_min();
+  CHECK(first_non_finite(big) == 29999);
+  CHECK_THROWS_WITH_AS(check_finite(big, "z"), doctest::Contains("-Inf at index [2,99,99]"), Error);
 }
 
 }  // TEST_SUITE
