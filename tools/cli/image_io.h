@@ -8,9 +8,12 @@
 #include <string>
 
 #include "engine/tensor.h"
-#include "tools/cli/limits.h"
 
 namespace backlight::cli {
+
+/// Default cap on the pixels of one decoded image (width x height), 50 megapixels: a 3-channel
+/// float tensor of that size is 600 MB. `explain --max-pixels N` raises it.
+inline constexpr int64_t kDefaultMaxPixels = 50'000'000;
 
 /// Decodes an 8- or 16-bit PNG, JPEG or BMP held in memory -> [3,H,W] in [0,1] (grey and alpha
 /// images are converted to RGB; alpha is dropped). The header is read first (stbi_info): an
