@@ -223,6 +223,9 @@ TEST_CASE("reliability: NaN in --baseline or --input names the file and the inde
   cli::save_npy(dir.file("base.npy"), b);
   expect_error(run_cli("explain --method integrated_gradients --baseline " + q(dir.file("base.npy"))),
                "explain: --baseline '" + dir.file("base.npy") + "' holds NaN at index [2,0,5]");
+  cli::save_npy(dir.file("b32.npy"), Tensor::zeros({3, 32, 32}));
+  expect_error(run_cli("explain --method integrated_gradients --baseline " + q(dir.file("b32.npy"))),
+               "explain: --baseline '" + dir.file("b32.npy") + "' does not fit input 'builtin:circle' [1,3,64,64]");
   cli::save_npy(dir.file("in.npy"), b);
   expect_error(run_cli("explain --method saliency --input " + q(dir.file("in.npy"))),
                "explain: --input '" + dir.file("in.npy") + "' holds NaN at index [0,2,0,5]");

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <sstream>
 
+#include "attribution/baseline.h"
 #include "attribution/cam.h"
 #include "attribution/layer.h"
 #include "attribution/on_device.h"
@@ -239,6 +240,15 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
     logits = model.forward(tape.input(batch)).value().clone();
   } catch (const Error& e) {
     throw_input_mismatch(model, inputs, config, e.what());
+  }
+  // A baseline file of the wrong size fails here naming the file, not inside the first method.
+  if (config.baseline_npy && !config.options.baselines.empty()) {
+    try {
+      make_baseline(config.options.baselines[0], batch);
+    } catch (const Error& e) {
+      BL_THROW("explain: --baseline '", *config.baseline_npy, "' does not fit input '", inputs[0].source, "' ", item,
+               ": ", e.what());
+    }
   }
   MethodOptions options = config.options;
   options.workspace = &ws;
