@@ -18,8 +18,8 @@
 #include "attribution/registry.h"
 #include "models/default_model.h"
 #include "engine/parallel.h"
-#include "tools/cli/atomic_write.h"
-#include "tools/cli/file_checks.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
 

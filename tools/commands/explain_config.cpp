@@ -9,7 +9,7 @@
 
 #include "engine/parallel.h"
 #include "models/zoo.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 #include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {

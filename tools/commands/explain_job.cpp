@@ -6,18 +6,18 @@
 #include <tuple>
 #include <sstream>
 
-#include "attribution/baseline.h"
-#include "attribution/cam.h"
-#include "attribution/layer.h"
+#include "attribution/core/baseline.h"
+#include "attribution/cam/cam.h"
+#include "attribution/core/layer.h"
 #include "attribution/on_device.h"
 #include "models/default_model.h"
 #include "models/zoo.h"
 #include "tools/cli/finite_check.h"
-#include "tools/cli/grid.h"
-#include "tools/cli/heatmap.h"
-#include "tools/cli/image_io.h"
-#include "tools/cli/npy.h"
-#include "tools/cli/resize.h"
+#include "render/grid.h"
+#include "render/heatmap.h"
+#include "io/image_io.h"
+#include "io/npy.h"
+#include "render/resize.h"
 
 namespace backlight::cli {
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "attribution/registry.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 #include "tools/cli/limits.h"
 
 namespace backlight::cli {

@@ -18,8 +18,8 @@
 #include "engine/parallel.h"
 #include "models/default_model.h"
 #include "models/state_dict.h"
-#include "tools/cli/image_io.h"
-#include "tools/cli/file_checks.h"
+#include "io/image_io.h"
+#include "io/file_checks.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
 

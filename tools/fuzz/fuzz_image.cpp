@@ -1,4 +1,4 @@
-// libFuzzer target for image decoding through the CLI's loader (tools/cli/image_io.h:
+// libFuzzer target for image decoding through the CLI's loader (io/image_io.h:
 // decode_image, with the decoded-pixel cap): any byte string must decode to [3,H,W] within the
 // cap or throw backlight::Error - never read out of bounds, allocate past the cap, hang or abort.
 // Built and run for a bounded time by tools/fuzz/run; seeds in tools/fuzz/seeds/image (tiny PNG,
@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "engine/error.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 
 namespace {
 // Small enough that the fuzzer's memory limit is never the thing that stops a large claim.

@@ -1,4 +1,4 @@
-// libFuzzer target for the .npy reader (tools/cli/npy.h): any byte string must either decode or
+// libFuzzer target for the .npy reader (io/npy.h): any byte string must either decode or
 // throw backlight::Error - never read out of bounds, overflow, hang or abort. Built and run for a
 // bounded time by tools/fuzz/run; seeds in tools/fuzz/seeds/npy (valid files, v1 and v2 headers,
 // a zero dimension, a huge claimed shape).
@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "engine/error.h"
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -1,0 +1,209 @@
+#include "io/npy.h"
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "engine/error.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
+
+namespace backlight::cli {
+
+static_assert(std::endian::native == std::endian::little, "npy: '<f4' data is copied as is (little-endian host)");
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+
+// At most ~200 characters of untrusted header text in a message (headers may be megabytes).
+std::string quoted(const std::string& s) {
+  constexpr size_t kMax = 200;
+  std::string out = s.size() <= kMax ? s : s.substr(0, kMax) + "... (" + std::to_string(s.size()) + " characters)";
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  return out;
+}
+
+// The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
+// This parses exactly that subset: string keys; values are strings, True/False or int tuples.
+struct HeaderValue {
+  std::string text;              // strings and True/False
+  std::optional<std::vector<int64_t>> tuple;
+};
+
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& s, const std::string& path) : s_(s), path_(path) {}
+
+  std::map<std::string, HeaderValue> dict() {
+    std::map<std::string, HeaderValue> out;
+    expect('{');
+    while (true) {
+      ws();
+      if (peek() == '}') break;
+      std::string key = str();
+      ws();
+      expect(':');
+      ws();
+      out[key] = value();
+      ws();
+      if (peek() == ',') ++i_;
+      else if (peek() != '}') fail("expected ',' or '}'");
+    }
+    return out;
+  }
+
+ private:
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void ws() {
+    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  [[noreturn]] void fail(const char* what) const {
+    BL_THROW("load_npy: '", path_, "': malformed header (", what, " at offset ", i_, "): ", quoted(s_));
+  }
+  void expect(char c) {
+    ws();
+    if (peek() != c) fail((std::string("expected '") + c + "'").c_str());
+    ++i_;
+  }
+  std::string str() {
+    const char q = peek();
+    if (q != '\'' && q != '"') fail("expected a quoted string");
+    const size_t end = s_.find(q, i_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string out = s_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    return out;
+  }
+  HeaderValue value() {
+    HeaderValue v;
+    if (peek() == '\'' || peek() == '"') {
+      v.text = str();
+    } else if (peek() == '(') {
+      ++i_;
+      std::vector<int64_t> dims;
+      while (true) {
+        ws();
+        if (peek() == ')') break;
+        if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("expected a non-negative integer");
+        int64_t d = 0;
+        while (std::isdigit(static_cast<unsigned char>(peek()))) {
+          if (d > (INT64_MAX - 9) / 10) fail("dimension too large");
+          d = d * 10 + (s_[i_++] - '0');
+        }
+        if (peek() == 'L') ++i_;  // Python 2 longs
+        dims.push_back(d);
+        ws();
+        if (peek() == ',') ++i_;
+        else if (peek() != ')') fail("expected ',' or ')'");
+      }
+      ++i_;
+      v.tuple = std::move(dims);
+    } else {
+      while (std::isalpha(static_cast<unsigned char>(peek()))) v.text += s_[i_++];
+      if (v.text != "True" && v.text != "False") fail("expected a string, tuple, True or False");
+    }
+    return v;
+  }
+  const std::string& s_;
+  const std::string& path_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::string npy_bytes(const Tensor& t) {
+  // Python tuple syntax: (), (5,), (2, 3).
+  std::string shape = "(";
+  for (int d = 0; d < t.dim(); ++d) shape += (d ? ", " : "") + std::to_string(t.size(d));
+  shape += t.dim() == 1 ? ",)" : ")";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  // magic(6) + version(2) + length(2) + header + '\n' must be a multiple of 64.
+  const size_t unpadded = kMagicLen + 4 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  BL_CHECK(header.size() <= 0xffff, "save_npy: header too long");
+  std::string out(kMagic, kMagicLen);
+  out += static_cast<char>(1);
+  out += static_cast<char>(0);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(t.data()), static_cast<size_t>(t.numel()) * sizeof(float));
+  return out;
+}
+
+void save_npy(const std::string& path, const Tensor& t) {
+  try {
+    write_file_atomic(path, npy_bytes(t));
+  } catch (const Error& e) {
+    BL_THROW("save_npy: ", e.what());
+  }
+}
+
+Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
+  const uint64_t file_size = bytes.size();
+  BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
+           "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
+  const int major = bytes[6], minor = bytes[7];
+  BL_CHECK(major >= 1 && major <= 3, "load_npy: '", path, "': unsupported format version ", major, ".", minor,
+           " (expected 1.0, 2.0 or 3.0)");
+  // v1 stores the header length in 2 bytes, v2/v3 in 4 (little-endian).
+  const size_t len_bytes = major == 1 ? 2 : 4;
+  BL_CHECK(file_size >= kMagicLen + 2 + len_bytes, "load_npy: '", path, "': truncated header");
+  uint64_t header_len = 0;
+  for (size_t i = len_bytes; i-- > 0;) header_len = (header_len << 8) | bytes[kMagicLen + 2 + i];
+  const uint64_t data_offset = kMagicLen + 2 + len_bytes + header_len;
+  BL_CHECK(data_offset <= file_size, "load_npy: '", path, "': truncated header (says ", header_len,
+           " bytes, file has ", file_size, ")");
+  std::string header(reinterpret_cast<const char*>(bytes.data()) + kMagicLen + 2 + len_bytes, header_len);
+  while (!header.empty() && (header.back() == '\n' || header.back() == ' ' || header.back() == '\0'))
+    header.pop_back();
+
+  const std::map<std::string, HeaderValue> dict = HeaderParser(header, path).dict();
+  auto field = [&](const char* key) -> const HeaderValue& {
+    auto it = dict.find(key);
+    BL_CHECK(it != dict.end(), "load_npy: '", path, "': header has no '", key, "' entry: ", quoted(header));
+    return it->second;
+  };
+  const HeaderValue& descr = field("descr");
+  BL_CHECK(!descr.tuple && (descr.text == "<f4" || descr.text == "f4"), "load_npy: '", path,
+           "': expected dtype '<f4' (float32, little-endian), got '", quoted(descr.text), "'");
+  const HeaderValue& fortran = field("fortran_order");
+  BL_CHECK(fortran.text == "False", "load_npy: '", path, "': expected fortran_order False (C order), got ",
+           fortran.text.empty() ? "a non-boolean" : quoted(fortran.text));
+  const HeaderValue& shape_v = field("shape");
+  BL_CHECK(shape_v.tuple, "load_npy: '", path, "': expected 'shape' to be a tuple, got '", quoted(shape_v.text), "'");
+  const std::vector<int64_t>& dims = *shape_v.tuple;
+  BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
+           Shape::kMaxDims, " dimensions, got ", dims.size());
+  const uint64_t have = file_size - data_offset;
+  uint64_t need = sizeof(float);
+  bool overflow = false;
+  for (int64_t d : dims) overflow |= __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) need = 0, overflow = false;
+  const Shape shape(dims);
+  BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", shape, " needs ",
+           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of float32 data, file holds ",
+           have);
+
+  Tensor t = Tensor::empty(shape);
+  if (need) std::memcpy(t.data(), bytes.data() + data_offset, need);
+  return t;
+}
+
+Tensor load_npy(const std::string& path) {
+  const std::string bytes = read_file(path, "load_npy");
+  return parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
+
+}  // namespace backlight::cli
