@@ -10,6 +10,7 @@
 
 #include "kernels/device.h"
 #include "models/default_model.h"
+#include "models/onnx/model.h"
 #include "models/safetensors.h"
 #include "models/state_dict.h"
 #include "models/zoo.h"
@@ -22,7 +23,23 @@
 namespace backlight::cli {
 namespace {
 
-ModulePtr load_explain_model(const ExplainConfig& c) {
+// An .onnx model; its metadata (tools/export_onnx.py) supplies --size/--mean/--std not given.
+ModulePtr load_onnx_explain_model(ExplainConfig& c) {
+  OnnxModelInfo info;
+  ModulePtr m = load_onnx_model(c.model, {}, &info);
+  if (!c.mean_std_given && info.mean.size() == 3 && info.std.size() == 3) {
+    c.mean = info.mean;
+    c.stdev = info.std;
+  }
+  if (c.size_shorter == 0 && c.size_h == 0 && info.image_size.size() == 2 && !c.npy_input) {
+    c.size_h = info.image_size[0];
+    c.size_w = info.image_size[1];
+  }
+  return m;
+}
+
+ModulePtr load_explain_model(ExplainConfig& c) {
+  if (c.model.ends_with(".onnx")) return load_onnx_explain_model(c);
   if (c.weights) {
     const SafeTensorsFile file = read_safetensors(*c.weights);
     const auto arch = file.metadata.find("arch");

@@ -33,6 +33,7 @@ struct ExplainConfig {
   int64_t size_shorter = 0;            ///< --size N (shorter side), 0 when absent
   int64_t size_h = 0, size_w = 0;      ///< --size HxW, 0 when absent
   std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
+  bool mean_std_given = false;         ///< --mean/--std given (else an .onnx file's metadata applies)
   // attribution
   std::vector<std::string> methods;
   MethodOptions options;               ///< baselines from a .npy are loaded at run time
