@@ -214,7 +214,7 @@ int64_t ConstTensor::int_at(int64_t i) const {
 std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
 
 Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const std::filesystem::path& base_dir,
-                 std::span<const int64_t> input_shape) {
+                 const ShapeChooser& choose) {
   const std::string src(source);
   BL_CHECK(bytes.size() < static_cast<size_t>(std::numeric_limits<int>::max()), src, ": ", bytes.size(),
            " bytes: a protobuf file must stay below 2 GB (export larger models with external data)");
@@ -250,6 +250,8 @@ Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const 
   out.input_is_int = elem != pb::TensorProto::FLOAT && elem != pb::TensorProto::DOUBLE &&
                      elem != pb::TensorProto::FLOAT16 && elem != 0;
 
+  for (const auto& kv : model.metadata_props()) out.metadata[kv.key()] = kv.value();
+  const std::vector<int64_t> input_shape = choose ? choose(out) : std::vector<int64_t>{};
   if (!input_shape.empty()) {  // shape inference for this input shape
     pb::ValueInfoProto* vi = nullptr;
     for (auto& v : *g.mutable_input())
@@ -268,7 +270,6 @@ Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const 
     for (const auto& v : g.output()) out.value_dims[v.name()] = dims_of(v.type());
   }
   for (const auto& v : g.output()) out.outputs.push_back(v.name());
-  for (const auto& kv : model.metadata_props()) out.metadata[kv.key()] = kv.value();
 
   out.nodes.reserve(g.node_size());
   for (const auto& n : g.node()) {
@@ -285,7 +286,7 @@ Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const 
   return out;
 }
 
-Graph read_onnx_file(const std::filesystem::path& path, std::span<const int64_t> input_shape) {
+Graph read_onnx_file(const std::filesystem::path& path, const ShapeChooser& choose) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   BL_CHECK(in, "read_onnx_file: cannot open '", path.string(), "'");
   const std::streamoff size = in.tellg();
@@ -296,7 +297,7 @@ Graph read_onnx_file(const std::filesystem::path& path, std::span<const int64_t>
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), size);
   BL_CHECK(in.good() || size == 0, "read_onnx_file: short read from '", path.string(), "'");
-  return parse_onnx(bytes, path.string(), path.parent_path().empty() ? "." : path.parent_path(), input_shape);
+  return parse_onnx(bytes, path.string(), path.parent_path().empty() ? "." : path.parent_path(), choose);
 }
 
 }  // namespace backlight::onnx

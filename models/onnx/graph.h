@@ -9,6 +9,7 @@
 /// trusts a length, offset or dimension read from the file before checking it.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -67,12 +68,16 @@ struct Graph {
   std::map<std::string, std::vector<int64_t>, std::less<>> value_dims;
 };
 
+/// Chooses the input shape (full, incl. batch) for shape inference once the graph's input and
+/// metadata are known; an empty result skips shape inference.
+using ShapeChooser = std::function<std::vector<int64_t>(const Graph&)>;
+
 /// Parses `bytes` (a serialized ModelProto). `base_dir` resolves external data (empty: external
-/// data is refused). `input_shape` (full shape incl. batch), when non-empty, is set on the graph
-/// input before shape inference.
+/// data is refused). The shape `choose` returns is set on the graph input before ONNX's shape
+/// inference runs.
 Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const std::filesystem::path& base_dir,
-                 std::span<const int64_t> input_shape = {});
+                 const ShapeChooser& choose = {});
 /// Reads and parses an .onnx file (external data relative to its folder).
-Graph read_onnx_file(const std::filesystem::path& path, std::span<const int64_t> input_shape = {});
+Graph read_onnx_file(const std::filesystem::path& path, const ShapeChooser& choose = {});
 
 }  // namespace backlight::onnx

@@ -249,25 +249,26 @@ void check_input_shape(const onnx::Graph& g, const std::vector<int64_t>& shape) 
   }
 }
 
-ModulePtr load_any(const std::function<onnx::Graph(std::span<const int64_t>)>& parse, std::vector<int64_t> shape,
+ModulePtr load_any(const std::function<onnx::Graph(const onnx::ShapeChooser&)>& parse, std::vector<int64_t> shape,
                    OnnxModelInfo* info) {
-  onnx::Graph g = parse({});  // parse once without shape inference to learn the input
-  if (shape.empty()) shape = default_input_shape(g);
-  check_input_shape(g, shape);
-  g = parse(shape);
+  onnx::Graph g = parse([&](const onnx::Graph& partial) {
+    if (shape.empty()) shape = default_input_shape(partial);
+    check_input_shape(partial, shape);
+    return shape;
+  });
   return build_model(std::move(g), shape, info);
 }
 
 }  // namespace
 
 ModulePtr load_onnx_model(const std::filesystem::path& path, std::vector<int64_t> input_shape, OnnxModelInfo* info) {
-  return load_any([&](std::span<const int64_t> s) { return onnx::read_onnx_file(path, s); }, std::move(input_shape),
+  return load_any([&](const onnx::ShapeChooser& c) { return onnx::read_onnx_file(path, c); }, std::move(input_shape),
                   info);
 }
 
 ModulePtr load_onnx_model_from_bytes(std::span<const uint8_t> bytes, std::string_view source,
                                      std::vector<int64_t> input_shape, OnnxModelInfo* info) {
-  return load_any([&](std::span<const int64_t> s) { return onnx::parse_onnx(bytes, source, {}, s); },
+  return load_any([&](const onnx::ShapeChooser& c) { return onnx::parse_onnx(bytes, source, {}, c); },
                   std::move(input_shape), info);
 }
 

@@ -185,6 +185,14 @@ Var gather_activation(const Step& s, std::span<const Value> in) {
   return parts.size() == 1 ? parts[0] : concat(parts, axis, s.path);
 }
 
+// HardSigmoid max(0, min(1, alpha x + beta)) as relu6(6 alpha x + 6 beta) / 6: scale, add,
+// relu6, scale nodes with PyTorch's gradient (1/6 inside (-3, 3), 0 at and beyond the kinks).
+// Composed from existing tape ops until the op table gains an atomic hardsigmoid.
+Var hard_sigmoid(const Step& s, const Var& x, float alpha, float beta, Tape& tape) {
+  const Var shift = tape.buffer(Tensor::full(Shape{1}, 6.0f * beta), s.path + (s.path.empty() ? "" : ".") + "beta");
+  return scale(relu6(add(scale(x, 6.0f * alpha, s.path), shift, s.path), s.path), 1.0f / 6.0f, s.path);
+}
+
 }  // namespace
 
 bool is_runnable(std::string_view op) {
@@ -192,7 +200,8 @@ bool is_runnable(std::string_view op) {
       "Conv", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization", "MaxPool", "AveragePool",
       "GlobalAveragePool", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Softmax", "LogSoftmax", "Clip",
       "Add", "Sub", "Mul", "Div", "ReduceMean", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze",
-      "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape"};
+      "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape",
+      "HardSigmoid", "HardSwish"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -217,6 +226,9 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (op == "Tanh") return one(tanh(x, s.path));
   if (op == "Gelu") return one(gelu(x, attr_string(s.node, "approximate", "none") == "tanh", s.path));
   if (op == "Clip") return one(clip(s, in));
+  if (op == "HardSigmoid")
+    return one(hard_sigmoid(s, x, attr_float(s.node, "alpha", 0.2f), attr_float(s.node, "beta", 0.5f), tape));
+  if (op == "HardSwish") return one(mul(x, hard_sigmoid(s, x, 1.0f / 6.0f, 0.5f, tape), s.path));
   if (op == "Softmax" || op == "LogSoftmax") {
     const int64_t rank = x.shape().rank();
     // Before opset 13 the default axis is 1 and the input is coerced to 2-D at that axis: the

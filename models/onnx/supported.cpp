@@ -21,6 +21,8 @@ std::vector<OpSupport> supported_ops() {
       {"Sigmoid", "sigmoid", ""},
       {"Tanh", "tanh", ""},
       {"Clip", "relu6 / relu", "min 0 with max 6 (ReLU6) or no max"},
+      {"HardSigmoid", "scale, add, relu6, scale", "alpha, beta; composed (relu6(6 alpha x + 6 beta) / 6)"},
+      {"HardSwish", "... , mul", "x * HardSigmoid(x) with alpha 1/6, beta 1/2; composed"},
       {"Gelu", "gelu", "opset-20 op, and torch's erf form x*(erf(x/sqrt2)+1)*0.5 fused into one node"},
       {"Softmax", "softmax", "any axis (opset >= 13), last axis below"},
       {"LogSoftmax", "log_softmax", "as Softmax"},
