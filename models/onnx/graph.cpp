@@ -10,6 +10,7 @@
 
 #include "engine/error.h"
 #include "models/float16.h"
+#include "models/onnx/supported.h"
 
 namespace backlight::onnx {
 
@@ -232,6 +233,9 @@ Graph parse_onnx(std::span<const uint8_t> bytes, std::string_view source, const 
   for (const auto& op : model.opset_import())
     if (op.domain().empty() || op.domain() == "ai.onnx") out.opset = op.version();
   BL_CHECK(out.opset > 0, src, ": no opset for the default ONNX domain");
+  BL_CHECK(out.opset >= kMinOpset && out.opset <= kMaxOpset, src, ": opset ", out.opset,
+           " is not supported (supported: ", kMinOpset, " to ", kMaxOpset,
+           "; re-export with torch.onnx.export(..., opset_version=17))");
   try {
     pb::checker::check_model(model);
   } catch (const std::exception& e) {
