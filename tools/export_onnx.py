@@ -108,10 +108,12 @@ def export(model, shape, dtype, out, meta, opset=17, torch=None):
     else:
         x = torch.rand(shape)
     buf = io.BytesIO()
+    # Not under no_grad: in eval mode without autograd, nn.TransformerEncoderLayer takes its fused
+    # fast path (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
+    torch.onnx.export(model, (x,), buf, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
     with torch.no_grad():
-        torch.onnx.export(model, (x,), buf, input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
-                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
         y = model(x)
     meta = dict(meta)
     meta.setdefault("backlight.num_classes", int(y.shape[-1]))

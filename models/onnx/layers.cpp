@@ -179,6 +179,7 @@ std::vector<Weight> step_weights(const Step& s, const Program& p) {
     for (int64_t o = 0; o < out; ++o)
       for (int64_t i = 0; i < inf; ++i) t.data()[o * inf + i] = static_cast<float>(b.at(i * out + o));
     w.push_back({"weight", s.in[1], t});
+    if (present(s, 2)) w.push_back({"bias", s.in[2], to_tensor(c(2))});  // fused Add (program.cpp)
   } else if (op == "BatchNormalization") {
     w.push_back({"weight", s.in[1], to_tensor(c(1))});
     w.push_back({"bias", s.in[2], to_tensor(c(2))});

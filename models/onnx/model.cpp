@@ -134,6 +134,14 @@ ModulePtr build_model(onnx::Graph g, std::vector<int64_t> input_shape, OnnxModel
         if (owner[path].count(x.name) && owner[path][x.name] != x.slot) return false;
       return !bn || owner[path].empty();
     };
+    // A weight whose state-dict name extends the node's scope names the module better: torch's
+    // MultiheadAttention calls out_proj functionally, so its MatMul sits in scope "self_attn" but
+    // reads "self_attn.out_proj.weight".
+    const std::string& origin = p.origin[w[0].slot];
+    if (origin.ends_with(".weight")) {
+      const std::string prefix = origin.substr(0, origin.size() - 7);
+      if (prefix != s.path && (s.path.empty() || prefix.starts_with(s.path + "."))) s.path = prefix;
+    }
     std::string path = s.path;
     for (int k = 1; !fits(path); ++k) path = s.path + "_" + std::to_string(k);
     s.path = path;

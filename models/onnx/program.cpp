@@ -72,6 +72,38 @@ void fuse_gelu(Program& p) {
   }
 }
 
+// torch exports nn.Linear on inputs of rank > 2 as MatMul(x, W^T) + Add(., b): one `linear`
+// node with its bias (so LRP sees the bias where it belongs and the layer has one node).
+void fuse_linear_bias(Program& p) {
+  std::vector<int> uses(p.slot_names.size(), 0);
+  for (const Step& s : p.steps)
+    for (int slot : s.in)
+      if (slot >= 0) ++uses[slot];
+  if (p.output_slot >= 0) ++uses[p.output_slot];
+  for (size_t k = 0; k < p.steps.size(); ++k) {
+    Step& mm = p.steps[k];
+    if (mm.node.op_type != "MatMul" || mm.absorbed || mm.known != Known::OnTape || mm.in.size() != 2) continue;
+    const int w = mm.in[1];
+    if (w < 0 || p.known[w] != Known::AtLoad || !p.constants[w] || p.constants[w]->dims.size() != 2) continue;
+    if (uses[mm.out[0]] != 1) continue;
+    for (size_t j = k + 1; j < p.steps.size(); ++j) {
+      Step& add = p.steps[j];
+      if (add.node.op_type != "Add" || add.in.size() != 2) continue;
+      const int side = add.in[0] == mm.out[0] ? 1 : add.in[1] == mm.out[0] ? 0 : -1;
+      if (side < 0) continue;
+      const int b = add.in[side];
+      if (b >= 0 && p.known[b] == Known::AtLoad && p.constants[b] && p.constants[b]->dims.size() == 1 &&
+          p.constants[b]->dims[0] == p.constants[w]->dims[1]) {
+        add.absorbed = true;
+        mm.in.push_back(b);
+        mm.node.inputs.push_back(p.slot_names[b]);
+        mm.out = add.out;
+      }
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 Program build_program(const Graph& g) {
@@ -141,6 +173,16 @@ Program build_program(const Graph& g) {
            g.outputs.empty() ? "" : g.outputs[0], "' is not produced by any node");
   p.output_slot = slot_of.at(g.outputs[0]);
   fuse_gelu(p);
+  fuse_linear_bias(p);
+  // Where a folded weight came from (Identity/Transpose/Cast of an initializer keep its name).
+  p.origin.assign(p.slot_names.size(), std::string());
+  for (const auto& [name, c] : g.initializers) p.origin[slot_of.at(name)] = name;
+  for (const Step& s : p.steps) {
+    const std::string& op = s.node.op_type;
+    if (s.known == Known::AtLoad && s.in.size() >= 1 && s.in[0] >= 0 && !s.out.empty() && s.out[0] >= 0 &&
+        (op == "Identity" || op == "Transpose" || op == "Cast" || op == "Reshape" || op == "Unsqueeze"))
+      p.origin[s.out[0]] = p.origin[s.in[0]];
+  }
   for (const Step& s : p.steps)
     if (s.known == Known::OnTape && !s.absorbed) check_supported(s.node, g.source);
   return p;

@@ -179,3 +179,26 @@ TEST_SUITE("models") {
     CHECK(zoo_names == onnx_names);
   }
 }
+
+TEST_SUITE("models") {
+  TEST_CASE("onnx: a text transformer (token ids, embedding, attention, LayerNorm, GELU) matches torch") {
+    OnnxModelInfo info;
+    const ModulePtr m = load_onnx_model(kDir + "text_encoder.onnx", {}, &info);
+    CHECK(info.input_is_int);
+    std::vector<std::string> names;
+    for (const auto& l : info.layers) names.push_back(l.name + ":" + l.op);
+    auto has = [&](const std::string& s) { return std::find(names.begin(), names.end(), s) != names.end(); };
+    CHECK(has("embedding:embedding"));
+    CHECK(has("encoder.layers.0.self_attn.out_proj:linear"));  // named by its weight, not its scope
+    CHECK(has("encoder.layers.1.linear1:linear"));              // MatMul + Add(bias) -> one linear
+    CHECK(has("encoder.layers.0.norm1:layernorm"));
+    CHECK(has("encoder.layers.0:gelu"));
+    CHECK(std::count_if(names.begin(), names.end(), [](const std::string& s) { return s.ends_with(":add"); }) == 4);
+    Tape tape;
+    const Var y = m->forward(tape.input(fixture("text_encoder.ids")));
+    CHECK(rel_err(y.value(), fixture("text_encoder.logits")) <= 1e-4);
+    // Token ids are not differentiable: gradients are taken at the embedding output.
+    const Var emb = layer_output(tape, "embedding");
+    CHECK(rel_err(grad(y, fixture("text_encoder.cotangent"), emb), fixture("text_encoder.embedding_grad")) <= 1e-4);
+  }
+}

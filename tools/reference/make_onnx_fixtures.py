@@ -12,6 +12,11 @@ TrainingMode.PRESERVE, no constant folding, dynamic batch) unless noted:
                           convs, weights renamed onnx::Conv_*).
   tabular_mlp.onnx        [N, 12] -> Linear 32 + BatchNorm1d + ReLU + Dropout -> Linear 16 + GELU
                           (exported as Div/Erf/Add/Mul/Mul) -> Linear 3.
+  text_encoder.onnx       token ids [N, 16] (int64, vocabulary 50) -> nn.Embedding(50, 32) ->
+                          nn.TransformerEncoder (2 layers, 4 heads, feed-forward 64, GELU,
+                          batch_first) -> mean over tokens -> Linear 3. References:
+                          text_encoder.{ids, logits, cotangent, embedding_grad} (gradient of
+                          sum(cotangent * logits) at the embedding output).
   lenet5.onnx             the zoo's lenet5 (tools/convert_torch.py's twin) with the synthetic
                           weights of models/synthetic_weights.h (seed SEED): the C++ test builds
                           the zoo model with the same weights and compares attributions.
@@ -90,6 +95,29 @@ def tabular_mlp():
                          nn.GELU(), nn.Linear(16, 3))
 
 
+class TextEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(50, 32)
+        layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, ids):
+        return self.head(self.encoder(self.embedding(ids)).mean(dim=1))
+
+
+def text_references(model, gen, tensors):
+    model = model.double().eval()
+    ids = torch.randint(0, 50, (2, 16), generator=gen)
+    emb = model.embedding(ids).detach().requires_grad_(True)
+    y = model.head(model.encoder(emb).mean(dim=1))
+    cot = torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1
+    (y * cot).sum().backward()
+    for key, v in [("ids", ids.double()), ("logits", y), ("cotangent", cot), ("embedding_grad", emb.grad)]:
+        tensors[f"text_encoder.{key}"] = v.detach().float().contiguous()
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -144,6 +172,12 @@ def main():
            dict(meta_common, **{"backlight.arch": "tabular_mlp", "backlight.input_shape": "1x12"}))
     targets["tabular_mlp"] = [0, 2]
     references("tabular_mlp", mlp, [2, 12], targets["tabular_mlp"], gen, tensors)
+
+    text = TextEncoder().eval()
+    export(text, [1, 16], "int64", os.path.join(OUT, "text_encoder.onnx"),
+           dict(meta_common, **{"backlight.arch": "text_encoder", "backlight.input_shape": "1x16",
+                                "backlight.input_dtype": "int64"}))
+    text_references(text, gen, tensors)
 
     lenet = build("lenet5", 10)
     fill_synthetic(lenet, SEED)
