@@ -8,6 +8,7 @@
 
 #include "attribution/layer.h"
 #include "attribution/registry.h"
+#include "engine/canonize.h"
 #include "engine/backward.h"
 #include "models/onnx/model.h"
 #include "models/safetensors.h"
@@ -200,5 +201,32 @@ TEST_SUITE("models") {
     // Token ids are not differentiable: gradients are taken at the embedding output.
     const Var emb = layer_output(tape, "embedding");
     CHECK(rel_err(grad(y, fixture("text_encoder.cotangent"), emb), fixture("text_encoder.embedding_grad")) <= 1e-4);
+  }
+}
+
+TEST_SUITE("models") {
+  TEST_CASE("onnx: the BatchNorm canonizer merges every imported conv+BN pair and keeps the logits") {
+    const ModulePtr m = load_onnx_model(kDir + "small_cnn.onnx");
+    CanonizeReport report;
+    const ModulePtr merged = merge_batchnorm(*m, Shape{1, 3, 32, 32}, &report);
+    CHECK(report.merged.size() == 7);  // stem, 2 x 2 block convs, downsample, depthwise
+    CHECK(std::count(report.merged.begin(), report.merged.end(),
+                     std::pair<std::string, std::string>{"layer1.1.downsample.0", "layer1.1.downsample.1"}) == 1);
+    Tape a, b;
+    const Tensor x = fixture("small_cnn.input");
+    CHECK(rel_err(merged->forward(a.input(x)).value(), m->forward(b.input(x)).value()) <= 1e-5);
+  }
+
+  TEST_CASE("onnx: NaN and Inf in the input propagate as in torch") {
+    const ModulePtr m = load_onnx_model(kDir + "tabular_mlp.onnx");
+    Tensor x = fixture("tabular_mlp.input").clone();
+    x.data()[3] = std::numeric_limits<float>::quiet_NaN();  // item 0: every logit NaN (Linear mixes all)
+    Tape tape;
+    const Tensor y = m->forward(tape.input(x)).value();
+    for (int64_t j = 0; j < y.size(1); ++j) {
+      CHECK(std::isnan(y.data()[j]));
+      CHECK(rel_err(Tensor::from(Shape{1}, {y.data()[y.size(1) + j]}),
+                    Tensor::from(Shape{1}, {fixture("tabular_mlp.logits").data()[y.size(1) + j]})) <= 1e-4);
+    }
   }
 }
