@@ -247,24 +247,47 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     }
     return {with_dims(x, dims)};
   }
-  if (op == "Slice") {
+  if (op == "Slice") {  // any rank, any non-zero steps (torch's F.pad export reverses with step -1)
     const ConstTensor& x = need(n, in, 0);
     const ConstTensor& starts = need(n, in, 1);
     const ConstTensor& ends = need(n, in, 2);
-    BL_CHECK(x.dims.size() == 1, "onnx: ", n.describe(), ": folding Slice supports 1-D constants only");
-    const int64_t size = x.dims[0];
-    int64_t s = starts.int_at(0), e = ends.int_at(0);
-    const int64_t step = in.size() > 4 && in[4] ? in[4]->int_at(0) : 1;
-    BL_CHECK(step == 1, "onnx: ", n.describe(), ": folding Slice supports step 1 only");
-    if (s < 0) s += size;
-    if (e < 0) e += size;
-    s = std::clamp<int64_t>(s, 0, size);
-    e = std::clamp<int64_t>(e, s, size);
+    const int64_t r = static_cast<int64_t>(x.dims.size());
+    std::vector<std::vector<int64_t>> pick(r);
+    for (int64_t d = 0; d < r; ++d)
+      for (int64_t i = 0; i < x.dims[d]; ++i) pick[d].push_back(i);
+    for (int64_t k = 0; k < starts.numel(); ++k) {
+      const int64_t axis = norm_axis(n, in.size() > 3 && in[3] ? in[3]->int_at(k) : k, r);
+      const int64_t step = in.size() > 4 && in[4] ? in[4]->int_at(k) : 1;
+      BL_CHECK(step != 0, "onnx: ", n.describe(), ": step 0");
+      const int64_t size = x.dims[axis];
+      int64_t b = starts.int_at(k), e = ends.int_at(k);
+      if (b < 0) b += size;
+      if (e < 0) e += size;
+      pick[axis].clear();
+      if (step > 0) {
+        b = std::clamp<int64_t>(b, 0, size);
+        e = std::clamp<int64_t>(e, 0, size);
+        for (int64_t i = b; i < e; i += step) pick[axis].push_back(i);
+      } else {
+        b = std::clamp<int64_t>(b, -1, size - 1);
+        e = std::clamp<int64_t>(e, -1, size - 1);
+        for (int64_t i = b; i > e; i += step) pick[axis].push_back(i);
+      }
+    }
     auto t = std::make_shared<ConstTensor>();
-    t->dims = {e - s};
     t->is_int = x.is_int;
-    for (int64_t i = s; i < e; ++i) {
-      if (x.is_int) t->ints.push_back(x.ints[i]); else t->floats.push_back(x.floats[i]);
+    for (int64_t d = 0; d < r; ++d) t->dims.push_back(static_cast<int64_t>(pick[d].size()));
+    const int64_t total = numel_of(t->dims);
+    Dims idx(r, 0), strides(r, 1);
+    for (int64_t d = r - 2; d >= 0; --d) strides[d] = strides[d + 1] * x.dims[d + 1];
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t src = 0;
+      for (int64_t d = 0; d < r; ++d) src += pick[d][idx[d]] * strides[d];
+      if (x.is_int) t->ints.push_back(x.ints[src]); else t->floats.push_back(x.floats[src]);
+      for (int64_t d = r - 1; d >= 0; --d) {
+        if (++idx[d] < t->dims[d]) break;
+        idx[d] = 0;
+      }
     }
     return {t};
   }

@@ -193,6 +193,45 @@ Var hard_sigmoid(const Step& s, const Var& x, float alpha, float beta, Tape& tap
   return scale(relu6(add(scale(x, 6.0f * alpha, s.path), shift, s.path), s.path), 1.0f / 6.0f, s.path);
 }
 
+// PRelu: a scalar slope is a leaky_relu node; per-channel slopes (broadcast like numpy) are
+// relu(x) + slope * (x - relu(x)).
+Var prelu(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Var& x = in[0].var;
+  const ConstTensor& slope = const_input(s, in, 1, "slope");
+  if (slope.numel() == 1) return leaky_relu(x, static_cast<float>(slope.at(0)), s.path);
+  Tensor t = Tensor::empty(Shape(slope.dims));
+  for (int64_t i = 0; i < slope.numel(); ++i) t.data()[i] = static_cast<float>(slope.at(i));
+  const Var r = relu(x, s.path);
+  return add(r, mul(tape.buffer(t, s.path + (s.path.empty() ? "" : ".") + "weight"), sub(x, r, s.path), s.path), s.path);
+}
+
+// Split into slices along an axis (sizes from the input, the attribute, or equal parts).
+std::vector<Value> split(const Step& s, std::span<const Value> in) {
+  const Var& x = in[0].var;
+  const int64_t rank = x.shape().rank();
+  const int axis = norm_axis(s, attr_int(s.node, "axis", 0), rank);
+  const int64_t size = x.shape()[axis];
+  std::vector<int64_t> sizes = attr_ints(s.node, "split");
+  if (in.size() > 1 && in[1].c) sizes = const_ints(*in[1].c);
+  const int64_t parts = static_cast<int64_t>(s.node.outputs.size());
+  if (sizes.empty()) {
+    const int64_t n = attr_int(s.node, "num_outputs", parts);
+    BL_CHECK(n > 0, "onnx: ", s.node.describe(), ": no outputs");
+    const int64_t each = (size + n - 1) / n;
+    for (int64_t i = 0, left = size; i < n; ++i, left -= each) sizes.push_back(std::min(each, left));
+  }
+  std::vector<Value> out;
+  int64_t start = 0;
+  for (int64_t len : sizes) {
+    BL_CHECK(len >= 0 && start + len <= size, "onnx: ", s.node.describe(), ": split sizes exceed dimension ", size);
+    out.push_back(Value{slice(x, axis, start, start + len, 1, s.path), nullptr});
+    start += len;
+  }
+  BL_CHECK(start == size && static_cast<int64_t>(out.size()) == parts, "onnx: ", s.node.describe(),
+           ": split sizes do not cover dimension ", size, " with ", parts, " outputs");
+  return out;
+}
+
 }  // namespace
 
 bool is_runnable(std::string_view op) {
@@ -201,7 +240,7 @@ bool is_runnable(std::string_view op) {
       "GlobalAveragePool", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Softmax", "LogSoftmax", "Clip",
       "Add", "Sub", "Mul", "Div", "ReduceMean", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze",
       "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape",
-      "HardSigmoid", "HardSwish"};
+      "HardSigmoid", "HardSwish", "PRelu", "Neg", "Split"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -226,6 +265,9 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (op == "Tanh") return one(tanh(x, s.path));
   if (op == "Gelu") return one(gelu(x, attr_string(s.node, "approximate", "none") == "tanh", s.path));
   if (op == "Clip") return one(clip(s, in));
+  if (op == "PRelu") return one(prelu(s, in, tape));
+  if (op == "Neg") return one(scale(x, -1.0f, s.path));
+  if (op == "Split") return split(s, in);
   if (op == "HardSigmoid")
     return one(hard_sigmoid(s, x, attr_float(s.node, "alpha", 0.2f), attr_float(s.node, "beta", 0.5f), tape));
   if (op == "HardSwish") return one(mul(x, hard_sigmoid(s, x, 1.0f / 6.0f, 0.5f, tape), s.path));

@@ -52,7 +52,7 @@ std::string ref_name(const std::string& file) { return file == "small_cnn_defaul
 
 TEST_SUITE("models") {
   TEST_CASE("onnx: forward logits and input gradients match torch (both export forms, batch free)") {
-    for (const std::string file : {"small_cnn", "small_cnn_default", "tabular_mlp", "lenet5"}) {
+    for (const std::string file : {"small_cnn", "small_cnn_default", "tabular_mlp", "lenet5", "every_op"}) {
       CAPTURE(file);
       const std::string r = ref_name(file);
       const ModulePtr m = load_onnx_model(kDir + file + ".onnx");  // loaded at batch 1, run at batch 2
@@ -65,7 +65,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("onnx: Captum saliency and integrated gradients parity") {
-    for (const std::string file : {"small_cnn", "small_cnn_default", "tabular_mlp", "lenet5"}) {
+    for (const std::string file : {"small_cnn", "small_cnn_default", "tabular_mlp", "lenet5", "every_op"}) {
       CAPTURE(file);
       const std::string r = ref_name(file);
       const ModulePtr m = load_onnx_model(kDir + file + ".onnx");

@@ -17,6 +17,13 @@ TrainingMode.PRESERVE, no constant folding, dynamic batch) unless noted:
                           batch_first) -> mean over tokens -> Linear 3. References:
                           text_encoder.{ids, logits, cotangent, embedding_grad} (gradient of
                           sum(cotangent * logits) at the embedding output).
+  every_op.onnx           [N, 3, 16, 16] through one instance of each supported op kind: dilated and
+                          grouped conv, asymmetric pad (ZeroPad2d), PReLU (scalar and per-channel),
+                          LeakyReLU, Hardswish, Hardsigmoid, Tanh, Sigmoid, SiLU, GELU (tanh form
+                          is not exported by torch 1.13 as one op: erf form), AvgPool2d
+                          (ceil_mode, count_include_pad=False), MaxPool2d (ceil_mode), split,
+                          concat, transpose, slice, x[:, 0] (Gather), neg, sub, div by a constant,
+                          mean/sum over axes, LayerNorm, softmax, log_softmax.
   lenet5.onnx             the zoo's lenet5 (tools/convert_torch.py's twin) with the synthetic
                           weights of models/synthetic_weights.h (seed SEED): the C++ test builds
                           the zoo model with the same weights and compares attributions.
@@ -118,6 +125,34 @@ def text_references(model, gen, tensors):
         tensors[f"text_encoder.{key}"] = v.detach().float().contiguous()
 
 
+class EveryOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=2, dilation=2)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+        self.pad = nn.ZeroPad2d((1, 0, 2, 0))
+        self.prelu = nn.PReLU()
+        self.prelu_c = nn.PReLU(8, init=0.1)
+        self.avg = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False)
+        self.max = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(8, 6)
+
+    def forward(self, x):
+        h = self.prelu(self.conv(x))
+        h = self.prelu_c(self.grouped(h))
+        a, b = torch.split(h, [3, 5], dim=1)
+        h = torch.cat([nn.functional.hardswish(a), nn.functional.leaky_relu(b, 0.2)], dim=1)
+        h = self.avg(self.pad(h))
+        h = self.max(nn.functional.hardsigmoid(h) - torch.tanh(h) + torch.sigmoid(h) * h / 3.0)
+        h = h.permute(0, 2, 3, 1)                      # [N, H, W, C]
+        h = self.norm(nn.functional.silu(h))
+        t = h[:, 0] + h[:, 1:3].mean(dim=1)           # Gather + Slice + ReduceMean -> [N, W, C]
+        t = nn.functional.gelu(-t)
+        y = self.fc(t.sum(dim=1))
+        return torch.softmax(y, dim=1) + torch.log_softmax(y, dim=1)
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -178,6 +213,12 @@ def main():
            dict(meta_common, **{"backlight.arch": "text_encoder", "backlight.input_shape": "1x16",
                                 "backlight.input_dtype": "int64"}))
     text_references(text, gen, tensors)
+
+    every = EveryOp().eval()
+    export(every, [1, 3, 16, 16], "float32", os.path.join(OUT, "every_op.onnx"),
+           dict(meta_common, **{"backlight.arch": "every_op", "backlight.input_shape": "1x3x16x16"}))
+    targets["every_op"] = [0, 5]
+    references("every_op", every, [2, 3, 16, 16], targets["every_op"], gen, tensors)
 
     lenet = build("lenet5", 10)
     fill_synthetic(lenet, SEED)
