@@ -36,7 +36,6 @@ struct Program {
   std::vector<std::string> slot_names;
   std::vector<Known> known;            ///< per slot
   std::vector<ConstPtr> constants;     ///< per slot, AtLoad values
-  std::vector<Tensor> const_tensors;   ///< per slot, AtLoad float values as tensors (else undefined)
   /// Per slot: the initializer an AtLoad value was taken from ("layer1.0.conv1.weight"), or "".
   std::vector<std::string> origin;
   int input_slot = -1, output_slot = -1;
