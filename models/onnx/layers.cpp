@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "engine/error.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "models/onnx/fold.h"
 
 namespace backlight::onnx {

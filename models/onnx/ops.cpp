@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "engine/error.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "models/onnx/fold.h"
 #include "models/onnx/layers.h"
 #include "models/onnx/program.h"

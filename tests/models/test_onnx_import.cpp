@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "attribution/layer.h"
+#include "attribution/core/layer.h"
 #include "attribution/registry.h"
 #include "engine/canonize.h"
 #include "engine/backward.h"
