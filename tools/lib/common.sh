@@ -8,7 +8,8 @@
 
 # Everything the build needs; all from Debian 12. make: cmake's generator (only a Recommends
 # of cmake, so --no-install-recommends would skip it).
-BL_PACKAGES=(cmake make g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev ccache)
+BL_PACKAGES=(cmake make g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev ccache
+             libonnx-dev libprotobuf-dev)
 
 bl_repo_root() (
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
