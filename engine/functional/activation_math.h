@@ -8,7 +8,8 @@
 namespace backlight::math {
 
 // Kink convention (PyTorch's): relu'(0) = 0, relu6'(0) = relu6'(6) = 0, leaky'(0) = slope.
-BL_HD inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
+// NaN propagates (x != x), as torch.relu.
+BL_HD inline float relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
 BL_HD inline float relu_grad(float x) { return x > 0.0f ? 1.0f : 0.0f; }
 BL_HD inline float relu6(float x) { return x <= 0.0f ? 0.0f : (x >= 6.0f ? 6.0f : x); }
 BL_HD inline float relu6_grad(float x) { return (x > 0.0f && x < 6.0f) ? 1.0f : 0.0f; }

@@ -51,7 +51,11 @@ void parse_model(const Args& args, ExplainConfig& c) {
     ok |= mi.name == c.model;
     names += ", " + mi.name;
   }
-  if (!ok) throw UsageError("explain: --model: unknown model '" + c.model + "' (accepted: " + names + ")");
+  ok |= c.model.ends_with(".onnx");  // an exported model (models/onnx/model.h)
+  if (!ok)
+    throw UsageError("explain: --model: unknown model '" + c.model + "' (accepted: " + names + ", or FILE.onnx)");
+  if (ok && c.model.ends_with(".onnx") && c.weights)
+    throw UsageError("explain: --weights does not apply to an .onnx model (the file holds its weights)");
   c.device = args.get_or("device", "cpu");
   if (c.device != "cpu" && c.device != "cuda")
     throw UsageError("explain: --device expects cpu or cuda, got '" + c.device + "'");
@@ -86,6 +90,7 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
   }
   if ((args.has("mean") || args.has("std")) && c.npy_input)
     throw UsageError("explain: --mean/--std apply to --image/--images, not to --input (the tensor is used as given)");
+  c.mean_std_given = args.has("mean") || args.has("std");
   c.mean = parse_floats(args.get_or("mean", "0,0,0"), "mean");
   c.stdev = parse_floats(args.get_or("std", "1,1,1"), "std");
   if (c.mean.size() != 3 || c.stdev.size() != 3)
@@ -215,7 +220,7 @@ void parse_output(const Args& args, ExplainConfig& c) {
 std::vector<FlagSpec> explain_flags() {
   // Long entries one field per line; the help texts are what `backlight explain --help` prints.
   return {
-      {.name = "model", .metavar = "NAME", .help = "zoo model (default: shapes_cnn, the embedded model)"},
+      {.name = "model", .metavar = "NAME", .help = "zoo model or FILE.onnx (default: shapes_cnn, the embedded model)"},
       {.name = "weights", .metavar = "FILE.safetensors", .help = "weights converted with tools/convert_torch.py"},
       {.name = "image",
        .metavar = "FILE",

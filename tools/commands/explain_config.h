@@ -34,6 +34,7 @@ struct ExplainConfig {
   int64_t size_h = 0, size_w = 0;      ///< --size HxW, 0 when absent
   std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
   int64_t max_pixels = 0;              ///< --max-pixels (default kDefaultMaxPixels): decoded and resized images
+  bool mean_std_given = false;         ///< --mean/--std given (else an .onnx file's metadata applies)
   // attribution
   std::vector<std::string> methods;
   MethodOptions options;               ///< baselines from a .npy are loaded at run time
