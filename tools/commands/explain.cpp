@@ -34,10 +34,11 @@ ModulePtr load_explain_model(const ExplainConfig& c) {
       const auto classes = file.metadata.find("num_classes");
       const int64_t n = classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second);
       ModulePtr m = make_shapes_cnn(rng, n);
-      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
+      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn",
+                                         .allow_nonfinite_weights = c.allow_nonfinite_weights});
       return m;
     }
-    return load_model(*c.weights);
+    return load_model(*c.weights, ModelConfig{.allow_nonfinite_weights = c.allow_nonfinite_weights});
   }
   if (c.model == "shapes_cnn") return default_model();
   std::cerr << "explain: warning: --model " << c.model << " without --weights uses random weights\n";
