@@ -35,7 +35,10 @@ void read_entries(const nlohmann::json& header, const unsigned char* data, uint6
       BL_CHECK(numel <= data_size, where, ": shape ", json_excerpt(shape), " is larger than the data section");
     }
     const auto& offsets = value.at("data_offsets");
-    BL_CHECK(offsets.is_array() && offsets.size() == 2, where, ": expected data_offsets [begin, end]");
+    // Unsigned integers only: get<uint64_t>() on a float such as 1e23 is undefined behaviour.
+    BL_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+                 offsets[1].is_number_unsigned(),
+             where, ": expected data_offsets [begin, end] of non-negative integers, got ", json_excerpt(offsets));
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     BL_CHECK(begin <= end && end <= data_size && end - begin == numel * sizeof(float), where, ": data_offsets [",
              begin, ", ", end, "] do not hold ", numel, " floats inside ", data_size, " bytes");

@@ -88,4 +88,14 @@ TEST_CASE("json limits: messages quote at most 200 characters of user JSON and n
   CHECK(truncate_for_message("a\xc3\xa9" + std::string(10, 'x'), 2) == "a... (13 characters in all)");
 }
 
+TEST_CASE("json limits: float or huge data_offsets are errors in both readers (fuzz finding: UB in get<uint64_t>)") {
+  for (const std::string offsets : {"[0,99999999999999999999999]", "[0,4.0]", "[-1,4]"}) {
+    const std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":)" + offsets + "}}";
+    const std::vector<unsigned char> bytes = image(header, std::string(4, '\0'));
+    CHECK_THROWS_WITH_AS(parse_safetensors(bytes, "f"), doctest::Contains("data_offsets"), Error);
+    CHECK_THROWS_WITH_AS(read_safetensors_bytes(bytes, "f"),
+                         doctest::Contains("expected data_offsets [begin, end] of non-negative integers"), Error);
+  }
+}
+
 }  // TEST_SUITE
