@@ -15,8 +15,8 @@
 #include <random>
 #include <string>
 
-#include "attribution/gradient_methods.h"
-#include "attribution/integrated_gradients.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/path/integrated_gradients.h"
 #include "bench/harness.h"
 #include "engine/error.h"
 #include "engine/parallel.h"

@@ -7,16 +7,16 @@
 #include <chrono>
 #include <cmath>
 
-#include "attribution/gradient_shap.h"
-#include "attribution/integrated_gradients.h"
-#include "attribution/integration.h"
-#include "attribution/layer_methods.h"
-#include "attribution/lime.h"
-#include "attribution/limits.h"
-#include "attribution/noise_tunnel.h"
-#include "attribution/rise.h"
-#include "attribution/shapley.h"
-#include "engine/modules.h"
+#include "attribution/path/gradient_shap.h"
+#include "attribution/path/integrated_gradients.h"
+#include "attribution/path/integration.h"
+#include "attribution/layer/layer_path_methods.h"
+#include "attribution/perturbation/lime.h"
+#include "attribution/core/limits.h"
+#include "attribution/gradient/noise_tunnel.h"
+#include "attribution/perturbation/rise.h"
+#include "attribution/perturbation/shapley.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "attribution/gradient_methods.h"
-#include "attribution/layer_methods.h"
-#include "attribution/lrp_relevance.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/layer/layer_methods.h"
+#include "attribution/gradient/lrp_relevance.h"
 #include "models/default_model.h"
 #include "models/zoo.h"
 #include "tests/helpers.h"

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attribution/target.h"
+#include "attribution/core/target.h"
 
 using namespace backlight;
 
