@@ -45,6 +45,7 @@ void parse_model(const Args& args, ExplainConfig& c) {
   c.model = args.get_or("model", "shapes_cnn");
   c.model_given = args.has("model");
   c.weights = args.get("weights");
+  c.allow_nonfinite_weights = args.flag("allow-nonfinite-weights");
   std::string names = "shapes_cnn";
   bool ok = c.model == "shapes_cnn";
   for (const ModelInfo& mi : zoo_models()) {
@@ -222,6 +223,9 @@ std::vector<FlagSpec> explain_flags() {
   return {
       {.name = "model", .metavar = "NAME", .help = "zoo model or FILE.onnx (default: shapes_cnn, the embedded model)"},
       {.name = "weights", .metavar = "FILE.safetensors", .help = "weights converted with tools/convert_torch.py"},
+      {.name = "allow-nonfinite-weights",
+       .kind = FlagKind::Bool,
+       .help = "load --weights even with NaN/Inf values or a negative BatchNorm running variance"},
       {.name = "image",
        .metavar = "FILE",
        .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",
