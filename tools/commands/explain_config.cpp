@@ -7,6 +7,7 @@
 
 #include <climits>
 
+#include "attribution/core/limits.h"
 #include "engine/parallel.h"
 #include "models/zoo.h"
 #include "io/image_io.h"
@@ -127,7 +128,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
     o.neuron = parse_int_list(*n, ',', 0, INT64_MAX,
                               "explain: --neuron (indices like 5 or 3,4,4: flat or one per dimension)");
   c.neuron_given = !o.neuron.empty();
-  if (const auto s = positive_flag(args, "steps")) o.steps = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "steps", kMaxSteps)) o.steps = static_cast<int>(*s);
   if (const auto i = args.get("integration")) {
     try {
       o.integration = integration_from_string(*i);
@@ -139,7 +140,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   if (!nt.empty() && nt != "smoothgrad" && nt != "smoothgrad_sq" && nt != "vargrad")
     throw UsageError("explain: --noise-tunnel expects smoothgrad, smoothgrad_sq or vargrad, got '" + nt + "'");
   o.noise_tunnel = nt;
-  if (const auto s = positive_flag(args, "samples")) o.samples = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "samples", kMaxSamples)) o.samples = static_cast<int>(*s);
   if (const auto s = args.get_double("stdev")) {
     if (*s < 0) throw UsageError("explain: --stdev expects a non-negative number, got " + std::to_string(*s));
     o.stdev = static_cast<float>(*s);
