@@ -196,12 +196,18 @@ class GradientShap(_Attribution):
 class GuidedBackprop(_Attribution):
     _method = "guided_backprop"
 
+    def __init__(self, model):
+        super().__init__(model)
+
     def attribute(self, inputs, target=None, additional_forward_args=None):
         return self._call(inputs, target, additional_forward_args)
 
 
 class Deconvolution(_Attribution):
     _method = "deconvolution"
+
+    def __init__(self, model):
+        super().__init__(model)
 
     def attribute(self, inputs, target=None, additional_forward_args=None):
         return self._call(inputs, target, additional_forward_args)
@@ -214,6 +220,9 @@ class LRP(_Attribution):
 
     def has_convergence_delta(self):
         return True
+
+    def __init__(self, model):
+        super().__init__(model)
 
     def attribute(self, inputs, target=None, additional_forward_args=None, return_convergence_delta=False,
                   verbose=False):
@@ -576,12 +585,18 @@ class NeuronConductance(_NeuronAttribution):
 class NeuronGuidedBackprop(_NeuronAttribution):
     _method = "neuron_guided_backprop"
 
+    def __init__(self, model, layer, device_ids=None):
+        super().__init__(model, layer, device_ids)
+
     def attribute(self, inputs, neuron_selector, additional_forward_args=None, attribute_to_neuron_input=False):
         return self._neuron_call(inputs, neuron_selector, additional_forward_args, attribute_to_neuron_input)
 
 
 class NeuronDeconvolution(_NeuronAttribution):
     _method = "neuron_deconvolution"
+
+    def __init__(self, model, layer, device_ids=None):
+        super().__init__(model, layer, device_ids)
 
     def attribute(self, inputs, neuron_selector, additional_forward_args=None, attribute_to_neuron_input=False):
         return self._neuron_call(inputs, neuron_selector, additional_forward_args, attribute_to_neuron_input)
