@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "attribution/ablation.h"
 #include "attribution/cam.h"
@@ -210,6 +211,20 @@ void bind_attribute(nb::module_& m) {
         "integration, batch, samples, stdev, seed, noise_tunnel, layer, neuron, window, stride,\n"
         "feature_mask, rules, rule_params, rule_set, multiply_by_output, merge_batchnorm).\n"
         "Returns a dict: attribution, output, delta, layer_map (when defined), target.");
+  // For bench/python_overhead.py: the same call as attribute() repeated in C++ (no Python in the
+  // loop), seconds per call - the in-process C++ figure the Python call is compared with.
+  m.def("_bench_attribute", [](const Model& model, const std::string& method, const InArray& inputs,
+                               nb::handle target, const nb::dict& options, int repeats) {
+          const Tensor x = to_tensor(inputs, "inputs");
+          const Target t = to_target(target, x.size(0));
+          const Call call = method_options(options);
+          nb::gil_scoped_release nogil;
+          apply_num_threads();
+          const auto start = std::chrono::steady_clock::now();
+          for (int i = 0; i < repeats; ++i) (void)run(method, *model.module, x, t, call);
+          return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+        }, nb::arg("model"), nb::arg("method"), nb::arg("inputs"), nb::arg("target").none(), nb::arg("options"),
+        nb::arg("repeats"));
   m.def("methods", []() {
     std::vector<std::vector<std::string>> out;
     for (const MethodInfo& i : methods()) out.push_back({i.name, i.family, i.description, i.options});

@@ -74,5 +74,11 @@ def resnet():
     return _pair("resnet18", 4, num_classes=10)
 
 
+@pytest.fixture(scope="session")
+def vit():
+    """vit_tiny: a 2-layer ViT (patch 8, 4 heads, width 64) at 32 x 32."""
+    return _pair("vit_tiny", 5, num_classes=10)
+
+
 def inputs(shape, seed=0, low=-1.0, high=1.0):
     return np.random.default_rng(seed).uniform(low, high, size=shape).astype(np.float32)

@@ -34,6 +34,13 @@ def _maxpool_prehook(tm):
 CASES = [
     ("saliency", "cnn", X_CNN, "Saliency", [], dict(target=T2), 1e-4, False),
     ("saliency_signed", "mlp", X_MLP, "Saliency", [], dict(target=T4, abs=False), 1e-4, False),
+    ("saliency_vit", "vit", X_RES, "Saliency", [], dict(target=T2), 1e-4, False),
+    ("integrated_gradients_vit", "vit", X_RES, "IntegratedGradients", [],
+     dict(target=T2, n_steps=8, return_convergence_delta=True), 1e-4, True),
+    ("layer_integrated_gradients_vit", "vit", X_RES, "LayerIntegratedGradients", ["encoder.layers.encoder_layer_1"],
+     dict(target=T2, n_steps=8), 1e-4, False),
+    ("occlusion_vit", "vit", X_RES, "Occlusion", [], dict(target=T2, sliding_window_shapes=(3, 8, 8),
+                                                            strides=(3, 8, 8)), 1e-4, False),
     ("input_x_gradient", "cnn", X_CNN, "InputXGradient", [], dict(target=T2), 1e-4, False),
     ("integrated_gradients", "cnn", X_CNN, "IntegratedGradients", [],
      dict(target=T2, n_steps=20, return_convergence_delta=True), 1e-4, True),
