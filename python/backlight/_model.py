@@ -136,16 +136,22 @@ def from_torch(module, example_input) -> Model:
                                   ".onnx files and from_torch arrive with it); use backlight.zoo(name, "
                                   "weights=module.state_dict()) for zoo architectures")
     import io
-    import tempfile
 
     import torch
 
+    if not is_torch(example_input):
+        example_input = torch.from_numpy(np.asarray(example_input))
     buf = io.BytesIO()
+    was_training = module.training
     module.eval()
-    torch.onnx.export(module, example_input, buf, training=torch.onnx.TrainingMode.PRESERVE,
-                      do_constant_folding=False, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        return Model(_core.load(f.name, 0, []), torch_module=module)
+    try:
+        # training=PRESERVE with constant folding off keeps BatchNorm nodes and the state-dict names
+        # (docs/models.md); the batch axis stays free.
+        with torch.no_grad():
+            torch.onnx.export(module, (example_input,), buf, training=torch.onnx.TrainingMode.PRESERVE,
+                              do_constant_folding=False, input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17)
+    finally:
+        module.train(was_training)
+    core = _core.load_onnx_bytes(buf.getvalue(), list(example_input.shape))
+    return Model(core, torch_module=module)

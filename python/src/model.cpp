@@ -15,6 +15,15 @@
 #include "models/zoo.h"
 #include "python/src/bind.h"
 
+// The ONNX importer (issue 16) arrives on its own branch; once it is in the tree, load() reads
+// .onnx files and from_torch works without another change here.
+#if __has_include("models/onnx/model.h")
+#include "models/onnx/model.h"
+#define BACKLIGHT_PYTHON_ONNX 1
+#else
+#define BACKLIGHT_PYTHON_ONNX 0
+#endif
+
 namespace backlight::python {
 
 namespace {
@@ -53,8 +62,19 @@ Model load_file(const std::filesystem::path& path, int64_t num_classes, const st
   check_readable(path, "load");
   const std::string ext = path.extension().string();
   if (ext == ".onnx") {
+#if BACKLIGHT_PYTHON_ONNX
+    return file_errors([&] {
+      OnnxModelInfo info;
+      Model m;
+      m.module = load_onnx_model(path, {}, &info);
+      if (info.input_shape.size() > 1) m.input.assign(info.input_shape.begin() + 1, info.input_shape.end());
+      m.num_classes = info.num_classes;
+      return m;
+    });
+#else
     throw std::logic_error("load: " + path.string() +
                            ": ONNX import is not available in this build yet (it comes with the ONNX importer)");
+#endif
   }
   return file_errors([&] {
     ModelConfig cfg{.num_classes = num_classes, .mlp_sizes = mlp_sizes};
@@ -116,7 +136,21 @@ void bind_model(nb::module_& m) {
            "Copies (key, float32 array) pairs into the model; returns (missing, unexpected) keys.");
 
   // True once load() reads .onnx files (issue 16's importer); backlight.from_torch checks it.
-  m.attr("has_onnx") = false;
+  m.attr("has_onnx") = BACKLIGHT_PYTHON_ONNX != 0;
+#if BACKLIGHT_PYTHON_ONNX
+  m.def("load_onnx_bytes", [](nb::bytes data, const std::vector<int64_t>& input_shape) {
+    const auto* p = static_cast<const uint8_t*>(data.data());
+    std::span<const uint8_t> bytes(p, data.size());
+    return file_errors([&] {
+      OnnxModelInfo info;
+      Model m;
+      m.module = load_onnx_model_from_bytes(bytes, "from_torch", input_shape, &info);
+      if (input_shape.size() > 1) m.input.assign(input_shape.begin() + 1, input_shape.end());
+      m.num_classes = info.num_classes;
+      return m;
+    });
+  }, nb::arg("data"), nb::arg("input_shape"), "A model from ONNX bytes (backlight.from_torch).");
+#endif
   m.def("zoo", [](const std::string& name, int64_t num_classes, uint64_t seed, const std::vector<int64_t>& mlp_sizes) {
           return from_zoo(name, num_classes, seed, mlp_sizes);
         }, nb::arg("name"), nb::arg("num_classes") = 0, nb::arg("seed") = 0,
