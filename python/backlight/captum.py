@@ -28,7 +28,7 @@ __all__ = [
     "GuidedBackprop", "Deconvolution", "GuidedGradCam", "LRP", "Occlusion", "FeatureAblation", "FeaturePermutation",
     "ShapleyValueSampling", "KernelShap", "Lime", "LayerGradCam", "LayerIntegratedGradients", "LayerConductance",
     "LayerActivation", "LayerGradientXActivation", "InternalInfluence", "LayerGradientShap", "LayerDeepLift",
-    "LayerDeepLiftShap", "LayerLRP", "NeuronGradient", "NeuronIntegratedGradients", "NeuronConductance",
+    "LayerDeepLiftShap", "LayerLRP", "LayerFeatureAblation", "NeuronGradient", "NeuronIntegratedGradients", "NeuronConductance",
     "NeuronGuidedBackprop", "NeuronDeconvolution", "NeuronDeepLift", "NeuronDeepLiftShap", "NeuronGradientShap",
     "NeuronFeatureAblation",
 ]
@@ -533,6 +533,20 @@ class LayerLRP(_LayerAttribution):
         return self._layer_call(inputs, target, additional_forward_args, attribute_to_layer_input,
                                 return_convergence_delta, rules="lrp_epsilon",
                                 rule_params={"epsilon": 1e-9, "stabilizer": 1e-9}, multiply_by_output=True)
+
+
+class LayerFeatureAblation(_LayerAttribution):
+    _method = "layer_feature_ablation"
+
+    def attribute(self, inputs, layer_baselines=None, target=None, additional_forward_args=None, layer_mask=None,
+                  attribute_to_layer_input=False, perturbations_per_eval=1):
+        mask = None
+        if layer_mask is not None:
+            from ._run import mask_array
+            mask = mask_array(layer_mask, None)
+        return self._layer_call(inputs, target, additional_forward_args, attribute_to_layer_input,
+                                baselines=baseline_value(layer_baselines, "layer_baselines"), layer_mask=mask,
+                                batch=_ppe(perturbations_per_eval))
 
 
 # --- neuron methods --------------------------------------------------------------------------------

@@ -26,15 +26,16 @@ namespace backlight::python {
 namespace {
 
 // Every option key attribute() accepts (backlight's vocabulary, as the CLI's flags).
-constexpr std::array<const char*, 20> kKeys = {
+constexpr std::array<const char*, 21> kKeys = {
     "baselines", "steps", "integration", "batch", "samples", "stdev", "seed", "noise_tunnel", "layer", "neuron",
     "window", "stride", "feature_mask", "rules", "rule_params", "rule_set", "multiply_by_output",
-    "merge_batchnorm", "abs", "relu"};
+    "merge_batchnorm", "abs", "relu", "layer_mask"};
 
 // What the dict held, typed. Arrays stay wrapped (no copies).
 struct Call {
   MethodOptions o;
   Tensor feature_mask;
+  Tensor layer_mask;  // layer_feature_ablation (Captum's LayerFeatureAblation)
   const PyRuleSet* rule_set = nullptr;
   bool multiply_by_output = false;
   bool merge_batchnorm = true;
@@ -88,6 +89,8 @@ Call method_options(const nb::dict& kw) {
       o.stride = nb::cast<std::vector<int64_t>>(v);
     } else if (key == "feature_mask") {
       c.feature_mask = to_tensor(nb::cast<InArray>(v), "feature_mask", true);
+    } else if (key == "layer_mask") {
+      c.layer_mask = to_tensor(nb::cast<InArray>(v), "layer_mask", true);
     } else if (key == "rules") {
       o.rules = nb::cast<std::string>(v);
     } else if (key == "rule_params") {
@@ -134,6 +137,12 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
     lo.rule_set = c.rule_set ? &c.rule_set->set : nullptr;
     lo.multiply_by_output = c.multiply_by_output;
     return layer_lrp(m, x, t, lo);
+  }
+  if (name == "layer_feature_ablation" && o.noise_tunnel.empty()) {
+    // Captum's default: every unit of the layer alone (the registry's CLI entry ablates channels).
+    return layer_feature_ablation(m, x, t, {.layer = o.layer, .layer_mask = c.layer_mask, .channels = false,
+                                            .layer_baseline = first_baseline(o),
+                                            .perturbations_per_eval = o.batch});
   }
   if (mask && o.noise_tunnel.empty()) {
     if (name == "feature_ablation")
