@@ -9,12 +9,11 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import inputs
+from conftest import inputs, needs_torch, torch
 
 import backlight  # noqa: E402
 import backlight.captum as bc  # noqa: E402
 
-torch = pytest.importorskip("torch")
 
 
 def test_forward_matches_torch(cnn, resnet, mlp):
@@ -35,6 +34,7 @@ def test_layers_and_metadata(cnn):
     assert bm.arch == "mnist_cnn" and bm.num_classes == 10 and bm.input_shape == [1, 28, 28]
 
 
+@needs_torch
 def test_zero_copy_output_and_input():
     m = backlight.zoo("mlp", mlp_sizes=[12, 8], num_classes=3, seed=1)
     x = inputs((2, 12), 41)
@@ -46,6 +46,7 @@ def test_zero_copy_output_and_input():
     assert isinstance(t, torch.Tensor) and np.array_equal(t.numpy(), a)
 
 
+@needs_torch
 def test_safetensors_round_trip(tmp_path, mlp):
     tm, bm = mlp
     import convert_torch
@@ -74,6 +75,7 @@ def test_file_errors(tmp_path):
         backlight.load(tmp_path)
 
 
+@needs_torch
 def test_argument_errors(cnn):
     _, bm = cnn
     x = inputs((2, 1, 28, 28), 43)
