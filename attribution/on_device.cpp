@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "attribution/gradient_methods.h"
+#include "attribution/gradient/gradient_methods.h"
 #include "engine/canonize.h"
 #include "engine/error.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-/// Attribution on a CUDA device. attribute() (registry.h) runs a method on the device when
+/// Attribution on a CUDA device. attribute() (attribution/registry.h) runs a method on the device when
 /// MethodOptions::workspace is a CUDA workspace (Workspace::for_cuda): the model and inputs are
 /// moved to that device, the method runs there - the same code as on the CPU, whose buffers come
 /// from the workspace and whose fused kernels (kernels/dispatch.h) run where it allocates - and
@@ -32,7 +32,10 @@
 #include <string_view>
 #include <vector>
 
-#include "attribution/registry.h"
+#include "attribution/core/result.h"
+#include "attribution/core/target.h"
+#include "attribution/method_options.h"
+#include "engine/module.h"
 
 namespace backlight {
 

@@ -1,22 +1,25 @@
 #include "attribution/registry.h"
 
-#include "attribution/ablation.h"
-#include "attribution/attention_rollout.h"
-#include "attribution/cam.h"
-#include "attribution/deeplift.h"
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/layer_ablation.h"
+#include "attribution/perturbation/occlusion.h"
+#include "attribution/attention/attention_rollout.h"
+#include "attribution/cam/cam.h"
+#include "attribution/path/deeplift.h"
 #include "attribution/on_device.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/gradient_shap.h"
-#include "attribution/guided_grad_cam.h"
-#include "attribution/integrated_gradients.h"
-#include "attribution/layer_methods.h"
-#include "attribution/lime.h"
-#include "attribution/neuron_methods.h"
-#include "attribution/noise_tunnel.h"
-#include "attribution/perturbation.h"
-#include "attribution/rise.h"
-#include "attribution/rows.h"
-#include "attribution/shapley.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/path/gradient_shap.h"
+#include "attribution/cam/guided_grad_cam.h"
+#include "attribution/path/integrated_gradients.h"
+#include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
+#include "attribution/perturbation/lime.h"
+#include "attribution/neuron/neuron_methods.h"
+#include "attribution/gradient/noise_tunnel.h"
+#include "attribution/perturbation/perturbation.h"
+#include "attribution/perturbation/rise.h"
+#include "attribution/core/rows.h"
+#include "attribution/perturbation/shapley.h"
 
 namespace backlight {
 
@@ -250,7 +253,7 @@ const std::vector<Entry>& entries() {
          return neuron_deeplift_shap(m, x, Neuron::at(o.layer, o.neuron),
                                      {.baselines = baseline_distribution(o.baselines, x), .workspace = o.workspace});
        }},
-      // --- perturbation methods (attribution/ablation.h, shapley.h, lime.h, rise.h). Without
+      // --- perturbation methods (attribution/perturbation/occlusion.h, shapley.h, lime.h, rise.h). Without
       // --window, image inputs [N,C,H,W] use cells of all channels x ceil(H/8) x ceil(W/8)
       // (occlusion: stride half a window), other inputs every element (default_window).
       {{"occlusion", "perturbation", "mean change of the target when sliding windows are occluded (Zeiler & Fergus 2014)",

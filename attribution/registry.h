@@ -1,47 +1,18 @@
 #pragma once
 /// The methods registry: every attribution method by its stable snake_case name (the CLI's
-/// --method), with one flat options struct that the CLI fills from its flags. Each method reads
-/// the fields it uses; methods() says which (for `backlight methods` and --help).
+/// --method), with one flat options struct (attribution/method_options.h) that the CLI fills
+/// from its flags. Each method reads the fields it uses; methods() says which (for `backlight
+/// methods` and --help).
 /// The table is built on each call (no static registration).
 #include <string>
 #include <vector>
 
-#include "attribution/baseline.h"
-#include "attribution/integration.h"
-#include "attribution/result.h"
-#include "attribution/target.h"
+#include "attribution/core/result.h"
+#include "attribution/core/target.h"
+#include "attribution/method_options.h"
 #include "engine/module.h"
-#include "engine/rule_sets.h"
 
 namespace backlight {
-
-struct MethodOptions {
-  // rule-set methods (lrp, layer_lrp)
-  std::string rules;        ///< empty: the method's default rule set
-  RuleParams rule_params;
-  // layer, neuron and CAM methods
-  std::string layer;                ///< module path, e.g. "features.28", "layer4"
-  std::vector<int64_t> neuron;      ///< index into the layer output (without the batch axis)
-  // path and reference methods
-  std::vector<Baseline> baselines = {Baseline::zero()};
-  int steps = 50;
-  Integration integration = Integration::GaussLegendre;
-  // sampling methods and the noise tunnel
-  std::string noise_tunnel;  ///< "", "smoothgrad", "smoothgrad_sq" or "vargrad" (wraps the method)
-  /// 0: the method's default. With noise_tunnel set, samples and stdev are the tunnel's (default
-  /// 10 samples, stdev 0.15 as a fraction of each item's value range max - min) and the wrapped
-  /// method uses its own defaults; else GradientSHAP's n_samples (5) and absolute stdev (0).
-  int samples = 0;
-  float stdev = -1.0f;  ///< < 0: the method's default
-  // perturbation methods
-  std::vector<int64_t> window;  ///< per input dim without batch (occlusion)
-  std::vector<int64_t> stride;
-  int batch = 0;  ///< internal batch size / perturbations per eval; 0: the method's default
-  uint64_t seed = 0;
-  /// Buffers reused across calls; a CUDA workspace (Workspace::for_cuda) runs the method on that
-  /// device (attribution/on_device.h lists the methods that support it).
-  const Workspace* workspace = nullptr;
-};
 
 struct MethodInfo {
   std::string name;

@@ -32,9 +32,9 @@
 #include "bench/harness.h"
 #include "engine/backward.h"
 #include "engine/functional/gemm.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/parallel.h"
-#include "engine/rule.h"
+#include "engine/rules/rule.h"
 #include "models/synthetic_weights.h"
 #include "models/zoo.h"
 

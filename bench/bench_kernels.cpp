@@ -30,7 +30,7 @@
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "engine/tensor.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "kernels/ig.h"
 #include "kernels/occlusion.h"
 

@@ -34,13 +34,13 @@
 #include <filesystem>
 #include <sstream>
 
-#include "attribution/ablation.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/incremental/incremental_occlusion.h"
-#include "attribution/integration.h"
-#include "attribution/noise_tunnel.h"
-#include "attribution/pass.h"
-#include "attribution/perturbation.h"
+#include "attribution/perturbation/occlusion.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/perturbation/incremental/incremental_occlusion.h"
+#include "attribution/path/integration.h"
+#include "attribution/gradient/noise_tunnel.h"
+#include "attribution/core/pass.h"
+#include "attribution/perturbation/perturbation.h"
 #include "attribution/registry.h"
 #include "bench/gemm_ceiling.h"
 #include "bench/harness.h"
@@ -50,7 +50,7 @@
 #include "engine/parallel.h"
 #include "models/synthetic_weights.h"
 #include "models/zoo.h"
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 
 using namespace backlight;
 

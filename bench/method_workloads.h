@@ -19,7 +19,7 @@
 ///                          model, not per call: Zennit's canonizer is also applied once)
 ///   occlusion              window 3x16x16 stride 3x8x8 (mnist_cnn: 1x4x4 stride 1x2x2), zero,
 ///                          IncrementalMode::Off (one full forward per window position)
-///   occlusion_incremental  the same with IncrementalMode::On (attribution/incremental/)
+///   occlusion_incremental  the same with IncrementalMode::On (attribution/perturbation/incremental/)
 ///   shapley                ShapleyValueSampling, feature groups 16x16 cells (mnist_cnn: 4x4),
 ///                          25 permutations (--shapley-samples), zero baseline
 /// Targets: each item's top-1 class (resolved once, passed as class indices). Inputs:

@@ -39,6 +39,20 @@ if(BACKLIGHT_HAVE_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "52")
     set(CMAKE_CUDA_ARCHITECTURES 80)
   endif()
-  # CUDA sources compile as C++17 (see kernels/CMakeLists.txt).
   message(STATUS "backlight: CUDA backend on (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, cuDNN ${CUDNN_LIBRARY})")
 endif()
+
+# backlight_cuda_library(name folder [deps...]): a static library of the folder's *.cu files (not
+# recursive), linked with the CUDA runtime, cuBLAS and cuDNN. Used for engine/cuda/ (the engine's
+# backend: backlight_engine_cuda) and kernels/ (the fused attribution kernels: backlight_kernels_cuda).
+function(backlight_cuda_library name folder)
+  file(GLOB _cuda_src CONFIGURE_DEPENDS ${folder}/*.cu)
+  add_library(${name} STATIC ${_cuda_src})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR} ${CUDNN_INCLUDE_DIR})
+  target_link_libraries(${name} PUBLIC CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY} ${ARGN})
+  set_target_properties(${name} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
+  # CMake 3.25 has no CUDA20 dialect for nvcc 13 (it would inherit CXX_STANDARD 20 and fail), so
+  # the CUDA sources are C++17 (the headers they include keep to C++17 for that reason).
+  set_target_properties(${name} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
+  target_compile_definitions(${name} PUBLIC BACKLIGHT_HAVE_CUDA=1)
+endfunction()

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 #include "engine/tape.h"
 
 namespace backlight {

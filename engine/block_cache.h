@@ -10,7 +10,7 @@
 /// until `max_cached` bytes are held, beyond which they go back through `free`.
 ///
 /// Thread-safe (one mutex; one lock per allocation, never per element). Header-only and C++17 so
-/// the CUDA sources (C++17, see kernels/CMakeLists.txt) can use it.
+/// the CUDA sources (C++17, see cmake/Cuda.cmake) can use it.
 #include <cstddef>
 #include <functional>
 #include <map>

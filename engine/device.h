@@ -17,7 +17,7 @@ inline constexpr bool kCudaBuild = false;
 #endif
 
 namespace cuda {
-class Context;  // kernels/cuda/context.h
+class Context;  // engine/cuda/context.h
 }
 
 }  // namespace backlight

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 
 namespace backlight {
 

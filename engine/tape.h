@@ -1,6 +1,6 @@
 #pragma once
 /// Tape: records one node per op during a forward run; backward() (backward.h) walks it in
-/// reverse and sends every node through a rule (rule.h).
+/// reverse and sends every node through a rule (engine/rules/rule.h).
 ///
 /// Ownership: the tape holds the values its nodes need (inputs, outputs, parameters as shared
 /// handles); dropping the tape releases them. Backward never mutates the tape, so one tape serves

@@ -6,7 +6,7 @@
 
 #include "engine/error.h"
 #ifdef BACKLIGHT_HAVE_CUDA
-#include "kernels/cuda/context.h"
+#include "engine/cuda/context.h"
 #endif
 
 namespace backlight {

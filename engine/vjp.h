@@ -4,7 +4,7 @@
 /// says the input needs no gradient).
 #include <vector>
 
-#include "engine/rule.h"
+#include "engine/rules/rule.h"
 
 namespace backlight {
 

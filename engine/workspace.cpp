@@ -5,7 +5,7 @@
 #include "engine/block_cache.h"
 #include "engine/error.h"
 #ifdef BACKLIGHT_HAVE_CUDA
-#include "kernels/cuda/context.h"
+#include "engine/cuda/context.h"
 #endif
 
 namespace backlight {

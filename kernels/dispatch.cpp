@@ -8,8 +8,8 @@
 
 #include "engine/error.h"
 #ifdef BACKLIGHT_HAVE_CUDA
-#include "kernels/cuda/context.h"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda/ops.h"
 #endif
 
 namespace backlight {

@@ -51,7 +51,7 @@ std::shared_ptr<double> zeroed_doubles(int64_t count, cuda::Context* ctx);
 std::shared_ptr<const int32_t> ids_for(const int32_t* host, int64_t count, cuda::Context* ctx);
 
 /// The index of the first NaN or infinite value of x[0..n), or -1. On the device it syncs and
-/// only the index comes back (require_finite, attribution/pass.h).
+/// only the index comes back (require_finite, attribution/core/pass.h).
 int64_t first_nonfinite(const float* x, int64_t n, cuda::Context* ctx);
 
 }  // namespace backlight

@@ -18,7 +18,7 @@
 /// kernels/dispatch.h picks the tier for a workspace.
 #include <cstdint>
 
-#include "kernels/stream.h"
+#include "engine/cuda/stream.h"
 
 namespace backlight {
 

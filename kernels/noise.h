@@ -1,11 +1,11 @@
 #pragma once
-/// Noise-tunnel kernels (SmoothGrad, SmoothGrad-Squared, VarGrad; attribution/noise_tunnel.h):
+/// Noise-tunnel kernels (SmoothGrad, SmoothGrad-Squared, VarGrad; attribution/gradient/noise_tunnel.h):
 /// the noisy copies of a batch and the running moments of the copies' attributions.
 ///
 ///   noise_rows:     out[n * copies + j, :] = x[n] + noise of sample first_sample + j of item n
 ///                   (Captum's repeat_interleave order), the noise being given explicitly
 ///                   ([samples, items, per_item]) or stdev[n] * z with z[i] the i-th standard
-///                   normal Philox draw (kernels/philox.h) of stream stream_base + s * items + n
+///                   normal Philox draw (engine/philox.h) of stream stream_base + s * items + n
 ///   moments_add:    sum[n, i] += sum_j a[n * copies + j, i], sum_sq the same of a^2 (double)
 ///   moments_finish: out = mean, mean of squares or variance of `samples` values per element
 ///
@@ -18,7 +18,7 @@
 /// tier for a workspace.
 #include <cstdint>
 
-#include "kernels/stream.h"
+#include "engine/cuda/stream.h"
 
 namespace backlight {
 

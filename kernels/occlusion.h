@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/stream.h"
+#include "engine/cuda/stream.h"
 
 namespace backlight {
 

@@ -1,5 +1,6 @@
 // Occlusion kernels, naive reference (tests only): one element at a time, straight from the
 // definitions, double accumulation. See kernels/occlusion.h.
+#include <cstddef>
 #include <vector>
 
 #include "kernels/detail/occlusion_math.h"

@@ -1,6 +1,6 @@
 #include "models/alexnet.h"
 
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/feature_classifier.h"
 
 namespace backlight {

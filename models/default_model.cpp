@@ -1,7 +1,7 @@
 #include "models/default_model.h"
 
 #include "engine/error.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/embedded_weights.h"
 #include "models/feature_classifier.h"
 #include "models/state_dict.h"

@@ -1,7 +1,7 @@
 #include "models/feature_classifier.h"
 
 #include "engine/error.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "models/op_path.h"
 
 namespace backlight {

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "engine/error.h"
-#include "engine/modules.h"
-#include "engine/ops.h"
+#include "engine/modules/all.h"
+#include "engine/ops/ops.h"
 #include "models/op_path.h"
 
 namespace backlight {

@@ -1,8 +1,8 @@
 #include "models/resnet.h"
 
 #include "engine/error.h"
-#include "engine/modules.h"
-#include "engine/ops.h"
+#include "engine/modules/all.h"
+#include "engine/ops/ops.h"
 #include "models/op_path.h"
 
 namespace backlight {

@@ -1,7 +1,7 @@
 #include "models/small.h"
 
 #include "engine/error.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/feature_classifier.h"
 
 namespace backlight {

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/feature_classifier.h"
 
 namespace backlight {

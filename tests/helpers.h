@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "engine/backward.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/tape.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 
 /// First statement of a GPU test case (TEST_SUITE "cuda"): without a CUDA device it says
 /// "skipped: no CUDA device (why)" and returns (doctest has no run-time skip).

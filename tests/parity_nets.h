@@ -1,7 +1,7 @@
 #pragma once
 // The networks of tools/reference/make_rules_fixtures.py (synthetic weights, nothing stored):
 // small_vgg_bn, small_vgg_bn_avgpool and small_resnet. Shared by the parity tests.
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/resnet.h"
 #include "models/safetensors.h"
 #include "models/synthetic_weights.h"

@@ -7,7 +7,7 @@
 
 #include "attribution/metrics/scoring.h"
 #include "engine/error.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "attribution/target.h"
+#include "attribution/core/target.h"
 #include "engine/module.h"
 
 namespace backlight {

@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "attribution/target.h"
+#include "attribution/core/target.h"
 #include "engine/module.h"
 
 namespace backlight {

@@ -3,11 +3,7 @@
 /// from host and device, so the CUDA backend compiles the very formulas the CPU tests run.
 #include <cmath>
 
-#ifdef __CUDACC__
-#define BL_HD __host__ __device__
-#else
-#define BL_HD
-#endif
+#include "engine/hd.h"
 
 namespace backlight::math {
 

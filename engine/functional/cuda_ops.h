@@ -1,7 +1,7 @@
 #pragma once
 /// Tensor-level CUDA versions of the functional ops, called by the fn:: entry points through
 /// BL_ON_CUDA (dispatch.h) after the shared shape checks, so arguments arrive validated.
-/// Implemented in engine/functional/cuda/*.cpp on top of kernels/cuda/ops.h (raw pointers);
+/// Implemented in engine/functional/cuda/*.cpp on top of engine/cuda/ops.h (raw pointers);
 /// defined only in CUDA builds. Outputs are allocated on the inputs' CUDA context; the
 /// workspace argument of the fn:: functions is not needed here. Nothing here syncs unless noted.
 #include <span>
@@ -12,7 +12,7 @@
 #include "engine/functional/norm.h"
 #include "engine/functional/pool.h"
 #include "engine/tensor.h"
-#include "kernels/detail/map_math.h"
+#include "engine/functional/map_math.h"
 
 namespace backlight::fn::cuda_ops {
 

@@ -3,13 +3,13 @@
 /// shapes). The building block of activations, rule maps and parameter modifiers.
 ///
 /// map_unary / map_binary take any callable and run on the CPU only. The named maps
-/// (map_named / map_grad_named, the functions of kernels/detail/map_math.h) run on the tensor's
+/// (map_named / map_grad_named, the functions of engine/functional/map_math.h) run on the tensor's
 /// device: a CUDA kernel cannot take a host lambda, so everything the engine maps on CUDA tensors
 /// has a name there. On the CPU they instantiate the same templates (one switch per call).
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "engine/tensor.h"
-#include "kernels/detail/map_math.h"
+#include "engine/functional/map_math.h"
 
 namespace backlight::fn {
 

@@ -2,7 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/modules/init.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 
 namespace backlight {
 

@@ -1,6 +1,6 @@
 #include "engine/modules/flatten.h"
 
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 
 namespace backlight {
 

@@ -1,7 +1,7 @@
 #include "engine/modules/norm.h"
 
 #include "engine/error.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 
 namespace backlight {
 

@@ -1,7 +1,7 @@
 // Element-wise activations: forward on the tape and plain VJPs (math in activation_math.h,
-// named in kernels/detail/map_math.h so the same ops run on CUDA tensors).
+// named in engine/functional/map_math.h so the same ops run on CUDA tensors).
 #include "engine/functional/map.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

@@ -1,6 +1,6 @@
 // add / sub / mul with numpy broadcasting, and scale: forward and plain VJPs.
 #include "engine/functional/elementwise.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

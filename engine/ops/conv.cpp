@@ -1,6 +1,6 @@
 // conv2d: forward on the tape and its plain VJP.
 #include "engine/functional/conv.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

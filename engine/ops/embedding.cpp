@@ -1,6 +1,6 @@
 // embedding: forward on the tape and its plain VJP (compute in functional/embedding.h).
 #include "engine/functional/embedding.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

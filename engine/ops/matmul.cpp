@@ -1,7 +1,7 @@
 // matmul with broadcast batch dims: forward on the tape and its plain VJP.
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

@@ -2,7 +2,7 @@
 #include <string>
 
 #include "engine/functional/norm.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

@@ -1,6 +1,6 @@
 // Pooling: max, average and adaptive average pooling on the tape, and their plain VJPs.
 #include "engine/functional/pool.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

@@ -1,6 +1,6 @@
 // sum / mean over axes: forward on the tape and plain VJPs (compute in functional/reduce.h).
 #include "engine/functional/reduce.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

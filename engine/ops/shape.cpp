@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/functional/shape.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

@@ -1,6 +1,6 @@
 // softmax / log_softmax on the tape and their plain VJPs (from the saved output).
 #include "engine/functional/softmax.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "engine/vjp.h"
 
 namespace backlight {

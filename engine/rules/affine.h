@@ -8,7 +8,7 @@
 ///   AvgPool2d, AdaptiveAvgPool2d, Sum, Mean: no parameters (W, b undefined); apply needs the
 ///   node's own input (z is the recorded output), apply_transposed is the op's VJP.
 /// Modified parameters are scratch tensors; the node and the model are never written to.
-#include "engine/rule.h"
+#include "engine/rules/rule.h"
 
 namespace backlight {
 

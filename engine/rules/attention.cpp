@@ -7,9 +7,9 @@
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/parallel.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 #include "engine/rules/stabilize.h"
-#include "kernels/detail/rule_math.h"
+#include "engine/rules/rule_math.h"
 
 namespace backlight {
 

@@ -6,8 +6,8 @@
 #include "engine/functional/dispatch.h"
 #include "engine/functional/pool.h"
 #include "engine/parallel.h"
-#include "engine/rules.h"
-#include "kernels/detail/rule_math.h"
+#include "engine/rules/builtin.h"
+#include "engine/rules/rule_math.h"
 
 namespace backlight {
 

@@ -9,7 +9,7 @@
 #include "engine/parallel.h"
 #include "engine/rules/affine.h"
 #include "engine/rules/stabilize.h"
-#include "kernels/detail/rule_math.h"
+#include "engine/rules/rule_math.h"
 
 namespace backlight {
 

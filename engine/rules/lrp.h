@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/rule.h"
+#include "engine/rules/rule.h"
 
 namespace backlight {
 

@@ -5,9 +5,9 @@
 #include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/parallel.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 #include "engine/rules/stabilize.h"
-#include "kernels/detail/rule_math.h"
+#include "engine/rules/rule_math.h"
 
 namespace backlight {
 

@@ -1,7 +1,7 @@
 // GuidedBackprop and Deconvnet: modified gradients of ReLU-like nodes.
 #include "engine/functional/map.h"
 #include "engine/parallel.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin.h"
 
 namespace backlight {
 

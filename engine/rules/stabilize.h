@@ -1,7 +1,7 @@
 #pragma once
 /// The one stabiliser used by every LRP rule (Zennit's convention, core.py `stabilize`):
 /// z + eps * sign(z), with sign(0) taken as +1, so a zero denominator becomes +eps.
-#include "engine/functional/activation_math.h"
+#include "engine/hd.h"
 
 namespace backlight::math {
 

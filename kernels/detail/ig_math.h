@@ -1,7 +1,7 @@
 #pragma once
 /// Per-element math of the batched Integrated Gradients kernels, shared by the reference, the
 /// threaded CPU and the CUDA implementations (BL_HD: host and device).
-#include "engine/functional/activation_math.h"
+#include "engine/hd.h"
 
 namespace backlight::ig_math {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "kernels/noise.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight::noise_math {
 

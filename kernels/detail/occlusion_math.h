@@ -3,7 +3,7 @@
 /// All functions are pure; geometry as in kernels/occlusion.h.
 #include <cstdint>
 
-#include "engine/functional/activation_math.h"  // BL_HD
+#include "engine/hd.h"
 #include "kernels/occlusion.h"
 
 namespace backlight::occlusion_math {

@@ -6,7 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace backlight {
 

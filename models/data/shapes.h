@@ -16,7 +16,7 @@
 /// few tries is left out, so rarely an image has fewer than distractors_min.
 ///
 /// Determinism: a sample depends only on (cfg, seed, index): every random number is a Philox
-/// draw keyed by `seed` on stream `index` (kernels/philox.h), so samples can be generated in any
+/// draw keyed by `seed` on stream `index` (engine/philox.h), so samples can be generated in any
 /// order, in parallel, or one at a time, and are identical on every machine. Labels are exactly
 /// balanced over each aligned block of 4 indices (a per-block random permutation of the classes).
 #include <array>

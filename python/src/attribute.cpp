@@ -10,14 +10,15 @@
 #include <array>
 #include <chrono>
 
-#include "attribution/ablation.h"
-#include "attribution/cam.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/layer_methods.h"
-#include "attribution/lime.h"
-#include "attribution/neuron.h"
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/layer_ablation.h"
+#include "attribution/cam/cam.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/layer/layer_methods.h"
+#include "attribution/perturbation/lime.h"
+#include "attribution/core/neuron.h"
 #include "attribution/registry.h"
-#include "attribution/shapley.h"
+#include "attribution/perturbation/shapley.h"
 #include "engine/error.h"
 #include "python/src/bind.h"
 

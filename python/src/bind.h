@@ -62,7 +62,7 @@ void bind_metrics(nb::module_& m);
 
 }  // namespace backlight::python
 
-#include "engine/rule_set.h"
+#include "engine/rules/rule_set.h"
 
 namespace backlight::python {
 /// A rule set built in Python (backlight.rules.RuleSet): ordered (matcher, rule) entries.

@@ -11,8 +11,8 @@
 
 #include "engine/error.h"
 #include "engine/op_kind.h"
-#include "engine/rule_sets.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin_sets.h"
+#include "engine/rules/builtin.h"
 #include "engine/rules/lrp.h"
 #include "python/src/bind.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
 

@@ -2,7 +2,7 @@
 // The small CNN of tools/reference/make_perturbation_fixtures.py, with its Captum 0.8 results.
 #include <string>
 
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
 

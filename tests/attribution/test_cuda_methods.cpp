@@ -11,12 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "attribution/ablation.h"
-#include "attribution/integrated_gradients.h"
-#include "attribution/noise_tunnel.h"
-#include "attribution/gradient_methods.h"
+#include "attribution/perturbation/feature_ablation.h"
+#include "attribution/perturbation/occlusion.h"
+#include "attribution/path/integrated_gradients.h"
+#include "attribution/gradient/noise_tunnel.h"
+#include "attribution/gradient/gradient_methods.h"
 #include "attribution/on_device.h"
-#include "attribution/perturbation.h"
+#include "attribution/perturbation/perturbation.h"
 #include "attribution/registry.h"
 #include "models/zoo.h"
 #include "tests/parity_nets.h"

@@ -1,9 +1,9 @@
 // Attribution methods: axioms (IG completeness, DeepLIFT summation-to-delta), chunking and batch
 // invariance, definitions of the simple gradient methods.
-#include "attribution/deeplift.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/integrated_gradients.h"
-#include "engine/modules.h"
+#include "attribution/path/deeplift.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/path/integrated_gradients.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -1,8 +1,8 @@
 // Parity with Captum 0.8: Saliency, InputXGradient, IntegratedGradients (all integration rules,
 // internal_batch_size), DeepLiftShap. Fixture: tools/reference/make_methods_fixtures.py.
-#include "attribution/deeplift.h"
-#include "attribution/gradient_methods.h"
-#include "attribution/integrated_gradients.h"
+#include "attribution/path/deeplift.h"
+#include "attribution/gradient/gradient_methods.h"
+#include "attribution/path/integrated_gradients.h"
 #include "tests/parity_nets.h"
 
 using namespace backlight;

@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <map>
 
-#include "attribution/gradient_shap.h"
-#include "attribution/layer_methods.h"
-#include "attribution/neuron_methods.h"
+#include "attribution/path/gradient_shap.h"
+#include "attribution/layer/layer_methods.h"
+#include "attribution/layer/layer_path_methods.h"
+#include "attribution/neuron/neuron_methods.h"
 #include "attribution/registry.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/vit.h"
 #include "tests/helpers.h"
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "tests/cli/run_cli.h"
 
 using backlight::test::Run;

@@ -9,8 +9,8 @@
 #include "models/default_model.h"
 #include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
-#include "tools/cli/image_io.h"
-#include "tools/cli/npy.h"
+#include "io/image_io.h"
+#include "io/npy.h"
 
 using namespace backlight;
 using backlight::test::contains;

@@ -9,7 +9,7 @@
 #include "models/state_dict.h"
 #include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 
 using namespace backlight;
 using backlight::test::TempDir;

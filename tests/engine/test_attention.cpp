@@ -2,7 +2,7 @@
 // the tape nodes rules attach to, gradcheck w.r.t. the input.
 #include <cmath>
 
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -7,12 +7,12 @@
 #include <memory>
 
 #include "attribution/on_device.h"
-#include "attribution/target.h"
+#include "attribution/core/target.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/linear.h"
 #include "engine/functional/map.h"
-#include "engine/ops.h"
-#include "kernels/device.h"
+#include "engine/ops/ops.h"
+#include "engine/cuda/device.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "engine/losses.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "engine/optim.h"
 #include "tests/helpers.h"
 

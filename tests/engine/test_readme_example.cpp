@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "engine/backward.h"
-#include "engine/ops.h"
-#include "engine/rules.h"
+#include "engine/ops/ops.h"
+#include "engine/rules/builtin.h"
 
 namespace readme_example {
 // --- README example begin

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/backward.h"
-#include "engine/ops.h"
+#include "engine/ops/ops.h"
 #include "models/safetensors.h"
 
 namespace backlight::test {

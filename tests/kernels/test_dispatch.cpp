@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -3,7 +3,7 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "kernels/ig.h"
 #include "tests/helpers.h"
 

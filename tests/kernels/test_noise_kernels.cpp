@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "kernels/noise.h"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "kernels/occlusion.h"
 #include "tests/helpers.h"
 

@@ -10,7 +10,7 @@
 #include "models/embedded_weights.h"
 #include "models/state_dict.h"
 #include "tests/helpers.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 
 using namespace backlight;
 

@@ -5,8 +5,8 @@
 #include <random>
 #include <sstream>
 
-#include "engine/modules.h"
-#include "engine/ops.h"
+#include "engine/modules/all.h"
+#include "engine/ops/ops.h"
 #include "models/state_dict.h"
 #include "tests/cli/temp_dir.h"
 #include "tests/helpers.h"

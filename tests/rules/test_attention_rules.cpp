@@ -1,8 +1,8 @@
 // CP-LRP and AttnLRP on a single-head attention block: conservation and a float64 reference.
 #include <cmath>
 
-#include "engine/rule_sets.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin_sets.h"
+#include "engine/rules/builtin.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -1,6 +1,6 @@
 // merge_batchnorm: same forward, caller's model untouched, pairs found through any structure.
 #include "engine/canonize.h"
-#include "engine/modules.h"
+#include "engine/modules/all.h"
 #include "models/resnet.h"
 #include "models/synthetic_weights.h"
 #include "tests/helpers.h"

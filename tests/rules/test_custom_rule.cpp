@@ -3,8 +3,8 @@
 #include <thread>
 
 #include "engine/parallel.h"
-#include "engine/rule_sets.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin_sets.h"
+#include "engine/rules/builtin.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -1,6 +1,6 @@
 // LRP rules vs. float64 dense references on linear and conv nodes, and conservation.
-#include "engine/rule_sets.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin_sets.h"
+#include "engine/rules/builtin.h"
 #include "tests/helpers.h"
 #include "tests/rules/lrp_dense_ref.h"
 

@@ -1,6 +1,6 @@
 // Guided backprop, deconvnet and DeepLIFT: definitions on tiny networks and summation-to-delta.
-#include "engine/rule_sets.h"
-#include "engine/rules.h"
+#include "engine/rules/builtin_sets.h"
+#include "engine/rules/builtin.h"
 #include "tests/helpers.h"
 
 using namespace backlight;

@@ -1,7 +1,7 @@
 // Parity with Zennit 0.5.1 composites and Captum 0.8 (GuidedBackprop, Deconvolution, DeepLift)
 // on a VGG-style net with BatchNorm and a small ResNet. Fixture: tools/reference/make_rules_fixtures.py.
-#include "attribution/deeplift.h"
-#include "attribution/gradient_methods.h"
+#include "attribution/path/deeplift.h"
+#include "attribution/gradient/gradient_methods.h"
 #include "tests/parity_nets.h"
 
 using namespace backlight;

@@ -8,13 +8,13 @@
 #include <random>
 #include <nlohmann/json.hpp>
 
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "models/default_model.h"
 #include "models/safetensors.h"
 #include "models/state_dict.h"
 #include "models/zoo.h"
-#include "tools/cli/image_io.h"
-#include "tools/cli/npy.h"
+#include "io/image_io.h"
+#include "io/npy.h"
 #include "tools/commands/command.h"
 #include "tools/commands/explain_batch.h"
 #include "tools/commands/explain_job.h"

@@ -12,11 +12,11 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "attribution/progress.h"
+#include "attribution/core/progress.h"
 #include "engine/parallel.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 #include "tools/cli/image_list.h"
-#include "tools/cli/npy.h"
+#include "io/npy.h"
 #include "tools/commands/explain_job.h"
 
 namespace backlight::cli {

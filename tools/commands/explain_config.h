@@ -9,7 +9,7 @@
 
 #include "attribution/registry.h"
 #include "tools/cli/args.h"
-#include "tools/cli/heatmap.h"
+#include "render/heatmap.h"
 
 namespace backlight::cli {
 

@@ -4,15 +4,15 @@
 #include <chrono>
 #include <iostream>
 
-#include "attribution/cam.h"
-#include "attribution/layer.h"
+#include "attribution/cam/cam.h"
+#include "attribution/core/layer.h"
 #include "attribution/on_device.h"
 #include "models/default_model.h"
-#include "tools/cli/grid.h"
-#include "tools/cli/heatmap.h"
-#include "tools/cli/image_io.h"
-#include "tools/cli/npy.h"
-#include "tools/cli/resize.h"
+#include "render/grid.h"
+#include "render/heatmap.h"
+#include "io/image_io.h"
+#include "io/npy.h"
+#include "render/resize.h"
 
 namespace backlight::cli {
 

@@ -32,7 +32,7 @@ ExplainInput load_npy_input(const std::string& path);
 ExplainInput builtin_input(const ExplainConfig& config);
 
 /// The module path of the feature maps entering the model's final pooling (the layer CAM
-/// methods default to; attribution/cam.h), found by one recorded forward pass of `input`.
+/// methods default to; attribution/cam/cam.h), found by one recorded forward pass of `input`.
 /// Throws asking for --layer when that layer has no module path.
 std::string default_layer(const Module& model, const Tensor& input);
 

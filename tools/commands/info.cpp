@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "engine/parallel.h"
-#include "kernels/device.h"
+#include "engine/cuda/device.h"
 #include "tools/commands/command.h"
 
 #ifndef BACKLIGHT_BUILD_TYPE

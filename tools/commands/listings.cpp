@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "attribution/registry.h"
-#include "engine/rule_sets.h"
+#include "engine/rules/builtin_sets.h"
 #include "models/zoo.h"
 #include "tools/commands/command.h"
 

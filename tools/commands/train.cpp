@@ -18,7 +18,7 @@
 #include "engine/parallel.h"
 #include "models/default_model.h"
 #include "models/state_dict.h"
-#include "tools/cli/image_io.h"
+#include "io/image_io.h"
 #include "tools/commands/command.h"
 
 namespace backlight::cli {

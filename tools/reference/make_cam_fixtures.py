@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Captum 0.8 references for the CAM family, NoiseTunnel and GradientShap.
 
-Writes tests/data/attribution/cam_captum.safetensors, read by tests/attribution/test_cam.cpp,
+Writes tests/data/attribution/cam_captum.safetensors, read by tests/attribution/cam/test_cam.cpp,
 test_noise_tunnel.cpp and test_gradient_shap.cpp. The model is defined identically in C++
 (tests/attribution/cam_fixture.h):
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference fixtures for every engine op (engine/ops.h) and two small composed networks.
+"""PyTorch reference fixtures for every engine op (engine/ops/ops.h) and two small composed networks.
 
 What it writes (tests/data/engine/, read by tests/engine/test_torch_parity*.cpp):
   ops_linear_conv.safetensors   linear, conv2d (stride, padding, dilation, groups, depthwise, 1x1, combos)

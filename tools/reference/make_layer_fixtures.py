@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Captum reference fixtures for the layer and neuron attribution methods (attribution/layer_methods.h,
-attribution/neuron_methods.h), read by tests/attribution/test_layer_parity.cpp.
+"""Captum reference fixtures for the layer and neuron attribution methods (attribution/layer/layer_methods.h,
+attribution/neuron/neuron_methods.h), read by tests/attribution/layer/test_layer_parity.cpp.
 
 What it writes: tests/data/attribution/layer_parity.safetensors with
   state/<key>      the state_dict of LayerNet below (PyTorch names; BatchNorm with random running stats)

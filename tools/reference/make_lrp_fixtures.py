@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Captum 0.8 LRP / LayerLRP references, read by tests/attribution/test_lrp_parity.cpp.
+"""Captum 0.8 LRP / LayerLRP references, read by tests/attribution/gradient/test_lrp_parity.cpp.
 
 Writes tests/data/attribution/lrp_parity.safetensors. Networks: small_vgg_bn and
 small_vgg_bn_avgpool of make_rules_fixtures.py (synthetic weights, nothing stored; conv, BatchNorm,

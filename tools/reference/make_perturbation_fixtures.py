@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/data/attribution/perturbation_parity.safetensors: Captum 0.8 Occlusion,
 FeatureAblation, LayerFeatureAblation and NeuronFeatureAblation on a small CNN, for
-tests/attribution/test_perturbation_parity.cpp.
+tests/attribution/perturbation/test_perturbation_parity.cpp.
 
 Network (defined identically in the C++ test; weights stored under PyTorch's names):
   features   0 Conv2d(3, 6, 3, padding=1), 1 ReLU, 2 MaxPool2d(2), 3 Conv2d(6, 8, 3, padding=1),

@@ -2,7 +2,7 @@
 // Shared helpers of the Tensor-level CUDA wrappers (CUDA builds only).
 #include "engine/error.h"
 #include "engine/tensor.h"
-#include "kernels/cuda/ops.h"
+#include "engine/cuda/ops.h"
 
 namespace backlight::fn::cuda_ops {
 

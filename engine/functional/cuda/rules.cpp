@@ -1,4 +1,4 @@
-// CUDA versions of the rule maps (see cuda_ops.h; math in kernels/detail/rule_math.h).
+// CUDA versions of the rule maps (see cuda_ops.h; math in engine/rules/rule_math.h).
 #ifdef BACKLIGHT_HAVE_CUDA
 #include "engine/functional/cuda/common.h"
 #include "engine/functional/cuda_ops.h"

@@ -1,0 +1,34 @@
+#include "attribution/gradient/lrp_relevance.h"
+
+#include <vector>
+
+#include "attribution/core/rows.h"
+#include "engine/canonize.h"
+
+namespace backlight {
+
+ModulePtr lrp_canonical_model(const Module& model, const Shape& input_shape, bool merge) {
+  if (!merge) return nullptr;
+  bool has_batchnorm = false;
+  for (const auto& [path, m] : model.named_modules()) has_batchnorm |= m->type_name().rfind("BatchNorm", 0) == 0;
+  if (!has_batchnorm) return nullptr;
+  // Merged BatchNorms stay as identities under their names, so every layer path still exists.
+  std::vector<int64_t> shape = input_shape.to_vector();
+  shape[0] = 1;
+  return merge_batchnorm(model, Shape(shape));
+}
+
+void finish_lrp_relevance(AttributionResult& r, const Target& target, bool multiply_by_output) {
+  const int64_t items = r.attribution.size(0), per = r.attribution.numel() / items;
+  Tensor start = Tensor::full(Shape{items}, 1.0f);
+  if (multiply_by_output) {
+    start = target_rows(r.output, target, r.target);
+    for (int64_t n = 0; n < items; ++n)
+      for (int64_t i = n * per; i < (n + 1) * per; ++i) r.attribution.data()[i] *= start.data()[n];
+  }
+  const std::vector<double> sums = item_sums(r.attribution);
+  r.delta = Tensor::empty(Shape{items});
+  for (int64_t n = 0; n < items; ++n) r.delta.data()[n] = static_cast<float>(start.data()[n] - sums[n]);
+}
+
+}  // namespace backlight
