@@ -165,7 +165,8 @@ ModulePtr load_model(const std::filesystem::path& path, ModelConfig cfg) {
   if (const std::string s = meta("image_size"); !s.empty() && cfg.vit.image_size == 0)
     cfg.vit.image_size = parse_int(s, "image_size", file.path);
   ModulePtr model = make_model(arch, cfg);
-  load_weights(*model, file, LoadOptions{.strict = true, .arch = arch});
+  load_weights(*model, file,
+               LoadOptions{.strict = true, .arch = arch, .allow_nonfinite_weights = cfg.allow_nonfinite_weights});
   return model;
 }
 

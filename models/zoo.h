@@ -47,6 +47,9 @@ struct ModelConfig {
   /// mobilenet_v2: channel multiplier (torchvision's width_mult).
   float width_mult = 1.0f;
   VitConfig vit{};
+  /// load_model only: skip the load-time NaN/Inf and negative running-variance check
+  /// (LoadOptions::allow_nonfinite_weights).
+  bool allow_nonfinite_weights = false;
 };
 
 /// One zoo entry.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "backlight: " << e.what() << "\n(run 'backlight --help' or 'backlight <command> --help')\n";
     return kExitUsage;
+  } catch (const std::bad_alloc&) {  // library allocations report themselves; this is the rest
+    std::cerr << "backlight: error: out of memory (lower --batch, --steps, --samples, the image size or the number "
+                 "of images)\n";
+    return kExitError;
   } catch (const std::exception& e) {  // backlight::Error and everything else
     std::cerr << "backlight: error: " << e.what() << "\n";
     return kExitError;

@@ -65,10 +65,11 @@ ModulePtr load_explain_model(ExplainConfig& c) {
                  *c.weights, "': metadata num_classes must be an integer in [1, 16777216], got '", v.substr(0, 40), "'");
       }
       ModulePtr m = make_shapes_cnn(rng, n);
-      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
+      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn",
+                                         .allow_nonfinite_weights = c.allow_nonfinite_weights});
       return m;
     }
-    return load_model(*c.weights);
+    return load_model(*c.weights, ModelConfig{.allow_nonfinite_weights = c.allow_nonfinite_weights});
   }
   if (c.model == "shapes_cnn") return default_model();
   std::cerr << "explain: warning: --model " << c.model << " without --weights uses random weights\n";

@@ -7,6 +7,7 @@
 
 #include <climits>
 
+#include "attribution/core/limits.h"
 #include "engine/parallel.h"
 #include "models/zoo.h"
 #include "io/image_io.h"
@@ -45,6 +46,7 @@ void parse_model(const Args& args, ExplainConfig& c) {
   c.model = args.get_or("model", "shapes_cnn");
   c.model_given = args.has("model");
   c.weights = args.get("weights");
+  c.allow_nonfinite_weights = args.flag("allow-nonfinite-weights");
   std::string names = "shapes_cnn";
   bool ok = c.model == "shapes_cnn";
   for (const ModelInfo& mi : zoo_models()) {
@@ -126,7 +128,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
     o.neuron = parse_int_list(*n, ',', 0, INT64_MAX,
                               "explain: --neuron (indices like 5 or 3,4,4: flat or one per dimension)");
   c.neuron_given = !o.neuron.empty();
-  if (const auto s = positive_flag(args, "steps")) o.steps = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "steps", kMaxSteps)) o.steps = static_cast<int>(*s);
   if (const auto i = args.get("integration")) {
     try {
       o.integration = integration_from_string(*i);
@@ -138,7 +140,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   if (!nt.empty() && nt != "smoothgrad" && nt != "smoothgrad_sq" && nt != "vargrad")
     throw UsageError("explain: --noise-tunnel expects smoothgrad, smoothgrad_sq or vargrad, got '" + nt + "'");
   o.noise_tunnel = nt;
-  if (const auto s = positive_flag(args, "samples")) o.samples = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "samples", kMaxSamples)) o.samples = static_cast<int>(*s);
   if (const auto s = args.get_double("stdev")) {
     if (*s < 0) throw UsageError("explain: --stdev expects a non-negative number, got " + std::to_string(*s));
     o.stdev = static_cast<float>(*s);
@@ -222,6 +224,9 @@ std::vector<FlagSpec> explain_flags() {
   return {
       {.name = "model", .metavar = "NAME", .help = "zoo model or FILE.onnx (default: shapes_cnn, the embedded model)"},
       {.name = "weights", .metavar = "FILE.safetensors", .help = "weights converted with tools/convert_torch.py"},
+      {.name = "allow-nonfinite-weights",
+       .kind = FlagKind::Bool,
+       .help = "load --weights even with NaN/Inf values or a negative BatchNorm running variance"},
       {.name = "image",
        .metavar = "FILE",
        .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",

@@ -24,6 +24,7 @@ struct ExplainConfig {
   std::string model = "shapes_cnn";    ///< --model; after loading: the architecture actually run
   bool model_given = false;            ///< --model was given (checked against the weights' "arch")
   std::optional<std::string> weights;
+  bool allow_nonfinite_weights = false;  ///< --allow-nonfinite-weights: skip the load-time value check
   std::string device = "cpu";
   // inputs: one of --image (once or repeated), --images DIR, --input FILE.npy, or the built-in image
   std::vector<std::string> images;     ///< --image values, in order
