@@ -172,11 +172,16 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
     return res;
   }
   // Example space: one n x n object per layer, then every pair.
+  // X X^T in float straight from the kept rows (p may be large; the n x n result is small), then
+  // double for the centring and eigendecomposition.
   auto reduce = [&](const std::vector<float>& rows, int64_t p) -> Eigen::MatrixXd {
-    const Eigen::MatrixXd x =
-        Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(rows.data(), n, p)
-            .cast<double>();
-    return rbf ? gram_rbf(x, o.similarity.rbf_threshold) : example_coordinates(x, o.similarity.rank_tolerance);
+    const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> x(rows.data(), n, p);
+    Eigen::MatrixXf kf(n, n);
+    kf.setZero();
+    kf.selfadjointView<Eigen::Lower>().rankUpdate(x);
+    const Eigen::MatrixXd k = Eigen::MatrixXf(kf.selfadjointView<Eigen::Lower>()).cast<double>();
+    return rbf ? gram_rbf_from_linear(k, o.similarity.rbf_threshold)
+               : example_coordinates_from_gram(k, o.similarity.rank_tolerance);
   };
   std::vector<Eigen::MatrixXd> za, zb;
   for (size_t i = 0; i < rows_a.size(); ++i) za.push_back(reduce(rows_a[i], ta.features[i]));

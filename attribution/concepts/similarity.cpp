@@ -199,9 +199,12 @@ double similarity_from_moments(SimilarityMeasure measure, const PairMoments& m, 
 
 Eigen::MatrixXd gram_linear(const Eigen::MatrixXd& x) { return x * x.transpose(); }
 
-Eigen::MatrixXd gram_rbf(const Eigen::MatrixXd& x, double threshold) {
+Eigen::MatrixXd gram_rbf(const Eigen::MatrixXd& x, double threshold) { return gram_rbf_from_linear(x * x.transpose(), threshold); }
+
+Eigen::MatrixXd gram_rbf_from_linear(const Eigen::MatrixXd& dot, double threshold) {
   BL_CHECK(threshold > 0, "gram_rbf: threshold must be > 0, got ", threshold);
-  const Eigen::MatrixXd dot = x * x.transpose();
+  BL_CHECK(dot.rows() == dot.cols() && dot.rows() >= 1, "gram_rbf: expected a square Gram matrix, got ", dot.rows(),
+           "x", dot.cols());
   const Eigen::VectorXd sq = dot.diagonal();
   Eigen::MatrixXd d2 = (-2 * dot).colwise() + sq;
   d2.rowwise() += sq.transpose();
@@ -227,13 +230,20 @@ double cka_from_grams(const Eigen::MatrixXd& k, const Eigen::MatrixXd& l, bool u
 }
 
 Eigen::MatrixXd example_coordinates(const Eigen::MatrixXd& x, double rank_tolerance) {
-  Eigen::MatrixXd k = gram_linear(x.rowwise() - x.colwise().mean());
+  return example_coordinates_from_gram(gram_linear(x), rank_tolerance);
+}
+
+Eigen::MatrixXd example_coordinates_from_gram(const Eigen::MatrixXd& gram, double rank_tolerance) {
+  BL_CHECK(gram.rows() == gram.cols() && gram.rows() >= 1, "example_coordinates: expected a square Gram matrix, got ",
+           gram.rows(), "x", gram.cols());
+  Eigen::MatrixXd k = gram;
+  center_gram(k, false);  // H K H = Xc Xc^T
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(k);
   const Eigen::VectorXd& lam = es.eigenvalues();
   const double top = lam.size() ? lam(lam.size() - 1) : 0.0;
   int64_t r = 0;
   for (int64_t i = 0; i < lam.size(); ++i) r += (top > 0 && lam(i) > rank_tolerance * top) ? 1 : 0;
-  Eigen::MatrixXd z(x.rows(), std::max<int64_t>(r, 1));
+  Eigen::MatrixXd z(k.rows(), std::max<int64_t>(r, 1));
   z.setZero();
   for (int64_t j = 0; j < r; ++j) {
     const int64_t i = lam.size() - 1 - j;

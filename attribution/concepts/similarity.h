@@ -84,6 +84,9 @@ double similarity_from_moments(SimilarityMeasure measure, const PairMoments& m, 
 /// (2 threshold^2 median(d^2))), the median over all n^2 entries).
 Eigen::MatrixXd gram_linear(const Eigen::MatrixXd& x);
 Eigen::MatrixXd gram_rbf(const Eigen::MatrixXd& x, double threshold);
+/// The RBF Gram matrix from the linear one (squared distances are k_ii + k_jj - 2 k_ij), for
+/// callers that formed X X^T themselves (e.g. in float, from rows kept as floats).
+Eigen::MatrixXd gram_rbf_from_linear(const Eigen::MatrixXd& k, double threshold);
 /// CKA of two n x n Gram matrices, centred biased (H K H) or unbiased (Kornblith's debiased
 /// centring). n >= 4 for unbiased.
 double cka_from_grams(const Eigen::MatrixXd& k, const Eigen::MatrixXd& l, bool unbiased);
@@ -92,6 +95,8 @@ double cka_from_grams(const Eigen::MatrixXd& k, const Eigen::MatrixXd& l, bool u
 /// Xc Xc^T (k = numerical rank <= min(n, p)), from the eigendecomposition of the centred Gram
 /// matrix. Linear CKA and SVCCA of z equal those of x, at n x n cost when p > n.
 Eigen::MatrixXd example_coordinates(const Eigen::MatrixXd& x, double rank_tolerance = 1e-10);
+/// The same from the (uncentred) linear Gram matrix k = X X^T.
+Eigen::MatrixXd example_coordinates_from_gram(const Eigen::MatrixXd& k, double rank_tolerance = 1e-10);
 
 /// One-shot measure on whole activation matrices x [n, p], y [n, q] (n >= 2, same n). Linear
 /// CKA picks the feature-space form when p and q are at most n, else the example-space form.
