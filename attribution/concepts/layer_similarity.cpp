@@ -1,5 +1,6 @@
 #include "attribution/concepts/layer_similarity.h"
 
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -46,6 +47,9 @@ std::vector<Eigen::MatrixXd> capture(const ModelTap& tap, const Tensor& inputs, 
     BL_CHECK(tap.features.empty() || p == tap.features[i], "layer_similarity: layer '", tap.names[i], "' has ", p,
              " features in this batch but ", tap.features.empty() ? 0 : tap.features[i],
              " in the first (inputs of different sizes?)");
+    for (int64_t k = 0; k < t.numel(); ++k)
+      BL_CHECK(std::isfinite(t.data()[k]), "layer_similarity: layer '", tap.names[i], "' has a non-finite value (",
+               t.data()[k], ") at flat index ", k, " of this batch");
     out[i] = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(t.data(), b, p)
                  .cast<double>();
   }

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/image_io.h"
+#include "models/data/shapes.h"
 #include "models/default_model.h"
 #include "tests/cli/temp_dir.h"
 
@@ -51,6 +53,23 @@ TEST_CASE("similarity: writes the heatmap and the JSON matrix with layer names")
   CHECK(std::filesystem::file_size(dir.file("sim.png")) > 1000);
 }
 
+TEST_CASE("similarity: reads a folder of images (resized to the model's input)") {
+  if (!backlight::default_model_available()) return;
+  const TempDir dir("similarity_dir");
+  std::filesystem::create_directories(dir.file("imgs"));
+  const backlight::ShapesBatch b = backlight::make_shapes_batch(backlight::ShapesConfig{.height = 32, .width = 40}, 9, 0, 5);
+  for (int64_t i = 0; i < 5; ++i)
+    backlight::cli::write_image(dir.file("imgs/" + std::to_string(i) + ".png"), b.images.slice_batch(i, i + 1).reshape({3, 32, 40}));
+  std::string out;
+  REQUIRE(run_similarity("--inputs '" + dir.file("imgs") + "' --layers features.10,classifier.0 --measure cka_rbf "
+                         "--batch 2 --json --out '" + dir.file("s.png") + "'",
+                         out, false) == 0);
+  const nlohmann::json j = nlohmann::json::parse(out);
+  CHECK(j["examples"] == 5);
+  CHECK(j["space"] == "example");
+  CHECK(j["matrix"][0]["values"][0].get<double>() == doctest::Approx(1.0).epsilon(1e-6));
+}
+
 TEST_CASE("similarity: usage errors exit 2, runtime errors exit 1") {
   if (!backlight::default_model_available()) return;
   const TempDir dir("similarity_err");
@@ -61,6 +80,10 @@ TEST_CASE("similarity: usage errors exit 2, runtime errors exit 1") {
   CHECK(run_similarity("--count 1", out) == 2);
   out.clear();
   CHECK(run_similarity("--model nope", out) == 2);
+  out.clear();
+  CHECK(run_similarity("--layers features.0,,features.2", out) == 2);
+  out.clear();
+  CHECK(run_similarity("--out '" + dir.file("x.txt") + "'", out) == 2);
   out.clear();
   CHECK(run_similarity("--layers features.99 --count 8 --out '" + dir.file("b.png") + "'", out) == 1);
   CHECK(out.find("features.99") != std::string::npos);

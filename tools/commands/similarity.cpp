@@ -3,6 +3,7 @@
 // folder of images or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
 // The work is attribution/concepts/layer_similarity.h; this file parses flags and draws.
 #include <algorithm>
+#include <climits>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -19,19 +20,12 @@
 #include "render/matrix_heatmap.h"
 #include "render/resize.h"
 #include "tools/cli/image_list.h"
+#include "tools/commands/flag_checks.h"
 #include "tools/commands/command.h"
 
 namespace backlight::cli {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string w; std::getline(ss, w, ',');)
-    if (!w.empty()) out.push_back(w);
-  return out;
-}
 
 // The model of --model/--weights (or --model-b/--weights-b), with its input [C, H, W].
 struct LoadedModel {
@@ -73,11 +67,10 @@ LoadedModel load_similarity_model(const std::string& name, const std::optional<s
   return m;
 }
 
-std::vector<std::string> resolve_layers(const std::string& spec, const Module& model, const Tensor& probe) {
+std::vector<std::string> resolve_layers(const std::string& spec, const Module& model, const Tensor& probe,
+                                        std::string_view flag) {
   if (spec == "all") return model_layer_names(model, probe);
-  std::vector<std::string> out = split_list(spec);
-  if (out.empty()) throw UsageError("similarity: --layers expects 'all' or a comma-separated list of module paths");
-  return out;
+  return split_list(spec, ',', flag);
 }
 
 int run_similarity(const Args& args) {
@@ -89,12 +82,13 @@ int run_similarity(const Args& args) {
     throw UsageError(std::string("--measure: ") + e.what());
   }
   const std::string inputs = args.get_or("inputs", "builtin:shapes");
-  const int64_t count = args.get_int("count").value_or(500);
-  const int64_t batch = args.get_int("batch").value_or(50);
+  const int64_t count = args.get_int("count", 2, INT_MAX).value_or(500);
+  const int64_t batch = positive_flag(args, "batch").value_or(50);
   const double threshold = args.get_double("rbf-threshold").value_or(0.5);
-  if (count < 2) throw UsageError("--count expects an integer >= 2, got " + std::to_string(count));
-  if (batch < 1) throw UsageError("--batch expects a positive integer, got " + std::to_string(batch));
-  if (!(threshold > 0)) throw UsageError("--rbf-threshold expects a positive number");
+  if (!(threshold > 0)) throw UsageError("--rbf-threshold expects a positive number, got " + std::to_string(threshold));
+  const int64_t max_pixels = max_pixels_flag(args);
+  const std::string out = args.get_or("out", "similarity.png");
+  require_image_extension(args, "out", out);
 
   const LoadedModel a = load_similarity_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   const bool two = args.has("model-b") || args.has("weights-b");
@@ -128,7 +122,10 @@ int run_similarity(const Args& args) {
     } else {
       t = Tensor::empty(Shape{nb, 3, h, w});
       for (int64_t i = 0; i < nb; ++i) {
-        Tensor img = load_image(files[static_cast<size_t>(next + i)]);
+        Tensor img = load_image(files[static_cast<size_t>(next + i)], max_pixels);
+        if (img.size(0) != 3)
+          throw Error("similarity: '" + files[static_cast<size_t>(next + i)] + "' has " +
+                      std::to_string(img.size(0)) + " channels, expected an RGB image");
         if (img.size(1) != h || img.size(2) != w) img = resize_image(img, h, w);
         std::copy(img.data(), img.data() + img.numel(), t.data() + i * 3 * h * w);
       }
@@ -137,8 +134,8 @@ int run_similarity(const Args& args) {
     return t;
   };
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
-  const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe);
-  const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe);
+  const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
+  const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
 
   LayerSimilarityOptions o{.measure = measure, .expected_examples = total};
   o.similarity.rbf_threshold = static_cast<float>(threshold);
@@ -147,14 +144,13 @@ int run_similarity(const Args& args) {
             << " inputs (" << inputs << ")\n";
   const LayerSimilarity r = layer_similarity(*a.model, la, *b.model, lb, source, o);
 
-  const std::string out = args.get_or("out", "similarity.png");
   std::vector<double> flat;
   for (int64_t i = 0; i < r.values.rows(); ++i)
     for (int64_t j = 0; j < r.values.cols(); ++j) flat.push_back(r.values(i, j));
   std::string title = measure_name + (o.similarity.unbiased && measure == SimilarityMeasure::CkaRbf ? " (unbiased)" : "") +
                       ": " + a.label + " (rows) vs " + b.label + " (columns), " + std::to_string(r.examples) + " inputs";
   // Unbiased HSIC can go slightly below 0; the colour range stays [0, 1] (values printed in cells).
-  write_png(out, matrix_picture(flat, r.layers_a, r.layers_b, {.title = title}));
+  write_image(out, matrix_picture(flat, r.layers_a, r.layers_b, {.title = title}));
 
   if (args.flag("json")) {
     nlohmann::json rows = nlohmann::json::array();
@@ -202,6 +198,7 @@ Command similarity_command() {
                 {.name = "unbiased", .kind = FlagKind::Bool, .help = "cka_rbf: unbiased HSIC estimator"},
                 {.name = "rbf-threshold", .metavar = "T",
                  .help = "cka_rbf: sigma = T * sqrt(median squared distance) (default 0.5)"},
+                {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
                 {.name = "out", .metavar = "FILE.png", .help = "heatmap picture (default similarity.png)"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print the matrix as JSON (rows with layer names)"}},
       .run = run_similarity};
