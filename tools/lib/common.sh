@@ -8,7 +8,8 @@
 
 # Everything the build needs; all from Debian 12. make: cmake's generator (only a Recommends
 # of cmake, so --no-install-recommends would skip it).
-BL_PACKAGES=(cmake make g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev ccache)
+BL_PACKAGES=(cmake make g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev ccache
+             libonnx-dev libprotobuf-dev)
 
 bl_repo_root() (
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
@@ -19,6 +20,11 @@ bl_repo_root() (
 if [[ -z "${CCACHE_DIR:-}" && ( -z "${HOME:-}" || ! -w "${HOME:-/nonexistent}" ) ]]; then
   export CCACHE_DIR="$(bl_repo_root)/build/.ccache"
 fi
+
+# Paths relative to the repository in ccache's hashes, and the build folder left out of them: a
+# fresh clone in another folder (CI) then reuses what an earlier check here compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(bl_repo_root)}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 bl_jobs() {
   echo "${BACKLIGHT_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}"
