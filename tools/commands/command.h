@@ -27,5 +27,6 @@ Command evaluate_command();  // evaluate.cpp
 Command methods_command();   // listings.cpp
 Command rules_command();     // listings.cpp
 Command models_command();    // listings.cpp
+Command attack_command();    // attack.cpp
 
 }  // namespace backlight::cli
