@@ -11,44 +11,74 @@
 #include "io/image_io.h"
 
 #include <algorithm>
-#include <cerrno>
+#include <cctype>
+#include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "engine/error.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
+#include "io/jpeg_check.h"
 
 namespace backlight::cli {
 
-Tensor load_image(const std::string& path) {
-  std::error_code ec;
-  // Checked first because stb's own message for a missing file is just "can't fopen".
-  BL_CHECK(std::filesystem::is_regular_file(path, ec), "load_image: cannot read '", path,
-           "': no such file");
+Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, int64_t max_pixels) {
+  BL_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image: '", name, "' is ", bytes.size(),
+           " bytes, more than the decoder reads (2 GiB)");
+  const int len = static_cast<int>(bytes.size());
+  const std::string bad_table = bad_jpeg_huffman_table(bytes);
+  BL_CHECK(bad_table.empty(), "load_image: cannot decode '", name, "' (corrupt JPEG): ", bad_table);
   int w = 0, h = 0, channels = 0;
+  // Header only: the claimed size is checked before stb allocates w * h * 3 bytes.
+  BL_CHECK(stbi_info_from_memory(bytes.data(), len, &w, &h, &channels), "load_image: cannot decode '", name,
+           "' (expected PNG, JPEG or BMP): ", stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
+  const int64_t pixels = static_cast<int64_t>(w) * h;
+  BL_CHECK(w > 0 && h > 0, "load_image: '", name, "' claims an empty size ", w, "x", h);
+  BL_CHECK(pixels <= max_pixels, "load_image: '", name, "' is ", w, "x", h, " (", pixels,
+           " pixels), more than the limit of ", max_pixels, " decoded pixels (--max-pixels N raises it)");
   // 8-bit load on purpose: stbi_loadf would apply a 2.2 gamma curve to LDR files.
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
-                                                          stbi_image_free);
-  BL_CHECK(pixels, "load_image: cannot decode '", path, "' (expected PNG, JPEG or BMP): ",
+  std::unique_ptr<unsigned char, void (*)(void*)> px(stbi_load_from_memory(bytes.data(), len, &w, &h, &channels, 3),
+                                                     stbi_image_free);
+  BL_CHECK(px, "load_image: cannot decode '", name, "' (expected PNG, JPEG or BMP): ",
            stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
+  // The decoder re-reads the header; a size that differs from the one checked is corrupt data.
+  BL_CHECK(static_cast<int64_t>(w) * h == pixels && w > 0, "load_image: '", name,
+           "': the decoded size differs from the header's");
   Tensor t = Tensor::empty({3, h, w});
   float* out = t.data();
-  const int64_t plane = static_cast<int64_t>(h) * w;
-  const unsigned char* in = pixels.get();
-  for (int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < 3; ++c) out[c * plane + i] = in[i * 3 + c] / 255.0f;
+  const unsigned char* in = px.get();
+  for (int64_t i = 0; i < pixels; ++i)
+    for (int c = 0; c < 3; ++c) out[c * pixels + i] = in[i * 3 + c] / 255.0f;
   return t;
 }
 
-void write_png(const std::string& path, const Tensor& image) {
+Tensor load_image(const std::string& path, int64_t max_pixels) {
+  const std::string bytes = read_file(path, "load_image");
+  return decode_image({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path, max_pixels);
+}
+
+std::optional<ImageFormat> image_format_for(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".png") return ImageFormat::Png;
+  if (ext == ".jpg" || ext == ".jpeg") return ImageFormat::Jpeg;
+  if (ext == ".bmp") return ImageFormat::Bmp;
+  return std::nullopt;
+}
+
+std::string writable_image_extensions() { return "PNG (.png), JPEG (.jpg, .jpeg), BMP (.bmp)"; }
+
+std::string encode_image(const Tensor& image, ImageFormat format, const std::string& name) {
   const Shape& s = image.shape();
   const bool chw = s.rank() == 3 && (s[0] == 3 || s[0] == 1);
-  BL_CHECK(chw || s.rank() == 2, "write_png: expected an image [3,H,W], [1,H,W] or [H,W] for '", path, "', got ", s);
+  BL_CHECK(chw || s.rank() == 2, "write_image: expected an image [3,H,W], [1,H,W] or [H,W] for '", name, "', got ", s);
   const int64_t c = chw ? s[0] : 1, h = s[-2], w = s[-1];
-  BL_CHECK(h > 0 && w > 0, "write_png: empty image ", s, " for '", path, "'");
+  BL_CHECK(h > 0 && w > 0 && h <= INT_MAX / 4 && w <= INT_MAX / (4 * c), "write_image: cannot encode an image ", s,
+           " for '", name, "'");
   std::vector<unsigned char> bytes(static_cast<size_t>(c * h * w));
   const float* in = image.data();
   const int64_t plane = h * w;
@@ -58,16 +88,26 @@ void write_png(const std::string& path, const Tensor& image) {
       const float clipped = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
       bytes[static_cast<size_t>(i * c + k)] = static_cast<unsigned char>(std::lround(clipped * 255.0f));
     }
-  const std::filesystem::path p(path);
-  if (p.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(p.parent_path(), ec);
-    BL_CHECK(!ec, "write_png: cannot create directory '", p.parent_path().string(), "': ", ec.message());
+  std::string out;
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  const int iw = static_cast<int>(w), ih = static_cast<int>(h), ic = static_cast<int>(c);
+  int ok = 0;
+  switch (format) {
+    case ImageFormat::Png: ok = stbi_write_png_to_func(append, &out, iw, ih, ic, bytes.data(), iw * ic); break;
+    case ImageFormat::Jpeg: ok = stbi_write_jpg_to_func(append, &out, iw, ih, ic, bytes.data(), 95); break;
+    case ImageFormat::Bmp: ok = stbi_write_bmp_to_func(append, &out, iw, ih, ic, bytes.data()); break;
   }
-  errno = 0;
-  const int ok = stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), static_cast<int>(c),
-                                bytes.data(), static_cast<int>(w * c));
-  BL_CHECK(ok, "write_png: cannot write '", path, "'", errno ? std::string(": ") + std::strerror(errno) : "");
+  BL_CHECK(ok && !out.empty(), "write_image: encoding '", name, "' failed");
+  return out;
+}
+
+void write_image(const std::string& path, const Tensor& image) {
+  const std::optional<ImageFormat> format = image_format_for(path);
+  BL_CHECK(format, "write_image: cannot tell the format of '", path, "' from its extension (accepted: ",
+           writable_image_extensions(), ")");
+  write_file_atomic(path, encode_image(image, *format, path));
 }
 
 }  // namespace backlight::cli

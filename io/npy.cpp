@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
 
 namespace backlight::cli {
 
@@ -21,6 +23,15 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
+
+// At most ~200 characters of untrusted header text in a message (headers may be megabytes).
+std::string quoted(const std::string& s) {
+  constexpr size_t kMax = 200;
+  std::string out = s.size() <= kMax ? s : s.substr(0, kMax) + "... (" + std::to_string(s.size()) + " characters)";
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  return out;
+}
 
 // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
 // This parses exactly that subset: string keys; values are strings, True/False or int tuples.
@@ -57,7 +68,7 @@ class HeaderParser {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
   }
   [[noreturn]] void fail(const char* what) const {
-    BL_THROW("load_npy: '", path_, "': malformed header (", what, " at offset ", i_, "): ", s_);
+    BL_THROW("load_npy: '", path_, "': malformed header (", what, " at offset ", i_, "): ", quoted(s_));
   }
   void expect(char c) {
     ws();
@@ -110,7 +121,7 @@ class HeaderParser {
 
 }  // namespace
 
-void save_npy(const std::string& path, const Tensor& t) {
+std::string npy_bytes(const Tensor& t) {
   // Python tuple syntax: (), (5,), (2, 3).
   std::string shape = "(";
   for (int d = 0; d < t.dim(); ++d) shape += (d ? ", " : "") + std::to_string(t.size(d));
@@ -120,71 +131,58 @@ void save_npy(const std::string& path, const Tensor& t) {
   const size_t unpadded = kMagicLen + 4 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  BL_CHECK(header.size() <= 0xffff, "save_npy: header too long for '", path, "'");
-
-  const std::filesystem::path p(path);
-  if (p.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(p.parent_path(), ec);
-    BL_CHECK(!ec, "save_npy: cannot create directory '", p.parent_path().string(), "': ", ec.message());
-  }
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  BL_CHECK(f, "save_npy: cannot open '", path, "' for writing: ", std::strerror(errno));
-  const unsigned char prefix[4] = {1, 0, static_cast<unsigned char>(header.size() & 0xff),
-                                   static_cast<unsigned char>(header.size() >> 8)};
-  f.write(kMagic, kMagicLen);
-  f.write(reinterpret_cast<const char*>(prefix), 4);
-  f.write(header.data(), static_cast<std::streamsize>(header.size()));
-  f.write(reinterpret_cast<const char*>(t.data()), static_cast<std::streamsize>(t.numel() * sizeof(float)));
-  f.close();
-  BL_CHECK(f, "save_npy: writing '", path, "' failed: ", std::strerror(errno));
+  BL_CHECK(header.size() <= 0xffff, "save_npy: header too long");
+  std::string out(kMagic, kMagicLen);
+  out += static_cast<char>(1);
+  out += static_cast<char>(0);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(t.data()), static_cast<size_t>(t.numel()) * sizeof(float));
+  return out;
 }
 
-Tensor load_npy(const std::string& path) {
-  std::error_code ec;
-  BL_CHECK(std::filesystem::is_regular_file(path, ec), "load_npy: cannot read '", path, "': no such file");
-  const uintmax_t file_size = std::filesystem::file_size(path, ec);
-  BL_CHECK(!ec, "load_npy: cannot read '", path, "': ", ec.message());
-  std::ifstream f(path, std::ios::binary);
-  BL_CHECK(f, "load_npy: cannot open '", path, "': ", std::strerror(errno));
+void save_npy(const std::string& path, const Tensor& t) {
+  try {
+    write_file_atomic(path, npy_bytes(t));
+  } catch (const Error& e) {
+    BL_THROW("save_npy: ", e.what());
+  }
+}
 
-  char magic[kMagicLen + 2] = {};
-  f.read(magic, sizeof magic);
-  BL_CHECK(f && std::memcmp(magic, kMagic, kMagicLen) == 0, "load_npy: '", path,
+Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
+  const uint64_t file_size = bytes.size();
+  BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
            "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
-  const int major = static_cast<unsigned char>(magic[6]), minor = static_cast<unsigned char>(magic[7]);
+  const int major = bytes[6], minor = bytes[7];
   BL_CHECK(major >= 1 && major <= 3, "load_npy: '", path, "': unsupported format version ", major, ".", minor,
            " (expected 1.0, 2.0 or 3.0)");
   // v1 stores the header length in 2 bytes, v2/v3 in 4 (little-endian).
-  const int len_bytes = major == 1 ? 2 : 4;
-  unsigned char len_buf[4] = {};
-  f.read(reinterpret_cast<char*>(len_buf), len_bytes);
-  BL_CHECK(f, "load_npy: '", path, "': truncated header");
+  const size_t len_bytes = major == 1 ? 2 : 4;
+  BL_CHECK(file_size >= kMagicLen + 2 + len_bytes, "load_npy: '", path, "': truncated header");
   uint64_t header_len = 0;
-  for (int i = len_bytes - 1; i >= 0; --i) header_len = (header_len << 8) | len_buf[i];
+  for (size_t i = len_bytes; i-- > 0;) header_len = (header_len << 8) | bytes[kMagicLen + 2 + i];
   const uint64_t data_offset = kMagicLen + 2 + len_bytes + header_len;
   BL_CHECK(data_offset <= file_size, "load_npy: '", path, "': truncated header (says ", header_len,
            " bytes, file has ", file_size, ")");
-  std::string header(header_len, '\0');
-  f.read(header.data(), static_cast<std::streamsize>(header_len));
-  BL_CHECK(f, "load_npy: '", path, "': truncated header");
+  std::string header(reinterpret_cast<const char*>(bytes.data()) + kMagicLen + 2 + len_bytes, header_len);
   while (!header.empty() && (header.back() == '\n' || header.back() == ' ' || header.back() == '\0'))
     header.pop_back();
 
   const std::map<std::string, HeaderValue> dict = HeaderParser(header, path).dict();
   auto field = [&](const char* key) -> const HeaderValue& {
     auto it = dict.find(key);
-    BL_CHECK(it != dict.end(), "load_npy: '", path, "': header has no '", key, "' entry: ", header);
+    BL_CHECK(it != dict.end(), "load_npy: '", path, "': header has no '", key, "' entry: ", quoted(header));
     return it->second;
   };
   const HeaderValue& descr = field("descr");
   BL_CHECK(!descr.tuple && (descr.text == "<f4" || descr.text == "f4"), "load_npy: '", path,
-           "': expected dtype '<f4' (float32, little-endian), got '", descr.text, "'");
+           "': expected dtype '<f4' (float32, little-endian), got '", quoted(descr.text), "'");
   const HeaderValue& fortran = field("fortran_order");
   BL_CHECK(fortran.text == "False", "load_npy: '", path, "': expected fortran_order False (C order), got ",
-           fortran.text.empty() ? "a non-boolean" : fortran.text);
+           fortran.text.empty() ? "a non-boolean" : quoted(fortran.text));
   const HeaderValue& shape_v = field("shape");
-  BL_CHECK(shape_v.tuple, "load_npy: '", path, "': expected 'shape' to be a tuple, got '", shape_v.text, "'");
+  BL_CHECK(shape_v.tuple, "load_npy: '", path, "': expected 'shape' to be a tuple, got '", quoted(shape_v.text), "'");
   const std::vector<int64_t>& dims = *shape_v.tuple;
   BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
            Shape::kMaxDims, " dimensions, got ", dims.size());
@@ -199,9 +197,13 @@ Tensor load_npy(const std::string& path) {
            have);
 
   Tensor t = Tensor::empty(shape);
-  f.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(need));
-  BL_CHECK(f, "load_npy: '", path, "': read failed: ", std::strerror(errno));
+  if (need) std::memcpy(t.data(), bytes.data() + data_offset, need);
   return t;
+}
+
+Tensor load_npy(const std::string& path) {
+  const std::string bytes = read_file(path, "load_npy");
+  return parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
 }  // namespace backlight::cli

@@ -2,21 +2,30 @@
 /// NumPy .npy files holding float32 arrays (format v1.0, little-endian, C order), so raw
 /// attributions open with numpy.load() and reference arrays come back from Python.
 /// Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+#include <span>
 #include <string>
 
 #include "engine/tensor.h"
 
 namespace backlight::cli {
 
-/// Writes `t` (any shape, up to 8 dims) as a v1.0 .npy with dtype '<f4'. The header is padded so
-/// the data starts at a multiple of 64 bytes, as numpy does. Creates missing parent directories.
-/// Throws backlight::Error naming the path when the file cannot be written.
+/// The bytes of `t` (any shape, up to 8 dims) as a v1.0 .npy with dtype '<f4'. The header is
+/// padded so the data starts at a multiple of 64 bytes, as numpy does.
+std::string npy_bytes(const Tensor& t);
+
+/// Writes npy_bytes(t) all or nothing (atomic_write.h). Creates missing parent directories.
+/// Throws backlight::Error naming the path and the errno text when the file cannot be written.
 void save_npy(const std::string& path, const Tensor& t);
+
+/// Parses the bytes of a .npy file (load_npy's checks); `name` names it in errors. Messages
+/// quote at most ~200 characters of the header.
+Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& name);
 
 /// Reads a .npy written by save_npy or numpy.save(np.float32 array). Accepts format versions
 /// 1.0-3.0; validates the magic, dtype '<f4', fortran_order False, the shape (<= 8 dims) and
 /// that the file holds exactly shape-many values. Each failure throws backlight::Error naming the
-/// path and what was expected ("expected dtype '<f4' (float32), got '<f8'").
+/// path and what was expected ("expected dtype '<f4' (float32), got '<f8'"); a directory or a
+/// broken symbolic link is named as such (file_checks.h).
 Tensor load_npy(const std::string& path);
 
 }  // namespace backlight::cli

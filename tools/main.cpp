@@ -2,6 +2,7 @@
 // exceptions into exit statuses (0 ok, 1 runtime error, 2 usage error). The only place in the
 // CLI that prints errors or decides an exit status.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -98,6 +99,9 @@ int dispatch(const std::vector<std::string>& words) {
 int main(int argc, char** argv) {
   using namespace backlight::cli;
   const std::vector<std::string> words(argv + 1, argv + argc);
+  // A write past a file-size limit (ulimit -f) then fails with EFBIG, reported like any other
+  // write error, instead of killing the process with SIGXFSZ halfway through an output.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return dispatch(words);
   } catch (const UsageError& e) {

@@ -32,6 +32,21 @@ inline Run run_cli_redirected(const std::string& args, const std::string& stderr
   return r;
 }
 
+/// Runs `<shell_prefix> backlight <args>` with stderr merged, e.g. prefix "ulimit -f 8;" to make
+/// writes past 8 blocks fail (EFBIG) as on a full disk.
+inline Run run_cli_after(const std::string& shell_prefix, const std::string& args) {
+  const std::string cmd = shell_prefix + " '" + BACKLIGHT_CLI + "' " + args + " 2>&1 </dev/null";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
 /// Runs `backlight <args>`; stderr merged into output unless `stdout_only`.
 inline Run run_cli(const std::string& args, bool stdout_only = false) {
   return run_cli_redirected(args, stdout_only ? "2>/dev/null" : "2>&1");

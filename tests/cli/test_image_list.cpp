@@ -19,10 +19,12 @@ TEST_CASE("image_list/list_images: image extensions only, any case, sorted by fi
   TempDir dir("image_list");
   for (const char* name : {"b.png", "a.JPG", "c.jpeg", "d.bmp", "notes.txt", "e.gif", "z.Png"})
     backlight::test::write_bytes(dir.file(name), "x");
-  std::filesystem::create_directories(dir.file("sub.png"));  // a folder, not an image
+  // A folder and a broken link with image names are listed, so the run reports and counts them.
+  std::filesystem::create_directories(dir.file("sub.png"));
+  std::filesystem::create_symlink(dir.file("gone.png"), dir.file("link.bmp"));
   std::vector<std::string> names;
   for (const std::string& p : list_images(dir.file(""))) names.push_back(std::filesystem::path(p).filename().string());
-  CHECK(names == std::vector<std::string>{"a.JPG", "b.png", "c.jpeg", "d.bmp", "z.Png"});
+  CHECK(names == std::vector<std::string>{"a.JPG", "b.png", "c.jpeg", "d.bmp", "link.bmp", "sub.png", "z.Png"});
   CHECK_THROWS_WITH_AS(list_images(dir.file("missing")), doctest::Contains("is not a folder"), Error);
   CHECK(has_image_extension("x/y.JPEG"));
   CHECK_FALSE(has_image_extension("x/png"));

@@ -49,7 +49,13 @@ TEST_CASE("cli/train: bad flags exit 2 naming the flag") {
   CHECK(contains(no_out.output, "--out FILE.safetensors is required"));
   const Run zero = run_cli("train --batch 0 --out x.safetensors");
   CHECK(zero.status == 2);
-  CHECK(contains(zero.output, "--batch expects a positive integer, got 0"));
+  CHECK(contains(zero.output, "train: --batch expects an integer in [1, 2147483647], got '0'"));
+  const Run threads = run_cli("train --threads 65536 --out x.safetensors");
+  CHECK(threads.status == 2);
+  CHECK(contains(threads.output, "train: --threads expects an integer in [1, "));
+  const Run seed = run_cli("train --seed -5 --out x.safetensors");
+  CHECK(seed.status == 2);
+  CHECK(contains(seed.output, "train: --seed expects an integer in [0, 9223372036854775807], got '-5'"));
   const Run huge = run_cli("train --samples 2000000 --out x.safetensors");
   CHECK(huge.status == 2);
   CHECK(contains(huge.output, "below the held-out range"));

@@ -2,11 +2,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <span>
 #include <string>
 
 #include "engine/error.h"
 #include "tests/cli/temp_dir.h"
 #include "io/image_io.h"
+#include "io/jpeg_check.h"
 
 using namespace backlight;
 using namespace backlight::cli;
@@ -47,6 +50,77 @@ TEST_CASE("image_io: errors name the path and the reason") {
   CHECK_THROWS_WITH_AS(load_image(junk), doctest::Contains(expected.c_str()), Error);
   CHECK_THROWS_WITH_AS(write_png(dir.file("x.png"), Tensor::zeros({2, 4, 4})), doctest::Contains("expected an image [3,H,W]"),
                        Error);
+}
+
+TEST_CASE("image_io: write_image picks the format by extension and refuses others") {
+  TempDir dir("image_io");
+  const Tensor img = Tensor::full({3, 6, 8}, 0.25f);
+  write_image(dir.file("a.jpg"), img);
+  write_image(dir.file("a.JPEG"), img);
+  write_image(dir.file("a.bmp"), img);
+  write_image(dir.file("a.png"), img);
+  CHECK(backlight::test::read_bytes(dir.file("a.jpg")).substr(0, 3) == "\xFF\xD8\xFF");
+  CHECK(backlight::test::read_bytes(dir.file("a.JPEG")).substr(0, 3) == "\xFF\xD8\xFF");
+  CHECK(backlight::test::read_bytes(dir.file("a.bmp")).substr(0, 2) == "BM");
+  CHECK(backlight::test::read_bytes(dir.file("a.png")).substr(1, 3) == "PNG");
+  for (const char* name : {"a.jpg", "a.bmp", "a.png"}) {
+    const Tensor back = load_image(dir.file(name));
+    REQUIRE(back.shape() == Shape{3, 6, 8});
+    CHECK(back.at({1, 3, 3}) == doctest::Approx(0.25f).epsilon(0.02));
+  }
+  CHECK_THROWS_WITH_AS(write_image(dir.file("a.gif"), img), doctest::Contains("accepted: PNG (.png), JPEG"), Error);
+  CHECK_FALSE(std::filesystem::exists(dir.file("a.gif")));
+  CHECK(image_format_for("x/y.Bmp") == ImageFormat::Bmp);
+  CHECK_FALSE(image_format_for("x/png").has_value());
+}
+
+TEST_CASE("image_io: the pixel cap refuses a huge claimed size before decoding") {
+  // A PNG header claiming 16000 x 16000 (768 MB decoded) followed by junk: refused from the header.
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\0\0\0\x0dIHDR", 8) + std::string("\0\0\x3e\x80\0\0\x3e\x80\x08\x02\0\0\0", 13);
+  png += "crc!junk junk junk";
+  const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(png.data()), png.size());
+  CHECK_THROWS_WITH_AS(decode_image(bytes, "huge.png"),
+                       doctest::Contains("'huge.png' is 16000x16000 (256000000 pixels), more than the limit of "
+                                         "50000000 decoded pixels (--max-pixels N raises it)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(decode_image(bytes, "huge.png", 1000), doctest::Contains("limit of 1000"), Error);
+  // Under a raised cap the same bytes get as far as the decoder (which finds the junk).
+  CHECK_THROWS_WITH_AS(decode_image(bytes, "huge.png", int64_t{1} << 40), doctest::Contains("cannot decode"), Error);
+  // A real small image passes the default cap and fails a tighter one.
+  TempDir dir("image_io");
+  write_png(dir.file("s.png"), Tensor::zeros({3, 10, 10}));
+  CHECK(load_image(dir.file("s.png")).shape() == Shape{3, 10, 10});
+  CHECK_THROWS_WITH_AS(load_image(dir.file("s.png"), 99), doctest::Contains("is 10x10 (100 pixels)"), Error);
+}
+
+TEST_CASE("image_io: a JPEG Huffman table with more than 256 codes is refused before stb_image") {
+  // Found by tools/fuzz/fuzz_image: stb_image 2.27 writes past its size list for such a table.
+  std::string jpeg = "\xFF\xD8";
+  std::string dht = std::string("\xFF\xC4\x00\x13\x00", 5) + std::string(16, '\x11');  // 16 x 17 = 272 codes
+  jpeg += dht + std::string(300, '\x01') + "\xFF\xD9";
+  const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size());
+  CHECK(bad_jpeg_huffman_table(bytes) == "Huffman table at byte 6 has 272 codes (at most 256)");
+  // stb_image skips 0xFF fill bytes before the start marker; so does the check.
+  const std::string filled = "\xFF\xFF\xFF" + jpeg;
+  CHECK(bad_jpeg_huffman_table({reinterpret_cast<const unsigned char*>(filled.data()), filled.size()}) ==
+        "Huffman table at byte 9 has 272 codes (at most 256)");
+  CHECK_THROWS_WITH_AS(decode_image(bytes, "bad.jpg"), doctest::Contains("'bad.jpg' (corrupt JPEG): Huffman table"),
+                       Error);
+  // Real JPEGs pass the check (their tables have at most 256 codes).
+  TempDir dir("image_io");
+  write_image(dir.file("ok.jpg"), Tensor::full({3, 16, 16}, 0.5f));
+  const std::string ok = backlight::test::read_bytes(dir.file("ok.jpg"));
+  CHECK(bad_jpeg_huffman_table({reinterpret_cast<const unsigned char*>(ok.data()), ok.size()}).empty());
+}
+
+TEST_CASE("image_io: a directory or a broken link says what it is") {
+  TempDir dir("image_io");
+  std::filesystem::create_directories(dir.file("d.png"));
+  CHECK_THROWS_WITH_AS(load_image(dir.file("d.png")), doctest::Contains("d.png': is a directory, expected a file"),
+                       Error);
+  std::filesystem::create_symlink(dir.file("gone.png"), dir.file("l.png"));
+  CHECK_THROWS_WITH_AS(load_image(dir.file("l.png")), doctest::Contains("l.png': is a broken symbolic link"), Error);
 }
 
 }  // TEST_SUITE

@@ -1,6 +1,8 @@
 // .npy round trips and the errors for malformed files.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <cstdint>
 #include <string>
 
@@ -107,6 +109,23 @@ TEST_CASE("npy: malformed files throw errors that say what is wrong") {
   CHECK_THROWS_WITH_AS(
       load_with(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", floats(1))),
       doctest::Contains("expected at most 8 dimensions, got 9"), Error);
+}
+
+TEST_CASE("npy: a directory is named as such; messages quote at most ~200 characters of the header") {
+  TempDir dir("npy_dir");
+  std::filesystem::create_directories(dir.file("d.npy"));
+  CHECK_THROWS_WITH_AS(load_npy(dir.file("d.npy")), doctest::Contains("d.npy': is a directory, expected a file"), Error);
+  const std::string bad = "{'descr': '" + std::string(5000, 'x') + "', 'fortran_order': False, 'shape': (1,), }";
+  std::string message;
+  try {
+    const std::string bytes = npy_bytes(bad, floats(1));
+    parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, "long.npy");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("expected dtype '<f4'") != std::string::npos);
+  CHECK(message.find("characters)") != std::string::npos);
+  CHECK(message.size() < 600);
 }
 
 TEST_CASE("npy: unwritable path names the path") {

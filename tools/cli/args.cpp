@@ -131,16 +131,54 @@ std::vector<std::string> Args::get_all(std::string_view name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-std::optional<int64_t> Args::get_int(std::string_view name) const {
+int64_t parse_int(std::string_view text, int64_t lo, int64_t hi, std::string_view what) {
+  int64_t out = 0;
+  const char* end = text.data() + text.size();
+  // from_chars: no leading '+' or spaces, and result_out_of_range instead of wrapping.
+  const auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  if (text.empty() || ec != std::errc() || ptr != end || out < lo || out > hi)
+    throw UsageError(std::string(what) + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "], got '" + std::string(text) + "'");
+  return out;
+}
+
+std::vector<std::string> split_list(std::string_view text, char sep, std::string_view what) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (true) {
+    const size_t end = std::min(text.find(sep, begin), text.size());
+    if (end == begin)
+      throw UsageError(std::string(what) + ": empty item " + std::to_string(out.size() + 1) + " in '" +
+                       std::string(text) + "' (items are separated by a single '" + std::string(1, sep) + "')");
+    out.emplace_back(text.substr(begin, end - begin));
+    if (end == text.size()) return out;
+    begin = end + 1;
+  }
+}
+
+std::vector<int64_t> parse_int_list(std::string_view text, char sep, int64_t lo, int64_t hi, std::string_view what) {
+  std::vector<int64_t> out;
+  for (const std::string& item : split_list(text, sep, what)) {
+    try {
+      out.push_back(parse_int(item, lo, hi, what));
+    } catch (const UsageError&) {
+      throw UsageError(std::string(what) + " expects integers in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                       "] separated by '" + std::string(1, sep) + "', got '" + std::string(text) + "'");
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> Args::get_int(std::string_view name, int64_t lo, int64_t hi) const {
   std::optional<std::string> v = get(name);
   if (!v) return std::nullopt;
-  int64_t out = 0;
-  const char* end = v->data() + v->size();
-  auto [ptr, ec] = std::from_chars(v->data(), end, out);
-  if (v->empty() || ec != std::errc() || ptr != end)
-    throw UsageError(command_ + ": --" + std::string(name) + " expects an integer (" + form(spec(name)) +
-                     "), got '" + *v + "'");
-  return out;
+  return parse_int(*v, lo, hi, command_ + ": --" + std::string(name));
+}
+
+std::optional<std::vector<std::string>> Args::get_list(std::string_view name, char sep) const {
+  std::optional<std::string> v = get(name);
+  if (!v) return std::nullopt;
+  return split_list(*v, sep, command_ + ": --" + std::string(name));
 }
 
 std::optional<double> Args::get_double(std::string_view name) const {

@@ -53,9 +53,13 @@ class Args {
   std::string get_or(std::string_view name, std::string_view fallback) const;
   /// Every value of a repeated flag, in command-line order (empty when absent).
   std::vector<std::string> get_all(std::string_view name) const;
-  /// Typed getters: nullopt when absent; UsageError "--steps expects an integer (--steps N), got 'x'".
-  std::optional<int64_t> get_int(std::string_view name) const;
+  /// An integer flag in [lo, hi] (parse_int below), or nullopt when absent. Every integer flag of
+  /// every command goes through here: out-of-range values are usage errors, never wrapped or clamped.
+  std::optional<int64_t> get_int(std::string_view name, int64_t lo, int64_t hi) const;
+  /// A finite number; nullopt when absent; UsageError "--stdev expects a number (--stdev X), got 'x'".
   std::optional<double> get_double(std::string_view name) const;
+  /// A non-empty list flag split at `sep` (split_list below), or nullopt when absent.
+  std::optional<std::vector<std::string>> get_list(std::string_view name, char sep = ',') const;
 
   const std::vector<std::string>& positional() const { return positional_; }
   const std::string& command() const { return command_; }
@@ -70,6 +74,19 @@ class Args {
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
   std::vector<std::string> positional_;
 };
+
+/// The whole of `text` as a decimal integer in [lo, hi] (an optional leading '-', digits, nothing
+/// else). Anything else - empty, trailing characters, a value beyond int64 or outside [lo, hi] -
+/// throws UsageError "<what> expects an integer in [lo, hi], got '<text>'" (`what` names the flag:
+/// "explain: --steps"). The one integer parser of the CLI.
+int64_t parse_int(std::string_view text, int64_t lo, int64_t hi, std::string_view what);
+
+/// `text` split at `sep`; an empty text or an empty item ("a,,b", "a,", "64x") throws UsageError
+/// naming `what`, the position of the empty item and the text. The one list parser of the CLI.
+std::vector<std::string> split_list(std::string_view text, char sep, std::string_view what);
+
+/// split_list, each item through parse_int(item, lo, hi): "3x16x16" with sep 'x'.
+std::vector<int64_t> parse_int_list(std::string_view text, char sep, int64_t lo, int64_t hi, std::string_view what);
 
 /// Parses `argv` (the words after the command name) against `specs`. `command` names the
 /// command in error messages ("explain").

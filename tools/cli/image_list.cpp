@@ -22,7 +22,7 @@ std::vector<std::string> list_images(const std::string& dir) {
   BL_CHECK(fs::is_directory(dir, ec), "list_images: '", dir, "' is not a folder (--images expects a folder of images)");
   std::vector<std::string> out;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file(ec) && has_image_extension(e.path().string())) out.push_back(e.path().string());
+    if (has_image_extension(e.path().string())) out.push_back(e.path().string());
   BL_CHECK(!ec, "list_images: cannot read folder '", dir, "': ", ec.message());
   std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
     return fs::path(a).filename().string() < fs::path(b).filename().string();

@@ -10,8 +10,11 @@ namespace backlight::cli {
 /// reads.
 bool has_image_extension(const std::string& path);
 
-/// The regular files directly in `dir` with an image extension, sorted by file name (byte
-/// order). Throws backlight::Error naming the folder when it does not exist or is not a folder.
+/// Every entry directly in `dir` whose name has an image extension, sorted by file name (byte
+/// order). Entries that cannot be images - a folder named "x.png", a broken symbolic link - are
+/// listed too, so the batch run reports them (load_image names what they are) and counts them
+/// as failed instead of leaving them out silently. Throws backlight::Error naming the folder
+/// when it does not exist or is not a folder.
 std::vector<std::string> list_images(const std::string& dir);
 
 /// One output stem per input path: the file name without its extension ("cat" for

@@ -17,11 +17,18 @@
 #include "attribution/metrics/localisation.h"
 #include "attribution/registry.h"
 #include "models/default_model.h"
+#include "engine/parallel.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
 #include "tools/commands/command.h"
+#include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {
 
 namespace {
+
+// --images at most: every image runs through every method and metric.
+constexpr int64_t kMaxImages = 1 << 20;
 
 const char* kDefaultMethods = "saliency,input_x_gradient,integrated_gradients,guided_backprop,lrp,grad_cam,occlusion";
 
@@ -29,14 +36,6 @@ struct Row {
   std::string method;
   double pointing = 0, mass = 0, deletion = 0, insertion = 0, infidelity = 0, seconds = 0;
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string w; std::getline(ss, w, ',');)
-    if (!w.empty()) out.push_back(w);
-  return out;
-}
 
 double mean(const Tensor& t) {
   double s = 0;
@@ -72,12 +71,14 @@ std::string markdown(const std::vector<Row>& rows) {
 }
 
 int run_evaluate(const Args& args) {
-  const std::vector<std::string> names = split(args.get_or("methods", kDefaultMethods));
-  const int64_t images = args.get_int("images").value_or(16);
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed").value_or(static_cast<int64_t>(kShapesCnnDataSeed)));
+  // The validators explain uses (flag_checks.h): usage errors before any work, exit 2.
+  const std::vector<std::string> names = method_list_flag(args, "methods", kDefaultMethods);
+  const int64_t images = positive_flag(args, "images", kMaxImages).value_or(16);
+  const uint64_t seed = seed_flag(args).value_or(kShapesCnnDataSeed);
   const std::string layer = args.get_or("layer", "features.10");
-  if (images < 1) throw UsageError("--images expects a positive integer, got " + std::to_string(images));
-  if (names.empty()) throw UsageError("--methods expects a comma-separated list of method names");
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
+  const std::optional<std::string> out = args.get("out");
+  if (out) check_output_dir(*out, "evaluate: --out");  // before the work, not after
 
   const ModulePtr model = default_model();
   const ShapesBatch data = make_shapes_batch(ShapesConfig{}, seed, kShapesHeldOutBegin, images);
@@ -108,15 +109,16 @@ int run_evaluate(const Args& args) {
 
   const std::string md = markdown(rows);
   std::cout << md;
-  if (const auto out = args.get("out")) {
-    std::filesystem::create_directories(*out);
+  if (out) {
     nlohmann::json j = {{"images", images}, {"seed", seed}, {"model", "shapes_cnn"}, {"layer", layer}};
     for (const Row& r : rows)
       j["methods"].push_back({{"method", r.method}, {"pointing_game", r.pointing}, {"relevance_mass", r.mass},
                               {"deletion_auc", r.deletion}, {"insertion_auc", r.insertion},
                               {"infidelity", r.infidelity}, {"seconds_per_image", r.seconds}});
-    std::ofstream(*out + "/evaluation.json") << j.dump(2) << "\n";
-    std::ofstream(*out + "/evaluation.md") << md;
+    StagedFiles files;  // both files or neither, each write checked
+    files.stage(*out + "/evaluation.json", j.dump(2) + "\n");
+    files.stage(*out + "/evaluation.md", md);
+    files.commit();
   }
   return 0;
 }
@@ -133,10 +135,11 @@ Command evaluate_command() {
               "attribution seconds per image. See docs/metrics.md and docs/evaluation.md.",
           .flags = {{.name = "methods", .metavar = "LIST", .help = std::string("comma-separated methods (default ") +
                                                                     kDefaultMethods + ")"},
-                    {.name = "images", .metavar = "N", .help = "number of images (default 16)"},
+                    {.name = "images", .metavar = "N", .help = "number of images, 1 to 1048576 (default 16)"},
                     {.name = "seed", .metavar = "S", .help = "dataset and metric seed (default 1)"},
                     {.name = "layer", .metavar = "PATH", .help = "layer for CAM/layer methods (default features.10)"},
-                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json and DIR/evaluation.md"}},
+                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json and DIR/evaluation.md"},
+                    {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"}},
           .run = run_evaluate};
 }
 

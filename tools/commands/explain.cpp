@@ -4,6 +4,7 @@
 // summary as text or JSON. Defaults: the embedded shapes_cnn model on its first embedded image,
 // methods saliency, integrated_gradients, lrp, grad_cam. Flags: explain_config.cpp; the work per
 // group of images: explain_job.cpp; the flag reference: docs/cli.md.
+#include <charconv>
 #include <iostream>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,9 @@
 #include "models/safetensors.h"
 #include "models/state_dict.h"
 #include "models/zoo.h"
+#include "io/atomic_write.h"
+#include "io/file_checks.h"
+#include "tools/cli/finite_check.h"
 #include "io/image_io.h"
 #include "io/npy.h"
 #include "tools/commands/command.h"
@@ -22,17 +26,26 @@
 namespace backlight::cli {
 namespace {
 
-ModulePtr load_explain_model(const ExplainConfig& c) {
+// Loads the model and sets c.model to the architecture actually run (the weights' "arch").
+ModulePtr load_explain_model(ExplainConfig& c) {
   if (c.weights) {
+    check_input_file(*c.weights, "explain: --weights");
     const SafeTensorsFile file = read_safetensors(*c.weights);
     const auto arch = file.metadata.find("arch");
     BL_CHECK(!c.model_given || arch == file.metadata.end() || arch->second == c.model, "explain: --model ", c.model,
              " but '", *c.weights, "' holds weights of ", arch == file.metadata.end() ? "" : arch->second);
     // The embedded model's architecture is not in the zoo (backlight train writes it): build it here.
+    if (arch != file.metadata.end()) c.model = arch->second;
     if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
       std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
       const auto classes = file.metadata.find("num_classes");
-      const int64_t n = classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second);
+      int64_t n = kNumShapeClasses;
+      if (classes != file.metadata.end()) {
+        const std::string& v = classes->second;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        BL_CHECK(ec == std::errc() && end == v.data() + v.size() && n >= 1 && n <= (int64_t{1} << 24), "explain: '",
+                 *c.weights, "': metadata num_classes must be an integer in [1, 16777216], got '", v.substr(0, 40), "'");
+      }
       ModulePtr m = make_shapes_cnn(rng, n);
       load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
       return m;
@@ -54,22 +67,39 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
   if (c.device == "cuda") cuda_workspace = Workspace::for_cuda(0);
   ExplainRecord r =
       explain_group(model, std::span(&in, 1), c, workspace, cuda_workspace ? &*cuda_workspace : nullptr).at(0);
+  if (!r.error.empty()) throw Error(r.error);  // non-finite logits or attribution
   r.png = c.out;
   r.npy = c.save;
-  write_png(c.out, render_record(in, r, c, names));
-  if (c.save) save_npy(*c.save, r.methods.at(0).attribution);
+  // Both outputs or neither: staged as temporaries, renamed once both are complete.
+  StagedFiles files;
+  files.stage(c.out, encode_image(render_record(in, r, c, names), image_format_for(c.out).value_or(ImageFormat::Png), c.out));
+  if (c.save) files.stage(*c.save, npy_bytes(r.methods.at(0).attribution));
+  files.commit();
   if (c.json) {
-    nlohmann::json j = {{"command", "explain"}, {"model", c.weights ? *c.weights : c.model}};
+    nlohmann::json j = {{"command", "explain"}, {"model", c.model}, {"weights", c.weights ? *c.weights : "builtin"}};
     j.update(record_json(r));
     j.erase("status");
     j["visual"] = visual_json(c);
-    if (!c.options.layer.empty()) j["layer"] = c.options.layer;
+    if (!c.options.layer.empty()) {
+      j["layer"] = c.options.layer;
+      j["layer_default"] = !c.layer_given;
+    }
+    if (!r.neuron.empty()) j["neuron_default"] = !c.neuron_given;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   for (const MethodRun& m : r.methods) std::cerr << "explain: " << m.method << " done in " << m.seconds << " s\n";
-  std::cout << "model:      " << c.model << "\ninput:      " << in.source << " " << in.input.shape()
-            << "\nprediction: " << r.prediction << ", target: " << r.target << "\nmethods:   ";
+  std::cout << "model:      " << c.model << " (weights: " << c.weights.value_or("builtin") << ")\ninput:      "
+            << in.source << " " << in.input.shape() << "\nprediction: " << r.prediction << ", target: " << r.target;
+  if (!c.options.layer.empty())
+    std::cout << "\nlayer:      " << c.options.layer
+              << (c.layer_given ? " (--layer)" : " (default: the feature maps entering the final pooling)");
+  if (!r.neuron.empty()) {
+    std::cout << "\nneuron:     ";
+    for (size_t i = 0; i < r.neuron.size(); ++i) std::cout << (i ? "," : "") << r.neuron[i];
+    std::cout << (c.neuron_given ? " (--neuron)" : " (default: the layer's most active unit)");
+  }
+  std::cout << "\nmethods:   ";
   for (const std::string& m : c.methods) std::cout << " " << m;
   std::cout << " (" << r.seconds << " s)\nwrote " << c.out << " (input | one " << to_string(c.visual.method)
             << " per method)\n";
@@ -78,14 +108,35 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
   return 0;
 }
 
+// Every input and output path, before the model loads: a run writes everything it was asked for
+// or nothing, and does not fail on a path after the work.
+void check_paths(const ExplainConfig& c) {
+  for (const std::string& image : c.images) check_input_file(image, "explain: --image");
+  if (c.npy_input) check_input_file(*c.npy_input, "explain: --input");
+  if (c.baseline_npy) check_input_file(*c.baseline_npy, "explain: --baseline");
+  if (c.batch) {
+    check_output_dir(c.out, "explain: --out");
+    if (c.save) check_output_dir(*c.save, "explain: --save");
+  } else {
+    check_output_file(c.out, "explain: --out");
+    if (c.save) check_output_file(*c.save, "explain: --save");
+    BL_CHECK(!c.save || *c.save != c.out, "explain: --out and --save name the same file '", c.out, "'");
+  }
+}
+
 int run_explain(const Args& args) {
   ExplainConfig config = parse_explain_config(args);  // usage errors before any work
+  check_paths(config);
   if (config.device == "cuda") {
     require_cuda_device("explain");  // then the methods of cuda_methods() (attribution/on_device.h) run on
                                      // device 0, the others on the CPU (docs/cuda.md)
   }
   const ModulePtr model = load_explain_model(config);
-  if (config.baseline_npy) config.options.baselines = {Baseline::given(load_npy(*config.baseline_npy))};
+  if (config.baseline_npy) {
+    Tensor b = load_npy(*config.baseline_npy);
+    check_finite(b, "explain: --baseline '" + *config.baseline_npy + "'");
+    config.options.baselines = {Baseline::given(std::move(b))};
+  }
   // Class names for the labels: only the embedded model's are known.
   std::vector<std::string_view> names;
   if (config.model == "shapes_cnn" && !config.weights) names.assign(kShapeClassNames.begin(), kShapeClassNames.end());

@@ -14,7 +14,9 @@
 
 #include "attribution/core/progress.h"
 #include "engine/parallel.h"
+#include "io/atomic_write.h"
 #include "io/image_io.h"
+#include "tools/cli/limits.h"
 #include "tools/cli/image_list.h"
 #include "io/npy.h"
 #include "tools/commands/explain_job.h"
@@ -84,23 +86,33 @@ void work(BatchState& s, const ExplainConfig& c, const Module& model, std::span<
     for (const auto& [shape, members] : groups) {
       std::vector<ExplainInput> group;
       for (size_t k : members) group.push_back(loaded[k].input);
+      std::vector<ExplainRecord> recs;
       try {
-        std::vector<ExplainRecord> recs =
-            explain_group(model, group, c, workspace, cuda_workspace ? &*cuda_workspace : nullptr);
-        for (size_t g = 0; g < group.size(); ++g) {
-          ExplainRecord& r = recs[g];
-          r.png = c.out + "/" + r.stem + ".png";
-          write_png(r.png, render_record(group[g], r, c, names));
-          if (c.save) {
-            r.npy = *c.save + "/" + r.stem + ".npy";
-            save_npy(*r.npy, r.methods.at(0).attribution);
-          }
-          add(s, loaded[members[g]].index, std::move(r), 1);
-        }
+        recs = explain_group(model, group, c, workspace, cuda_workspace ? &*cuda_workspace : nullptr);
       } catch (const std::exception& e) {
         for (size_t k : members)
           add(s, loaded[k].index, {.source = loaded[k].input.source, .stem = loaded[k].input.stem, .error = e.what()},
               1);
+        continue;
+      }
+      for (size_t g = 0; g < group.size(); ++g) {
+        ExplainRecord& r = recs[g];
+        if (r.error.empty()) {
+          // This image's files all or nothing; a failed write fails the image, not the run.
+          try {
+            StagedFiles files;
+            r.png = c.out + "/" + r.stem + ".png";
+            files.stage(r.png, encode_image(render_record(group[g], r, c, names), ImageFormat::Png, r.png));
+            if (c.save) {
+              r.npy = *c.save + "/" + r.stem + ".npy";
+              files.stage(*r.npy, npy_bytes(r.methods.at(0).attribution));
+            }
+            files.commit();
+          } catch (const std::exception& e) {
+            r.error = e.what();
+          }
+        }
+        add(s, loaded[members[g]].index, std::move(r), 1);
       }
     }
   }
@@ -134,7 +146,8 @@ int run_explain_batch(ExplainConfig& c, const Module& model, std::span<const std
   state.progress = &progress;
   state.terminal = isatty(fileno(stderr)) != 0;
   // Whole images per core: ops on small images do not keep several cores busy.
-  const int cores = num_threads();
+  // num_threads() is --threads (checked) or OMP_NUM_THREADS: held to the same cap.
+  const int cores = std::clamp(num_threads(), 1, max_threads());
   const size_t chunks = (paths.size() + static_cast<size_t>(c.chunk) - 1) / static_cast<size_t>(c.chunk);
   const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(cores, 1)), chunks));
   const int per_worker = std::max(1, cores / workers);
@@ -156,12 +169,15 @@ int run_explain_batch(ExplainConfig& c, const Module& model, std::span<const std
     nlohmann::json results = nlohmann::json::array();
     for (const auto& [i, r] : state.records) results.push_back(record_json(r));
     nlohmann::json j = {{"command", "explain"},     {"mode", "batch"},
-                              {"model", c.weights ? *c.weights : c.model},
+                              {"model", c.model},         {"weights", c.weights.value_or("builtin")},
                               {"images", paths.size()},   {"failed", failed},
                               {"seconds", seconds},       {"methods", c.methods},
                               {"visual", visual_json(c)}, {"out", c.out},
                               {"workers", workers},       {"results", results}};
-    if (!c.options.layer.empty()) j["layer"] = c.options.layer;
+    if (!c.options.layer.empty()) {
+      j["layer"] = c.options.layer;
+      j["layer_default"] = !c.layer_given;
+    }
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& [i, r] : state.records)
@@ -170,7 +186,12 @@ int run_explain_batch(ExplainConfig& c, const Module& model, std::span<const std
                   << ")\n";
     std::cout << "explained " << paths.size() - failed << " of " << paths.size() << " images in " << seconds << " s ("
               << static_cast<double>(paths.size()) / std::max(seconds, 1e-9) << " images/s, " << workers
-              << " workers) into " << c.out << "/\n";
+              << " workers) into " << c.out << "/\nmodel: " << c.model << " (weights: " << c.weights.value_or("builtin")
+              << ")";
+    if (!c.options.layer.empty())
+      std::cout << ", layer: " << c.options.layer
+                << (c.layer_given ? " (--layer)" : " (default: the feature maps entering the final pooling)");
+    std::cout << "\n";
   }
   if (failed) std::cerr << "explain: " << failed << " of " << paths.size() << " images failed (reported above)\n";
   return failed ? 1 : 0;

@@ -5,52 +5,33 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <climits>
+
 #include "engine/parallel.h"
 #include "models/zoo.h"
+#include "io/image_io.h"
+#include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {
 
 namespace {
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, sep);)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
+// Largest --size side; the pixel count is also held to --max-pixels.
+constexpr int64_t kMaxSize = 1 << 16;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Strict integer: the whole text, no sign surprises. nullopt when it is not one.
-std::optional<int64_t> to_int(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (end != text.c_str() + text.size()) return std::nullopt;
-  return v;
-}
-
 std::vector<int64_t> parse_dims(const Args& args, const char* flag) {
-  std::vector<int64_t> dims;
   const std::optional<std::string> v = args.get(flag);
-  if (!v) return dims;
-  for (const std::string& p : split(*v, 'x')) {
-    const std::optional<int64_t> d = to_int(p);
-    if (!d || *d < 1)
-      throw UsageError(std::string("explain: --") + flag + " expects positive sizes like 3x16x16, got '" + *v + "'");
-    dims.push_back(*d);
-  }
-  if (dims.empty())
-    throw UsageError(std::string("explain: --") + flag + " expects sizes like 3x16x16, got '" + *v + "'");
-  return dims;
+  if (!v) return {};
+  return parse_int_list(*v, 'x', 1, INT_MAX, std::string("explain: --") + flag + " (sizes like 3x16x16)");
 }
 
 std::vector<float> parse_floats(const std::string& text, const char* flag) {
   std::vector<float> out;
-  for (const std::string& p : split(text, ',')) {
+  for (const std::string& p : split_list(text, ',', std::string("explain: --") + flag)) {
     char* end = nullptr;
     const float f = std::strtof(p.c_str(), &end);
     if (end != p.c_str() + p.size() || !std::isfinite(f))
@@ -58,14 +39,6 @@ std::vector<float> parse_floats(const std::string& text, const char* flag) {
     out.push_back(f);
   }
   return out;
-}
-
-// A positive integer flag, or nullopt when absent.
-std::optional<int64_t> positive(const Args& args, const char* flag) {
-  const std::optional<int64_t> v = args.get_int(flag);
-  if (v && *v < 1)
-    throw UsageError(std::string("explain: --") + flag + " expects a positive integer, got " + std::to_string(*v));
-  return v;
 }
 
 void parse_model(const Args& args, ExplainConfig& c) {
@@ -82,7 +55,7 @@ void parse_model(const Args& args, ExplainConfig& c) {
   c.device = args.get_or("device", "cpu");
   if (c.device != "cpu" && c.device != "cuda")
     throw UsageError("explain: --device expects cpu or cuda, got '" + c.device + "'");
-  if (const auto t = positive(args, "threads")) set_num_threads(static_cast<int>(*t));
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
 }
 
 void parse_inputs(const Args& args, ExplainConfig& c) {
@@ -97,16 +70,18 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
   if (const auto s = args.get("size")) {
     if (c.npy_input)
       throw UsageError("explain: --size applies to --image/--images, not to --input (use the tensor's size)");
-    const std::vector<std::string> parts = split(*s, 'x');
-    const std::optional<int64_t> a = parts.empty() ? std::nullopt : to_int(parts[0]);
-    const std::optional<int64_t> b = parts.size() == 2 ? to_int(parts[1]) : std::nullopt;
-    if (parts.size() == 1 && a && *a >= 1) {
-      c.size_shorter = *a;
-    } else if (parts.size() == 2 && a && b && *a >= 1 && *b >= 1) {
-      c.size_h = *a;
-      c.size_w = *b;
-    } else {
+    const std::vector<int64_t> dims =
+        parse_int_list(*s, 'x', 1, kMaxSize, "explain: --size (N for the shorter side or HxW, e.g. 224 or 224x224)");
+    if (dims.size() > 2)
       throw UsageError("explain: --size expects N (shorter side) or HxW, e.g. 224 or 224x224, got '" + *s + "'");
+    if (dims.size() == 1) {
+      c.size_shorter = dims[0];
+    } else {
+      c.size_h = dims[0];
+      c.size_w = dims[1];
+      if (c.size_h * c.size_w > c.max_pixels)
+        throw UsageError("explain: --size " + *s + " is " + std::to_string(c.size_h * c.size_w) +
+                         " pixels, more than --max-pixels " + std::to_string(c.max_pixels));
     }
   }
   if ((args.has("mean") || args.has("std")) && c.npy_input)
@@ -120,14 +95,8 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
 }
 
 void parse_methods(const Args& args, ExplainConfig& c) {
-  c.methods = split(args.get_or("method", kExplainDefaultMethods), ',');
-  if (c.methods.empty()) throw UsageError("explain: --method expects at least one method name");
-  std::string known;
-  for (const MethodInfo& m : methods()) known += (known.empty() ? "" : ", ") + m.name;
+  c.methods = method_list_flag(args, "method", kExplainDefaultMethods);
   for (const std::string& m : c.methods) {
-    bool ok = false;
-    for (const MethodInfo& info : methods()) ok |= info.name == m;
-    if (!ok) throw UsageError("explain: --method: unknown method '" + m + "' (accepted: " + known + ")");
     if (m == "feature_permutation" && !c.batch)
       throw UsageError("explain: --method feature_permutation shuffles features across a batch of inputs; run it in "
                        "batch mode (--images DIR or several --image) so each --chunk holds at least 2 images");
@@ -148,18 +117,11 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   }
   o.layer = args.get_or("layer", "");
   c.layer_given = !o.layer.empty();
-  if (const auto n = args.get("neuron")) {
-    for (const std::string& p : split(*n, ',')) {
-      const std::optional<int64_t> i = to_int(p);
-      if (!i || *i < 0)
-        throw UsageError("explain: --neuron expects non-negative indices like 5 or 3,4,4 (flat or per dimension), "
-                         "got '" + *n + "'");
-      o.neuron.push_back(*i);
-    }
-    if (o.neuron.empty()) throw UsageError("explain: --neuron expects an index, got '" + *n + "'");
-  }
+  if (const auto n = args.get("neuron"))
+    o.neuron = parse_int_list(*n, ',', 0, INT64_MAX,
+                              "explain: --neuron (indices like 5 or 3,4,4: flat or one per dimension)");
   c.neuron_given = !o.neuron.empty();
-  if (const auto s = positive(args, "steps")) o.steps = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "steps")) o.steps = static_cast<int>(*s);
   if (const auto i = args.get("integration")) {
     try {
       o.integration = integration_from_string(*i);
@@ -171,18 +133,15 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   if (!nt.empty() && nt != "smoothgrad" && nt != "smoothgrad_sq" && nt != "vargrad")
     throw UsageError("explain: --noise-tunnel expects smoothgrad, smoothgrad_sq or vargrad, got '" + nt + "'");
   o.noise_tunnel = nt;
-  if (const auto s = positive(args, "samples")) o.samples = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "samples")) o.samples = static_cast<int>(*s);
   if (const auto s = args.get_double("stdev")) {
     if (*s < 0) throw UsageError("explain: --stdev expects a non-negative number, got " + std::to_string(*s));
     o.stdev = static_cast<float>(*s);
   }
   o.window = parse_dims(args, "window");
   o.stride = parse_dims(args, "stride");
-  if (const auto b = positive(args, "batch")) o.batch = static_cast<int>(*b);
-  if (const auto s = args.get_int("seed")) {
-    if (*s < 0) throw UsageError("explain: --seed expects a non-negative integer, got " + std::to_string(*s));
-    o.seed = static_cast<uint64_t>(*s);
-  }
+  if (const auto b = positive_flag(args, "batch")) o.batch = static_cast<int>(*b);
+  if (const auto s = seed_flag(args)) o.seed = *s;
   if (const auto b = args.get("baseline")) {
     if (ends_with(*b, ".npy")) {
       c.baseline_npy = *b;
@@ -196,22 +155,23 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   }
   const std::string target = args.get_or("target", "top1");
   if (target != "top1") {
-    const std::optional<int64_t> t = to_int(target);
-    if (!t || *t < 0) throw UsageError("explain: --target expects a class index or top1, got '" + target + "'");
-    c.target_class = *t;
+    if (target.empty() || !(std::isdigit(static_cast<unsigned char>(target[0])) || target[0] == '-'))
+      throw UsageError("explain: --target expects a class index or top1, got '" + target + "'");
+    c.target_class = parse_int(target, 0, INT64_MAX, "explain: --target (a class index or top1)");
   }
   // feature_permutation needs several images per call; everything else is fastest one by one
   // (docs/cli.md, "Batch mode").
   const bool permutes = std::find(c.methods.begin(), c.methods.end(), "feature_permutation") != c.methods.end();
   c.chunk = permutes ? kExplainPermutationChunk : 1;
-  if (const auto k = positive(args, "chunk")) c.chunk = static_cast<int>(*k);
+  if (const auto k = positive_flag(args, "chunk")) c.chunk = static_cast<int>(*k);
 }
 
 void parse_output(const Args& args, ExplainConfig& c) {
   c.out = args.get_or("out", c.batch ? kExplainDefaultOutDir : kExplainDefaultOut);
   c.save = args.get("save");
-  if (c.batch && ends_with(c.out, ".png"))
+  if (c.batch && image_format_for(c.out))
     throw UsageError("explain: in batch mode --out names a folder (one DIR/<stem>.png per image), got '" + c.out + "'");
+  if (!c.batch) require_image_extension(args, "out", c.out);
   if (c.batch && c.save && ends_with(*c.save, ".npy"))
     throw UsageError("explain: in batch mode --save names a folder (one DIR/<stem>.npy per image), got '" + *c.save +
                      "'");
@@ -294,10 +254,15 @@ std::vector<FlagSpec> explain_flags() {
        .help = "batch mode: same-size images per method call (default 1; 16 with feature_permutation)"},
       {.name = "seed", .metavar = "N", .help = "seed of every random draw"},
       {.name = "device", .metavar = "cpu|cuda", .help = "device (cuda needs a CUDA build and a device)"},
-      {.name = "threads", .metavar = "N", .help = "CPU threads (default: all cores; batch mode: one image per thread)"},
+      {.name = "threads",
+       .metavar = "N",
+       .help = "CPU threads, 1 to 4 x the hardware threads (default: all cores; batch mode: one image per thread)"},
+      {.name = "max-pixels",
+       .metavar = "N",
+       .help = "refuse images of more than N pixels (width x height) before decoding them (default 50000000)"},
       {.name = "out",
-       .metavar = "FILE.png|DIR",
-       .help = std::string("output grid; batch mode: a folder of <stem>.png; default: ") + kExplainDefaultOut +
+       .metavar = "FILE.png|.jpg|.bmp|DIR",
+       .help = std::string("output grid, format by extension; batch mode: a folder of <stem>.png; default: ") + kExplainDefaultOut +
                " or " + kExplainDefaultOutDir + "/"},
       {.name = "save",
        .metavar = "FILE.npy|DIR",
@@ -321,6 +286,7 @@ std::vector<FlagSpec> explain_flags() {
 ExplainConfig parse_explain_config(const Args& args) {
   ExplainConfig c;
   parse_model(args, c);
+  c.max_pixels = max_pixels_flag(args);
   parse_inputs(args, c);
   parse_methods(args, c);
   parse_output(args, c);

@@ -21,7 +21,7 @@ inline constexpr int kExplainPermutationChunk = 16;
 
 struct ExplainConfig {
   // model
-  std::string model = "shapes_cnn";
+  std::string model = "shapes_cnn";    ///< --model; after loading: the architecture actually run
   bool model_given = false;            ///< --model was given (checked against the weights' "arch")
   std::optional<std::string> weights;
   std::string device = "cpu";
@@ -33,6 +33,7 @@ struct ExplainConfig {
   int64_t size_shorter = 0;            ///< --size N (shorter side), 0 when absent
   int64_t size_h = 0, size_w = 0;      ///< --size HxW, 0 when absent
   std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
+  int64_t max_pixels = 0;              ///< --max-pixels (default kDefaultMaxPixels): decoded and resized images
   // attribution
   std::vector<std::string> methods;
   MethodOptions options;               ///< baselines from a .npy are loaded at run time

@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <tuple>
+#include <sstream>
 
+#include "attribution/core/baseline.h"
 #include "attribution/cam/cam.h"
 #include "attribution/core/layer.h"
 #include "attribution/on_device.h"
 #include "models/default_model.h"
+#include "models/zoo.h"
+#include "tools/cli/finite_check.h"
 #include "render/grid.h"
 #include "render/heatmap.h"
 #include "io/image_io.h"
@@ -20,12 +25,13 @@ namespace {
 
 // Resize (--size) and normalise (--mean/--std) an image [3,H,W] in [0,1].
 ExplainInput prepare_image(Tensor chw, std::string source, const ExplainConfig& c) {
-  if (c.size_shorter > 0) {
-    const auto [h, w] = shorter_side_size(chw.size(1), chw.size(2), c.size_shorter);
-    chw = resize_image(chw, h, w);
-  } else if (c.size_h > 0) {
-    chw = resize_image(chw, c.size_h, c.size_w);
-  }
+  int64_t h = chw.size(1), w = chw.size(2);
+  if (c.size_shorter > 0) std::tie(h, w) = shorter_side_size(h, w, c.size_shorter);
+  else if (c.size_h > 0) h = c.size_h, w = c.size_w;
+  // Checked before resizing allocates it: --size 60000 on a small image would be 43 GB.
+  BL_CHECK(h <= c.max_pixels / std::max<int64_t>(w, 1), "explain: '", source, "' resized by --size to ", w, "x", h,
+           " is more than --max-pixels ", c.max_pixels, " pixels");
+  if (c.size_shorter > 0 || c.size_h > 0) chw = resize_image(chw, h, w);
   const int64_t hw = chw.size(1) * chw.size(2);
   Tensor input = Tensor::empty({1, 3, chw.size(1), chw.size(2)});
   for (int64_t k = 0; k < 3; ++k)
@@ -81,6 +87,61 @@ MethodInfo method_info(const std::string& name) {
   BL_THROW("explain: unknown method '", name, "'");
 }
 
+// The channel count the model's first convolution reads (dim 1 of the first 4-D parameter), or
+// 0 when it has none (an MLP flattens whatever it gets).
+int64_t first_conv_channels(const Module& model) {
+  for (const auto& [name, p] : model.named_parameters())
+    if (p.dim() == 4) return p.size(1);
+  return 0;
+}
+
+bool runs_on(const Module& model, const Tensor& x) {
+  try {
+    Tape tape(TapeOptions{.record = false});
+    model.forward(tape.input(x));
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// What the model accepts, for the message when an input does not fit: the zoo's fixed size, or
+// the smallest square size that runs (tried on zeros: doubling, then bisection).
+std::string expected_input(const Module& model, const std::string& arch, int64_t channels) {
+  for (const ModelInfo& mi : zoo_models())
+    if (mi.name == arch && !mi.flexible_input && mi.input.size() == 3)
+      return "[N," + std::to_string(mi.input[0]) + "," + std::to_string(mi.input[1]) + "," +
+             std::to_string(mi.input[2]) + "] (the architecture's fixed input size)";
+  int64_t ok = 0;
+  for (int64_t s = 1; s <= 1024 && !ok; s *= 2)
+    if (runs_on(model, Tensor::zeros({1, channels, s, s}))) ok = s;
+  if (!ok) return "[N," + std::to_string(channels) + ",H,W] of some other size (none from 1x1 to 1024x1024 runs)";
+  int64_t lo = ok / 2, hi = ok;  // lo fails (or is 0), hi runs
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) / 2;
+    (runs_on(model, Tensor::zeros({1, channels, mid, mid})) ? hi : lo) = mid;
+  }
+  return "[N," + std::to_string(channels) + ",H,W] with H and W >= " + std::to_string(hi) + " (square sizes tried)";
+}
+
+[[noreturn]] void throw_input_mismatch(const Module& model, std::span<const ExplainInput> inputs,
+                                       const ExplainConfig& c, const std::string& why) {
+  const Tensor& x = inputs[0].input;
+  const int64_t want_c = first_conv_channels(model);
+  const int64_t channels = want_c > 0 ? want_c : (x.dim() == 4 ? x.size(1) : 3);
+  std::string names = "'" + inputs[0].source + "'";
+  if (inputs.size() > 1) names += " (and " + std::to_string(inputs.size() - 1) + " more of the same size)";
+  std::ostringstream os;
+  os << "explain: input " << names << " has shape " << x.shape() << ", which model " << c.model
+     << " cannot run; expected ";
+  if (want_c > 0 && x.dim() == 4 && x.size(1) != want_c)
+    os << want_c << " channel(s), [N," << want_c << ",H,W]";
+  else
+    os << expected_input(model, c.model, channels);
+  os << " (the model failed with: " << why << ")";
+  BL_THROW(os.str());
+}
+
 std::string class_name(int64_t k, std::span<const std::string_view> names) {
   if (k >= 0 && k < static_cast<int64_t>(names.size())) return std::string(names[static_cast<size_t>(k)]);
   return "class " + std::to_string(k);
@@ -89,15 +150,17 @@ std::string class_name(int64_t k, std::span<const std::string_view> names) {
 }  // namespace
 
 ExplainInput load_image_input(const std::string& path, const ExplainConfig& config) {
-  return prepare_image(load_image(path), path, config);
+  return prepare_image(load_image(path, config.max_pixels), path, config);
 }
 
 ExplainInput load_npy_input(const std::string& path) {
   Tensor t = load_npy(path);
   if (t.dim() == 3) t = t.reshape({1, t.size(0), t.size(1), t.size(2)});
-  BL_CHECK_SHAPE(t.dim() == 4 && t.size(0) >= 1, "explain: --input ", path,
-                 ": expected a float32 tensor [C,H,W] or [N,C,H,W], got ", t.shape());
+  BL_CHECK_SHAPE(t.dim() == 4 && t.size(0) >= 1 && t.size(1) >= 1 && t.size(2) >= 1 && t.size(3) >= 1,
+                 "explain: --input ", path, ": expected a float32 tensor [C,H,W] or [N,C,H,W] with no zero dimension, got ",
+                 t.shape());
   Tensor input = t.slice_batch(0, 1).clone();
+  check_finite(input, "explain: --input '" + path + "'");
   return {path, "", displayable(input.reshape({input.size(1), input.size(2), input.size(3)})), input};
 }
 
@@ -121,13 +184,24 @@ std::string default_layer(const Module& model, const Tensor& input) {
 
 void resolve_default_layer(ExplainConfig& c, const Module& model, const ExplainInput& first) {
   if (c.layer_given) return;
-  bool needed = false;
+  bool needed = false, cam = false;
   for (const std::string& name : c.methods) {
     const MethodInfo m = method_info(name);
     needed |= m.needs_layer || m.needs_neuron;
+    cam |= m.family == "cam";
   }
-  if (!needed) return;
-  c.options.layer = default_layer(model, first.input);
+  if (!needed && !cam) return;
+  if (needed) {
+    c.options.layer = default_layer(model, first.input);
+  } else {
+    // CAM methods find the same feature maps themselves; naming them is only for the report, so a
+    // model whose maps have no module path of their own still runs.
+    try {
+      c.options.layer = default_layer(model, first.input);
+    } catch (const Error&) {
+      return;
+    }
+  }
   if (!c.json)
     std::cerr << "explain: no --layer given; using '" << c.options.layer
               << "' (the feature maps entering the final pooling)\n";
@@ -156,6 +230,25 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
     BL_CHECK_SHAPE(x.shape() == item, "explain_group: inputs of one group must share a shape, got ", item, " and ",
                    x.shape());
     std::copy_n(x.data(), x.numel(), batch.data() + i * x.numel());
+  }
+  // Logits first, from one inference pass over the group (cheap next to any method): an input the
+  // model cannot take fails here with its file, its shape and what the model expects, instead of
+  // deep inside a method.
+  Tensor logits;
+  try {
+    Tape tape(TapeOptions{.record = false}, ws);
+    logits = model.forward(tape.input(batch)).value().clone();
+  } catch (const Error& e) {
+    throw_input_mismatch(model, inputs, config, e.what());
+  }
+  // A baseline file of the wrong size fails here naming the file, not inside the first method.
+  if (config.baseline_npy && !config.options.baselines.empty()) {
+    try {
+      make_baseline(config.options.baselines[0], batch);
+    } catch (const Error& e) {
+      BL_THROW("explain: --baseline '", *config.baseline_npy, "' does not fit input '", inputs[0].source, "' ", item,
+               ": ", e.what());
+    }
   }
   MethodOptions options = config.options;
   options.workspace = &ws;
@@ -199,9 +292,6 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
       }
     }
   }
-  // Logits from one inference pass over the group (cheap next to any method).
-  Tape tape(TapeOptions{.record = false}, ws);
-  const Tensor logits = model.forward(tape.input(batch)).value().clone();
   const int64_t classes = logits.numel() / n;
   for (int64_t i = 0; i < n; ++i) {
     ExplainRecord& r = recs[static_cast<size_t>(i)];
@@ -215,6 +305,14 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
     r.prediction = order.empty() ? -1 : order[0];
     r.target = config.target_class ? *config.target_class : r.prediction;
     for (const MethodRun& m : r.methods) r.seconds += m.seconds;
+    // No picture from NaN or Inf: a non-finite map draws as a plausible blank heat map.
+    try {
+      check_finite(r.output, "explain: the logits of '" + r.source + "'");
+      for (const MethodRun& m : r.methods)
+        check_finite(m.attribution, "explain: the " + m.method + " attribution of '" + r.source + "'");
+    } catch (const Error& e) {
+      r.error = std::string(e.what()) + "; no picture drawn";
+    }
   }
   return recs;
 }

@@ -24,9 +24,11 @@ struct ExplainInput {
   Tensor input;        ///< [1,C,H,W]: what the model gets (after --size, --mean, --std)
 };
 
-/// --image FILE: load, resize (--size), normalise (--mean/--std). Throws naming the path.
+/// --image FILE: load (at most config.max_pixels pixels), resize (--size), normalise
+/// (--mean/--std). Throws naming the path.
 ExplainInput load_image_input(const std::string& path, const ExplainConfig& config);
 /// --input FILE.npy: the first item of a [C,H,W] or [N,C,H,W] tensor, shown min-max scaled.
+/// Throws for a zero dimension or a NaN/Inf value (naming the file and the index).
 ExplainInput load_npy_input(const std::string& path);
 /// No input flag: the default model's first embedded image (--mean/--std applied).
 ExplainInput builtin_input(const ExplainConfig& config);
@@ -36,8 +38,10 @@ ExplainInput builtin_input(const ExplainConfig& config);
 /// Throws asking for --layer when that layer has no module path.
 std::string default_layer(const Module& model, const Tensor& input);
 
-/// When a layer or neuron method runs without --layer: sets config.options.layer to
-/// default_layer(model, first.input) and says so on stderr (unless --json). No-op otherwise.
+/// When a layer, neuron or CAM method runs without --layer: sets config.options.layer to
+/// default_layer(model, first.input) and says so on stderr (unless --json), so the summary and
+/// the JSON name it. CAM methods find the same maps themselves: for them a model whose maps have
+/// no module path leaves the layer empty instead of failing. No-op otherwise.
 void resolve_default_layer(ExplainConfig& config, const Module& model, const ExplainInput& first);
 
 /// Whether `method` may attribute a group of images in one call with the same result per image
@@ -64,11 +68,16 @@ struct ExplainRecord {
   double seconds = 0;
   std::string png;
   std::optional<std::string> npy;
-  std::string error;             ///< non-empty: this image failed (batch mode)
+  std::string error;             ///< non-empty: this image failed (batch: skipped; single: the run fails)
 };
 
 /// Runs every method of `config` on `inputs` (same [C,H,W]; options.layer already resolved),
 /// allocating from `workspace` (reuse one across groups: fresh memory costs page faults).
+/// The logits come first, from one inference pass: an input the model cannot take throws naming
+/// the file, its shape and what the model expects (its first convolution's channels, the zoo's
+/// fixed size, or the smallest square size that runs) instead of an op's message. A record whose
+/// logits or attributions hold NaN/Inf gets `error` set (naming the tensor and index): no
+/// picture may be drawn from it.
 /// With `cuda_workspace` (--device cuda) the methods that have a CUDA path run there
 /// (attribution/on_device.h) and the others on the CPU, saying so on stderr.
 /// Throws on the first failure (the caller decides whether the run goes on).

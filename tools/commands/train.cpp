@@ -19,7 +19,9 @@
 #include "models/default_model.h"
 #include "models/state_dict.h"
 #include "io/image_io.h"
+#include "io/file_checks.h"
 #include "tools/commands/command.h"
+#include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {
 namespace {
@@ -36,9 +38,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 int64_t positive_int(const Args& args, const char* name, int64_t fallback) {
-  const int64_t v = args.get_int(name).value_or(fallback);
-  if (v <= 0) throw UsageError("train: --" + std::string(name) + " expects a positive integer, got " + std::to_string(v));
-  return v;
+  return positive_flag(args, name, INT32_MAX).value_or(fallback);
 }
 
 TrainSettings parse_settings(const Args& args) {
@@ -49,16 +49,16 @@ TrainSettings parse_settings(const Args& args) {
   s.samples = positive_int(args, "samples", 12800);
   s.batch = positive_int(args, "batch", 32);
   s.held_out = positive_int(args, "held-out", 1000);
-  s.threads = args.has("threads") ? positive_int(args, "threads", 1) : 0;
-  const int64_t seed = args.get_int("seed").value_or(static_cast<int64_t>(kShapesCnnDataSeed));
-  if (seed < 0) throw UsageError("train: --seed expects a non-negative integer, got " + std::to_string(seed));
-  s.seed = static_cast<uint64_t>(seed);
+  s.threads = threads_flag(args).value_or(0);
+  s.seed = seed_flag(args).value_or(kShapesCnnDataSeed);
   const double lr = args.get_double("lr").value_or(2e-3);
   if (!(lr > 0.0 && lr < 1.0)) throw UsageError("train: --lr expects a value in (0, 1), got " + std::to_string(lr));
   s.lr = static_cast<float>(lr);
   const std::optional<std::string> out = args.get("out");
   if (!out) throw UsageError("train: --out FILE.safetensors is required");
   s.out = *out;
+  check_output_file(s.out, "train: --out");
+  if (const auto dir = args.get("images")) check_output_dir(*dir, "train: --images");
   return s;
 }
 
@@ -202,7 +202,7 @@ Command train_command() {
               {.name = "batch", .metavar = "N", .help = "minibatch size; default 32"},
               {.name = "lr", .metavar = "X", .help = "Adam learning rate; default 0.002"},
               {.name = "held-out", .metavar = "N", .help = "held-out samples to evaluate; default 1000"},
-              {.name = "threads", .metavar = "N", .help = "CPU threads; default: all (OMP_NUM_THREADS)"},
+              {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads; default: all (OMP_NUM_THREADS)"},
               {.name = "images", .metavar = "DIR", .help = "also write default_images() as DIR/<class>.png"},
           },
       .run = run_train,

@@ -1,0 +1,52 @@
+#include "tools/commands/flag_checks.h"
+
+#include <filesystem>
+
+#include "attribution/registry.h"
+#include "io/image_io.h"
+#include "tools/cli/limits.h"
+
+namespace backlight::cli {
+
+std::optional<int64_t> positive_flag(const Args& args, std::string_view flag, int64_t hi) {
+  return args.get_int(flag, 1, hi);
+}
+
+std::optional<uint64_t> seed_flag(const Args& args) {
+  const std::optional<int64_t> s = args.get_int("seed", 0, INT64_MAX);
+  if (!s) return std::nullopt;
+  return static_cast<uint64_t>(*s);
+}
+
+std::optional<int> threads_flag(const Args& args) {
+  const std::optional<int64_t> t = args.get_int("threads", 1, max_threads());
+  if (!t) return std::nullopt;
+  return static_cast<int>(*t);
+}
+
+std::vector<std::string> method_list_flag(const Args& args, std::string_view flag, std::string_view fallback) {
+  const std::string what = args.command() + ": --" + std::string(flag);
+  const std::vector<std::string> names = split_list(args.get_or(flag, fallback), ',', what);
+  std::string known;
+  for (const MethodInfo& m : methods()) known += (known.empty() ? "" : ", ") + m.name;
+  for (const std::string& name : names) {
+    bool ok = false;
+    for (const MethodInfo& m : methods()) ok |= m.name == name;
+    if (!ok) throw UsageError(what + ": unknown method '" + name + "' (accepted: " + known + ")");
+  }
+  return names;
+}
+
+int64_t max_pixels_flag(const Args& args) { return args.get_int("max-pixels", 1, INT64_MAX).value_or(kDefaultMaxPixels); }
+
+void require_image_extension(const Args& args, std::string_view flag, const std::string& path) {
+  // An existing device or pipe (/dev/null, /dev/stdout) takes PNG bytes whatever its name.
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_character_file(st) || std::filesystem::is_fifo(st)) return;
+  if (!image_format_for(path))
+    throw UsageError(args.command() + ": --" + std::string(flag) + " '" + path +
+                     "': unknown picture format (accepted extensions: " + writable_image_extensions() + ")");
+}
+
+}  // namespace backlight::cli
