@@ -4,6 +4,7 @@
 // .npy (float32, the input's shape), and a summary as text or JSON. docs/robustness.md.
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <iostream>
 #include <random>
 
@@ -11,6 +12,7 @@
 
 #include "attribution/registry.h"
 #include "attribution/robustness/attack.h"
+#include "io/file_checks.h"
 #include "io/image_io.h"
 #include "io/npy.h"
 #include "models/data/shapes.h"
@@ -21,6 +23,7 @@
 #include "render/grid.h"
 #include "render/heatmap.h"
 #include "tools/commands/command.h"
+#include "tools/cli/finite_check.h"
 #include "tools/commands/explain_job.h"
 
 namespace backlight::cli {
@@ -68,6 +71,7 @@ Input load_input(const Args& args) {
     if (t.dim() == 3) t = t.reshape({1, t.size(0), t.size(1), t.size(2)});
     BL_CHECK_SHAPE(t.dim() == 4 && t.size(0) == 1, "attack: --input ", *p, ": expected float32 [C,H,W] or [1,C,H,W], got ",
                    t.shape());
+    check_finite(t, "attack: --input " + *p);
     return {*p, t.clone(), false, given};
   }
   const DefaultImage img = default_images().at(0);
@@ -155,14 +159,16 @@ int run_attack(const Args& args) {
   if (kind == "fgsm")
     for (const char* f : {"step-size", "steps", "random-start", "norm", "seed"})
       if (args.has(f)) throw UsageError(std::string("attack: --") + f + " applies to --attack pgd only");
-  const int64_t steps = args.get_int("steps").value_or(10);
-  if (steps < 1) throw UsageError("attack: --steps expects a positive integer, got " + std::to_string(steps));
+  const int64_t steps = args.get_int("steps", 1, 1000000).value_or(10);
   const double step_size = args.get_double("step-size").value_or(*epsilon / 4);
   if (!(step_size > 0) || !std::isfinite(step_size)) throw UsageError("attack: --step-size expects a number > 0");
   const bool targeted = args.flag("targeted");
-  const auto target_flag = args.get_int("target");
+  const auto target_flag = args.get_int("target", 0, std::numeric_limits<int32_t>::max());
   if (targeted && !target_flag) throw UsageError("attack: --targeted needs --target K (the class to move towards)");
 
+  // Outputs are checked before the (possibly long) attack runs.
+  if (const auto o = args.get("out")) check_output_file(*o, "attack: --out");
+  if (const auto o = args.get("save")) check_output_file(*o, "attack: --save");
   const ModulePtr model = load_attack_model(args);
   const Input in = load_input(args);
   const float lo = float(args.get_double("lower-bound").value_or(in.pixels ? 0.0 : -INFINITY));
@@ -186,7 +192,7 @@ int run_attack(const Args& args) {
   } else {
     r = pgd(*model, in.x, float(*epsilon), Target::index(target),
             {.step_size = float(step_size), .step_num = steps, .norm = norm, .targeted = targeted,
-             .random_start = args.flag("random-start"), .seed = uint64_t(args.get_int("seed").value_or(0)),
+             .random_start = args.flag("random-start"), .seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0)),
              .lower_bound = lo, .upper_bound = hi, .progress = {.enabled = true}});
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
