@@ -17,7 +17,7 @@ import os
 import torch
 from safetensors.numpy import save_file
 
-from captum.robust import FGSM, PGD
+from captum.robust import FGSM, PGD, MinParamPerturbation
 
 SEED = 20261206
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "attribution",
@@ -65,6 +65,17 @@ def main():
                                        norm="L2").detach().numpy()
     out["pgd/l2_bounded_targeted"] = PGD(probs, lower_bound=0.1, upper_bound=0.9).perturb(
         x, radius=0.5, step_size=0.05, step_num=4, target=[2, 2, 4], targeted=True, norm="L2").detach().numpy()
+    # MinParamPerturbation: the smallest FGSM epsilon on a grid that flips the prediction.
+    fgsm = FGSM(probs, lower_bound=0.0, upper_bound=1.0)
+    for mode in ("linear", "binary"):
+        for item in range(3):
+            mp = MinParamPerturbation(probs, fgsm.perturb, "epsilon", arg_min=0.0, arg_max=0.4, arg_step=0.005,
+                                      mode=mode)
+            xi = x[item:item + 1]
+            ti = int(model(xi).argmax(1))
+            adv, eps = mp.evaluate(xi, target=ti, attack_kwargs={"target": ti})
+            out[f"min_param/{mode}/{item}"] = torch.tensor([-1.0 if eps is None else eps]).numpy()
+            print(mode, item, eps)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     save_file({k: v.astype("float32") for k, v in out.items()}, OUT)
     print("wrote", OUT)
