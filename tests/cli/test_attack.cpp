@@ -64,11 +64,13 @@ TEST_CASE("cli/attack: usage errors exit 2, runtime errors 1, help lists the fla
   CHECK(run_cli("attack").status == 2);
   CHECK(run_cli("attack --epsilon 0.1 --attack cw").status == 2);
   CHECK(run_cli("attack --epsilon 0.1 --steps 3").status == 2);  // pgd only
-  CHECK(run_cli("attack --epsilon 0.1 --target 9").status == 2);
   CHECK(run_cli("attack --epsilon 0.1 --targeted").status == 2);
   CHECK(run_cli("attack --epsilon 0.1 --lower-bound 1 --upper-bound 0").status == 2);
   const Run missing = run_cli("attack --epsilon 0.1 --input /nonexistent/x.npy");
   CHECK(missing.status == 1);
+  const Run cls = run_cli("attack --epsilon 0.1 --target 9");  // a class out of range: runtime, as explain
+  CHECK(cls.status == 1);
+  CHECK(contains(cls.output, "0..3"));
   CHECK(contains(missing.output, "/nonexistent/x.npy"));
   const Run help = run_cli("attack --help", true);
   CHECK(help.status == 0);

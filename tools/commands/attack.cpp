@@ -180,8 +180,7 @@ int run_attack(const Args& args) {
   Tape probe(TapeOptions{.record = false});
   const int64_t classes = model->forward(probe.input(in.x)).value().size(1);
   if (target < 0 || target >= classes)
-    throw UsageError("attack: --target " + std::to_string(target) + " is not a class of the model (0.." +
-                     std::to_string(classes - 1) + ")");
+    BL_THROW("attack: --target ", target, " is not a class of the model (0..", classes - 1, ")");
 
   const bool json = args.flag("json");
   const auto t0 = std::chrono::steady_clock::now();
