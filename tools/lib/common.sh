@@ -20,6 +20,11 @@ if [[ -z "${CCACHE_DIR:-}" && ( -z "${HOME:-}" || ! -w "${HOME:-/nonexistent}" )
   export CCACHE_DIR="$(bl_repo_root)/build/.ccache"
 fi
 
+# Paths relative to the repository in ccache's hashes, and the build folder left out of them: a
+# fresh clone in another folder (CI) then reuses what an earlier check here compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(bl_repo_root)}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+
 bl_jobs() {
   echo "${BACKLIGHT_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 }
