@@ -70,7 +70,7 @@ const std::vector<Entry>& entries() {
        [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
          return deconvolution(m, x, t, {.workspace = o.workspace});
        }},
-      {{"lrp", "rules", "layer-wise relevance propagation with a rule set (default lrp_epsilon_plus_flat)",
+      {{"lrp", "rules", "layer-wise relevance propagation with a rule set (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
         "rules, rule_params", false, false},
        [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
          LrpOptions lo;
@@ -184,7 +184,7 @@ const std::vector<Entry>& entries() {
          return layer_deeplift_shap(
              m, x, t, {.layer = o.layer, .baselines = baseline_distribution(o.baselines, x), .workspace = o.workspace});
        }},
-      {{"layer_lrp", "layer", "LRP relevance at the layer's output (default lrp_epsilon_plus_flat)",
+      {{"layer_lrp", "layer", "LRP relevance at the layer's output (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
         "layer, rules, rule_params", true, false},
        [](const Module& m, const Tensor& x, const Target& t, const MethodOptions& o) {
          LayerLrpOptions lo;

@@ -14,6 +14,16 @@ backlight_require(Eigen3_FOUND libeigen3-dev "Eigen 3 (CPU math)")
 find_package(nlohmann_json 3 QUIET)
 backlight_require(nlohmann_json_FOUND nlohmann-json3-dev "nlohmann-json (JSON I/O)")
 
+# ONNX import (models/onnx/): the ONNX C++ library (proto classes, checker, shape inference)
+# and protobuf, both from Debian. The package's config exports targets onnx and onnx_proto.
+find_package(Protobuf 3 QUIET)
+backlight_require(Protobuf_FOUND libprotobuf-dev "protobuf (ONNX files)")
+find_package(ONNX QUIET)
+if(ONNX_FOUND AND NOT TARGET onnx)
+  set(ONNX_FOUND FALSE)
+endif()
+backlight_require(ONNX_FOUND libonnx-dev "the ONNX C++ library (ONNX import)")
+
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 if(STB_INCLUDE_DIR)
   set(STB_FOUND TRUE)

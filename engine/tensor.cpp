@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "engine/error.h"
 #ifdef BACKLIGHT_HAVE_CUDA
@@ -16,18 +17,36 @@ void Tensor::refuse_host_access(const char* accessor) const {
            " lives on the CUDA device; copy it to the host first (tensor.to_cpu())");
 }
 
+namespace {
+
+// Out of memory for a tensor: name the shape, the size and what usually drives it. Every tensor
+// whose size scales with user input (a batch of interpolation steps, samples or perturbations, an
+// image size) is allocated here, so std::bad_alloc never reaches the user bare.
+[[noreturn]] void out_of_memory(const Shape& shape, size_t bytes) {
+  BL_THROW("Tensor::empty: out of memory allocating a tensor of shape ", shape, " (", bytes, " bytes, ",
+           static_cast<double>(bytes) / (1 << 30),
+           " GiB); its leading axis is the rows per forward: lower --batch (internal_batch_size / "
+           "perturbations_per_eval / samples_batch_size), the input size or the number of inputs");
+}
+
+}  // namespace
+
 Tensor Tensor::empty(const Shape& shape, const Workspace* ws) {
   Tensor t;
   t.shape_ = shape;
   const size_t bytes = std::max<size_t>(1, static_cast<size_t>(shape.numel())) * sizeof(float);
-  if (ws) {
-    t.storage_ = ws->allocate(bytes);
-    t.cuda_ = ws->cuda_context();
-  } else {
-    const size_t rounded = (bytes + 63) / 64 * 64;
-    float* p = static_cast<float*>(std::aligned_alloc(64, rounded));
-    BL_CHECK(p, "Tensor::empty: out of memory for shape ", shape);
-    t.storage_ = std::shared_ptr<float>(p, [](float* q) { std::free(q); });
+  try {
+    if (ws) {
+      t.storage_ = ws->allocate(bytes);
+      t.cuda_ = ws->cuda_context();
+    } else {
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      float* p = static_cast<float*>(std::aligned_alloc(64, rounded));
+      if (!p) out_of_memory(shape, bytes);
+      t.storage_ = std::shared_ptr<float>(p, [](float* q) { std::free(q); });
+    }
+  } catch (const std::bad_alloc&) {
+    out_of_memory(shape, bytes);
   }
   return t;
 }

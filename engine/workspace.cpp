@@ -1,6 +1,7 @@
 #include "engine/workspace.h"
 
 #include <cstdlib>
+#include <new>
 
 #include "engine/block_cache.h"
 #include "engine/error.h"
@@ -18,7 +19,7 @@ struct Workspace::State {
       : host(
             [](size_t bytes) {
               void* ptr = std::aligned_alloc(64, bytes);
-              if (!ptr) BL_THROW("Workspace::allocate: out of memory requesting a block of ", bytes, " bytes");
+              if (!ptr) throw std::bad_alloc();  // Tensor::empty reports shape, size and the driving option
               return ptr;
             },
             [](void* ptr) { std::free(ptr); }, max_cached) {}

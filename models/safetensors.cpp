@@ -14,6 +14,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "models/json_limits.h"
 #include "models/float16.h"
 
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
@@ -121,28 +122,28 @@ void convert(const Entry& e, const unsigned char* src, float* dst) {
 
 /// Validates one header entry; `where` is "read_safetensors: <file>: tensor \"name\"".
 Entry parse_entry(const std::string& where, const std::string& name, const Json& v, uint64_t data_size) {
-  BL_CHECK(v.is_object(), where, ": expected an object {dtype, shape, data_offsets}, got ", v.dump());
+  BL_CHECK(v.is_object(), where, ": expected an object {dtype, shape, data_offsets}, got ", json_excerpt(v));
   const auto dt = v.find("dtype");
   BL_CHECK(dt != v.end() && dt->is_string(), where, ": expected a string \"dtype\", got ",
-           dt == v.end() ? std::string("none") : dt->dump());
+           dt == v.end() ? std::string("none") : json_excerpt(*dt));
   Entry e{name, find_dtype(dt->get_ref<const std::string&>()), {}, 1, 0, 0};
-  BL_CHECK(e.dtype, where, ": unknown dtype ", dt->dump(),
+  BL_CHECK(e.dtype, where, ": unknown dtype ", json_excerpt(*dt),
            " (expected one of F32, F16, BF16, F64, BOOL, U8, I8, I16, U16, I32, U32, I64, U64)");
   BL_CHECK(e.dtype->conv != Conv::Unsupported, where, ": dtype ", e.dtype->name,
            " is not supported (float8 has no float32 conversion here)");
 
   const auto sh = v.find("shape");
   BL_CHECK(sh != v.end() && sh->is_array(), where, ": expected an array \"shape\", got ",
-           sh == v.end() ? std::string("none") : sh->dump());
+           sh == v.end() ? std::string("none") : json_excerpt(*sh));
   BL_CHECK(sh->size() <= static_cast<size_t>(Shape::kMaxDims), where, ": expected at most ", Shape::kMaxDims,
-           " dimensions, got shape ", sh->dump());
+           " dimensions, got shape ", json_excerpt(*sh));
   for (const Json& d : *sh) {
     BL_CHECK(d.is_number_integer() && (d.is_number_unsigned() || d.get<int64_t>() >= 0), where,
-             ": expected non-negative integer dimensions, got shape ", sh->dump());
+             ": expected non-negative integer dimensions, got shape ", json_excerpt(*sh));
     BL_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), where,
-             ": dimension out of range in shape ", sh->dump());
+             ": dimension out of range in shape ", json_excerpt(*sh));
     const int64_t di = d.get<int64_t>();
-    BL_CHECK(!__builtin_mul_overflow(e.numel, di, &e.numel), where, ": element count of shape ", sh->dump(),
+    BL_CHECK(!__builtin_mul_overflow(e.numel, di, &e.numel), where, ": element count of shape ", json_excerpt(*sh),
              " overflows");
     e.shape.push_back(di);
   }
@@ -151,7 +152,7 @@ Entry parse_entry(const std::string& where, const std::string& name, const Json&
   BL_CHECK(off != v.end() && off->is_array() && off->size() == 2 && (*off)[0].is_number_unsigned() &&
                (*off)[1].is_number_unsigned(),
            where, ": expected \"data_offsets\": [begin, end] of non-negative integers, got ",
-           off == v.end() ? std::string("none") : off->dump());
+           off == v.end() ? std::string("none") : json_excerpt(*off));
   e.begin = (*off)[0].get<uint64_t>();
   e.end = (*off)[1].get<uint64_t>();
   BL_CHECK(e.begin <= e.end, where, ": data_offsets [", e.begin, ", ", e.end, "] end before begin");
@@ -159,8 +160,8 @@ Entry parse_entry(const std::string& where, const std::string& name, const Json&
            "] out of range of the data section of ", data_size, " bytes (file truncated?)");
   uint64_t bytes = 0;
   BL_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(e.numel), e.dtype->size, &bytes), where,
-           ": byte size of shape ", sh->dump(), " overflows");
-  BL_CHECK(e.end - e.begin == bytes, where, ": size mismatch: shape ", sh->dump(), " of ", e.dtype->name,
+           ": byte size of shape ", json_excerpt(*sh), " overflows");
+  BL_CHECK(e.end - e.begin == bytes, where, ": size mismatch: shape ", json_excerpt(*sh), " of ", e.dtype->name,
            " needs ", bytes, " bytes, data_offsets [", e.begin, ", ", e.end, "] hold ", e.end - e.begin);
   return e;
 }
@@ -183,13 +184,14 @@ std::vector<Entry> parse_header(const std::string& file, std::string_view text, 
   const size_t nul = text.find('\0');
   BL_CHECK(nul == std::string_view::npos, ctx, ": header is not valid JSON (NUL byte at offset ", nul,
            " of ", text.size(), "; wrong header length?)");
+  check_json_depth(text, ctx + ": header");
   Json header;
   try {
     header = Json::parse(text.begin(), text.end(), on_key);
   } catch (const nlohmann::json::exception& err) {
-    BL_THROW(ctx, ": header is not valid JSON (", err.what(), ")");
+    BL_THROW(ctx, ": header is not valid JSON (", truncate_for_message(err.what()), ")");
   }
-  BL_CHECK(duplicate.empty(), ctx, ": tensor name \"", duplicate, "\" appears more than once in the header");
+  BL_CHECK(duplicate.empty(), ctx, ": tensor name \"", truncate_for_message(duplicate), "\" appears more than once in the header");
   BL_CHECK(header.is_object(), ctx, ": expected the header to be a JSON object, got ",
            header.type_name());
 
@@ -199,13 +201,13 @@ std::vector<Entry> parse_header(const std::string& file, std::string_view text, 
       BL_CHECK(value.is_object(), ctx, ": expected \"__metadata__\" to be an object of strings, got ",
                value.type_name());
       for (const auto& [k, s] : value.items()) {
-        BL_CHECK(s.is_string(), ctx, ": expected string values in \"__metadata__\", key \"", k, "\" holds ",
-                 s.dump());
+        BL_CHECK(s.is_string(), ctx, ": expected string values in \"__metadata__\", key \"", truncate_for_message(k), "\" holds ",
+                 json_excerpt(s));
         metadata[k] = s.get<std::string>();
       }
       continue;
     }
-    entries.push_back(parse_entry(ctx + ": tensor \"" + name + "\"", name, value, data_size));
+    entries.push_back(parse_entry(ctx + ": tensor \"" + truncate_for_message(name) + "\"", name, value, data_size));
   }
 
   // No two non-empty byte ranges may overlap (a crafted file could alias tensors otherwise).
@@ -218,7 +220,8 @@ std::vector<Entry> parse_header(const std::string& file, std::string_view text, 
     if (i > 0) {
       const Entry& a = *by_offset[i - 1];
       const Entry& b = *by_offset[i];
-      BL_CHECK(b.begin >= a.end, ctx, ": tensors \"", a.name, "\" [", a.begin, ", ", a.end, ") and \"", b.name,
+      BL_CHECK(b.begin >= a.end, ctx, ": tensors \"", truncate_for_message(a.name), "\" [", a.begin, ", ", a.end,
+               ") and \"", truncate_for_message(b.name),
                "\" [", b.begin, ", ", b.end, ") have overlapping data_offsets");
     }
     last_end = std::max(last_end, by_offset[i]->end);

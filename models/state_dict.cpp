@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "models/weight_check.h"
 
 namespace backlight {
 
@@ -93,6 +94,7 @@ LoadReport load_weights(Module& model, const SafeTensorsFile& file, const LoadOp
            file.path, ": unsupported format '", format, "' (this build reads '", kWeightsFormat, "')");
   BL_CHECK(options.arch.empty() || arch.empty() || arch == options.arch, "load_weights: ", file.path,
            " holds weights for architecture '", arch, "', but the model is '", options.arch, "'");
+  if (!options.allow_nonfinite_weights) check_weight_values(file.tensors, file.path);
   try {
     return load_state_dict(model, file.tensors, options.strict);
   } catch (const Error& e) {

@@ -48,6 +48,9 @@ struct LoadOptions {
   bool strict = true;
   /// When set and the file's metadata names an "arch", the two must be equal.
   std::string arch;
+  /// load_weights refuses NaN/Inf values and negative BatchNorm running variances, naming the
+  /// tensor (models/weight_check.h); true skips that check. (load_state_dict never checks.)
+  bool allow_nonfinite_weights = false;
 };
 
 /// load_state_dict from an already opened safetensors file (checks "arch" and "format" metadata;

@@ -8,6 +8,7 @@
 #include "engine/error.h"
 #include "models/alexnet.h"
 #include "models/mobilenet.h"
+#include "models/onnx/model.h"
 #include "models/resnet.h"
 #include "models/small.h"
 #include "models/state_dict.h"
@@ -137,6 +138,7 @@ ModulePtr make_model(std::string_view name, const ModelConfig& cfg) {
 }
 
 ModulePtr load_model(const std::filesystem::path& path, ModelConfig cfg) {
+  if (path.extension() == ".onnx") return load_onnx_model(path);  // models/onnx/model.h
   const SafeTensorsFile file = read_safetensors(path);
   const auto meta = [&](const char* key) {
     const auto it = file.metadata.find(key);
@@ -163,7 +165,8 @@ ModulePtr load_model(const std::filesystem::path& path, ModelConfig cfg) {
   if (const std::string s = meta("image_size"); !s.empty() && cfg.vit.image_size == 0)
     cfg.vit.image_size = parse_int(s, "image_size", file.path);
   ModulePtr model = make_model(arch, cfg);
-  load_weights(*model, file, LoadOptions{.strict = true, .arch = arch});
+  load_weights(*model, file,
+               LoadOptions{.strict = true, .arch = arch, .allow_nonfinite_weights = cfg.allow_nonfinite_weights});
   return model;
 }
 

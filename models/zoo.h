@@ -47,6 +47,9 @@ struct ModelConfig {
   /// mobilenet_v2: channel multiplier (torchvision's width_mult).
   float width_mult = 1.0f;
   VitConfig vit{};
+  /// load_model only: skip the load-time NaN/Inf and negative running-variance check
+  /// (LoadOptions::allow_nonfinite_weights).
+  bool allow_nonfinite_weights = false;
 };
 
 /// One zoo entry.
@@ -68,7 +71,9 @@ ModelInfo zoo_model_info(std::string_view name);
 /// for an unknown name (listing the known ones) or an invalid configuration.
 ModulePtr make_model(std::string_view name, const ModelConfig& cfg = {});
 
-/// Builds the architecture named in a weights file's metadata ("arch", as written by
+/// An `.onnx` path is imported instead (load_onnx_model, models/onnx/model.h: the graph with its
+/// own weights, at the input shape stored in the file; `cfg` is not used).
+/// Otherwise: builds the architecture named in a weights file's metadata ("arch", as written by
 /// tools/convert_torch.py or save_weights) with its "num_classes", and loads the weights
 /// strictly. `cfg` supplies any other knobs (mlp sizes, ViT sizes); its num_classes, when set,
 /// must agree with the file. Throws when the file has no "arch" entry.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ constexpr int kExitUsage = 2;
 /// Every command, in help order.
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {info_command(),    explain_command(), train_command(), evaluate_command(),
-                                              methods_command(), rules_command(),   models_command(),  attack_command()};
+                                              methods_command(), rules_command(),   models_command(),  layers_command(),
+                                              attack_command()};
   return table;
 }
 
@@ -107,6 +109,10 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "backlight: " << e.what() << "\n(run 'backlight --help' or 'backlight <command> --help')\n";
     return kExitUsage;
+  } catch (const std::bad_alloc&) {  // library allocations report themselves; this is the rest
+    std::cerr << "backlight: error: out of memory (lower --batch, --steps, --samples, the image size or the number "
+                 "of images)\n";
+    return kExitError;
   } catch (const std::exception& e) {  // backlight::Error and everything else
     std::cerr << "backlight: error: " << e.what() << "\n";
     return kExitError;

@@ -1,5 +1,6 @@
 #pragma once
 /// What every attribution method returns.
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -19,6 +20,14 @@ struct AttributionResult {
   Tensor delta;
   /// Layer-resolution map for CAM-family and layer methods (before upsampling); else undefined.
   Tensor layer_map;
+  /// LRP family (lrp, layer_lrp): relevance conservation per item [N] (host tensors): the start
+  /// relevance (1, or f_t(x) with multiply_by_output), the sum of the returned relevance, and
+  /// |sum - start| / |start| (kLrpConservationTolerance in attribution/gradient/lrp_relevance.h says when
+  /// a rule set does not conserve on the model at hand). Undefined for other methods.
+  Tensor relevance_start, relevance_sum, conservation_error;
+  /// LRP family: the built-in rule set that ran ("cp_lrp" when "auto" found attention), or
+  /// "custom" for a caller's RuleSet; empty for other methods.
+  std::string rule_set;
 };
 
 }  // namespace backlight

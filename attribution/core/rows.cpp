@@ -1,5 +1,7 @@
 #include "attribution/core/rows.h"
 
+#include "attribution/core/limits.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -143,6 +145,7 @@ Tensor baseline_distribution(const std::vector<Baseline>& baselines, const Tenso
 ShapSamples shap_samples(const Tensor& x, const Tensor& distribution, int samples, float stdev, uint64_t seed,
                          const Workspace& ws, const ShapDraws& draws, std::string_view method) {
   BL_CHECK(samples >= 1, method, ": expected samples >= 1, got ", samples);
+  check_count_limit(method, "samples", "--samples", samples, kMaxSamples);
   BL_CHECK(stdev >= 0, method, ": expected stdev >= 0, got ", stdev);
   const int64_t n = x.size(0), per = x.numel() / n;
   BL_CHECK_SHAPE(distribution.defined() && distribution.dim() >= 1 && distribution.size(0) >= 1 &&

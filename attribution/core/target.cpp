@@ -1,5 +1,7 @@
 #include "attribution/core/target.h"
 
+#include <cmath>
+
 #include "engine/error.h"
 #include "engine/ops/ops.h"
 
@@ -40,8 +42,10 @@ std::vector<int64_t> Target::resolve(const Tensor& output) const {
     switch (kind_) {
       case Kind::Top1: {
         const float* row = values.data() + i * classes;
-        for (int64_t j = 1; j < classes; ++j)
-          if (row[j] > row[c]) c = j;
+        // torch.argmax: NaN counts as the maximum (the first NaN wins), so a NaN output is not
+        // silently explained as some finite class.
+        for (int64_t j = 1; j < classes && !std::isnan(row[c]); ++j)
+          if (row[j] > row[c] || std::isnan(row[j])) c = j;
         break;
       }
       case Kind::Index: c = classes_[0]; break;

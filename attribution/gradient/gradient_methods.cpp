@@ -48,14 +48,23 @@ AttributionResult deconvolution(const Module& model, const Tensor& inputs, const
 }
 
 AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& target, const LrpOptions& options) {
-  const RuleSet rules = options.rule_set ? *options.rule_set : make_rule_set(options.rules, options.params);
+  std::unique_ptr<Workspace> local;
+  const Workspace& ws = pick_workspace(options.workspace, local);
   // Folding clones the model: callers attributing many inputs should merge once themselves
   // (merge_batchnorm in engine/canonize.h) and pass merge_batchnorm = false.
   const ModulePtr canonical = lrp_canonical_model(model, inputs.shape(), options.merge_batchnorm);
-  AttributionResult r = rule_set_attribution(canonical ? *canonical : model, inputs, target, rules, options.workspace);
-  r.attribution = r.attribution.to_cpu();  // the relevance bookkeeping runs on the host
-  r.output = r.output.to_cpu();
+  ForwardPass pass = forward_pass(canonical ? *canonical : model, inputs, ws);
+  // "auto" is resolved from the recorded forward, so the one pass serves both.
+  const std::string name = options.rule_set ? std::string("custom")
+                           : options.rules == "auto" ? auto_lrp_rules(*pass.tape, pass.output)
+                                                     : options.rules;
+  const RuleSet rules = options.rule_set ? *options.rule_set : make_rule_set(name, options.params);
+  AttributionResult r;
+  const std::vector<Var> wrt{pass.input};
+  r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0].to_cpu();  // bookkeeping on the host
+  r.output = pass.output.value().to_cpu();
   finish_lrp_relevance(r, target, options.multiply_by_output);
+  r.rule_set = name;
   return r;
 }
 

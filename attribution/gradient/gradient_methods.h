@@ -37,7 +37,9 @@ AttributionResult deconvolution(const Module& model, const Tensor& inputs, const
                                 const ModifiedGradientOptions& options = {});
 
 struct LrpOptions {
-  std::string rules = "lrp_epsilon_plus_flat";  ///< a built-in rule set name (engine/rules/builtin_sets.h)
+  /// A built-in rule set name (engine/rules/builtin_sets.h), or "auto": cp_lrp for models with attention (read
+  /// from the recorded forward, lrp_relevance.h auto_lrp_rules), else lrp_epsilon_plus_flat.
+  std::string rules = "auto";
   RuleParams params;                             ///< its parameters by name
   const RuleSet* rule_set = nullptr;             ///< a custom rule set instead of `rules`
   bool merge_batchnorm = true;                   ///< fold BatchNorm into conv/linear first (Zennit canonizers)
@@ -48,7 +50,8 @@ struct LrpOptions {
 };
 /// Layer-wise relevance propagation: relevance of the input for the target logit, seeded with 1
 /// (or f_t(x), multiply_by_output). Under conserving rules it sums to about the start value;
-/// delta[n] = start - sum(attr[n]) (Captum's LRP delta).
+/// delta[n] = start - sum(attr[n]) (Captum's LRP delta); relevance_start, relevance_sum and
+/// conservation_error report conservation per item, rule_set the rule set that ran.
 AttributionResult lrp(const Module& model, const Tensor& inputs, const Target& target, const LrpOptions& options = {});
 
 /// Any rule set: the backward signal at the input (building block for the methods above).

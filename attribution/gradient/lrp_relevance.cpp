@@ -1,5 +1,6 @@
 #include "attribution/gradient/lrp_relevance.h"
 
+#include <cmath>
 #include <vector>
 
 #include "attribution/core/rows.h"
@@ -28,7 +29,25 @@ void finish_lrp_relevance(AttributionResult& r, const Target& target, bool multi
   }
   const std::vector<double> sums = item_sums(r.attribution);
   r.delta = Tensor::empty(Shape{items});
-  for (int64_t n = 0; n < items; ++n) r.delta.data()[n] = static_cast<float>(start.data()[n] - sums[n]);
+  r.relevance_start = start.clone();
+  r.relevance_sum = Tensor::empty(Shape{items});
+  r.conservation_error = Tensor::empty(Shape{items});
+  for (int64_t n = 0; n < items; ++n) {
+    const double s0 = start.data()[n];
+    r.delta.data()[n] = static_cast<float>(s0 - sums[n]);
+    r.relevance_sum.data()[n] = static_cast<float>(sums[n]);
+    // A zero start (f_t(x) = 0 with multiply_by_output) conserves only a zero sum.
+    r.conservation_error.data()[n] = static_cast<float>(
+        s0 != 0 ? std::fabs(sums[n] - s0) / std::fabs(s0) : (sums[n] == 0 ? 0.0 : INFINITY));
+  }
+}
+
+std::string auto_lrp_rules(const Tape& tape, const Var& output) {
+  for (const Node& node : tape.nodes()) {
+    if (node.kind == OpKind::MatMul) return "cp_lrp";  // Linear layers are OpKind::Linear
+    if (node.kind == OpKind::Softmax && node.output != output.id()) return "cp_lrp";
+  }
+  return "lrp_epsilon_plus_flat";
 }
 
 }  // namespace backlight

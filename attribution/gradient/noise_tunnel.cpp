@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "attribution/core/limits.h"
 #include "engine/error.h"
 #include "kernels/dispatch.h"
 
@@ -153,12 +154,15 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
                                const NoiseTunnelOptions& opt) {
   BL_CHECK(method, "noise_tunnel: no attribution method given");
   BL_CHECK(opt.samples >= 1, "noise_tunnel: expected samples >= 1, got ", opt.samples);
+  check_count_limit("noise_tunnel", "samples", "--samples", opt.samples, kMaxSamples);
   BL_CHECK(opt.samples_batch_size >= 0, "noise_tunnel: expected samples_batch_size >= 0, got ",
            opt.samples_batch_size);
   BL_CHECK(opt.stdev >= 0 || opt.noise.defined(), "noise_tunnel: expected stdev >= 0, got ", opt.stdev);
   check_inputs(inputs);
   const int64_t items = inputs.size(0);
-  const int per_chunk = opt.samples_batch_size > 0 ? std::min(opt.samples_batch_size, opt.samples) : opt.samples;
+  // 0: all samples at once up to kDefaultChunkRows rows, then chunks (memory never grows with samples).
+  const int per_chunk = opt.samples_batch_size > 0 ? std::min(opt.samples_batch_size, opt.samples)
+                                                   : static_cast<int>(units_per_chunk(0, items, opt.samples));
   const std::vector<int64_t> classes = target.fixed_classes(items);
 
   const NoiseSource source = noise_source(inputs, opt);  // once per call, on the inputs' device

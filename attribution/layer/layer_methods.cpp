@@ -121,14 +121,18 @@ AttributionResult layer_lrp(const Module& model, const Tensor& inputs, const Tar
   require_layer(opt.layer, "layer_lrp");
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(opt.workspace, local);
-  const RuleSet rules = opt.rule_set ? *opt.rule_set : make_rule_set(opt.rules, opt.params);
   const ModulePtr canonical = lrp_canonical_model(model, inputs.shape(), opt.merge_batchnorm);
   ForwardPass pass = forward_pass(canonical ? *canonical : model, inputs, ws);
+  const std::string name = opt.rule_set ? std::string("custom")
+                           : opt.rules == "auto" ? auto_lrp_rules(*pass.tape, pass.output)
+                                                 : opt.rules;
+  const RuleSet rules = opt.rule_set ? *opt.rule_set : make_rule_set(name, opt.params);
   const std::vector<Var> wrt{layer_output(*pass.tape, opt.layer)};
   AttributionResult r;
   r.attribution = target_backward(pass, target, rules, wrt, &r.target)[0].clone();
   r.output = pass.output.value();
   finish_lrp_relevance(r, target, opt.multiply_by_output);
+  r.rule_set = name;
   r.layer_map = r.attribution;
   return r;
 }

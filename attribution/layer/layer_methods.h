@@ -70,7 +70,7 @@ AttributionResult layer_deeplift_shap(const Module& model, const Tensor& inputs,
 
 struct LayerLrpOptions {
   std::string layer;
-  std::string rules = "lrp_epsilon_plus_flat";  ///< a built-in rule set (engine/rules/builtin_sets.h)
+  std::string rules = "auto";  ///< a built-in rule set (engine/rules/builtin_sets.h), or "auto" as LrpOptions::rules
   RuleParams params;
   const RuleSet* rule_set = nullptr;  ///< a custom rule set instead of `rules`
   bool merge_batchnorm = true;        ///< fold BatchNorm into conv/linear first (as lrp())

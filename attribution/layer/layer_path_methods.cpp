@@ -2,6 +2,7 @@
 // LayerConductance, InternalInfluence (input paths) and LayerGradientShap (random samples).
 #include <algorithm>
 
+#include "attribution/core/limits.h"
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/core/layer.h"
 #include "attribution/core/layer_eval.h"
@@ -20,9 +21,10 @@ void check_path_options(const char* method, const std::string& layer, const std:
   require_finite(inputs, method);
 }
 
-// Steps per forward: Captum's internal_batch_size / N (at least 1); 0 runs all steps at once.
+// Steps per forward: Captum's internal_batch_size / N (at least 1); 0 runs all steps at once up to
+// kDefaultChunkRows rows (attribution/limits.h), so memory never grows with steps.
 size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps) {
-  return internal_batch_size > 0 ? std::max<size_t>(1, static_cast<size_t>(internal_batch_size / items)) : steps;
+  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps)));
 }
 
 // Gradient of the target wrt the layer output for path rows (step-major, k1 - k0 steps).

@@ -1,5 +1,7 @@
 #include "attribution/neuron/neuron_methods.h"
 
+#include "attribution/core/limits.h"
+
 #include <algorithm>
 
 #include "attribution/path/integrated_gradients.h"
@@ -42,7 +44,7 @@ Tensor times_difference(const Tensor& g, const Tensor& x, const Tensor& base, bo
 }
 
 size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps) {
-  return internal_batch_size > 0 ? std::max<size_t>(1, static_cast<size_t>(internal_batch_size / items)) : steps;
+  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps)));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attribution/core/limits.h"
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/gradient/noise_tunnel.h"
 #include "engine/parallel.h"
@@ -24,6 +25,7 @@ AttributionResult gradient_shap(const Module& model, const Tensor& inputs, const
                  inputs.defined() ? inputs.shape().str() : std::string("no tensor"));
   require_finite(inputs, "gradient_shap input");
   BL_CHECK(opt.samples >= 1, "gradient_shap: expected samples >= 1, got ", opt.samples);
+  check_count_limit("gradient_shap", "samples", "--samples", opt.samples, kMaxSamples);
   const int64_t items = inputs.size(0), per = inputs.numel() / items, draws = opt.samples * items;
 
   Tensor dist = opt.baselines;

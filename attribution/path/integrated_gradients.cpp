@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attribution/core/limits.h"
 #include "attribution/core/rows.h"
 #include "engine/backward.h"
 #include "kernels/dispatch.h"
@@ -51,9 +52,7 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   const Target fixed = target.is_function() ? target : Target::indices(r.target);
   const int64_t items = x.size(0), per_item = x.numel() / items;
   const size_t steps = rule.alphas.size();
-  const size_t per_chunk = opt.internal_batch_size > 0
-                               ? std::max<size_t>(1, static_cast<size_t>(opt.internal_batch_size / items))
-                               : steps;
+  const size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps));
 
   r.attribution = Tensor::zeros(x.shape(), &ws);
   r.delta = Tensor::zeros(Shape{items});

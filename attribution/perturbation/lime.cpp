@@ -9,6 +9,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "attribution/core/limits.h"
 #include "attribution/core/pass.h"
 #include "attribution/perturbation/perturbation.h"
 #include "engine/error.h"
@@ -73,6 +74,7 @@ AttributionResult fit_coalitions(const Module& model, const Tensor& inputs, cons
                                  const ProgressOptions& progress, const Workspace* given_ws) {
   check_perturbation_inputs(inputs, spec.who);
   BL_CHECK(spec.samples >= 1, spec.who, ": expected samples >= 1, got ", spec.samples);
+  check_count_limit(spec.who, "samples", "--samples", spec.samples, kMaxSamples);
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(given_ws, local);
   const FeatureGroups groups = interpretable_groups(features, inputs, spec.who);

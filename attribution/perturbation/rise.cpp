@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "attribution/core/limits.h"
 #include "attribution/core/pass.h"
 #include "attribution/perturbation/perturbation.h"
 #include "engine/error.h"
@@ -70,6 +71,7 @@ AttributionResult rise(const Module& model, const Tensor& inputs, const Target& 
   check_perturbation_inputs(inputs, "rise");
   BL_CHECK_SHAPE(inputs.dim() >= 3, "rise: expected inputs [N, ..., H, W] with two spatial axes, got ", inputs.shape());
   BL_CHECK(opt.masks >= 1, "rise: expected masks >= 1, got ", opt.masks);
+  check_count_limit("rise", "masks", "--samples", opt.masks, kMaxSamples);
   const int64_t items = inputs.size(0), h = inputs.size(-2), w = inputs.size(-1), hw = h * w;
   const int64_t planes = inputs.numel() / items / hw, numel = planes * hw;
   check_rise(h, w, opt.cells, opt.keep_probability);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "attribution/core/limits.h"
 #include "attribution/core/pass.h"
 #include "attribution/perturbation/perturbation.h"
 #include "engine/error.h"
@@ -17,6 +18,7 @@ AttributionResult shapley_value_sampling(const Module& model, const Tensor& inpu
                                          const ShapleyValueSamplingOptions& opt) {
   check_perturbation_inputs(inputs, "shapley_value_sampling");
   BL_CHECK(opt.samples >= 1, "shapley_value_sampling: expected samples >= 1 permutations, got ", opt.samples);
+  check_count_limit("shapley_value_sampling", "samples", "--samples", opt.samples, kMaxSamples);
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(opt.workspace, local);
   const FeatureGroups groups = groups_or_elements(opt.feature_mask, inputs, "shapley_value_sampling");

@@ -8,12 +8,23 @@
 namespace backlight::math {
 
 // Kink convention (PyTorch's): relu'(0) = 0, relu6'(0) = relu6'(6) = 0, leaky'(0) = slope.
-BL_HD inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
-BL_HD inline float relu_grad(float x) { return x > 0.0f ? 1.0f : 0.0f; }
+// NaN propagates as in PyTorch: every select is written so that a NaN input takes the branch that
+// returns it (`x <= 0 ? 0 : x`, never `x > 0 ? x : 0`, which would turn NaN into 0). The *_vjp
+// forms are PyTorch's backward selects (threshold_backward, hardtanh_backward,
+// leaky_relu_backward): the gradient is passed or zeroed, never multiplied by 0 (so an infinite
+// or NaN upstream gradient at a clamped element gives 0, and a NaN input passes the gradient).
+BL_HD inline float relu(float x) { return x <= 0.0f ? 0.0f : x; }
+BL_HD inline float relu_grad(float x) { return x <= 0.0f ? 0.0f : 1.0f; }
+BL_HD inline float relu_vjp(float g, float x) { return x <= 0.0f ? 0.0f : g; }
 BL_HD inline float relu6(float x) { return x <= 0.0f ? 0.0f : (x >= 6.0f ? 6.0f : x); }
 BL_HD inline float relu6_grad(float x) { return (x > 0.0f && x < 6.0f) ? 1.0f : 0.0f; }
+BL_HD inline float relu6_vjp(float g, float x) { return (x > 0.0f && x < 6.0f) ? g : 0.0f; }  // NaN: 0
 BL_HD inline float leaky_relu(float x, float s) { return x > 0.0f ? x : s * x; }
 BL_HD inline float leaky_relu_grad(float x, float s) { return x > 0.0f ? 1.0f : s; }
+BL_HD inline float leaky_relu_vjp(float g, float x, float s) { return x > 0.0f ? g : g * s; }
+/// max(x, 0) and min(x, 0) that keep NaN (LRP's z+ / z- weight and input modifiers).
+BL_HD inline float positive_part(float x) { return x <= 0.0f ? 0.0f : x; }
+BL_HD inline float negative_part(float x) { return x >= 0.0f ? 0.0f : x; }
 BL_HD inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 BL_HD inline float sigmoid_grad_from_y(float y) { return y * (1.0f - y); }
 BL_HD inline float tanh_grad_from_y(float y) { return 1.0f - y * y; }

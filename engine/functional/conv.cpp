@@ -6,6 +6,7 @@
 
 #include "engine/eigen.h"
 #include "engine/error.h"
+#include "engine/finite.h"
 #include "engine/functional/conv_paths.h"
 #include "engine/functional/cuda_ops.h"
 #include "engine/functional/dispatch.h"
@@ -25,6 +26,12 @@ namespace {
 // of col2im. So both channel counts must be >= 16: every 3x3 stride-1 layer of ResNet-18 and
 // VGG-16 except VGG's stem.
 bool use_winograd(const ConvGeometry& g) { return conv_paths::winograd_applies(g) && g.c >= 16 && g.o >= 16; }
+
+// Winograd's transforms add and subtract neighbouring inputs (and weights), so one Inf becomes
+// Inf - Inf = NaN in outputs whose window never saw it, and 0 (padding) x Inf weight reaches
+// outputs PyTorch leaves finite. With a non-finite operand the GEMM path runs instead; the scan
+// reads the operands once (< 1% of the conv's multiply-adds at >= 16 output channels).
+bool finite_operands(const Tensor& a, const Tensor& b) { return all_finite(a.span()) && all_finite(b.span()); }
 
 }  // namespace
 
@@ -56,7 +63,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}, ws);
   const float* b = bias.defined() ? bias.data() : nullptr;
   if (conv_paths::is_depthwise(g)) conv_paths::forward_depthwise(x.data(), w.data(), b, g, y.data());
-  else if (use_winograd(g)) conv_paths::forward_winograd(x.data(), w.data(), b, g, y.data(), ws);
+  else if (use_winograd(g) && finite_operands(x, w)) conv_paths::forward_winograd(x.data(), w.data(), b, g, y.data(), ws);
   else conv_paths::forward_gemm(x.data(), w.data(), b, g, y.data(), ws);
   return y;
 }
@@ -69,11 +76,13 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_s
   BL_ON_CUDA("conv2d backward", ws, gy, w) return cuda_ops::conv2d_backward_input(gy, w, g);
   Tensor dx = Tensor::empty(x_shape, ws);
   if (conv_paths::is_depthwise(g)) conv_paths::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
-  else if (use_winograd(g)) conv_paths::backward_input_winograd(gy.data(), w.data(), g, dx.data(), ws);
+  else if (use_winograd(g) && finite_operands(gy, w)) conv_paths::backward_input_winograd(gy.data(), w.data(), g, dx.data(), ws);
   // Both GEMM paths do the same multiply-adds; their overheads differ: the flipped path builds
   // im2col rows from g (O/g * kH*kW rows), col2im scatters C/g * kH*kW rows into dx. With few
   // input channels (a stem conv on RGB) col2im moves far less memory.
-  else if (conv_paths::flipped_backward_applies(g) && 2 * g.cg() >= g.og())
+  // The flipped path also multiplies the weights by the zero border of the padded gradient, so it
+  // too needs finite weights (0 x Inf = NaN where PyTorch's col2im adds nothing).
+  else if (conv_paths::flipped_backward_applies(g) && 2 * g.cg() >= g.og() && all_finite(w.span()))
     conv_paths::backward_input_flipped(gy.data(), w.data(), g, dx.data(), ws);
   else conv_paths::backward_input_col2im(gy.data(), w.data(), g, dx.data(), ws);
   return dx;

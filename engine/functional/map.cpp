@@ -20,11 +20,11 @@ Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p) 
     case U::Tanh: return map_unary(x, ws, [](float v) { return std::tanh(v); });
     case U::Gelu: return map_unary(x, ws, [](float v) { return math::gelu(v); });
     case U::GeluTanh: return map_unary(x, ws, [](float v) { return math::gelu_tanh(v); });
-    case U::PositivePart: return map_unary(x, ws, [](float v) { return v > 0.0f ? v : 0.0f; });
-    case U::NegativePart: return map_unary(x, ws, [](float v) { return v < 0.0f ? v : 0.0f; });
+    case U::PositivePart: return map_unary(x, ws, [](float v) { return math::positive_part(v); });
+    case U::NegativePart: return map_unary(x, ws, [](float v) { return math::negative_part(v); });
     case U::Square: return map_unary(x, ws, [](float v) { return v * v; });
-    case U::GammaPositive: return map_unary(x, ws, [p](float v) { return v + p * (v > 0.0f ? v : 0.0f); });
-    case U::GammaNegative: return map_unary(x, ws, [p](float v) { return v + p * (v < 0.0f ? v : 0.0f); });
+    case U::GammaPositive: return map_unary(x, ws, [p](float v) { return v + p * math::positive_part(v); });
+    case U::GammaNegative: return map_unary(x, ws, [p](float v) { return v + p * math::negative_part(v); });
     case U::Scale: return map_unary(x, ws, [p](float v) { return p * v; });
     case U::Abs: return map_unary(x, ws, [](float v) { return std::fabs(v); });
   }
@@ -36,9 +36,10 @@ Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, map
   using G = maps::Grad;
   auto with = [&](auto dfdv) { return map_binary(g, v, ws, [dfdv](float gi, float vi) { return gi * dfdv(vi); }); };
   switch (op) {
-    case G::Relu: return with([](float v) { return math::relu_grad(v); });
-    case G::Relu6: return with([](float v) { return math::relu6_grad(v); });
-    case G::LeakyRelu: return with([p](float x) { return math::leaky_relu_grad(x, p); });
+    // Piecewise maps select the gradient (PyTorch's backward), never multiply it by 0.
+    case G::Relu: return map_binary(g, v, ws, [](float gi, float x) { return math::relu_vjp(gi, x); });
+    case G::Relu6: return map_binary(g, v, ws, [](float gi, float x) { return math::relu6_vjp(gi, x); });
+    case G::LeakyRelu: return map_binary(g, v, ws, [p](float gi, float x) { return math::leaky_relu_vjp(gi, x, p); });
     case G::Sigmoid: return with([](float v) { return math::sigmoid_grad_from_y(v); });
     case G::Tanh: return with([](float v) { return math::tanh_grad_from_y(v); });
     case G::Gelu: return with([](float v) { return math::gelu_grad(v); });

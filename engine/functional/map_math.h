@@ -45,11 +45,11 @@ BL_HD inline float apply_unary(Unary op, float x, float p) {
     case Unary::Tanh: return tanhf(x);
     case Unary::Gelu: return math::gelu(x);
     case Unary::GeluTanh: return math::gelu_tanh(x);
-    case Unary::PositivePart: return x > 0.0f ? x : 0.0f;
-    case Unary::NegativePart: return x < 0.0f ? x : 0.0f;
+    case Unary::PositivePart: return math::positive_part(x);
+    case Unary::NegativePart: return math::negative_part(x);
     case Unary::Square: return x * x;
-    case Unary::GammaPositive: return x + p * (x > 0.0f ? x : 0.0f);
-    case Unary::GammaNegative: return x + p * (x < 0.0f ? x : 0.0f);
+    case Unary::GammaPositive: return x + p * math::positive_part(x);
+    case Unary::GammaNegative: return x + p * math::negative_part(x);
     case Unary::Scale: return p * x;
     case Unary::Abs: return fabsf(x);
   }
@@ -58,9 +58,9 @@ BL_HD inline float apply_unary(Unary op, float x, float p) {
 
 BL_HD inline float apply_grad(Grad op, float g, float v, float p) {
   switch (op) {
-    case Grad::Relu: return g * math::relu_grad(v);
-    case Grad::Relu6: return g * math::relu6_grad(v);
-    case Grad::LeakyRelu: return g * math::leaky_relu_grad(v, p);
+    case Grad::Relu: return math::relu_vjp(g, v);
+    case Grad::Relu6: return math::relu6_vjp(g, v);
+    case Grad::LeakyRelu: return math::leaky_relu_vjp(g, v, p);
     case Grad::Sigmoid: return g * math::sigmoid_grad_from_y(v);
     case Grad::Tanh: return g * math::tanh_grad_from_y(v);
     case Grad::Gelu: return g * math::gelu_grad(v);

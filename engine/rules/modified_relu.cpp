@@ -27,7 +27,7 @@ class GuidedBackprop final : public Rule {
     Tensor out = plain.use_count() == 1 ? plain : plain.clone(&ctx.workspace());
     float* p = out.data();
     parallel_for(out.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+      for (int64_t i = lo; i < hi; ++i) p[i] = p[i] <= 0.0f ? 0.0f : p[i];  // NaN stays NaN (torch.clamp)
     });
     return {out};
   }
@@ -43,7 +43,7 @@ class Deconvnet final : public Rule {
     const float* pg = g.data();
     float* p = out.data();
     parallel_for(out.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) p[i] = pg[i] > 0.0f ? pg[i] : 0.0f;
+      for (int64_t i = lo; i < hi; ++i) p[i] = pg[i] <= 0.0f ? 0.0f : pg[i];
     });
     return {out};
   }

@@ -67,8 +67,11 @@ TEST_CASE("reliability: --threads outside 1..4 x hardware threads is a usage err
 }
 
 TEST_CASE("reliability: integers beyond their type or sign are usage errors naming the flag") {
-  expect_usage("explain --steps 3000000000", "explain: --steps expects an integer in [1, 2147483647], got '3000000000'");
-  expect_usage("explain --samples 2147483648", "explain: --samples expects an integer in [1, 2147483647]");
+  // --steps and --samples stop at the library's limits (attribution/core/limits.h), as usage errors.
+  expect_usage("explain --steps 3000000000", "explain: --steps expects an integer in [1, 100000], got '3000000000'");
+  expect_usage("explain --steps 1000000000", "explain: --steps expects an integer in [1, 100000]");
+  expect_usage("explain --samples 2147483648", "explain: --samples expects an integer in [1, 1000000]");
+  expect_usage("explain --samples 1000001", "explain: --samples expects an integer in [1, 1000000]");
   expect_usage("explain --target 99999999999999999999",
                "--target (a class index or top1) expects an integer in [0, 9223372036854775807], got "
                "'99999999999999999999'");

@@ -154,6 +154,12 @@ TEST_CASE("torch parity: relu, relu6, leaky_relu, sigmoid, tanh, gelu, dropout (
   run_fixture("ops_activation.safetensors", builders());
 }
 
+TEST_CASE("torch parity: NaN and +-Inf propagate through every op as in PyTorch (forward and gradient)") {
+  // tools/reference/make_nonfinite_fixtures.py: inputs, weights and norm parameters poisoned with
+  // NaN, +Inf and -Inf (issue 14: relu's max(x, 0) used to turn NaN weights into finite logits).
+  run_fixture("ops_nonfinite.safetensors", builders());
+}
+
 TEST_CASE("torch parity: softmax, log_softmax, layernorm") { run_fixture("ops_softmax_norm.safetensors", builders()); }
 
 TEST_CASE("torch parity: add, sub, mul with broadcasting, scale") { run_fixture("ops_binary.safetensors", builders()); }

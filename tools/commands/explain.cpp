@@ -11,6 +11,7 @@
 
 #include "engine/cuda/device.h"
 #include "models/default_model.h"
+#include "models/onnx/model.h"
 #include "models/safetensors.h"
 #include "models/state_dict.h"
 #include "models/zoo.h"
@@ -26,8 +27,25 @@
 namespace backlight::cli {
 namespace {
 
+// An .onnx model; its metadata (tools/export_onnx.py) supplies --size/--mean/--std not given.
+ModulePtr load_onnx_explain_model(ExplainConfig& c) {
+  check_input_file(c.model, "explain: --model");
+  OnnxModelInfo info;
+  ModulePtr m = load_onnx_model(c.model, {}, &info);
+  if (!c.mean_std_given && info.mean.size() == 3 && info.std.size() == 3) {
+    c.mean = info.mean;
+    c.stdev = info.std;
+  }
+  if (c.size_shorter == 0 && c.size_h == 0 && info.image_size.size() == 2 && !c.npy_input) {
+    c.size_h = info.image_size[0];
+    c.size_w = info.image_size[1];
+  }
+  return m;
+}
+
 // Loads the model and sets c.model to the architecture actually run (the weights' "arch").
 ModulePtr load_explain_model(ExplainConfig& c) {
+  if (c.model.ends_with(".onnx")) return load_onnx_explain_model(c);
   if (c.weights) {
     check_input_file(*c.weights, "explain: --weights");
     const SafeTensorsFile file = read_safetensors(*c.weights);
@@ -47,10 +65,11 @@ ModulePtr load_explain_model(ExplainConfig& c) {
                  *c.weights, "': metadata num_classes must be an integer in [1, 16777216], got '", v.substr(0, 40), "'");
       }
       ModulePtr m = make_shapes_cnn(rng, n);
-      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
+      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn",
+                                         .allow_nonfinite_weights = c.allow_nonfinite_weights});
       return m;
     }
-    return load_model(*c.weights);
+    return load_model(*c.weights, ModelConfig{.allow_nonfinite_weights = c.allow_nonfinite_weights});
   }
   if (c.model == "shapes_cnn") return default_model();
   std::cerr << "explain: warning: --model " << c.model << " without --weights uses random weights\n";

@@ -7,6 +7,7 @@
 
 #include <climits>
 
+#include "attribution/core/limits.h"
 #include "engine/parallel.h"
 #include "models/zoo.h"
 #include "io/image_io.h"
@@ -45,13 +46,18 @@ void parse_model(const Args& args, ExplainConfig& c) {
   c.model = args.get_or("model", "shapes_cnn");
   c.model_given = args.has("model");
   c.weights = args.get("weights");
+  c.allow_nonfinite_weights = args.flag("allow-nonfinite-weights");
   std::string names = "shapes_cnn";
   bool ok = c.model == "shapes_cnn";
   for (const ModelInfo& mi : zoo_models()) {
     ok |= mi.name == c.model;
     names += ", " + mi.name;
   }
-  if (!ok) throw UsageError("explain: --model: unknown model '" + c.model + "' (accepted: " + names + ")");
+  ok |= c.model.ends_with(".onnx");  // an exported model (models/onnx/model.h)
+  if (!ok)
+    throw UsageError("explain: --model: unknown model '" + c.model + "' (accepted: " + names + ", or FILE.onnx)");
+  if (ok && c.model.ends_with(".onnx") && c.weights)
+    throw UsageError("explain: --weights does not apply to an .onnx model (the file holds its weights)");
   c.device = args.get_or("device", "cpu");
   if (c.device != "cpu" && c.device != "cuda")
     throw UsageError("explain: --device expects cpu or cuda, got '" + c.device + "'");
@@ -86,6 +92,7 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
   }
   if ((args.has("mean") || args.has("std")) && c.npy_input)
     throw UsageError("explain: --mean/--std apply to --image/--images, not to --input (the tensor is used as given)");
+  c.mean_std_given = args.has("mean") || args.has("std");
   c.mean = parse_floats(args.get_or("mean", "0,0,0"), "mean");
   c.stdev = parse_floats(args.get_or("std", "1,1,1"), "std");
   if (c.mean.size() != 3 || c.stdev.size() != 3)
@@ -121,7 +128,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
     o.neuron = parse_int_list(*n, ',', 0, INT64_MAX,
                               "explain: --neuron (indices like 5 or 3,4,4: flat or one per dimension)");
   c.neuron_given = !o.neuron.empty();
-  if (const auto s = positive_flag(args, "steps")) o.steps = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "steps", kMaxSteps)) o.steps = static_cast<int>(*s);
   if (const auto i = args.get("integration")) {
     try {
       o.integration = integration_from_string(*i);
@@ -133,7 +140,7 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   if (!nt.empty() && nt != "smoothgrad" && nt != "smoothgrad_sq" && nt != "vargrad")
     throw UsageError("explain: --noise-tunnel expects smoothgrad, smoothgrad_sq or vargrad, got '" + nt + "'");
   o.noise_tunnel = nt;
-  if (const auto s = positive_flag(args, "samples")) o.samples = static_cast<int>(*s);
+  if (const auto s = positive_flag(args, "samples", kMaxSamples)) o.samples = static_cast<int>(*s);
   if (const auto s = args.get_double("stdev")) {
     if (*s < 0) throw UsageError("explain: --stdev expects a non-negative number, got " + std::to_string(*s));
     o.stdev = static_cast<float>(*s);
@@ -215,8 +222,11 @@ void parse_output(const Args& args, ExplainConfig& c) {
 std::vector<FlagSpec> explain_flags() {
   // Long entries one field per line; the help texts are what `backlight explain --help` prints.
   return {
-      {.name = "model", .metavar = "NAME", .help = "zoo model (default: shapes_cnn, the embedded model)"},
+      {.name = "model", .metavar = "NAME", .help = "zoo model or FILE.onnx (default: shapes_cnn, the embedded model)"},
       {.name = "weights", .metavar = "FILE.safetensors", .help = "weights converted with tools/convert_torch.py"},
+      {.name = "allow-nonfinite-weights",
+       .kind = FlagKind::Bool,
+       .help = "load --weights even with NaN/Inf values or a negative BatchNorm running variance"},
       {.name = "image",
        .metavar = "FILE",
        .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",

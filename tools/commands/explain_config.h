@@ -24,6 +24,7 @@ struct ExplainConfig {
   std::string model = "shapes_cnn";    ///< --model; after loading: the architecture actually run
   bool model_given = false;            ///< --model was given (checked against the weights' "arch")
   std::optional<std::string> weights;
+  bool allow_nonfinite_weights = false;  ///< --allow-nonfinite-weights: skip the load-time value check
   std::string device = "cpu";
   // inputs: one of --image (once or repeated), --images DIR, --input FILE.npy, or the built-in image
   std::vector<std::string> images;     ///< --image values, in order
@@ -34,6 +35,7 @@ struct ExplainConfig {
   int64_t size_h = 0, size_w = 0;      ///< --size HxW, 0 when absent
   std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
   int64_t max_pixels = 0;              ///< --max-pixels (default kDefaultMaxPixels): decoded and resized images
+  bool mean_std_given = false;         ///< --mean/--std given (else an .onnx file's metadata applies)
   // attribution
   std::vector<std::string> methods;
   MethodOptions options;               ///< baselines from a .npy are loaded at run time

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <tuple>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "attribution/core/baseline.h"
 #include "attribution/cam/cam.h"
 #include "attribution/core/layer.h"
+#include "attribution/gradient/lrp_relevance.h"
 #include "attribution/on_device.h"
 #include "models/default_model.h"
 #include "models/zoo.h"
@@ -218,6 +220,25 @@ bool groupable(const MethodInfo& m, const ExplainConfig& c) {
   return !(m.needs_neuron && !c.neuron_given);
 }
 
+namespace {
+
+// LRP-family results carry conservation per item: copy item i's, and say on stderr when the rule
+// set lost or created relevance beyond kLrpConservationTolerance (docs/rules.md).
+std::optional<Conservation> conservation_of(const AttributionResult& res, int64_t i, const std::string& method,
+                                            const std::string& source) {
+  if (!res.conservation_error.defined()) return std::nullopt;
+  Conservation c{res.rule_set, res.relevance_start.data()[i], res.relevance_sum.data()[i],
+                 res.conservation_error.data()[i]};
+  if (!(c.relative_error <= kLrpConservationTolerance))
+    std::cerr << "explain: warning: " << method << " (rules " << c.rule_set << ") on " << source
+              << " does not conserve relevance: the input relevance sums to " << c.sum << " for a start of "
+              << c.start << " (relative error " << c.relative_error << ", tolerance " << kLrpConservationTolerance
+              << "; see docs/rules.md, 'Conservation')\n";
+  return c;
+}
+
+}  // namespace
+
 std::vector<ExplainRecord> explain_group(const Module& model, std::span<const ExplainInput> inputs,
                                          const ExplainConfig& config, const Workspace& ws,
                                          const Workspace* cuda_ws) {
@@ -279,8 +300,9 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
       const AttributionResult res = attribute(name, model, batch, target, options);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       for (int64_t i = 0; i < n; ++i)
-        recs[static_cast<size_t>(i)].methods.push_back(
-            {name, s / static_cast<double>(n), res.attribution.slice_batch(i, i + 1).clone()});
+        recs[static_cast<size_t>(i)].methods.push_back({name, s / static_cast<double>(n),
+                                                        res.attribution.slice_batch(i, i + 1).clone(),
+                                                        conservation_of(res, i, name, recs[static_cast<size_t>(i)].source)});
     } else {
       for (int64_t i = 0; i < n; ++i) {
         ExplainRecord& r = recs[static_cast<size_t>(i)];
@@ -288,7 +310,7 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
         const auto start = std::chrono::steady_clock::now();
         const AttributionResult res = attribute(name, model, inputs[static_cast<size_t>(i)].input, target, options);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        r.methods.push_back({name, s, res.attribution.clone()});
+        r.methods.push_back({name, s, res.attribution.clone(), conservation_of(res, 0, name, r.source)});
       }
     }
   }
@@ -340,8 +362,19 @@ Tensor render_record(const ExplainInput& input, const ExplainRecord& record, con
 nlohmann::json record_json(const ExplainRecord& r) {
   if (!r.error.empty()) return {{"input", r.source}, {"status", "error"}, {"error", r.error}};
   nlohmann::json methods = nlohmann::json::array();
-  for (const MethodRun& m : r.methods)
+  for (const MethodRun& m : r.methods) {
     methods.push_back({{"method", m.method}, {"seconds", m.seconds}, {"shape", m.attribution.shape().to_vector()}});
+    if (m.conservation) {
+      const Conservation& c = *m.conservation;
+      const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+      methods.back()["conservation"] = {{"rule_set", c.rule_set},
+                                        {"start", number(c.start)},
+                                        {"sum", number(c.sum)},
+                                        {"relative_error", number(c.relative_error)},
+                                        {"tolerance", kLrpConservationTolerance},
+                                        {"conserved", c.relative_error <= kLrpConservationTolerance}};
+    }
+  }
   nlohmann::json j = {
       {"input", r.source},
       {"status", "ok"},

@@ -50,10 +50,17 @@ void resolve_default_layer(ExplainConfig& config, const Module& model, const Exp
 /// feature_permutation is always grouped: it needs the other images.
 bool groupable(const MethodInfo& method, const ExplainConfig& config);
 
+/// LRP relevance conservation of one image (AttributionResult::relevance_start etc.).
+struct Conservation {
+  std::string rule_set;
+  double start = 0, sum = 0, relative_error = 0;
+};
+
 struct MethodRun {
   std::string method;
   double seconds = 0;       ///< of its call; a grouped call's time is split evenly over the images
   Tensor attribution;       ///< [1, ...] for this image
+  std::optional<Conservation> conservation;  ///< LRP-family methods only
 };
 
 /// Everything one image produced.

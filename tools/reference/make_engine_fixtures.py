@@ -34,6 +34,7 @@ Run from anywhere (deterministic; ~1 s; needs torch and the pip package safetens
 import json
 import os
 import struct
+import sys
 import zlib
 
 import torch
@@ -80,7 +81,7 @@ class Fixture:
                            "buffers": list(buffers), "grads": grads, "attrs": attrs or {}})
 
     def save(self):
-        meta = {"cases": json.dumps(self.cases), "generator": "tools/reference/make_engine_fixtures.py",
+        meta = {"cases": json.dumps(self.cases), "generator": os.path.basename(sys.argv[0]),
                 "torch": torch.__version__}
         path = os.path.join(OUT, self.filename)
         save(self.tensors, path, meta)
@@ -438,7 +439,7 @@ def network(name, model, input_shape, config):
     logits = model.double()(xd)
     cot = torch.randn(logits.shape, generator=g)
     logits.backward(cot.double())
-    meta = {"model": name, "config": json.dumps(config), "generator": "tools/reference/make_engine_fixtures.py",
+    meta = {"model": name, "config": json.dumps(config), "generator": os.path.basename(sys.argv[0]),
             "torch": torch.__version__, "format": "pt"}
     save(state, os.path.join(OUT, f"{name}.safetensors"), meta)
     io = {"input": x, "logits": logits.detach().float(), "cotangent": cot, "grad.input": xd.grad.float()}

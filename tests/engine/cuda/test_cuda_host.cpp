@@ -51,9 +51,9 @@ TEST_CASE("cuda/map_math: the device maps equal the CPU activation math") {
     CHECK(maps::apply_unary(maps::Unary::GammaNegative, x, 0.25f) == near(x + 0.25f * (x < 0 ? x : 0.0f)));
     CHECK(maps::apply_unary(maps::Unary::Scale, x, -2.0f) == near(-2.0f * x));
     const float g = 1.5f;
-    CHECK(maps::apply_grad(maps::Grad::Relu, g, x, 0) == near(g * math::relu_grad(x)));
-    CHECK(maps::apply_grad(maps::Grad::Relu6, g, x, 0) == near(g * math::relu6_grad(x)));
-    CHECK(maps::apply_grad(maps::Grad::LeakyRelu, g, x, 0.2f) == near(g * math::leaky_relu_grad(x, 0.2f)));
+    CHECK(maps::apply_grad(maps::Grad::Relu, g, x, 0) == near(math::relu_vjp(g, x)));
+    CHECK(maps::apply_grad(maps::Grad::Relu6, g, x, 0) == near(math::relu6_vjp(g, x)));
+    CHECK(maps::apply_grad(maps::Grad::LeakyRelu, g, x, 0.2f) == near(math::leaky_relu_vjp(g, x, 0.2f)));
     CHECK(maps::apply_grad(maps::Grad::Sigmoid, g, x, 0) == near(g * math::sigmoid_grad_from_y(x)));
     CHECK(maps::apply_grad(maps::Grad::Tanh, g, x, 0) == near(g * math::tanh_grad_from_y(x)));
     CHECK(maps::apply_grad(maps::Grad::Gelu, g, x, 0) == near(g * math::gelu_grad(x)));

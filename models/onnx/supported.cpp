@@ -1,0 +1,70 @@
+#include "models/onnx/supported.h"
+
+#include "engine/error.h"
+#include "models/onnx/fold.h"
+#include "models/onnx/program.h"
+
+namespace backlight::onnx {
+
+std::vector<OpSupport> supported_ops() {
+  return {
+      {"Conv", "conv2d", "2-D; groups (depthwise), dilations, strides, pads incl. asymmetric (explicit pad), auto_pad"},
+      {"Gemm", "linear", "transA=0; transB 0/1, alpha, beta folded into the weights"},
+      {"MatMul", "linear / matmul", "constant 2-D right operand: linear (LRP affine); two activations: batched matmul"},
+      {"BatchNormalization", "batchnorm", "inference (training_mode=0); an engine BatchNorm module, merged by the canonizer"},
+      {"LayerNormalization", "layernorm", "axis, epsilon; scale and optional bias"},
+      {"MaxPool", "maxpool2d", "2-D; kernel, strides, pads (asymmetric: explicit -inf pad), dilations, ceil_mode"},
+      {"AveragePool", "avgpool2d", "2-D; count_include_pad 0/1, ceil_mode"},
+      {"GlobalAveragePool", "adaptive_avgpool2d", "N,C,H,W -> N,C,1,1"},
+      {"Relu", "relu", ""},
+      {"LeakyRelu", "leaky_relu", "alpha"},
+      {"Sigmoid", "sigmoid", ""},
+      {"Tanh", "tanh", ""},
+      {"Clip", "relu6 / relu", "min 0 with max 6 (ReLU6) or no max"},
+      {"HardSigmoid", "scale, add, relu6, scale", "alpha, beta; composed (relu6(6 alpha x + 6 beta) / 6)"},
+      {"HardSwish", "... , mul", "x * HardSigmoid(x) with alpha 1/6, beta 1/2; composed"},
+      {"PRelu", "leaky_relu / relu, sub, mul, add", "scalar slope: one leaky_relu node; per-channel: composed"},
+      {"Neg", "scale", "factor -1"},
+      {"Split", "slice", "split sizes (input or attribute) or equal parts; constant sizes"},
+      {"Gelu", "gelu", "opset-20 op, and torch's erf form x*(erf(x/sqrt2)+1)*0.5 fused into one node"},
+      {"Softmax", "softmax", "any axis (opset >= 13), last axis below"},
+      {"LogSoftmax", "log_softmax", "as Softmax"},
+      {"Add", "add / scale", "numpy broadcasting; constant operands become buffers"},
+      {"Sub", "sub", "numpy broadcasting"},
+      {"Mul", "mul / scale", "a scalar constant factor is a linear scale node"},
+      {"Div", "scale / mul", "by constants only"},
+      {"ReduceMean", "mean", "axes (attribute or input), keepdims"},
+      {"ReduceSum", "sum", "axes (attribute or input), keepdims"},
+      {"Reshape", "reshape", "0 copies the input dim (allowzero=0), -1 inferred; shape folded per call"},
+      {"Flatten", "reshape", "axis"},
+      {"Transpose", "permute", "perm"},
+      {"Squeeze", "reshape", "axes attribute or input"},
+      {"Unsqueeze", "reshape", "axes attribute or input"},
+      {"Concat", "concat", "constant parts become buffers"},
+      {"Slice", "slice", "constant starts/ends/axes, positive steps"},
+      {"Pad", "pad", "mode=constant, non-negative pads"},
+      {"Gather", "embedding / slice", "constant 2-D table with activation indices: embedding; constant indices into an activation: slice"},
+      {"Identity", "(none)", ""},
+      {"Dropout", "dropout", "identity at inference"},
+      {"Cast", "(none)", "to float on activations; any type on constants"},
+      {"Shape", "folded", "per call (the batch axis stays free)"},
+      {"Constant", "folded", "tensor, value_int(s), value_float"},
+      {"ConstantOfShape", "folded", ""},
+      {"Gather, Concat, Unsqueeze, Squeeze, Slice, Add, Sub, Mul, Div, Equal, Where, Range, Expand, Floor, Ceil, Sqrt, Neg, Transpose, Reshape",
+       "folded", "on constants (shape arithmetic, weight preprocessing)"},
+  };
+}
+
+void check_supported(const Node& n, std::string_view source) {
+  if (is_runnable(n.op_type)) return;
+  std::string list;
+  for (const OpSupport& o : supported_ops())
+    if (o.tape_op != "folded") list += (list.empty() ? "" : ", ") + std::string(o.op);
+  if (is_foldable(n.op_type))
+    BL_THROW(source, ": ", n.describe(), ": op type ", n.op_type,
+             " is supported on constants only (shape arithmetic), not on activations. Ops on activations: ", list);
+  BL_THROW(source, ": ", n.describe(), ": op type ", n.op_type, " is not supported. Supported: ", list,
+           " (docs/models.md, `backlight layers --ops`)");
+}
+
+}  // namespace backlight::onnx
