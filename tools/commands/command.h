@@ -28,5 +28,6 @@ Command methods_command();   // listings.cpp
 Command rules_command();     // listings.cpp
 Command models_command();    // listings.cpp
 Command layers_command();    // layers.cpp
+Command attack_command();    // attack.cpp
 
 }  // namespace backlight::cli
