@@ -1,0 +1,217 @@
+"""Input attribution classes: gradient, reference and perturbation methods."""
+from __future__ import annotations
+
+from .._run import baseline_value
+from ._base import _Attribution, _batch, _check_mbi, _ints, _mask_or_elements, _ppe, _unsupported
+
+
+# --- gradient methods --------------------------------------------------------------------------
+
+class Saliency(_Attribution):
+    """|d target / d input| (abs=True) or the signed gradient."""
+    _method = "saliency"
+
+    def attribute(self, inputs, target=None, abs=True, additional_forward_args=None):
+        return self._call(inputs, target, additional_forward_args, abs=bool(abs))
+
+
+class InputXGradient(_Attribution):
+    _method = "input_x_gradient"
+    _multiply_by_inputs = True
+
+    def attribute(self, inputs, target=None, additional_forward_args=None):
+        return self._call(inputs, target, additional_forward_args)
+
+
+class IntegratedGradients(_Attribution):
+    """Integrated gradients; extra keyword: none (backlight fuses the steps into batches itself)."""
+    _method = "integrated_gradients"
+
+    def __init__(self, forward_func, multiply_by_inputs=True):
+        super().__init__(forward_func)
+        _check_mbi("IntegratedGradients", multiply_by_inputs)
+        self._multiply_by_inputs = True
+
+    def has_convergence_delta(self):
+        return True
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, n_steps=50,
+                  method="gausslegendre", internal_batch_size=None, return_convergence_delta=False):
+        return self._call(inputs, target, additional_forward_args, return_convergence_delta,
+                          baselines=baseline_value(baselines), steps=int(n_steps), integration=method,
+                          batch=_batch(internal_batch_size))
+
+
+class DeepLift(_Attribution):
+    """DeepLIFT Rescale (Captum's DeepLift on ReLU networks)."""
+    _method = "deeplift"
+
+    def __init__(self, model, multiply_by_inputs=True, eps=1e-10):
+        super().__init__(model)
+        _check_mbi("DeepLift", multiply_by_inputs)
+        self._multiply_by_inputs = True
+        self.eps = eps
+
+    def has_convergence_delta(self):
+        return True
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None,
+                  return_convergence_delta=False, custom_attribution_func=None):
+        _unsupported("DeepLift.attribute", custom_attribution_func=custom_attribution_func is not None)
+        return self._call(inputs, target, additional_forward_args, return_convergence_delta,
+                          baselines=baseline_value(baselines))
+
+
+class DeepLiftShap(_Attribution):
+    _method = "deeplift_shap"
+
+    def __init__(self, model, multiply_by_inputs=True):
+        super().__init__(model)
+        _check_mbi("DeepLiftShap", multiply_by_inputs)
+        self._multiply_by_inputs = True
+
+    def has_convergence_delta(self):
+        return True
+
+    def attribute(self, inputs, baselines, target=None, additional_forward_args=None,
+                  return_convergence_delta=False, custom_attribution_func=None):
+        _unsupported("DeepLiftShap.attribute", custom_attribution_func=custom_attribution_func is not None)
+        return self._call(inputs, target, additional_forward_args, return_convergence_delta,
+                          baselines=baseline_value(baselines))
+
+
+class GradientShap(_Attribution):
+    """GradientSHAP; extra keyword `seed` (backlight's generator)."""
+    _method = "gradient_shap"
+
+    def __init__(self, forward_func, multiply_by_inputs=True):
+        super().__init__(forward_func)
+        _check_mbi("GradientShap", multiply_by_inputs)
+        self._multiply_by_inputs = True
+
+    def has_convergence_delta(self):
+        return True
+
+    def attribute(self, inputs, baselines, n_samples=5, stdevs=0.0, target=None, additional_forward_args=None,
+                  return_convergence_delta=False, *, seed=0):
+        return self._call(inputs, target, additional_forward_args, return_convergence_delta,
+                          baselines=baseline_value(baselines), samples=int(n_samples), stdev=float(stdevs),
+                          seed=int(seed))
+
+
+class GuidedBackprop(_Attribution):
+    _method = "guided_backprop"
+
+    def __init__(self, model):
+        super().__init__(model)
+
+    def attribute(self, inputs, target=None, additional_forward_args=None):
+        return self._call(inputs, target, additional_forward_args)
+
+
+class Deconvolution(_Attribution):
+    _method = "deconvolution"
+
+    def __init__(self, model):
+        super().__init__(model)
+
+    def attribute(self, inputs, target=None, additional_forward_args=None):
+        return self._call(inputs, target, additional_forward_args)
+
+
+class LRP(_Attribution):
+    """Captum's LRP: epsilon rules (eps 1e-9) on conv and linear layers, relevance starting from the
+    target's output. For Zennit's composites use backlight.lrp."""
+    _method = "lrp"
+
+    def has_convergence_delta(self):
+        return True
+
+    def __init__(self, model):
+        super().__init__(model)
+
+    def attribute(self, inputs, target=None, additional_forward_args=None, return_convergence_delta=False,
+                  verbose=False):
+        return self._call(inputs, target, additional_forward_args, return_convergence_delta, rules="lrp_epsilon",
+                          rule_params={"epsilon": 1e-9, "stabilizer": 1e-9}, multiply_by_output=True)
+
+
+# --- perturbation methods ------------------------------------------------------------------------
+
+class Occlusion(_Attribution):
+    _method = "occlusion"
+
+    def attribute(self, inputs, sliding_window_shapes, strides=None, baselines=None, target=None,
+                  additional_forward_args=None, perturbations_per_eval=1, show_progress=False):
+        window = _ints(sliding_window_shapes, "sliding_window_shapes")
+        if strides is None:
+            stride = [1] * len(window)
+        elif isinstance(strides, int):
+            stride = [strides] * len(window)
+        else:
+            stride = _ints(strides, "strides")
+        return self._call(inputs, target, additional_forward_args, window=window, stride=stride,
+                          baselines=baseline_value(baselines), batch=_ppe(perturbations_per_eval))
+
+
+class FeatureAblation(_Attribution):
+    _method = "feature_ablation"
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, feature_mask=None,
+                  perturbations_per_eval=1, show_progress=False, **kwargs):
+        _unsupported("FeatureAblation.attribute", **{k: True for k in kwargs})
+        return self._call(inputs, target, additional_forward_args, baselines=baseline_value(baselines),
+                          feature_mask=_mask_or_elements(feature_mask, inputs), batch=_ppe(perturbations_per_eval))
+
+
+class FeaturePermutation(_Attribution):
+    """Permutation importance; extra keyword `seed`. perm_func must be Captum's default."""
+    _method = "feature_permutation"
+
+    def __init__(self, forward_func, perm_func=None):
+        super().__init__(forward_func)
+        _unsupported("FeaturePermutation", perm_func=perm_func is not None)
+
+    def attribute(self, inputs, target=None, additional_forward_args=None, feature_mask=None,
+                  perturbations_per_eval=1, show_progress=False, *, seed=0, **kwargs):
+        _unsupported("FeaturePermutation.attribute", **{k: True for k in kwargs})
+        return self._call(inputs, target, additional_forward_args, seed=int(seed),
+                          feature_mask=_mask_or_elements(feature_mask, inputs), batch=_ppe(perturbations_per_eval))
+
+
+class ShapleyValueSampling(_Attribution):
+    _method = "shapley_value_sampling"
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, feature_mask=None,
+                  n_samples=25, perturbations_per_eval=1, show_progress=False, *, seed=0):
+        return self._call(inputs, target, additional_forward_args, baselines=baseline_value(baselines),
+                          feature_mask=_mask_or_elements(feature_mask, inputs), samples=int(n_samples),
+                          batch=_ppe(perturbations_per_eval), seed=int(seed))
+
+
+class KernelShap(_Attribution):
+    _method = "kernel_shap"
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, feature_mask=None,
+                  n_samples=25, perturbations_per_eval=1, return_input_shape=True, show_progress=False, *, seed=0):
+        _unsupported("KernelShap.attribute", return_input_shape=not return_input_shape)
+        return self._call(inputs, target, additional_forward_args, baselines=baseline_value(baselines),
+                          feature_mask=_mask_or_elements(feature_mask, inputs), samples=int(n_samples),
+                          batch=_ppe(perturbations_per_eval), seed=int(seed))
+
+
+class Lime(_Attribution):
+    """LIME with Captum's defaults (ridge surrogate, cosine-kernel similarity)."""
+    _method = "lime"
+
+    def __init__(self, forward_func, interpretable_model=None, similarity_func=None, perturb_func=None):
+        super().__init__(forward_func)
+        _unsupported("Lime", interpretable_model=interpretable_model is not None,
+                     similarity_func=similarity_func is not None, perturb_func=perturb_func is not None)
+
+    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, feature_mask=None,
+                  n_samples=25, perturbations_per_eval=1, return_input_shape=True, show_progress=False, *, seed=0):
+        _unsupported("Lime.attribute", return_input_shape=not return_input_shape)
+        return self._call(inputs, target, additional_forward_args, baselines=baseline_value(baselines),
+                          feature_mask=_mask_or_elements(feature_mask, inputs), samples=int(n_samples),
+                          batch=_ppe(perturbations_per_eval), seed=int(seed))
