@@ -25,7 +25,8 @@ constexpr int kExitUsage = 2;
 /// Every command, in help order.
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {info_command(),    explain_command(), train_command(), evaluate_command(),
-                                              methods_command(), rules_command(),   models_command(),  layers_command()};
+                                              methods_command(), rules_command(),   models_command(),  layers_command(),
+                                              attack_command(),    similarity_command()};
   return table;
 }
 

@@ -28,5 +28,7 @@ Command methods_command();   // listings.cpp
 Command rules_command();     // listings.cpp
 Command models_command();    // listings.cpp
 Command layers_command();    // layers.cpp
+Command attack_command();    // attack.cpp
+Command similarity_command();  // similarity.cpp
 
 }  // namespace backlight::cli

@@ -1,0 +1,200 @@
+#include "attribution/concepts/layer_similarity.h"
+
+#include <cmath>
+#include <map>
+#include <memory>
+
+#include "attribution/core/layer_eval.h"
+#include "engine/error.h"
+#include "engine/tape.h"
+#include "engine/workspace.h"
+
+namespace backlight {
+
+namespace {
+
+// The layers of one model, captured together.
+struct ModelTap {
+  const Module* model = nullptr;
+  std::vector<std::string> names;
+  std::vector<int> ops;
+  std::vector<int64_t> features;
+};
+
+std::vector<Eigen::MatrixXd> capture(const ModelTap& tap, const Tensor& inputs, const Workspace& ws) {
+  Tape tape(TapeOptions{.record = false}, ws);
+  std::vector<Tensor> got(tap.ops.size());
+  for (size_t i = 0; i < tap.ops.size(); ++i) {
+    // Two names may resolve to the same op; the hook of the first then serves both.
+    bool dup = false;
+    for (size_t j = 0; j < i; ++j) dup |= tap.ops[j] == tap.ops[i];
+    if (dup) continue;
+    tape.set_output_hook(tap.ops[i], [&got, i](const Tensor& t) {
+      got[i] = t.clone();
+      return t;
+    });
+  }
+  (void)tap.model->forward(tape.input(inputs));
+  std::vector<Eigen::MatrixXd> out(tap.ops.size());
+  const int64_t b = inputs.size(0);
+  for (size_t i = 0; i < tap.ops.size(); ++i) {
+    size_t src = i;
+    for (size_t j = 0; j < i; ++j)
+      if (tap.ops[j] == tap.ops[i]) src = j;
+    const Tensor& t = got[src];
+    BL_CHECK(t.defined() && t.size(0) == b, "layer_similarity: layer '", tap.names[i], "' produced no batch output");
+    const int64_t p = t.numel() / b;
+    BL_CHECK(tap.features.empty() || p == tap.features[i], "layer_similarity: layer '", tap.names[i], "' has ", p,
+             " features in this batch but ", tap.features.empty() ? 0 : tap.features[i],
+             " in the first (inputs of different sizes?)");
+    for (int64_t k = 0; k < t.numel(); ++k)
+      BL_CHECK(std::isfinite(t.data()[k]), "layer_similarity: layer '", tap.names[i], "' has a non-finite value (",
+               t.data()[k], ") at flat index ", k, " of this batch");
+    out[i] = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(t.data(), b, p)
+                 .cast<double>();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> model_layer_names(const Module& model, const Tensor& probe) {
+  Workspace ws;
+  Tape tape(TapeOptions{}, ws);
+  (void)model.forward(tape.input(probe.slice_batch(0, 1)));
+  std::vector<std::string> names;
+  for (int i = 0; i < tape.num_nodes(); ++i) {
+    const std::string& n = tape.node(i).name;
+    if (n.empty() || n == "input") continue;
+    bool seen = false;
+    for (const std::string& s : names) seen |= s == n;
+    if (!seen) names.push_back(n);
+  }
+  return names;
+}
+
+LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
+                                 const Module& model_b, const std::vector<std::string>& layers_b,
+                                 const BatchSource& next_batch, const LayerSimilarityOptions& o) {
+  BL_CHECK(!layers_a.empty() && !layers_b.empty(), "layer_similarity: expected at least one layer on each side, got ",
+           layers_a.size(), " and ", layers_b.size());
+  const bool same = &model_a == &model_b;
+  const bool rbf = o.measure == SimilarityMeasure::CkaRbf;
+  Workspace ws;
+  ModelTap ta{&model_a, layers_a, {}, {}}, tb{&model_b, layers_b, {}, {}};
+
+  Tensor batch = next_batch();
+  BL_CHECK(batch.defined(), "layer_similarity: the input stream is empty");
+  for (ModelTap* t : {&ta, &tb}) {
+    for (const std::string& name : t->names) t->ops.push_back(layer_op_index(*t->model, batch, name, ws));
+  }
+
+  LayerSimilarity res{layers_a, layers_b, Eigen::MatrixXd(layers_a.size(), layers_b.size()), 0, ""};
+  std::vector<Eigen::VectorXd> sa, sb;          // column sums
+  std::vector<Eigen::MatrixXd> xxa, xxb, xy;    // feature space
+  std::vector<std::vector<float>> rows_a, rows_b;  // example space
+  bool feature = false;
+  Progress progress("similarity", o.expected_examples > 0 ? o.expected_examples : 1, o.progress);
+
+  for (; batch.defined(); batch = next_batch()) {
+    const std::vector<Eigen::MatrixXd> xa = capture(ta, batch, ws);
+    const std::vector<Eigen::MatrixXd> xb = same && layers_a == layers_b ? xa : capture(tb, batch, ws);
+    if (res.examples == 0) {  // first batch: shapes known, choose the space
+      for (const auto& x : xa) ta.features.push_back(x.cols());
+      for (const auto& x : xb) tb.features.push_back(x.cols());
+      const int64_t n = o.expected_examples;
+      bool fits = !rbf && n > 0;
+      double fbytes = 0, ebytes = 0;
+      for (int64_t p : ta.features) fits &= p < n, fbytes += 8.0 * p * (p + 1), ebytes += 4.0 * p * std::max<int64_t>(n, 1);
+      for (int64_t q : tb.features) fits &= q < n, fbytes += 8.0 * q * (q + 1), ebytes += 4.0 * q * std::max<int64_t>(n, 1);
+      for (int64_t p : ta.features)
+        for (int64_t q : tb.features) fbytes += 8.0 * p * q;
+      feature = fits && fbytes <= static_cast<double>(o.max_bytes);
+      res.space = feature ? "feature" : "example";
+      if (!feature) {
+        BL_CHECK(o.measure != SimilarityMeasure::Cca && o.measure != SimilarityMeasure::Pwcca,
+                 "layer_similarity: ", to_string(o.measure), " needs more examples than features in every layer (",
+                 "every canonical correlation is 1 otherwise); got ", n, " examples and layers of up to ",
+                 std::max(*std::max_element(ta.features.begin(), ta.features.end()),
+                          *std::max_element(tb.features.begin(), tb.features.end())),
+                 " features: use svcca, cka or more examples");
+        BL_CHECK(ebytes <= static_cast<double>(o.max_bytes), "layer_similarity: keeping the activations of ", n,
+                 " examples needs about ", static_cast<int64_t>(ebytes / (1 << 20)), " MiB, above the cap of ",
+                 o.max_bytes >> 20, " MiB: use fewer layers or examples");
+      }
+      for (size_t i = 0; i < xa.size(); ++i) {
+        sa.push_back(Eigen::VectorXd::Zero(ta.features[i]));
+        if (feature) xxa.push_back(Eigen::MatrixXd::Zero(ta.features[i], ta.features[i]));
+        else rows_a.emplace_back();
+      }
+      for (size_t j = 0; j < xb.size(); ++j) {
+        sb.push_back(Eigen::VectorXd::Zero(tb.features[j]));
+        if (feature) xxb.push_back(Eigen::MatrixXd::Zero(tb.features[j], tb.features[j]));
+        else rows_b.emplace_back();
+      }
+      if (feature)
+        for (size_t i = 0; i < xa.size(); ++i)
+          for (size_t j = 0; j < xb.size(); ++j) xy.push_back(Eigen::MatrixXd::Zero(ta.features[i], tb.features[j]));
+    }
+    for (size_t i = 0; i < xa.size(); ++i) {
+      if (feature) {
+        sa[i] += xa[i].colwise().sum().transpose();
+        xxa[i].noalias() += xa[i].transpose() * xa[i];
+        for (size_t j = 0; j < xb.size(); ++j) xy[i * xb.size() + j].noalias() += xa[i].transpose() * xb[j];
+      } else {
+        const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = xa[i].cast<float>();
+        rows_a[i].insert(rows_a[i].end(), f.data(), f.data() + f.size());
+      }
+    }
+    for (size_t j = 0; j < xb.size(); ++j) {
+      if (feature) {
+        sb[j] += xb[j].colwise().sum().transpose();
+        xxb[j].noalias() += xb[j].transpose() * xb[j];
+      } else {
+        const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = xb[j].cast<float>();
+        rows_b[j].insert(rows_b[j].end(), f.data(), f.data() + f.size());
+      }
+    }
+    res.examples += batch.size(0);
+    progress.advance(batch.size(0));
+  }
+  progress.finish();
+  const int64_t n = res.examples;
+  BL_CHECK(n >= (rbf && o.similarity.unbiased ? 4 : 2), "layer_similarity: need at least ",
+           rbf && o.similarity.unbiased ? 4 : 2, " examples, the stream gave ", n);
+  if (feature) {
+    int64_t widest = 0;
+    for (int64_t p : ta.features) widest = std::max(widest, p);
+    for (int64_t q : tb.features) widest = std::max(widest, q);
+    BL_CHECK(n > widest, "layer_similarity: the stream gave ", n, " examples, expected ", o.expected_examples,
+             " (more than the widest layer's ", widest, " features)");
+    const size_t nb = tb.names.size();
+    for (size_t i = 0; i < ta.names.size(); ++i)
+      for (size_t j = 0; j < nb; ++j)
+        res.values(static_cast<int64_t>(i), static_cast<int64_t>(j)) = similarity_from_moments(
+            o.measure, PairMoments::from_sums(n, sa[i], sb[j], xxa[i], xxb[j], xy[i * nb + j]), o.similarity);
+    return res;
+  }
+  // Example space: one n x n object per layer, then every pair.
+  // X X^T in float straight from the kept rows (p may be large; the n x n result is small), then
+  // double for the centring and eigendecomposition.
+  auto reduce = [&](const std::vector<float>& rows, int64_t p) -> Eigen::MatrixXd {
+    const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> x(rows.data(), n, p);
+    Eigen::MatrixXf kf(n, n);
+    kf.setZero();
+    kf.selfadjointView<Eigen::Lower>().rankUpdate(x);
+    const Eigen::MatrixXd k = Eigen::MatrixXf(kf.selfadjointView<Eigen::Lower>()).cast<double>();
+    return rbf ? gram_rbf_from_linear(k, o.similarity.rbf_threshold)
+               : example_coordinates_from_gram(k, o.similarity.rank_tolerance);
+  };
+  std::vector<Eigen::MatrixXd> za, zb;
+  for (size_t i = 0; i < rows_a.size(); ++i) za.push_back(reduce(rows_a[i], ta.features[i]));
+  for (size_t j = 0; j < rows_b.size(); ++j) zb.push_back(reduce(rows_b[j], tb.features[j]));
+  for (size_t i = 0; i < za.size(); ++i)
+    for (size_t j = 0; j < zb.size(); ++j)
+      res.values(i, j) = rbf ? cka_from_grams(za[i], zb[j], o.similarity.unbiased)
+                             : similarity(o.measure, za[i], zb[j], o.similarity);
+  return res;
+}
+
+}  // namespace backlight

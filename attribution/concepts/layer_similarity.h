@@ -1,0 +1,65 @@
+#pragma once
+/// Layer-by-layer representation similarity over a stream of input batches: every layer of
+/// model A against every layer of model B (or of A itself), the matrix the literature draws
+/// (Kornblith et al. 2019, Fig. 4). Inputs arrive batch by batch and are never held whole; what
+/// is kept depends on the shapes, chosen once from the first batch and the expected count:
+///
+///   feature space  every layer has fewer features p than examples n, and the measure is cka,
+///                  cca, svcca or pwcca: per layer sum x and X^T X, per pair X^T Y (doubles),
+///                  O(sum p^2 + sum_pairs p q) memory, independent of n.
+///   example space  otherwise (a layer with p >= n, or cka_rbf): each layer's activation rows
+///                  are kept (floats, n x p) and reduced at the end to n x n Gram matrices or
+///                  example coordinates (linear CKA and SVCCA are computed exactly from those).
+///                  cca and pwcca are refused here: with p >= n every canonical correlation is 1.
+///
+/// Activations are flattened per example ([N, C, H, W] -> [N, C*H*W]). All layers of one model
+/// are captured in one forward pass without a tape.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "attribution/concepts/similarity.h"
+#include "attribution/core/progress.h"
+#include "engine/module.h"
+
+namespace backlight {
+
+/// Next batch of inputs [b, ...]; an undefined Tensor when the stream is done.
+using BatchSource = std::function<Tensor()>;
+
+/// The module paths of `model` that produce an op output in a forward pass of `probe` (a batch
+/// of at least one input), in forward order, each once ("all" for the CLI's --layers).
+std::vector<std::string> model_layer_names(const Module& model, const Tensor& probe);
+
+struct LayerSimilarityOptions {
+  SimilarityMeasure measure = SimilarityMeasure::Cka;
+  SimilarityOptions similarity{};
+  /// Expected number of examples (the stream's length); chooses feature vs example space and
+  /// drives the progress bar. 0: unknown (example space).
+  int64_t expected_examples = 0;
+  /// Memory cap for the kept statistics or rows; exceeding it throws naming the estimate.
+  int64_t max_bytes = int64_t{4} << 30;
+  ProgressOptions progress{};
+};
+
+struct LayerSimilarity {
+  std::vector<std::string> layers_a, layers_b;
+  Eigen::MatrixXd values;  ///< [layers_a.size(), layers_b.size()]
+  int64_t examples = 0;
+  std::string space;  ///< "feature" or "example"
+};
+
+/// Similarity of every layer in `layers_a` of `model_a` with every layer in `layers_b` of
+/// `model_b` (pass the same model twice to compare a model with itself: it then runs once per
+/// batch). Throws backlight::Error for unknown layers (listing the model's module paths), a
+/// stream with fewer than 2 examples (4 for unbiased cka_rbf), batches whose layer shapes
+/// change, cca/pwcca in example space, or a memory estimate above max_bytes.
+LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
+                                 const Module& model_b, const std::vector<std::string>& layers_b,
+                                 const BatchSource& next_batch, const LayerSimilarityOptions& options = {});
+
+}  // namespace backlight

@@ -1,0 +1,301 @@
+// `backlight attack`: FGSM or PGD (attribution/robustness/attack.h, Captum's captum.robust) on one
+// input; writes a picture (original | adversarial | amplified difference [| attribution of each
+// with --explain]) labelled with predictions and confidences, optionally the adversarial input as
+// .npy (float32, the input's shape), and a summary as text or JSON. docs/robustness.md.
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "attribution/registry.h"
+#include "attribution/robustness/attack.h"
+#include "io/file_checks.h"
+#include "io/image_io.h"
+#include "io/npy.h"
+#include "models/data/shapes.h"
+#include "models/default_model.h"
+#include "models/safetensors.h"
+#include "models/state_dict.h"
+#include "models/zoo.h"
+#include "render/grid.h"
+#include "render/heatmap.h"
+#include "tools/commands/command.h"
+#include "tools/cli/finite_check.h"
+#include "tools/commands/explain_job.h"
+
+namespace backlight::cli {
+namespace {
+
+ModulePtr load_attack_model(const Args& args) {
+  const std::string name = args.get_or("model", "shapes_cnn");
+  bool known = name == "shapes_cnn";
+  for (const ModelInfo& mi : zoo_models()) known |= mi.name == name;
+  if (!known) throw UsageError("attack: --model: unknown model '" + name + "' (see 'backlight models')");
+  if (const auto w = args.get("weights")) {
+    const SafeTensorsFile file = read_safetensors(*w);
+    const auto arch = file.metadata.find("arch");
+    if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
+      std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
+      const auto classes = file.metadata.find("num_classes");
+      ModulePtr m = make_shapes_cnn(rng, classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second));
+      load_weights(*m, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
+      return m;
+    }
+    return load_model(*w);
+  }
+  if (name == "shapes_cnn") return default_model();
+  std::cerr << "attack: warning: --model " << name << " without --weights uses random weights\n";
+  return make_model(name);
+}
+
+struct Input {
+  std::string source;
+  Tensor x;  ///< [1, C, H, W]
+  bool pixels = false;  ///< an image in [0,1]: default bounds [0,1]
+  Shape shape{};        ///< the shape as given (--save writes this shape)
+};
+
+Input load_input(const Args& args) {
+  if (args.has("image") && args.has("input")) throw UsageError("attack: give --image FILE or --input FILE.npy, not both");
+  if (const auto p = args.get("image")) {
+    const Tensor chw = load_image(*p);
+    return {*p, chw.reshape({1, chw.size(0), chw.size(1), chw.size(2)}).clone(), true,
+            Shape{1, chw.size(0), chw.size(1), chw.size(2)}};
+  }
+  if (const auto p = args.get("input")) {
+    Tensor t = load_npy(*p);
+    const Shape given = t.shape();
+    if (t.dim() == 3) t = t.reshape({1, t.size(0), t.size(1), t.size(2)});
+    BL_CHECK_SHAPE(t.dim() == 4 && t.size(0) == 1, "attack: --input ", *p, ": expected float32 [C,H,W] or [1,C,H,W], got ",
+                   t.shape());
+    check_finite(t, "attack: --input " + *p);
+    return {*p, t.clone(), false, given};
+  }
+  const DefaultImage img = default_images().at(0);
+  const Tensor& chw = img.sample.image;
+  return {"builtin:" + img.name, chw.reshape({1, chw.size(0), chw.size(1), chw.size(2)}).clone(), true,
+          Shape{1, chw.size(0), chw.size(1), chw.size(2)}};
+}
+
+struct Prediction {
+  int64_t cls = -1;
+  double confidence = 0;  ///< softmax probability of cls
+  double target_probability = 0;
+};
+
+Prediction predict(const Module& model, const Tensor& x, int64_t target) {
+  Tape tape(TapeOptions{.record = false});
+  const Tensor z = model.forward(tape.input(x)).value().to_cpu();
+  BL_CHECK_SHAPE(z.dim() == 2 && z.size(0) == 1, "attack: expected logits [1, classes], got ", z.shape());
+  const float* r = z.data();
+  const int64_t c = z.size(1);
+  const int64_t best = std::max_element(r, r + c) - r;
+  double s = 0;
+  for (int64_t k = 0; k < c; ++k) s += std::exp(double(r[k]) - r[best]);
+  Prediction p{best, 1.0 / s, 0};
+  if (target >= 0 && target < c) p.target_probability = std::exp(double(r[target]) - r[best]) / s;
+  return p;
+}
+
+std::string class_label(int64_t cls, size_t classes) {
+  if (classes == kNumShapeClasses && cls >= 0 && cls < int64_t(kNumShapeClasses))
+    return std::string(kShapeClassNames[size_t(cls)]);
+  return "class " + std::to_string(cls);
+}
+
+// [1,C,H,W] -> [3,H,W] in [0,1] (min-max scaled over both images when outside [0,1]).
+Tensor shown(const Tensor& x, float lo, float hi) {
+  const int64_t c = x.size(1), hw = x.size(2) * x.size(3);
+  Tensor out = Tensor::empty({3, x.size(2), x.size(3)});
+  const bool scale = lo < 0 || hi > 1;
+  for (int64_t k = 0; k < 3; ++k)
+    for (int64_t i = 0; i < hw; ++i) {
+      float v = 0;
+      if (c == 3) v = x.data()[k * hw + i];
+      else
+        for (int64_t j = 0; j < c; ++j) v += x.data()[j * hw + i] / float(c);
+      out.data()[k * hw + i] = scale ? (hi > lo ? (v - lo) / (hi - lo) : 0.5f) : v;
+    }
+  return out;
+}
+
+// 0.5 + d / (2 max|d|) per element, mean over channels shown grey; returns max|d| in `amp`.
+Tensor difference_panel(const Tensor& a, const Tensor& b, double& max_abs) {
+  max_abs = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) max_abs = std::max(max_abs, std::fabs(double(b.data()[i]) - a.data()[i]));
+  Tensor d = Tensor::empty(a.shape());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    d.data()[i] = max_abs > 0 ? float(0.5 + (double(b.data()[i]) - a.data()[i]) / (2 * max_abs)) : 0.5f;
+  return shown(d, 0, 1);
+}
+
+Tensor attribution_panel(const Module& model, const Tensor& x, int64_t cls, const std::string& method,
+                         const std::string& layer, const Tensor& image) {
+  MethodOptions mo;
+  mo.layer = layer;
+  const Tensor a = attribute(method, model, x, Target::index(cls), mo).attribution.to_cpu();
+  BL_CHECK_SHAPE(a.dim() == 4 && a.size(2) == x.size(2) && a.size(3) == x.size(3), "attack: --explain ", method,
+                 " gave a map ", a.shape(), "; expected the input's height and width ", x.shape());
+  const int64_t hw = a.size(2) * a.size(3);
+  Tensor map = Tensor::zeros({a.size(2), a.size(3)});
+  for (int64_t k = 0; k < a.size(1); ++k)
+    for (int64_t i = 0; i < hw; ++i) map.data()[i] += a.data()[k * hw + i];
+  return visualize_attribution(map, image, VisualOptions{});
+}
+
+int run_attack(const Args& args) {
+  const std::string kind = args.get_or("attack", "fgsm");
+  if (kind != "fgsm" && kind != "pgd") throw UsageError("attack: --attack expects fgsm or pgd, got '" + kind + "'");
+  const auto epsilon = args.get_double("epsilon");
+  if (!epsilon) throw UsageError("attack: --epsilon is required (the FGSM step or the PGD radius), e.g. --epsilon 0.03");
+  if (!(*epsilon >= 0) || !std::isfinite(*epsilon)) throw UsageError("attack: --epsilon expects a number >= 0");
+  AttackNorm norm = AttackNorm::Linf;
+  const std::string norm_name = args.get_or("norm", "linf");
+  if (norm_name != "linf" && norm_name != "l2") throw UsageError("attack: --norm expects linf or l2, got '" + norm_name + "'");
+  norm = attack_norm_from_string(norm_name);
+  if (kind == "fgsm")
+    for (const char* f : {"step-size", "steps", "random-start", "norm", "seed"})
+      if (args.has(f)) throw UsageError(std::string("attack: --") + f + " applies to --attack pgd only");
+  const int64_t steps = args.get_int("steps", 1, 1000000).value_or(10);
+  const double step_size = args.get_double("step-size").value_or(*epsilon / 4);
+  if (!(step_size > 0) || !std::isfinite(step_size)) throw UsageError("attack: --step-size expects a number > 0");
+  const bool targeted = args.flag("targeted");
+  const auto target_flag = args.get_int("target", 0, std::numeric_limits<int32_t>::max());
+  if (targeted && !target_flag) throw UsageError("attack: --targeted needs --target K (the class to move towards)");
+
+  // Outputs are checked before the (possibly long) attack runs.
+  if (const auto o = args.get("out")) check_output_file(*o, "attack: --out");
+  if (const auto o = args.get("save")) check_output_file(*o, "attack: --save");
+  const ModulePtr model = load_attack_model(args);
+  const Input in = load_input(args);
+  const float lo = float(args.get_double("lower-bound").value_or(in.pixels ? 0.0 : -INFINITY));
+  const float hi = float(args.get_double("upper-bound").value_or(in.pixels ? 1.0 : INFINITY));
+  if (lo > hi) throw UsageError("attack: --lower-bound must not exceed --upper-bound");
+
+  const Prediction before = predict(*model, in.x, -1);
+  const int64_t target = target_flag ? *target_flag : before.cls;
+  Tape probe(TapeOptions{.record = false});
+  const int64_t classes = model->forward(probe.input(in.x)).value().size(1);
+  if (target < 0 || target >= classes)
+    BL_THROW("attack: --target ", target, " is not a class of the model (0..", classes - 1, ")");
+
+  const bool json = args.flag("json");
+  const auto t0 = std::chrono::steady_clock::now();
+  AttackResult r;
+  if (kind == "fgsm") {
+    r = fgsm(*model, in.x, float(*epsilon), Target::index(target),
+             {.lower_bound = lo, .upper_bound = hi, .targeted = targeted});
+  } else {
+    r = pgd(*model, in.x, float(*epsilon), Target::index(target),
+            {.step_size = float(step_size), .step_num = steps, .norm = norm, .targeted = targeted,
+             .random_start = args.flag("random-start"), .seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0)),
+             .lower_bound = lo, .upper_bound = hi, .progress = {.enabled = true}});
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Tensor& adv = r.adversarial;
+  const Prediction after = predict(*model, adv, target);
+  const Prediction before_t = predict(*model, in.x, target);
+  double linf = 0, l2 = 0;
+  for (int64_t i = 0; i < adv.numel(); ++i) {
+    const double d = double(adv.data()[i]) - in.x.data()[i];
+    linf = std::max(linf, std::fabs(d));
+    l2 += d * d;
+  }
+  l2 = std::sqrt(l2);
+  const bool success = targeted ? after.cls == target : after.cls != target;
+
+  if (const auto out = args.get("out")) {
+    float vlo = INFINITY, vhi = -INFINITY;
+    for (const Tensor* t : {&in.x, &adv})
+      for (float v : t->span()) vlo = std::min(vlo, v), vhi = std::max(vhi, v);
+    double amp = 0;
+    const Tensor orig_img = shown(in.x, vlo, vhi), adv_img = shown(adv, vlo, vhi);
+    auto conf = [&](const Prediction& p) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %.1f%%", 100 * p.confidence);
+      return class_label(p.cls, size_t(classes)) + buf;
+    };
+    std::vector<Panel> panels{{orig_img, "original: " + conf(before)}, {adv_img, kind + ": " + conf(after)}};
+    Tensor diff = difference_panel(in.x, adv, amp);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "difference x%.0f", amp > 0 ? 0.5 / amp : 1.0);
+    panels.push_back({diff, buf});
+    if (const auto method = args.get("explain")) {
+      std::string layer;
+      for (const MethodInfo& mi : methods())
+        if (mi.name == *method && (mi.needs_layer || mi.family == "cam")) layer = default_layer(*model, in.x);
+      panels.push_back({attribution_panel(*model, in.x, before.cls, *method, layer, orig_img),
+                        *method + " original (" + class_label(before.cls, size_t(classes)) + ")"});
+      panels.push_back({attribution_panel(*model, adv, after.cls, *method, layer, adv_img),
+                        *method + " adversarial (" + class_label(after.cls, size_t(classes)) + ")"});
+    }
+    write_png(*out, make_grid(panels));
+  }
+  if (const auto save = args.get("save")) save_npy(*save, adv.reshape(in.shape));
+
+  if (json) {
+    nlohmann::json j = {{"source", in.source}, {"attack", kind}, {"epsilon", *epsilon}, {"targeted", targeted},
+                        {"target", target}, {"lower_bound", lo}, {"upper_bound", hi},
+                        {"original", {{"prediction", before.cls}, {"confidence", before.confidence},
+                                      {"target_probability", before_t.target_probability}}},
+                        {"adversarial", {{"prediction", after.cls}, {"confidence", after.confidence},
+                                         {"target_probability", after.target_probability}}},
+                        {"success", success}, {"linf", linf}, {"l2", l2}, {"seconds", seconds}};
+    if (kind == "pgd") {
+      j["norm"] = to_string(norm);
+      j["step_size"] = step_size;
+      j["steps"] = steps;
+      j["random_start"] = args.flag("random-start");
+    }
+    if (!std::isfinite(lo)) j["lower_bound"] = nullptr;
+    if (!std::isfinite(hi)) j["upper_bound"] = nullptr;
+    if (const auto o = args.get("out")) j["png"] = *o;
+    if (const auto s = args.get("save")) j["npy"] = *s;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << kind << " on " << in.source << ": " << class_label(before.cls, size_t(classes)) << " ("
+              << before.confidence << ") -> " << class_label(after.cls, size_t(classes)) << " (" << after.confidence
+              << "), " << (success ? "success" : "no success") << "; |d|_inf " << linf << ", |d|_2 " << l2 << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command attack_command() {
+  return {
+      .name = "attack",
+      .summary = "adversarial attack (FGSM, PGD) on one input, as Captum's captum.robust",
+      .description =
+          "Perturbs the input to change the model's answer: FGSM (one signed-gradient step of size --epsilon) or PGD\n"
+          "(--steps signed-gradient steps of --step-size, projected onto the --norm ball of radius --epsilon).\n"
+          "The loss is cross-entropy on the logits (Captum's default). --target K is Captum's target: the label\n"
+          "whose loss the attack increases (default: the predicted class); with --targeted, the class the attack\n"
+          "moves towards. Images (--image, the built-in default) are bounded to [0,1] unless --lower-bound /\n"
+          "--upper-bound say otherwise; .npy inputs are unbounded by default. See docs/robustness.md.",
+      .flags = {{.name = "model", .metavar = "NAME", .help = "zoo model (default: shapes_cnn, the embedded model)"},
+                {.name = "weights", .metavar = "FILE.safetensors", .help = "weights (backlight train, tools/convert_torch.py)"},
+                {.name = "image", .metavar = "FILE", .help = "input image (PNG, JPEG, BMP), values in [0,1]"},
+                {.name = "input", .metavar = "FILE.npy", .help = "exact float32 input [C,H,W] or [1,C,H,W]"},
+                {.name = "attack", .metavar = "NAME", .help = "fgsm (default) or pgd"},
+                {.name = "epsilon", .metavar = "E", .help = "FGSM step / PGD radius (required)"},
+                {.name = "step-size", .metavar = "S", .help = "PGD step (default epsilon/4)"},
+                {.name = "steps", .metavar = "N", .help = "PGD steps (default 10)"},
+                {.name = "norm", .metavar = "NORM", .help = "PGD ball: linf (default) or l2"},
+                {.name = "random-start", .kind = FlagKind::Bool, .help = "PGD starts at a random point of the ball"},
+                {.name = "seed", .metavar = "S", .help = "random start seed (default 0)"},
+                {.name = "lower-bound", .metavar = "V", .help = "smallest input value (images: 0)"},
+                {.name = "upper-bound", .metavar = "V", .help = "largest input value (images: 1)"},
+                {.name = "target", .metavar = "K", .help = "Captum's target (default: the predicted class)"},
+                {.name = "targeted", .kind = FlagKind::Bool, .help = "move towards --target instead of away"},
+                {.name = "out", .metavar = "FILE.png", .help = "picture: original | adversarial | difference"},
+                {.name = "save", .metavar = "FILE.npy", .help = "adversarial input, float32, the input's shape"},
+                {.name = "explain", .metavar = "METHOD", .help = "add the METHOD attribution of both to the picture"},
+                {.name = "json", .kind = FlagKind::Bool, .help = "print a JSON summary"}},
+      .run = run_attack};
+}
+
+}  // namespace backlight::cli

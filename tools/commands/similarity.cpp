@@ -1,0 +1,207 @@
+// `backlight similarity`: layer-by-layer representation similarity (CKA, RBF CKA, CCA, SVCCA,
+// PWCCA) between the layers of one model or of two models on the same inputs, streamed over a
+// folder of images or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
+// The work is attribution/concepts/layer_similarity.h; this file parses flags and draws.
+#include <algorithm>
+#include <climits>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "attribution/concepts/layer_similarity.h"
+#include "io/image_io.h"
+#include "models/data/shapes.h"
+#include "models/default_model.h"
+#include "models/safetensors.h"
+#include "models/state_dict.h"
+#include "models/zoo.h"
+#include "render/matrix_heatmap.h"
+#include "render/resize.h"
+#include "tools/cli/image_list.h"
+#include "tools/commands/flag_checks.h"
+#include "tools/commands/command.h"
+
+namespace backlight::cli {
+
+namespace {
+
+// The model of --model/--weights (or --model-b/--weights-b), with its input [C, H, W].
+struct LoadedModel {
+  ModulePtr model;
+  std::string label;
+  std::vector<int64_t> input{3, 64, 64};
+};
+
+LoadedModel load_similarity_model(const std::string& name, const std::optional<std::string>& weights,
+                                  const char* flag) {
+  LoadedModel m;
+  m.label = weights ? *weights : name;
+  if (name != "shapes_cnn") {
+    bool known = false;
+    std::string names = "shapes_cnn";
+    for (const ModelInfo& mi : zoo_models()) known |= mi.name == name, names += ", " + mi.name;
+    if (!known) throw UsageError("similarity: " + std::string(flag) + ": unknown model '" + name + "' (accepted: " + names + ")");
+    m.input = zoo_model_info(name).input;
+  }
+  if (weights) {
+    const SafeTensorsFile file = read_safetensors(*weights);
+    const auto arch = file.metadata.find("arch");
+    if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
+      std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
+      const auto classes = file.metadata.find("num_classes");
+      m.model = make_shapes_cnn(rng, classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second));
+      load_weights(*m.model, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
+      m.input = {3, 64, 64};
+    } else {
+      m.model = load_model(*weights);
+      if (arch != file.metadata.end()) m.input = zoo_model_info(arch->second).input;
+    }
+  } else if (name == "shapes_cnn") {
+    m.model = default_model();
+  } else {
+    std::cerr << "similarity: warning: " << flag << " " << name << " without weights uses random weights\n";
+    m.model = make_model(name);
+  }
+  return m;
+}
+
+std::vector<std::string> resolve_layers(const std::string& spec, const Module& model, const Tensor& probe,
+                                        std::string_view flag) {
+  if (spec == "all") return model_layer_names(model, probe);
+  return split_list(spec, ',', flag);
+}
+
+int run_similarity(const Args& args) {
+  const std::string measure_name = args.get_or("measure", "cka");
+  SimilarityMeasure measure{};
+  try {
+    measure = similarity_measure_from_string(measure_name);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--measure: ") + e.what());
+  }
+  const std::string inputs = args.get_or("inputs", "builtin:shapes");
+  const int64_t count = args.get_int("count", 2, INT_MAX).value_or(500);
+  const int64_t batch = positive_flag(args, "batch").value_or(50);
+  const double threshold = args.get_double("rbf-threshold").value_or(0.5);
+  if (!(threshold > 0)) throw UsageError("--rbf-threshold expects a positive number, got " + std::to_string(threshold));
+  const int64_t max_pixels = max_pixels_flag(args);
+  const std::string out = args.get_or("out", "similarity.png");
+  require_image_extension(args, "out", out);
+
+  const LoadedModel a = load_similarity_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
+  const bool two = args.has("model-b") || args.has("weights-b");
+  const LoadedModel b = two ? load_similarity_model(args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
+                                                    "--model-b")
+                            : a;
+  if (two && a.input != b.input)
+    throw UsageError("similarity: the two models take different inputs ([" + std::to_string(a.input[0]) + "," +
+                     std::to_string(a.input[1]) + "," + std::to_string(a.input[2]) + "] vs [" +
+                     std::to_string(b.input[0]) + "," + std::to_string(b.input[1]) + "," +
+                     std::to_string(b.input[2]) + "])");
+  const int64_t h = a.input[1], w = a.input[2];
+
+  // The input stream: shapes images generated per batch, or image files loaded per batch.
+  std::vector<std::string> files;
+  int64_t total = count;
+  if (inputs != "builtin:shapes") {
+    files = list_images(inputs);
+    if (files.size() < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.size()) +
+                                           " image(s); at least 2 are needed");
+    total = static_cast<int64_t>(files.size());
+  }
+  int64_t next = 0;
+  const BatchSource source = [&]() -> Tensor {
+    if (next >= total) return {};
+    const int64_t nb = std::min(batch, total - next);
+    Tensor t;
+    if (files.empty()) {
+      t = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, kShapesHeldOutBegin + next, nb)
+              .images;
+    } else {
+      t = Tensor::empty(Shape{nb, 3, h, w});
+      for (int64_t i = 0; i < nb; ++i) {
+        Tensor img = load_image(files[static_cast<size_t>(next + i)], max_pixels);
+        if (img.size(0) != 3)
+          throw Error("similarity: '" + files[static_cast<size_t>(next + i)] + "' has " +
+                      std::to_string(img.size(0)) + " channels, expected an RGB image");
+        if (img.size(1) != h || img.size(2) != w) img = resize_image(img, h, w);
+        std::copy(img.data(), img.data() + img.numel(), t.data() + i * 3 * h * w);
+      }
+    }
+    next += nb;
+    return t;
+  };
+  const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
+  const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
+  const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
+
+  LayerSimilarityOptions o{.measure = measure, .expected_examples = total};
+  o.similarity.rbf_threshold = static_cast<float>(threshold);
+  o.similarity.unbiased = args.flag("unbiased");
+  std::cerr << "similarity: " << measure_name << " of " << la.size() << " x " << lb.size() << " layers over " << total
+            << " inputs (" << inputs << ")\n";
+  const LayerSimilarity r = layer_similarity(*a.model, la, *b.model, lb, source, o);
+
+  std::vector<double> flat;
+  for (int64_t i = 0; i < r.values.rows(); ++i)
+    for (int64_t j = 0; j < r.values.cols(); ++j) flat.push_back(r.values(i, j));
+  std::string title = measure_name + (o.similarity.unbiased && measure == SimilarityMeasure::CkaRbf ? " (unbiased)" : "") +
+                      ": " + a.label + " (rows) vs " + b.label + " (columns), " + std::to_string(r.examples) + " inputs";
+  // Unbiased HSIC can go slightly below 0; the colour range stays [0, 1] (values printed in cells).
+  write_image(out, matrix_picture(flat, r.layers_a, r.layers_b, {.title = title}));
+
+  if (args.flag("json")) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t i = 0; i < r.values.rows(); ++i) {
+      std::vector<double> row(flat.begin() + i * r.values.cols(), flat.begin() + (i + 1) * r.values.cols());
+      rows.push_back({{"layer", r.layers_a[static_cast<size_t>(i)]}, {"values", row}});
+    }
+    nlohmann::json j = {{"command", "similarity"}, {"measure", measure_name},  {"model_a", a.label},
+                        {"model_b", b.label},      {"inputs", inputs},         {"examples", r.examples},
+                        {"space", r.space},        {"layers_a", r.layers_a},   {"layers_b", r.layers_b},
+                        {"matrix", rows},          {"png", out}};
+    if (measure == SimilarityMeasure::CkaRbf) j["unbiased"] = o.similarity.unbiased, j["rbf_threshold"] = threshold;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "similarity (" << measure_name << ", " << r.examples << " inputs, " << r.space << " space): wrote "
+              << out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command similarity_command() {
+  return {
+      .name = "similarity",
+      .summary = "layer-by-layer representation similarity (CKA, RBF CKA, CCA, SVCCA, PWCCA) as a heatmap",
+      .description =
+          "Compares every layer of --model with every layer of --model-b (default: the same model) on the same\n"
+          "inputs, streamed in batches (images are never held whole). Activations are flattened per input.\n"
+          "Measures: cka (linear CKA), cka_rbf (RBF kernel CKA, --unbiased for the unbiased HSIC), cca (mean\n"
+          "canonical correlation), svcca (SVD keeping 99% of the variance, then CCA), pwcca (projection-weighted\n"
+          "CCA). cca and pwcca need more inputs than each layer has features. Folder images are resized to the\n"
+          "model's input size and read as RGB in [0, 1] (no normalisation). See docs/concepts.md.",
+      .flags = {{.name = "model", .metavar = "NAME", .help = "model A (default: shapes_cnn, the embedded model)"},
+                {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of model A"},
+                {.name = "layers", .metavar = "all|L1,L2", .help = "layers of model A (default all)"},
+                {.name = "model-b", .metavar = "NAME", .help = "model B (default: model A)"},
+                {.name = "weights-b", .metavar = "FILE.safetensors", .help = "weights of model B"},
+                {.name = "layers-b", .metavar = "all|L1,L2", .help = "layers of model B (default: --layers)"},
+                {.name = "inputs", .metavar = "DIR|builtin:shapes",
+                 .help = "image folder, or generated shapes images (default builtin:shapes)"},
+                {.name = "count", .metavar = "N", .help = "number of builtin:shapes images (default 500)"},
+                {.name = "batch", .metavar = "B", .help = "inputs per forward pass (default 50)"},
+                {.name = "measure", .metavar = "M", .help = "cka|cka_rbf|svcca|pwcca|cca (default cka)"},
+                {.name = "unbiased", .kind = FlagKind::Bool, .help = "cka_rbf: unbiased HSIC estimator"},
+                {.name = "rbf-threshold", .metavar = "T",
+                 .help = "cka_rbf: sigma = T * sqrt(median squared distance) (default 0.5)"},
+                {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
+                {.name = "out", .metavar = "FILE.png", .help = "heatmap picture (default similarity.png)"},
+                {.name = "json", .kind = FlagKind::Bool, .help = "print the matrix as JSON (rows with layer names)"}},
+      .run = run_similarity};
+}
+
+}  // namespace backlight::cli
