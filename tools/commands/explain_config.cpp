@@ -90,6 +90,16 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
                          " pixels, more than --max-pixels " + std::to_string(c.max_pixels));
     }
   }
+  c.tokens_file = args.get("tokens");
+  c.feature_names_file = args.get("feature-names");
+  c.html = args.get("html");
+  if (const auto b = args.get("baseline-token"))
+    c.baseline_token = parse_int(*b, 0, INT_MAX, "explain: --baseline-token (a token id)");
+  for (const char* flag : {"tokens", "feature-names", "html", "baseline-token"})
+    if (args.has(flag) && !c.npy_input)
+      throw UsageError(std::string("explain: --") + flag + " applies to --input FILE.npy (token ids or tabular rows)");
+  if (c.html && !ends_with(*c.html, ".html") && !ends_with(*c.html, ".htm"))
+    throw UsageError("explain: --html expects a FILE.html, got '" + *c.html + "'");
   if ((args.has("mean") || args.has("std")) && c.npy_input)
     throw UsageError("explain: --mean/--std apply to --image/--images, not to --input (the tensor is used as given)");
   c.mean_std_given = args.has("mean") || args.has("std");
@@ -232,7 +242,14 @@ std::vector<FlagSpec> explain_flags() {
        .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",
        .repeated = true},
       {.name = "images", .metavar = "DIR", .help = "batch mode: every .png/.jpg/.jpeg/.bmp in DIR, sorted by name"},
-      {.name = "input", .metavar = "FILE.npy", .help = "exact float32 input tensor, CHW or NCHW (first item used)"},
+      {.name = "input",
+       .metavar = "FILE.npy",
+       .help = "exact input tensor, first item used: float32 [C,H,W]/[N,C,H,W] image or [F]/[N,F] tabular row, "
+               "int64/int32 [T]/[N,T] token ids"},
+      {.name = "tokens", .metavar = "FILE", .help = "token ids: token strings, one per line (line i = id i)"},
+      {.name = "feature-names", .metavar = "FILE", .help = "tabular rows: feature names, one per line (F lines)"},
+      {.name = "baseline-token", .metavar = "ID", .help = "token ids: baseline token of path and perturbation methods (default 0)"},
+      {.name = "html", .metavar = "FILE.html", .help = "token ids: the HTML page (default: --out with .html)"},
       {.name = "size", .metavar = "N|HxW", .help = "resize images first: shorter side N (aspect kept) or exactly HxW"},
       {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default 0)"},
       {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default 1)"},
