@@ -113,6 +113,7 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
 
 void parse_methods(const Args& args, ExplainConfig& c) {
   c.methods = method_list_flag(args, "method", kExplainDefaultMethods);
+  c.methods_given = args.has("method");
   for (const std::string& m : c.methods) {
     if (m == "feature_permutation" && !c.batch)
       throw UsageError("explain: --method feature_permutation shuffles features across a batch of inputs; run it in "
@@ -255,7 +256,8 @@ std::vector<FlagSpec> explain_flags() {
       {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default 1)"},
       {.name = "method",
        .metavar = "NAME[,NAME...]",
-       .help = std::string("methods; default: ") + kExplainDefaultMethods},
+       .help = std::string("methods; default: ") + kExplainDefaultMethods + " (tabular rows and token ids: " +
+               kExplainDefaultNonImageMethods + ")"},
       {.name = "rules", .metavar = "NAME", .help = "rule set for lrp / layer_lrp (backlight rules)"},
       {.name = "rule-param", .metavar = "KEY=VALUE", .help = "rule set parameter, e.g. gamma=0.5", .repeated = true},
       {.name = "target", .metavar = "N|top1", .help = "class to explain (default top1)"},

@@ -16,6 +16,8 @@ namespace backlight::cli {
 inline constexpr const char* kExplainDefaultOut = "out/explain.png";
 inline constexpr const char* kExplainDefaultOutDir = "out/explain";
 inline constexpr const char* kExplainDefaultMethods = "saliency,integrated_gradients,lrp,grad_cam";
+/// Default methods for tabular rows and token ids (no feature maps for grad_cam).
+inline constexpr const char* kExplainDefaultNonImageMethods = "saliency,integrated_gradients,lrp";
 /// Default --chunk when feature_permutation runs (it shuffles features across the images of a call).
 inline constexpr int kExplainPermutationChunk = 16;
 
@@ -46,6 +48,7 @@ struct ExplainConfig {
   std::vector<int64_t> model_input_shape;         ///< the model's input shape when known (ONNX), batch 1
   // attribution
   std::vector<std::string> methods;
+  bool methods_given = false;          ///< --method given (else non-image inputs drop the CAM default)
   MethodOptions options;               ///< baselines from a .npy are loaded at run time
   std::optional<std::string> baseline_npy;
   bool layer_given = false, neuron_given = false;

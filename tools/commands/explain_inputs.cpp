@@ -140,6 +140,7 @@ void check_input_kind(ExplainConfig& c, const ExplainInput& in) {
   refuse_flag(c.feature_names_file && kind != InputKind::Tabular, "--feature-names",
               "tabular rows (--input FILE.npy of float32 [N,F])");
   if (kind == InputKind::Image) return;
+  if (!c.methods_given) c.methods = split_list(kExplainDefaultNonImageMethods, ',', "explain: --method");
   for (const std::string& m : c.methods) {
     const MethodInfo info = [&] {
       for (const MethodInfo& i : methods())
