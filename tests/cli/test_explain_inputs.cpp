@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/cuda/device.h"
 #include "io/npy.h"
 #include "models/safetensors.h"
 #include "tests/cli/run_cli.h"
@@ -210,5 +211,19 @@ TEST_SUITE("cli") {
       CHECK(r.status == 2);
       CHECK_MESSAGE(contains(r.output, c.message), r.output);
     }
+  }
+
+  TEST_CASE("explain inputs: --device cuda with an imported model and no device is a clear runtime error") {
+    if (cuda_device_count() > 0) {
+      MESSAGE("skipped: a CUDA device exists");
+      return;
+    }
+    const TempDir dir("explain_inputs_cuda");
+    save_ids(dir.file("ids.npy"), fixture_row("text.ids", 0));
+    const backlight::test::Run r = run_cli("explain " + kText + "--input '" + dir.file("ids.npy") + "' --device cuda --out '" +
+                                           dir.file("o.png") + "'");
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(contains(r.output, "explain: device 'cuda' requested, but"), r.output);
+    CHECK_MESSAGE(contains(r.output, "use --device cpu"), r.output);
   }
 }
