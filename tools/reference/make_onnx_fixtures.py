@@ -42,6 +42,9 @@ Non-image input references (onnx_inputs.safetensors, written by inputs_reference
   text.lgxa (LayerGradientXActivation on `embedding`, summed), text.lgrad_abs (the layer gradient
   alone, |.| summed: backlight's saliency twin); tabular_relu_mlp.{input, logits, saliency, ig,
   deeplift} (zero baselines).
+Example inputs for docs/models.md (written by example_inputs()): text_encoder_vocab.txt (50 words, line i
+= token id i, 0 = <pad>), text_encoder_ids.npy (int64 [2, 16], a sentence per row, padded with 0),
+tabular_mlp_rows.npy (float32 [4, 12]) and tabular_mlp_features.txt (12 names).
 
 Run from anywhere (deterministic): /usr/bin/python3 tools/reference/make_onnx_fixtures.py
 Needs torch 1.13, captum, safetensors.
@@ -209,6 +212,33 @@ def inputs_references(text):
           "torch": torch.__version__})
 
 
+VOCAB = ["<pad>", "the", "a", "movie", "film", "was", "is", "not", "very", "really", "great", "good", "bad",
+         "boring", "fun", "plot", "acting", "music", "and", "but", "i", "it", "loved", "hated", "story", "too",
+         "long", "short", "funny", "sad", "best", "worst", "ever", "of", "year", "so", "well", "made", "cast",
+         "ending", "slow", "brilliant", "awful", "scenes", "characters", "this", "that", "with", "no", "."]
+SENTENCES = ["the movie was not very good but the acting was great .",
+             "i loved this film , the music and the story"]
+FEATURES = ["age", "income", "balance", "tenure", "products", "credit_score", "salary", "visits", "complaints",
+            "late_payments", "savings", "loans"]
+
+
+def example_inputs():
+    """Small inputs for the docs' tabular and text examples (not used by the tests)."""
+    import numpy as np
+    assert len(VOCAB) == 50 and len(FEATURES) == 12
+    with open(os.path.join(OUT, "text_encoder_vocab.txt"), "w") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    ids = np.zeros((2, 16), dtype=np.int64)
+    for r, sentence in enumerate(SENTENCES):
+        words = [w for w in sentence.split() if w in VOCAB][:16]
+        ids[r, :len(words)] = [VOCAB.index(w) for w in words]
+    np.save(os.path.join(OUT, "text_encoder_ids.npy"), ids)
+    rows = np.random.RandomState(SEED).uniform(-1, 1, (4, 12)).astype(np.float32)
+    np.save(os.path.join(OUT, "tabular_mlp_rows.npy"), rows)
+    with open(os.path.join(OUT, "tabular_mlp_features.txt"), "w") as f:
+        f.write("\n".join(FEATURES) + "\n")
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -285,6 +315,7 @@ def main():
     references("lenet5", lenet, [2, 1, 28, 28], targets["lenet5"], gen, tensors)
 
     inputs_references(text)  # its own generator and file: the references above keep their draws
+    example_inputs()
 
     save(tensors, os.path.join(OUT, "onnx_parity.safetensors"),
          {"targets": json.dumps(targets, sort_keys=True), "seed": str(SEED), "ig_steps": str(IG_STEPS),
