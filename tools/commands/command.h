@@ -31,5 +31,6 @@ Command layers_command();    // layers.cpp
 Command attack_command();    // attack.cpp
 Command similarity_command();  // similarity.cpp
 Command dissect_command();     // dissect.cpp
+Command visualize_command();   // visualize.cpp
 
 }  // namespace backlight::cli
