@@ -13,12 +13,14 @@
 /// order statistic v_(k), k = ceil(p n) (numpy's `inverted_cdf`), and returns its
 /// representative, so |quantile(p) - v_(k)| <= a |v_(k)|: exact rank, relative value error a.
 /// Exceptions, both reported: |x| < kMinMagnitude (1e-30) is counted at kMinMagnitude (absolute
-/// error below 1e-30); when more than `max_buckets` buckets are in use the lowest ones are merged
-/// (values only ever move *up*, towards the top quantiles dissection asks for), and a quantile
-/// that lands in the merged bucket has no bound: bounded() says so.
+/// error below 1e-30); when one sign's store uses more than `max_buckets` buckets its lowest
+/// ones are merged (values only ever move *up*, towards the top quantiles dissection asks for),
+/// and a quantile that lands in a merged bucket has no bound: bounded() says so. Exact zeros
+/// (every ReLU output that is off) have a counter of their own and are exact.
 ///
-/// Memory: one int64 count per bucket between the lowest and highest used (at most max_buckets,
-/// default 8192: a = 1e-3 spans a factor 1.3e7 between the largest value and the merge point).
+/// Memory: per sign, one int64 count per bucket between the lowest and highest used (at most
+/// max_buckets, default 8192: a = 1e-3 spans a factor 1.3e7 between the largest magnitude and the
+/// merge point).
 /// Not thread-safe; one sketch per unit.
 #include <cstdint>
 #include <span>
@@ -34,7 +36,8 @@ struct QuantileSketchOptions {
 /// The value range one bucket stands for: every value counted there lies in [lo, hi].
 struct BucketRange {
   double lo = 0, hi = 0;
-  bool merged = false;  ///< the merged lowest bucket: lo is -infinity
+  /// A merged bucket (no bound): on the positive side lo is 0, on the negative side lo is -infinity.
+  bool merged = false;
 };
 
 class QuantileSketch {
@@ -59,16 +62,29 @@ class QuantileSketch {
   double relative_accuracy() const { return accuracy_; }
 
  private:
-  int64_t key_of(float x) const;
-  double value_of(int64_t key) const;
-  int64_t find(double p) const;  ///< key of the bucket holding v_(k)
+  // Dense counts over a window of integer keys; beyond max_buckets the lowest keys merge.
+  struct Store {
+    std::vector<int64_t> counts;  ///< counts[j] is key lo + j
+    int64_t lo = 0;
+    bool merged = false;  ///< counts[0] also holds every key below lo
+    void add(int64_t key, int64_t max_buckets);
+  };
+  // Where the p-quantile lies: store (-1 negative, 0 zero, +1 positive) and key.
+  struct Found {
+    int side = 0;
+    int64_t key = 0;
+    bool merged = false;
+  };
+  int64_t index_of(float x) const;  ///< ceil(log_gamma max(|x|, kMinMagnitude))
+  Found find(double p) const;
 
   double accuracy_, gamma_, log_gamma_;
   int64_t max_buckets_;
-  int64_t offset_;  ///< added to ceil(log_gamma |x|) so every positive key is >= 1
-  std::vector<int64_t> counts_;  ///< counts_[j] is key lo_key_ + j
-  int64_t lo_key_ = 0;
-  bool merged_ = false;  ///< counts_[0] holds every key below lo_key_ too
+  int64_t min_index_;  ///< index_of(kMinMagnitude)
+  // Negative values are keyed by -index (ascending key = ascending value), positive by index,
+  // so both stores merge their lowest keys: the values furthest below the top quantiles.
+  Store negative_, positive_;
+  int64_t zeros_ = 0;
   int64_t count_ = 0;
 };
 

@@ -118,8 +118,9 @@ def main():
                 Image.fromarray((m * 255).astype(np.uint8), "L").save(os.path.join(DATA, path))
             rows.append(f"{name},{path},{cname},{cat}")
             entry[cname] = m.astype(bool)
-        if not entry:
+        if not entry:  # no masks: the mask resolution is the image's (docs/concepts.md)
             rows.append(f"{name},,,")
+            mres = 16
         masks.append((mres, entry))
     with open(os.path.join(DATA, "index.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")

@@ -74,9 +74,11 @@ TEST_CASE("dissection: exact thresholds and IoU counts match the numpy reference
       CHECK(d.units[k].threshold == doctest::Approx(t).epsilon(1e-5));
       for (size_t c = 0; c < 3; ++c) {
         CAPTURE(c);
-        // float32 activations against float64 ones: a pixel within ~1e-6 of T_k could flip.
-        CHECK(std::abs(d.intersections[k * 3 + c] - f.j["intersections"][k][c].get<int64_t>()) <= 1);
-        CHECK(std::abs(d.unions[k * 3 + c] - f.j["unions"][k][c].get<int64_t>()) <= 1);
+        // float32 activations against float64 ones: upsampled pixels that land on a source
+        // sample (weights 0 and 1 up to rounding) reproduce T_k itself up to rounding and may
+        // flip; the unit of T_k sits on a few of them at 3x upsampling.
+        CHECK(std::abs(d.intersections[k * 3 + c] - f.j["intersections"][k][c].get<int64_t>()) <= 4);
+        CHECK(std::abs(d.unions[k * 3 + c] - f.j["unions"][k][c].get<int64_t>()) <= 4);
       }
     }
   }
@@ -122,7 +124,10 @@ TEST_CASE("dissection: bilinear upsampling (align_corners=False) and binarisatio
   CHECK(r[5] == doctest::Approx(0.25 * 0.75 * 1 + 0.75 * 0.25 * 2 + 0.25 * 0.25 * 3));
   const std::vector<uint8_t> b = binarized_unit_map(m, 2, 2, 2.5, 4, 4);
   int on = 0;
-  for (size_t i = 0; i < b.size(); ++i) on += b[i], CHECK(b[i] == (r[i] >= 2.5));
+  for (size_t i = 0; i < b.size(); ++i) {
+    on += b[i];
+    CHECK(b[i] == (r[i] >= 2.5));
+  }
   CHECK(on > 0);
 }
 

@@ -89,7 +89,7 @@ TEST_CASE("transform: adjoint is the transpose (<Tx, y> = <x, T'y>)") {
 TEST_CASE("visualize: the optimised input excites its channel more than any of 200 dataset images") {
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
-  FeatureVisOptions o{.objective = VisObjective::Channel, .layer = "features.10", .steps = 96, .seed = 1};
+  FeatureVisOptions o{.objective = VisObjective::Channel, .layer = "features.9", .steps = 256, .seed = 1};
   const ShapesBatch data = make_shapes_batch(ShapesConfig{}, kShapesCnnDataSeed, kShapesHeldOutBegin, 200);
   for (int64_t c : {3, 17}) {
     CAPTURE(c);
@@ -100,12 +100,12 @@ TEST_CASE("visualize: the optimised input excites its channel more than any of 2
     const FeatureVis r = visualize_feature(*model, o);
     MESSAGE("channel ", c, ": optimised ", r.objective, ", best dataset image ", best);
     CHECK(r.objective > best);
-    CHECK(r.history.size() == 96);
+    CHECK(r.history.size() == 256);
     CHECK(r.history.back() > r.history.front());
     // Seeded: the same options give the same image.
-    const FeatureVis again = visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.10",
+    const FeatureVis again = visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.9",
                                                         .channel = c, .steps = 3, .seed = 1});
-    const FeatureVis again2 = visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.10",
+    const FeatureVis again2 = visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.9",
                                                          .channel = c, .steps = 3, .seed = 1});
     for (int64_t i = 0; i < again.image.numel(); ++i) REQUIRE(again.image.data()[i] == again2.image.data()[i]);
   }
@@ -116,13 +116,13 @@ TEST_CASE("visualize: logit objective rises; errors name the problem") {
   const ModulePtr model = default_model();
   const FeatureVis r = visualize_feature(*model, {.objective = VisObjective::Logit, .target = 2, .steps = 40});
   CHECK(r.objective > r.history.front());
-  CHECK_THROWS_WITH_AS(visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.10",
+  CHECK_THROWS_WITH_AS(visualize_feature(*model, {.objective = VisObjective::Channel, .layer = "features.9",
                                                   .channel = 64, .steps = 1}),
-                       doctest::Contains("channel 64 outside layer 'features.10'"), Error);
+                       doctest::Contains("channel 64 outside layer 'features.9'"), Error);
   CHECK_THROWS_WITH_AS(visualize_feature(*model, {.objective = VisObjective::Logit, .target = 4, .steps = 1}),
                        doctest::Contains("target 4 outside"), Error);
   CHECK_THROWS_WITH_AS(visualize_feature(*model, {.layer = "nope", .steps = 1}), doctest::Contains("nope"), Error);
-  CHECK_THROWS_WITH_AS(visualize_feature(*model, {.layer = "features.10", .steps = 0}),
+  CHECK_THROWS_WITH_AS(visualize_feature(*model, {.layer = "features.9", .steps = 0}),
                        doctest::Contains("steps >= 1"), Error);
 }
 

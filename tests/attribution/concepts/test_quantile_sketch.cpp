@@ -19,7 +19,7 @@ TEST_CASE("quantile_sketch: within the relative bound of the exact order statist
       CAPTURE(dist);
       std::mt19937_64 rng(0xdeadbeef + dist);
       std::vector<float> v;
-      QuantileSketch s({.relative_accuracy = a});
+      QuantileSketch s({.relative_accuracy = a, .max_buckets = 1 << 16});  // no merge: bounded everywhere
       for (int i = 0; i < 20000; ++i) {
         float x = 0;
         if (dist == 0) x = std::lognormal_distribution<float>(0, 2)(rng);
@@ -59,7 +59,14 @@ TEST_CASE("quantile_sketch: merging the lowest buckets keeps the top quantile an
   CHECK(s.bounded(0.999));
   CHECK(std::fabs(s.quantile(0.999) - exact_quantile(v, 0.999)) <= 1e-3 * exact_quantile(v, 0.999) * (1 + 1e-9));
   CHECK_FALSE(s.bounded(0.1));
-  CHECK(std::isinf(s.quantile_range(0.1).lo));
+  CHECK(s.quantile_range(0.1).merged);
+  CHECK(s.quantile_range(0.1).lo == 0.0);
+  // The same on the negative side: the most negative values merge.
+  QuantileSketch n({.relative_accuracy = 1e-3, .max_buckets = 64});
+  for (float x : v) n.add(-x);
+  CHECK(n.bounded(0.999));
+  CHECK_FALSE(n.bounded(0.1));
+  CHECK(std::isinf(n.quantile_range(0.1).lo));
 }
 
 TEST_CASE("quantile_sketch: errors and ranks") {
