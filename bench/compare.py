@@ -417,11 +417,13 @@ def main():
                                                              "densenet121; bench/compare_imported.py)")
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "backlight"), help="backlight CLI (--imported)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per imported-model workload")
+    ap.add_argument("--imported-workloads", default="saliency,ig,lrp", help="subset of saliency,ig,lrp (--imported)")
     args = ap.parse_args()
     if args.imported:
         import compare_imported
         load_start = loadavg()
-        rows = compare_imported.run(ROOT, args.cli, orig_env, args.rounds, log, loadavg)
+        rows = compare_imported.run(ROOT, args.cli, orig_env, args.rounds, log, loadavg,
+                                    args.imported_workloads.split(","))
         text = compare_imported.render(rows, load_start, loadavg())
         print(text)
         if args.out:

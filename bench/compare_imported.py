@@ -40,7 +40,7 @@ def backlight_call(cli, onnx, x_path, method, target, save, env):
     return m["seconds"], m.get("conservation", {}).get("rule_set")
 
 
-def run(root, cli, env, rounds, log, loadavg):
+def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp")):
     import numpy as np
     import torch
     import torchvision
@@ -67,6 +67,8 @@ def run(root, cli, env, rounds, log, loadavg):
         target = int(model(x).argmax())
         log(f"{arch}: exported, target {target}, load {loadavg()}")
         for key, method in METHODS:
+            if key not in workloads:
+                continue
             row = {"model": arch, "workload": key}
             save = os.path.join(tmp, f"{arch}_{key}")
             ours, peer = [], []

@@ -16,6 +16,7 @@
 #include "engine/rules/builtin_sets.h"
 #include "engine/rules/rule_set.h"
 #include "models/onnx/model.h"
+#include "models/safetensors.h"
 #include "tests/helpers.h"
 
 using namespace backlight;
@@ -124,6 +125,28 @@ TEST_CASE("lrp on imported models: auto picks by graph; conserved where nothing 
       CHECK(bad.conservation_error.data()[0] > 0.05);
     }
   }
+}
+
+TEST_CASE("lrp on imported models: Zennit composites with BatchNorm merged on a plain CNN") {
+  // plain_cnn_bn: BatchNorm after every conv and the first linear, exported with BatchNormalization
+  // nodes; backlight folds them (merge_batchnorm) as Zennit's SequentialMergeBatchNorm does.
+  const ModulePtr model = load_onnx_model(kDir + "plain_cnn_bn.onnx");
+  const SafeTensorsFile refs = read_safetensors(kDir + "plain_cnn_bn_zennit.safetensors");
+  const Tensor* x = refs.find("plain_cnn_bn.input");
+  REQUIRE(x);
+  for (const char* rules : {"lrp_epsilon_plus_flat", "lrp_epsilon_gamma_box", "lrp_epsilon_alpha2_beta1_flat"}) {
+    const std::string name = rules;
+    CAPTURE(name);
+    const Tensor* want = refs.find("plain_cnn_bn." + name);
+    REQUIRE(want);
+    const AttributionResult r = lrp(*model, *x, Target::indices({1, 7}), {.rules = name});
+    BL_CHECK_CLOSE(r.attribution, *want, 1e-4 * max_abs(*want), 0.0);
+  }
+  // Without folding, the BatchNorms pass relevance unchanged: a different (Zennit-less) result.
+  const Tensor* want = refs.find("plain_cnn_bn.lrp_epsilon_plus_flat");
+  const AttributionResult unfolded =
+      lrp(*model, *x, Target::indices({1, 7}), {.rules = "lrp_epsilon_plus_flat", .merge_batchnorm = false});
+  CHECK_FALSE(allclose_report(unfolded.attribution, *want, 1e-4 * max_abs(*want), 0.0).empty());
 }
 
 }  // TEST_SUITE

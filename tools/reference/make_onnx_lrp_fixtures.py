@@ -11,6 +11,10 @@ by tools/export_onnx.py's export() (opset 17, TrainingMode.PRESERVE, no constant
   tiny_convnext.onnx      torchvision ConvNeXt with two stages (depthwise 7x7, channels-last
                           LayerNorm, Linear, GELU, layer scale 0.5, LayerNorm2d downsample).
   tiny_vit.onnx           torchvision VisionTransformer (patch 8, 2 layers, 2 heads, width 16).
+  plain_cnn_bn.onnx       VGG-style CNN, BatchNorm after every conv and after the first linear,
+                          max and average pooling; plain_cnn_bn_zennit.safetensors holds Zennit's
+                          EpsilonPlusFlat / EpsilonGammaBox(-3, 3) / EpsilonAlpha2Beta1Flat
+                          relevance with SequentialMergeBatchNorm for two inputs and targets 1, 7.
 BatchNorm running statistics are randomised so folding is visible; Linear layers get PyTorch's
 default init (torchvision's std-0.01 / zero heads would leave logits near 1e-4).
 Every model is checked to run in torch before export; no reference values are written (the tests
@@ -35,7 +39,7 @@ SEED = 20261206
 def randomise_bn(model):
     g = torch.Generator().manual_seed(SEED)
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
             m.running_var.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
             m.weight.data.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
@@ -76,12 +80,54 @@ def tiny_vit():
                              num_classes=10)
 
 
+class PlainCNN(nn.Module):
+    """VGG-style CNN with BatchNorm after every conv and the first linear (all foldable)."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def plain_cnn():
+    return PlainCNN()
+
+
 MODELS = {
     "tiny_efficientnet": tiny_efficientnet,
     "tiny_mobilenetv3": tiny_mobilenetv3,
     "tiny_convnext": tiny_convnext,
     "tiny_vit": tiny_vit,
+    "plain_cnn_bn": plain_cnn,
 }
+ZENNIT = ["lrp_epsilon_plus_flat", "lrp_epsilon_gamma_box", "lrp_epsilon_alpha2_beta1_flat"]
+
+
+def zennit_references(model, x, targets):
+    """Zennit composites with SequentialMergeBatchNorm on plain_cnn_bn: the input relevance."""
+    from zennit.attribution import Gradient
+    from zennit.canonizers import SequentialMergeBatchNorm
+    from zennit.composites import EpsilonAlpha2Beta1Flat, EpsilonGammaBox, EpsilonPlusFlat
+    out = {}
+    for name in ZENNIT:
+        comp = {"lrp_epsilon_plus_flat": lambda c: EpsilonPlusFlat(canonizers=c),
+                "lrp_epsilon_gamma_box": lambda c: EpsilonGammaBox(low=-3.0, high=3.0, canonizers=c),
+                "lrp_epsilon_alpha2_beta1_flat": lambda c: EpsilonAlpha2Beta1Flat(canonizers=c)}[name](
+                    [SequentialMergeBatchNorm()])
+        one_hot = torch.eye(10)[targets]
+        with Gradient(model=model, composite=comp) as attributor:
+            _, rel = attributor(x.clone(), one_hot)
+        out["plain_cnn_bn." + name] = rel.detach().contiguous()
+    return out
 
 
 def main():
@@ -102,6 +148,16 @@ def main():
         path = os.path.join(OUT, name + ".onnx")
         export(model, [1, 3, 32, 32], "float32", path, meta)
         print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+        if name == "plain_cnn_bn":
+            from safetensors.torch import save_file
+            g = torch.Generator().manual_seed(SEED)
+            x = torch.rand(2, 3, 32, 32, generator=g) * 4 - 2
+            targets = [1, 7]
+            refs = zennit_references(model, x, targets)
+            refs["plain_cnn_bn.input"] = x.contiguous()
+            ref_path = os.path.join(OUT, "plain_cnn_bn_zennit.safetensors")
+            save_file(refs, ref_path, metadata={"targets": "1,7", "zennit": "0.5.1"})
+            print(f"wrote {ref_path} ({os.path.getsize(ref_path)} bytes)")
 
 
 if __name__ == "__main__":
