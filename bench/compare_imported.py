@@ -12,7 +12,9 @@ backlight: one `explain` process per method and round, the method's own "seconds
 (load excluded); the first round warms nothing up, so the median of `rounds` rounds is reported.
 Peer: torch.set_num_threads(2); IG's internal_batch_size swept over IG_BATCHES (one call each),
 the best timed. Agreement: relative L2 of backlight's --save output against Captum's.
-An architecture that does not import is a row marked pending with the importer's message.
+An architecture that does not import is a row marked pending with the importer's message; a peer
+that fails says so (Zennit's SequentialMergeBatchNorm cannot merge DenseNet's BatchNorms, which
+follow a concatenation, not a conv).
 """
 import json
 import os
@@ -98,7 +100,10 @@ def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"
                         fn = zennit_lrp(torch, model, rule_set, target, x)
                         row["rule_set"] = rule_set
                     t0 = time.perf_counter()
-                    ref = fn()
+                    try:
+                        ref = fn()
+                    except RuntimeError as e:  # the peer's failure, not an import failure
+                        raise RuntimeError(f"peer failed ({'Zennit' if key == 'lrp' else 'Captum'}): {e}")
                     peer.append(time.perf_counter() - t0)
                 if key != "lrp":
                     row["agreement"] = rel_l2(np, np.load(save + ".npy").reshape(-1), ref.detach().numpy().reshape(-1))
