@@ -62,7 +62,7 @@ const std::vector<Entry>& entries() {
       entry("guided_backprop", "gradient", "guided backpropagation (Springenberg et al. 2015)", "", kInputs,
             call<&guided_backprop_attribution>),
       entry("deconvolution", "gradient", "deconvnet backward (Zeiler & Fergus 2014)", "", kInputs, call<&deconvolution>),
-      entry("lrp", "gradient", "layer-wise relevance propagation with a rule set (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
+      entry("lrp", "gradient", "layer-wise relevance propagation with a rule set (default auto: cp_lrp with attention, lrp_epsilon_gamma_box with gates or layernorm, else lrp_epsilon_plus_flat)",
             "rules, rule_params", kInputs, call<&lrp>),
       // --- sampling, CAM and attention methods (CAM attribution: [N,1,H,W], layer_map at the layer) ---
       entry("gradient_shap", "path", "GradientSHAP: gradients at random points to random baselines (Lundberg & Lee 2017)",
@@ -95,7 +95,7 @@ const std::vector<Entry>& entries() {
             kLayer, call<&layer_deeplift>),
       entry("layer_deeplift_shap", "layer", "LayerDeepLift averaged over a baseline distribution", "layer, baselines",
             kLayer, call<&layer_deeplift_shap>),
-      entry("layer_lrp", "layer", "LRP relevance at the layer's output (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
+      entry("layer_lrp", "layer", "LRP relevance at the layer's output (default auto: cp_lrp with attention, lrp_epsilon_gamma_box with gates or layernorm, else lrp_epsilon_plus_flat)",
             "layer, rules, rule_params", kLayer, call<&layer_lrp>),
       // --- neuron methods (attribution: input-shaped; the neuron replaces the target) ---
       entry("neuron_gradient", "neuron", "d neuron / d input", "layer, neuron", kNeuron, call<&neuron_gradient>),

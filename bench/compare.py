@@ -412,7 +412,27 @@ def main():
                                                            f"{README_END} in bench/README.md")
     ap.add_argument("--json-out", default="", help="write every measurement here")
     ap.add_argument("--save-dir", default="", help="where bench_methods writes its .npy files (default: temp)")
+    ap.add_argument("--imported", action="store_true", help="only the imported-model rows (ONNX exports of "
+                                                             "efficientnet_b0, convnext_tiny, mobilenet_v3_large, "
+                                                             "densenet121; bench/compare_imported.py)")
+    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "backlight"), help="backlight CLI (--imported)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds per imported-model workload")
+    ap.add_argument("--imported-workloads", default="saliency,ig,lrp", help="subset of saliency,ig,lrp (--imported)")
     args = ap.parse_args()
+    if args.imported:
+        import compare_imported
+        load_start = loadavg()
+        rows = compare_imported.run(ROOT, args.cli, orig_env, args.rounds, log, loadavg,
+                                    args.imported_workloads.split(","))
+        text = compare_imported.render(rows, load_start, loadavg())
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text)
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(rows, f, indent=1)
+        return
     if not os.path.isfile(args.bench):
         sys.exit(f"compare.py: {args.bench} not found; build it first (cmake --build build --target bench_methods) "
                  f"or pass --bench")
