@@ -126,4 +126,20 @@ TEST_CASE("cli/attack: --explain reports explanation fragility next to sensitivi
   CHECK(s["spearman"].get<double>() <= 1.0);
 }
 
+
+TEST_CASE("cli/attack: --compare reports accuracy and fragility per perturbation") {
+  const Run r = run_cli("attack --compare fgsm:0.001,pgd:0.05,noise:0.02 --steps 5 --explain saliency --json", true);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto rows = nlohmann::json::parse(r.output)["comparison"];
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0]["name"] == "original");
+  CHECK(rows[0]["accuracy"].get<double>() == 1.0);
+  CHECK(rows[2]["name"] == "pgd:0.05");
+  CHECK(rows[2]["accuracy"].get<double>() == 0.0);
+  CHECK(rows[1]["spearman"].get<double>() > rows[2]["spearman"].get<double>());
+  CHECK(run_cli("attack --compare fgsm").status == 2);
+  CHECK(run_cli("attack --compare cw:0.1").status == 2);
+  CHECK(run_cli("attack --compare fgsm:0.1 --epsilon 0.1").status == 2);
+}
+
 }

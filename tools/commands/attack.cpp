@@ -13,7 +13,9 @@
 #include "attribution/metrics/fragility.h"
 #include "attribution/metrics/sensitivity.h"
 #include "attribution/registry.h"
+#include "attribution/robustness/attack_comparator.h"
 #include "attribution/robustness/min_param.h"
+#include "engine/philox.h"
 #include "attribution/robustness/attack.h"
 #include "io/file_checks.h"
 #include "io/image_io.h"
@@ -160,7 +162,82 @@ std::string explain_layer(const Module& model, const Tensor& x, const std::strin
   return "";
 }
 
+// --compare fgsm:0.01,pgd:0.03,noise:0.05: Captum's AttackComparator idea on the one input.
+int run_compare(const Args& args, const Module& model, const Input& in, float lo, float hi, int64_t target) {
+  std::vector<NamedPerturbation> list;
+  const int64_t steps = args.get_int("steps", 1, 1000000).value_or(10);
+  const uint64_t seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0));
+  const std::vector<std::string> items = *args.get_list("compare");
+  for (const std::string& item : items) {
+    const size_t colon = item.find(':');
+    const std::string kind = item.substr(0, colon);
+    double v = -1;
+    try {
+      v = colon == std::string::npos ? -1 : std::stod(item.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if ((kind != "fgsm" && kind != "pgd" && kind != "noise") || !(v >= 0) || !std::isfinite(v))
+      throw UsageError("attack: --compare expects a list of fgsm:EPS, pgd:EPS or noise:STDEV, got '" + item + "'");
+    NamedPerturbation p{item, {}, 1};
+    const float e = float(v);
+    if (kind == "fgsm")
+      p.apply = [&model, e, lo, hi](const Tensor& x) {
+        return fgsm(model, x, e, Target::top1(), {.lower_bound = lo, .upper_bound = hi}).adversarial;
+      };
+    else if (kind == "pgd")
+      p.apply = [&model, e, lo, hi, steps](const Tensor& x) {
+        return pgd(model, x, e, Target::top1(), {.step_size = e / 4, .step_num = steps, .lower_bound = lo, .upper_bound = hi})
+            .adversarial;
+      };
+    else
+      p.apply = [e, lo, hi, seed](const Tensor& x) {
+        Tensor out = x.clone();
+        for (int64_t i = 0; i < out.numel(); ++i)
+          out.data()[i] = std::min(std::max(out.data()[i] + e * philox::normal(seed, 7, uint64_t(i)), lo), hi);
+        return out;
+      };
+    list.push_back(std::move(p));
+  }
+  ComparatorOptions co;
+  if (const auto m = args.get("explain")) {
+    co.method = *m;
+    co.method_options.layer = explain_layer(model, in.x, *m);
+  }
+  co.top_k = args.get_int("top-k", 1, std::numeric_limits<int32_t>::max()).value_or(0);
+  const std::vector<ComparisonRow> rows = compare_attacks(model, in.x, {target}, list, co);
+  if (args.flag("json")) {
+    nlohmann::json j = {{"source", in.source}, {"label", target}, {"method", co.method.empty() ? nlohmann::json() : nlohmann::json(co.method)}};
+    nlohmann::json arr = nlohmann::json::array();
+    for (const ComparisonRow& r : rows) {
+      nlohmann::json e = {{"name", r.name}, {"accuracy", r.accuracy}, {"label_probability", r.label_probability}};
+      if (r.top_k_intersection) e["top_k_intersection"] = *r.top_k_intersection, e["spearman"] = *r.spearman;
+      arr.push_back(e);
+    }
+    j["comparison"] = arr;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const ComparisonRow& r : rows) {
+      std::cout << r.name << ": accuracy " << r.accuracy << ", label probability " << r.label_probability;
+      if (r.top_k_intersection) std::cout << ", top-k intersection " << *r.top_k_intersection << ", spearman " << *r.spearman;
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
 int run_attack(const Args& args) {
+  if (args.has("compare")) {
+    for (const char* f : {"epsilon", "min-param", "out", "save", "targeted", "attack"})
+      if (args.has(f)) throw UsageError(std::string("attack: --") + f + " does not apply to --compare");
+    if (const auto t = threads_flag(args)) set_num_threads(*t);
+    const ModulePtr model = load_attack_model(args);
+    const Input in = load_input(args);
+    const float lo = float(args.get_double("lower-bound").value_or(in.pixels ? 0.0 : -INFINITY));
+    const float hi = float(args.get_double("upper-bound").value_or(in.pixels ? 1.0 : INFINITY));
+    if (lo > hi) throw UsageError("attack: --lower-bound must not exceed --upper-bound");
+    const auto tf = args.get_int("target", 0, std::numeric_limits<int32_t>::max());
+    return run_compare(args, *model, in, lo, hi, tf ? *tf : predict(*model, in.x, -1).cls);
+  }
   const std::string kind = args.get_or("attack", "fgsm");
   if (kind != "fgsm" && kind != "pgd") throw UsageError("attack: --attack expects fgsm or pgd, got '" + kind + "'");
   const auto min_param = args.get("min-param");
@@ -381,6 +458,7 @@ Command attack_command() {
                 {.name = "out", .metavar = "FILE.png", .help = "picture: original | adversarial | difference"},
                 {.name = "save", .metavar = "FILE.npy", .help = "adversarial input, float32, the input's shape"},
                 {.name = "explain", .metavar = "METHOD", .help = "add METHOD's maps to the picture; fragility + sensitivity-max to the output"},
+                {.name = "compare", .metavar = "LIST", .help = "accuracy (+ fragility with --explain) under fgsm:EPS,pgd:EPS,noise:STDEV,..."},
                 {.name = "top-k", .metavar = "K", .help = "fragility: the K most salient positions (default 10 %)"},
                 {.name = "min-param", .metavar = "epsilon", .help = "search the smallest epsilon that flips the answer (Captum MinParamPerturbation)"},
                 {.name = "range", .metavar = "LO:HI:STEP", .help = "--min-param grid: arg_min:arg_max:arg_step"},
