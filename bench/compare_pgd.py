@@ -12,7 +12,8 @@ dense resnet18 forward+backward does not depend on the weight values. Parity of 
 tested on a small CNN to 1e-5 (tests/attribution/robustness/test_attack.cpp).
 
 Peer at its best (/work/shared/REFERENCE.md "Benchmarking fairly"): torch.set_num_threads(N),
-OMP_NUM_THREADS=N on both sides, parameters frozen (requires_grad_(False): no weight gradients).
+OMP_NUM_THREADS=N and OMP_WAIT_POLICY=passive (unless set) on both sides, parameters frozen
+(requires_grad_(False): no weight gradients); one untimed Captum call first (warm-up).
 backlight's time is the "seconds" its --json reports (the attack alone: target resolution + 20
 steps, the model built beforehand); Captum's is perf_counter around PGD.perturb. The median of
 --repeats runs per side, sides alternating.
@@ -34,6 +35,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    # Both sides wait passively at OpenMP barriers (the backlight CLI's default, docs/robustness.md
+    # "Speed"); torch's libgomp reads the variable when torch is imported, below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     import numpy as np
     import torch
     import torchvision
