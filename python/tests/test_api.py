@@ -94,16 +94,18 @@ def test_argument_errors(cnn):
         bm(inputs((2, 3, 28, 28), 1))  # wrong channel count: a message, not a crash
     with pytest.raises(NotImplementedError, match="additional_forward_args"):
         sal.attribute(x, additional_forward_args=(1,))
-    with pytest.raises(NotImplementedError, match="multiply_by_inputs"):
-        bc.IntegratedGradients(bm, multiply_by_inputs=False)
     with pytest.raises(NotImplementedError, match="2 input tensors"):
         sal.attribute((x, x))
     with pytest.raises(ValueError, match="nope"):
         bc.LayerGradCam(bm, "nope").attribute(x, target=1)
     with pytest.raises(TypeError, match="torch module"):
         bc.Saliency(torch.nn.Linear(2, 2))
-    with pytest.raises(NotImplementedError, match="neuron_selector"):
+    with pytest.raises(NotImplementedError, match="neuron_selector: the callable is not linear"):
+        bc.NeuronGradient(bm, "features.4").attribute(x, neuron_selector=lambda t: t.amax(dim=(1, 2, 3)))
+    with pytest.raises(ValueError, match="one value per item"):
         bc.NeuronGradient(bm, "features.4").attribute(x, neuron_selector=lambda t: t[:, 0])
+    with pytest.raises(NotImplementedError, match="model input"):
+        bc.LayerActivation(bm, "features.0").attribute(x, attribute_to_layer_input=True)
     with pytest.raises(ValueError, match="nt_type"):
         bc.NoiseTunnel(sal).attribute(x, nt_type="smooth")
     if not backlight._core.has_onnx:
@@ -118,25 +120,87 @@ def test_tuple_inputs_come_back_as_tuples(cnn):
     assert isinstance(out, tuple) and out[0].shape == x.shape
 
 
-CAPTUM_NAMES = [n for n in bc.__all__]
+# Captum 0.8 attribution classes backlight.captum does not provide (docs/python.md says why): the
+# LLM wrappers and the DataLoader/LimeBase building blocks take Python objects backlight cannot run,
+# ShapleyValues (exact, exponential) and LayerFeaturePermutation have no C++ method yet.
+NOT_PROVIDED = {"DataLoaderAttribution", "LLMAttribution", "LLMGradientAttribution", "LimeBase", "ShapleyValues",
+                "LayerFeaturePermutation"}
 
 
-@pytest.mark.parametrize("name", CAPTUM_NAMES)
+def _captum_classes():
+    try:
+        import captum.attr as ca
+    except ImportError:  # pragma: no cover - depends on the machine
+        return []
+    return sorted(n for n in dir(ca) if n[:1].isupper() and hasattr(getattr(ca, n), "attribute")
+                  and inspect.isclass(getattr(ca, n)) and not inspect.isabstract(getattr(ca, n))
+                  and getattr(ca, n).__module__.startswith("captum.attr._core"))
+
+
+def test_every_captum_class_is_provided_or_listed():
+    """A Captum upgrade that adds a class fails here until it is provided or listed above."""
+    names = _captum_classes()
+    if not names:
+        pytest.skip("captum is not installed")
+    missing = [n for n in names if not hasattr(bc, n) and n not in NOT_PROVIDED]
+    assert not missing, f"Captum classes neither provided nor listed in NOT_PROVIDED: {missing}"
+    assert len([n for n in names if hasattr(bc, n)]) >= 37
+
+
+def _compare(ref_fn, own_fn, what):
+    """Captum's parameters (names, order, kinds, defaults) are ours in the same positions; our
+    extras (seed) are keyword-only; **kwargs where Captum has it."""
+    rp = list(inspect.signature(ref_fn).parameters.values())
+    op = list(inspect.signature(own_fn).parameters.values())
+    ours = {p.name: p for p in op}
+    r_pos = [p for p in rp if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
+    o_pos = [p for p in op if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
+    assert [p.name for p in o_pos] == [p.name for p in r_pos], f"{what}: positional parameters"
+    for r in rp:
+        if r.kind == r.VAR_KEYWORD:
+            assert any(p.kind == p.VAR_KEYWORD for p in op), f"{what}: Captum takes **{r.name}"
+            continue
+        o = ours.get(r.name)
+        assert o is not None, f"{what}: parameter {r.name} missing"
+        assert (o.default is inspect.Parameter.empty) == (r.default is inspect.Parameter.empty), \
+            f"{what}({r.name}): required in one, optional in the other"
+        if r.default is inspect.Parameter.empty or callable(r.default):
+            continue  # a callable default (FeaturePermutation's perm_func) is None here: Captum's function
+        assert o.default == r.default and type(o.default) is type(r.default), \
+            f"{what}({r.name}): default {o.default!r} vs Captum {r.default!r}"
+    extras = [p for p in op if p.name not in {r.name for r in rp} and p.kind != p.VAR_KEYWORD]
+    assert all(p.kind == p.KEYWORD_ONLY for p in extras), f"{what}: extras must be keyword-only: {extras}"
+
+
+@pytest.mark.parametrize("name", [n for n in bc.__all__ if n != "LayerAttribution"])
 def test_signatures_match_captum(name):
-    """Every Captum parameter exists with the same default and position; extras are keyword-only."""
     ca = pytest.importorskip("captum.attr")
     ref, own = getattr(ca, name), getattr(bc, name)
     for fn in ("__init__", "attribute"):
-        rp = [p for p in inspect.signature(getattr(ref, fn)).parameters.values() if p.kind != p.VAR_KEYWORD]
-        op = list(inspect.signature(getattr(own, fn)).parameters.values())
-        positional = [p for p in op if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
-        assert [p.name for p in positional][:len(rp)] == [p.name for p in rp], f"{name}.{fn}"
-        for r, o in zip(rp, positional):
-            if r.default is inspect.Parameter.empty or callable(r.default):
-                continue
-            assert o.default == r.default, f"{name}.{fn}({r.name}): default {o.default!r} vs Captum {r.default!r}"
-        extras = positional[len(rp):]
-        assert not extras, f"{name}.{fn}: extra positional parameters {[p.name for p in extras]}"
+        _compare(getattr(ref, fn), getattr(own, fn), f"{name}.{fn}")
+    for extra in ("has_convergence_delta",):
+        assert getattr(own(*_ctor_dummies(own)), extra)() == _captum_has_delta(ref), f"{name}.{extra}"
+
+
+def test_layer_attribution_interpolate_signature():
+    ca = pytest.importorskip("captum.attr")
+    _compare(ca.LayerAttribution.interpolate, bc.LayerAttribution.interpolate, "LayerAttribution.interpolate")
+    _compare(ca.LayerGradCam.interpolate, bc.LayerGradCam.interpolate, "LayerGradCam.interpolate")
+
+
+def _ctor_dummies(cls):
+    m = backlight.zoo("mlp", mlp_sizes=[4, 3], num_classes=2, seed=0)
+    if cls is bc.NoiseTunnel:
+        return (bc.IntegratedGradients(m),)
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()][1:]
+    return (m, "1") if len(params) > 1 and params[1].name == "layer" else (m,)
+
+
+def _captum_has_delta(ref):
+    import captum.attr as ca
+    if ref is ca.NoiseTunnel:
+        return True  # around IntegratedGradients (the dummy above)
+    return ref.has_convergence_delta(object.__new__(ref))
 
 
 def test_threads_several_models():
