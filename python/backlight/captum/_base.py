@@ -143,6 +143,27 @@ class _NeuronAttribution(_LayerAttribution):
         return _input_of_model_guard(go, type(self).__name__)
 
 
+def _per_baseline_deltas(call_one, baselines):
+    """DeepLiftShap-style methods with return_convergence_delta: Captum returns one delta per
+    (item, baseline) pair, item-major [N * B]. backlight's C++ averages them per item, so this runs
+    the single-baseline method once per baseline (the same B paired passes the C++ loop makes) and
+    averages the attributions here."""
+    from .._tensors import as_output, kind_of
+    b = np.asarray(baselines)
+    if b.ndim == 0:
+        raise ValueError("baselines: expected a baseline distribution [B, ...], got a number")
+    attrs, deltas = [], []
+    for j in range(b.shape[0]):
+        a, d = call_one(np.ascontiguousarray(b[j:j + 1]))
+        tupled = isinstance(a, tuple)
+        kind = kind_of(a[0] if tupled else a)
+        attrs.append(np.asarray(a[0] if tupled else a))
+        deltas.append(np.asarray(d))
+    mean = as_output(np.ascontiguousarray(np.mean(attrs, axis=0), dtype=np.float32), kind)
+    delta = as_output(np.ascontiguousarray(np.stack(deltas, axis=1).reshape(-1), dtype=np.float32), kind)
+    return ((mean,) if tupled else mean), delta
+
+
 def _input_of_model_guard(fn, who):
     """attribute_to_layer_input on a module that takes the model input itself: backlight has no
     layer value there (the C++ error says so); report it as unsupported."""

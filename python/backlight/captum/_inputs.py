@@ -5,7 +5,7 @@ import numpy as np
 
 from .._run import baseline_value, unwrap_inputs
 from .._tensors import as_array
-from ._base import _Attribution, _batch, _ints, _mask_or_elements, _ppe, _unsupported
+from ._base import _Attribution, _batch, _per_baseline_deltas, _ints, _mask_or_elements, _ppe, _unsupported
 
 
 # --- gradient methods --------------------------------------------------------------------------
@@ -76,6 +76,10 @@ class DeepLiftShap(_Attribution):
     def attribute(self, inputs, baselines, target=None, additional_forward_args=None,
                   return_convergence_delta=False, custom_attribution_func=None):
         _unsupported("DeepLiftShap.attribute", custom_attribution_func=custom_attribution_func is not None)
+        if return_convergence_delta:
+            return _per_baseline_deltas(lambda b: self._call(inputs, target, additional_forward_args, True,
+                                                             method="deeplift", baselines=b),
+                                        baseline_value(baselines))
         return self._call(inputs, target, additional_forward_args, return_convergence_delta,
                           baselines=baseline_value(baselines))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._run import baseline_value
-from ._base import (_LayerAttribution, _NeuronAttribution, _batch, _mask_or_elements, _ppe,
+from ._base import (_LayerAttribution, _NeuronAttribution, _batch, _per_baseline_deltas, _mask_or_elements, _ppe,
                     _unsupported)
 
 
@@ -142,6 +142,11 @@ class LayerDeepLiftShap(_LayerAttribution):
     def attribute(self, inputs, baselines, target=None, additional_forward_args=None,
                   return_convergence_delta=False, attribute_to_layer_input=False, custom_attribution_func=None):
         _unsupported("LayerDeepLiftShap.attribute", custom_attribution_func=custom_attribution_func is not None)
+        if return_convergence_delta:
+            return _per_baseline_deltas(lambda b: self._layer_call(inputs, target, additional_forward_args,
+                                                                   attribute_to_layer_input, True,
+                                                                   method="layer_deeplift", baselines=b),
+                                        baseline_value(baselines))
         return self._layer_call(inputs, target, additional_forward_args, attribute_to_layer_input,
                                 return_convergence_delta, baselines=baseline_value(baselines))
 
