@@ -228,6 +228,54 @@ def test_threads_several_models():
         np.testing.assert_allclose(results[i], serial[i % 4], rtol=1e-5, atol=1e-7)
 
 
+def test_threads_mixed_models_and_methods():
+    """Different architectures and methods (IG, Grad-CAM, LRP, occlusion, a Python rule set) on
+    six Python threads at once, twice each: every result equals the serial one."""
+    from backlight import rules as R
+    cnn = backlight.zoo("mnist_cnn", seed=7)
+    mlp = backlight.zoo("mlp", mlp_sizes=[12, 16], num_classes=3, seed=8)
+    res = backlight.zoo("resnet18", num_classes=5, seed=9)
+    rs = R.RuleSet("mine", [(R.kind("linear"), R.Epsilon(1e-3)), (R.kind("conv2d"), R.ZPlus())])
+    xc, xm, xr = inputs((2, 1, 28, 28), 70, 0, 1), inputs((3, 12), 71), inputs((1, 3, 32, 32), 72)
+    jobs = [
+        lambda: bc.IntegratedGradients(cnn).attribute(xc, target=1, n_steps=8),
+        lambda: bc.LayerGradCam(res, "layer3").attribute(xr, target=2),
+        lambda: backlight.lrp(res, xr, 1, backlight.EpsilonPlusFlat()),
+        lambda: bc.Occlusion(cnn).attribute(xc, sliding_window_shapes=(1, 7, 7), strides=(1, 7, 7), target=3),
+        lambda: backlight.lrp(cnn, xc, 2, rs),
+        lambda: bc.DeepLift(mlp).attribute(xm, target=[0, 1, 2]),
+    ]
+    serial = [np.array(j()) for j in jobs]
+    results, errors = {}, []
+
+    def work(i):
+        try:
+            results[i] = np.array(jobs[i % len(jobs)]())
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2 * len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for i, r in results.items():
+        np.testing.assert_allclose(r, serial[i % len(jobs)], rtol=1e-5, atol=1e-6)
+    assert len(results) == 2 * len(jobs)
+
+
+def test_error_types_carry_the_cpp_message(cnn):
+    _, bm = cnn
+    x = inputs((1, 1, 28, 28), 73)
+    with pytest.raises(ValueError, match=r"layer 'nope' not found in the model \(module paths seen: features.0"):
+        bc.LayerActivation(bm, "nope").attribute(x)
+    with pytest.raises(ValueError, match="neuron index \\[99999\\] out of range for layer 'features.4'"):
+        bc.NeuronGradient(bm, "features.4").attribute(x, neuron_selector=99999)
+    with pytest.raises(ValueError, match="attribute: unknown option 'bogus'"):
+        backlight.attribute(bm, "saliency", x, 1, bogus=1)
+
+
 def test_gil_released_during_compute():
     """A Python thread keeps running while another computes."""
     m = backlight.zoo("mnist_cnn", seed=1)
