@@ -54,6 +54,16 @@ class Model:
         pairs = [(k, _float32(v, k)) for k, v in state_dict.items()]
         return self._core.load_state_dict(pairs, strict)
 
+    def canonized(self, input_shape=None) -> "Model":
+        """A copy with every BatchNorm folded into the conv/linear before it (what backlight.lrp does
+        on each call with canonize=True, as Zennit's canonizers): for repeated LRP calls, canonize
+        once and call lrp(..., canonize=False). input_shape: one item's shape (default: the
+        model's)."""
+        shape = list(input_shape) if input_shape is not None else self.input_shape
+        if not shape:
+            raise ValueError("canonized: this model has no default input shape; pass input_shape")
+        return Model(_core.merge_batchnorm(self._core, [1] + [int(d) for d in shape]), self._torch_module)
+
     def layer_name(self, layer) -> str:
         """A layer given by name (str) or, for from_torch models, by the torch module itself."""
         if isinstance(layer, str):

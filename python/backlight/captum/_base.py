@@ -40,7 +40,7 @@ def _neuron(selector, who, model=None, x=None, layer=None):
     gradient, taken with torch at the actual layer output and at a second point; a nonlinear one
     raises NotImplementedError."""
     if isinstance(selector, tuple) and any(isinstance(i, slice) for i in selector):
-        act = _layer_values(model, x, layer)
+        act = _layer_values(model, x[:1], layer)  # only its shape is needed
         w = np.zeros((1,) + act.shape[1:], np.float32)
         w[(0,) + selector] = 1.0
         return {"neuron_weights": w}
