@@ -526,7 +526,7 @@ def python_main(args, orig_env):
     load_start, started = loadavg(), datetime.datetime.now()
     rows = compare_python.run(args, bl_env, backlight_run, loadavg, log, SEED, THREADS, ROOT)
     md = compare_python.render(rows, load_start, loadavg(), started, platform.node(), cpu_description(),
-                               " ".join(["bench/compare.py"] + sys.argv[1:]))
+                               " ".join(["bench/compare.py"] + sys.argv[1:]), args.only)
     print(md)
     if args.out:
         with open(args.out, "w") as f:

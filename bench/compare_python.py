@@ -129,7 +129,7 @@ def run(args, env, backlight_run, loadavg, log, seed, threads, root):
     return rows
 
 
-def render(rows, load_start, load_end, started, node, cpu, cmd):
+def render(rows, load_start, load_end, started, node, cpu, cmd, only=""):
     lines = [
         f"Measured {started.strftime('%Y-%m-%d %H:%M')} on {node} ({os.cpu_count()} cores, {cpu}), 2 threads "
         f"both columns; load average (1/5/15 min) {load_start} at start, {load_end} at end.",
@@ -145,6 +145,6 @@ def render(rows, load_start, load_end, started, node, cpu, cmd):
         c, p = statistics.median(row["cpp"]), statistics.median(row["py"])
         lines.append(f"| {row['name']} | {c:.4f} | {p:.4f} | {p / c:.3f} | {(p - c) * 1e3:+.2f} | "
                      f"{row['rel_l2']:.1e} |")
-    for name, why in PY_DROPPED.items():
+    for name, why in ([] if only else PY_DROPPED.items()):
         lines.append(f"| {name} | left out: {why} | | | | |")
     return "\n".join(lines)

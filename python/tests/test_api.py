@@ -64,6 +64,19 @@ def test_safetensors_round_trip(tmp_path, mlp):
         backlight.zoo("resnet18", weights=str(path))
 
 
+def test_canonized_once_equals_lrp_canonizing(resnet):
+    _, bm = resnet
+    x = inputs((2, 3, 32, 32), 45)
+    merged = bm.canonized()
+    assert "BatchNorm2d" in dict(bm.layers()).values()  # the model itself is untouched
+    np.testing.assert_allclose(merged(x), bm(x), rtol=1e-4, atol=1e-4)
+    comp = backlight.EpsilonPlusFlat()
+    np.testing.assert_allclose(backlight.lrp(merged, x, [1, 2], comp, canonize=False),
+                               backlight.lrp(bm, x, [1, 2], comp), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="input_shape"):
+        backlight.zoo("mlp", mlp_sizes=[4], num_classes=2).canonized(input_shape=[])
+
+
 def test_file_errors(tmp_path):
     with pytest.raises(OSError, match="no such file"):
         backlight.load(tmp_path / "missing.safetensors")
