@@ -150,6 +150,7 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
     lo.rule_set = c.rule_set ? &c.rule_set->set : nullptr;
     lo.merge_batchnorm = c.merge_batchnorm;
     lo.multiply_by_output = c.multiply_by_output;
+    lo.workspace = o.workspace;
     return lrp(m, x, t, lo);
   }
   if (name == "layer_lrp") {
@@ -159,6 +160,7 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
     lo.params = o.rule_params;
     lo.rule_set = c.rule_set ? &c.rule_set->set : nullptr;
     lo.multiply_by_output = c.multiply_by_output;
+    lo.workspace = o.workspace;
     return layer_lrp(m, x, t, lo);
   }
   if (name == "layer_feature_ablation" && o.noise_tunnel.empty()) {
@@ -222,7 +224,8 @@ void bind_attribute(nb::module_& m) {
                         const nb::dict& options) {
           const Tensor x = to_tensor(inputs, "inputs");
           const Target t = to_target(target, x.size(0));
-          const Call call = method_options(options);  // reads Python objects: under the GIL
+          Call call = method_options(options);  // reads Python objects: under the GIL
+          call.o.workspace = &model.workspace;
           AttributionResult r;
           {
             nb::gil_scoped_release nogil;
@@ -250,7 +253,8 @@ void bind_attribute(nb::module_& m) {
                                nb::handle target, const nb::dict& options, int repeats) {
           const Tensor x = to_tensor(inputs, "inputs");
           const Target t = to_target(target, x.size(0));
-          const Call call = method_options(options);
+          Call call = method_options(options);
+          call.o.workspace = &model.workspace;
           nb::gil_scoped_release nogil;
           apply_num_threads();
           const auto start = std::chrono::steady_clock::now();

@@ -77,6 +77,18 @@ def test_canonized_once_equals_lrp_canonizing(resnet):
         backlight.zoo("mlp", mlp_sizes=[4], num_classes=2).canonized(input_shape=[])
 
 
+def test_buffers_reused_and_released(cnn):
+    _, bm = cnn
+    x = inputs((4, 1, 28, 28), 46)
+    first = bc.IntegratedGradients(bm).attribute(x, target=1, n_steps=8)
+    assert bm.cached_bytes() > 0  # the pool keeps the call's buffers for the next one
+    again = bc.IntegratedGradients(bm).attribute(x, target=1, n_steps=8)
+    np.testing.assert_array_equal(first, again)  # reused buffers: same numbers, and `first` still valid
+    bm.release_memory()
+    assert bm.cached_bytes() == 0
+    np.testing.assert_array_equal(first, again)
+
+
 def test_file_errors(tmp_path):
     with pytest.raises(OSError, match="no such file"):
         backlight.load(tmp_path / "missing.safetensors")
