@@ -403,6 +403,7 @@ def selected_workloads(args):
 
 
 def main():
+    global THREADS
     orig_env = reexec_with_peer_env()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "bench_methods"))
@@ -420,7 +421,10 @@ def main():
                     help="the Python column instead of the peers: bench_methods' C++ rows beside the same workloads "
                          "through the backlight package in this process (bench/compare_python.py; needs "
                          "build/python, built with -DBACKLIGHT_PYTHON=ON)")
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="threads per side (default 2; 1 avoids OpenMP's spinning barriers on an oversubscribed machine)")
     args = ap.parse_args()
+    THREADS = args.threads
     if not os.path.isfile(args.bench):
         sys.exit(f"compare.py: {args.bench} not found; build it first (cmake --build build --target bench_methods) "
                  f"or pass --bench")
@@ -526,7 +530,7 @@ def python_main(args, orig_env):
     load_start, started = loadavg(), datetime.datetime.now()
     rows = compare_python.run(args, bl_env, backlight_run, loadavg, log, SEED, THREADS, ROOT)
     md = compare_python.render(rows, load_start, loadavg(), started, platform.node(), cpu_description(),
-                               " ".join(["bench/compare.py"] + sys.argv[1:]), args.only)
+                               " ".join(["bench/compare.py"] + sys.argv[1:]), args.only, THREADS)
     print(md)
     if args.out:
         with open(args.out, "w") as f:

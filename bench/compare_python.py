@@ -129,10 +129,10 @@ def run(args, env, backlight_run, loadavg, log, seed, threads, root):
     return rows
 
 
-def render(rows, load_start, load_end, started, node, cpu, cmd, only=""):
+def render(rows, load_start, load_end, started, node, cpu, cmd, only="", threads=2):
     lines = [
-        f"Measured {started.strftime('%Y-%m-%d %H:%M')} on {node} ({os.cpu_count()} cores, {cpu}), 2 threads "
-        f"both columns; load average (1/5/15 min) {load_start} at start, {load_end} at end.",
+        f"Measured {started.strftime('%Y-%m-%d %H:%M')} on {node} ({os.cpu_count()} cores, {cpu}), {threads} "
+        f"thread(s) both columns; load average (1/5/15 min) {load_start} at start, {load_end} at end.",
         f"Command: `/usr/bin/python3 {cmd}`.",
         "",
         "| workload | C++ bench_methods (s) | Python package (s) | Python / C++ | overhead (ms) | rel L2 |",
