@@ -189,7 +189,7 @@ AttributionResult attribute(std::string_view name, const Module& model, const Te
     if (e.info.name != name) continue;
     BL_CHECK(!e.info.needs_layer || !options.layer.empty(), "method '", name,
              "' needs a layer (--layer NAME, a module path such as layer4 or features.28)");
-    BL_CHECK(!e.info.needs_neuron || !options.neuron.empty(), "method '", name,
+    BL_CHECK(!e.info.needs_neuron || !options.neuron.empty() || options.neuron_selector, "method '", name,
              "' needs a neuron index (--neuron INDEX into the layer output)");
     // The same entry on either device; on CUDA after moving model and inputs (docs/cuda.md).
     const DeviceRun run = [&](const Module& m, const Tensor& x) {
