@@ -39,3 +39,17 @@ if(BACKLIGHT_BUILD_TESTS)
   find_package(doctest QUIET)
   backlight_require(doctest_FOUND doctest-dev "doctest (unit tests)")
 endif()
+
+# Dataset-scale runs across processes and machines (tools/cluster/, docs/cluster.md): Open MPI,
+# optional. AUTO (default) uses it when found; ON requires it; OFF builds single-process commands.
+set(BACKLIGHT_MPI AUTO CACHE STRING "Open MPI for dataset-scale runs: AUTO (when found), ON (required), OFF")
+set_property(CACHE BACKLIGHT_MPI PROPERTY STRINGS AUTO ON OFF)
+set(BACKLIGHT_HAVE_MPI OFF)
+if(NOT BACKLIGHT_MPI STREQUAL "OFF")
+  find_package(MPI QUIET COMPONENTS C)
+  if(MPI_C_FOUND)
+    set(BACKLIGHT_HAVE_MPI ON)
+  elseif(NOT BACKLIGHT_MPI STREQUAL "AUTO")
+    backlight_require(MPI_C_FOUND libopenmpi-dev "Open MPI (-DBACKLIGHT_MPI=ON; also install openmpi-bin for mpirun)")
+  endif()
+endif()
