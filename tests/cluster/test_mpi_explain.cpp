@@ -141,10 +141,10 @@ TEST_CASE("mpi/explain: a rank killed mid-run fails the job naming it; the rerun
   if (!backlight::test::mpirun_available() || !default_model_available()) return;
   TempDir dir("mpi_kill");
   const std::string in = dir.file("in"), out = dir.file("killed");
-  constexpr int kImages = 12;
+  constexpr int kImages = 8;
   write_images(in, kImages);
   // Slow enough per image that the kill lands mid-run.
-  const std::string methods = "integrated_gradients --steps 3000";
+  const std::string methods = "integrated_gradients --steps 1500";
   const SplitRun reference = run_cli_split(explain_args(in, dir.file("ref"), methods), dir.file("err_ref.txt"));
   REQUIRE(reference.status == 0);
 
