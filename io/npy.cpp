@@ -150,7 +150,17 @@ void save_npy(const std::string& path, const Tensor& t) {
   }
 }
 
-Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
+namespace {
+
+// The dtypes this reader knows: float32 always, int64/int32 only when `ints` (token ids).
+std::optional<NpyDtype> dtype_of(const std::string& d, bool ints) {
+  if (d == "<f4" || d == "f4") return NpyDtype::Float32;
+  if (ints && (d == "<i8" || d == "i8")) return NpyDtype::Int64;
+  if (ints && (d == "<i4" || d == "i4")) return NpyDtype::Int32;
+  return std::nullopt;
+}
+
+NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string& path, bool ints) {
   const uint64_t file_size = bytes.size();
   BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
            "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
@@ -176,8 +186,12 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) 
     return it->second;
   };
   const HeaderValue& descr = field("descr");
-  BL_CHECK(!descr.tuple && (descr.text == "<f4" || descr.text == "f4"), "load_npy: '", path,
-           "': expected dtype '<f4' (float32, little-endian), got '", quoted(descr.text), "'");
+  const std::optional<NpyDtype> dtype = descr.tuple ? std::nullopt : dtype_of(descr.text, ints);
+  BL_CHECK(dtype, "load_npy: '", path,
+           ints ? "': expected dtype '<f4' (float32), '<i8' (int64) or '<i4' (int32), little-endian, got '"
+                : "': expected dtype '<f4' (float32, little-endian), got '",
+           quoted(descr.text), "'");
+  const uint64_t elem = *dtype == NpyDtype::Int64 ? 8 : 4;
   const HeaderValue& fortran = field("fortran_order");
   BL_CHECK(fortran.text == "False", "load_npy: '", path, "': expected fortran_order False (C order), got ",
            fortran.text.empty() ? "a non-boolean" : quoted(fortran.text));
@@ -187,23 +201,65 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) 
   BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
            Shape::kMaxDims, " dimensions, got ", dims.size());
   const uint64_t have = file_size - data_offset;
-  uint64_t need = sizeof(float);
+  uint64_t need = elem;
   bool overflow = false;
   for (int64_t d : dims) overflow |= __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   if (std::find(dims.begin(), dims.end(), 0) != dims.end()) need = 0, overflow = false;
   const Shape shape(dims);
   BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", shape, " needs ",
-           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of float32 data, file holds ",
+           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of ", to_string(*dtype), " data, file holds ",
            have);
 
   Tensor t = Tensor::empty(shape);
-  if (need) std::memcpy(t.data(), bytes.data() + data_offset, need);
-  return t;
+  const unsigned char* src = bytes.data() + data_offset;
+  if (*dtype == NpyDtype::Float32) {
+    if (need) std::memcpy(t.data(), src, need);
+    return {std::move(t), *dtype};
+  }
+  // Integers become float32 values, exact up to 2^24 (every vocabulary in use is smaller).
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    int64_t v = 0;
+    if (*dtype == NpyDtype::Int64) {
+      std::memcpy(&v, src + i * 8, 8);
+    } else {
+      int32_t v32 = 0;
+      std::memcpy(&v32, src + i * 4, 4);
+      v = v32;
+    }
+    BL_CHECK(v >= -kNpyMaxExactInt && v <= kNpyMaxExactInt, "load_npy: '", path, "': integer ", v, " at flat index ", i,
+             " is outside +-", kNpyMaxExactInt, " (expected token ids that float32 holds exactly)");
+    t.data()[i] = static_cast<float>(v);
+  }
+  return {std::move(t), *dtype};
+}
+
+}  // namespace
+
+std::string to_string(NpyDtype d) {
+  switch (d) {
+    case NpyDtype::Float32: return "float32";
+    case NpyDtype::Int64: return "int64";
+    case NpyDtype::Int32: return "int32";
+  }
+  return "?";
+}
+
+Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
+  return parse_npy_impl(bytes, path, false).values;
+}
+
+NpyArray parse_npy_array(std::span<const unsigned char> bytes, const std::string& path) {
+  return parse_npy_impl(bytes, path, true);
 }
 
 Tensor load_npy(const std::string& path) {
   const std::string bytes = read_file(path, "load_npy");
   return parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
+
+NpyArray load_npy_array(const std::string& path) {
+  const std::string bytes = read_file(path, "load_npy");
+  return parse_npy_array({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
 }  // namespace backlight::cli

@@ -12,6 +12,7 @@
 
 #include "attribution/concepts/layer_similarity.h"
 #include "io/image_io.h"
+#include "io/npy.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
 #include "models/safetensors.h"
@@ -22,50 +23,11 @@
 #include "tools/cli/image_list.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/command.h"
+#include "tools/commands/concept_model.h"
 
 namespace backlight::cli {
 
 namespace {
-
-// The model of --model/--weights (or --model-b/--weights-b), with its input [C, H, W].
-struct LoadedModel {
-  ModulePtr model;
-  std::string label;
-  std::vector<int64_t> input{3, 64, 64};
-};
-
-LoadedModel load_similarity_model(const std::string& name, const std::optional<std::string>& weights,
-                                  const char* flag) {
-  LoadedModel m;
-  m.label = weights ? *weights : name;
-  if (name != "shapes_cnn") {
-    bool known = false;
-    std::string names = "shapes_cnn";
-    for (const ModelInfo& mi : zoo_models()) known |= mi.name == name, names += ", " + mi.name;
-    if (!known) throw UsageError("similarity: " + std::string(flag) + ": unknown model '" + name + "' (accepted: " + names + ")");
-    m.input = zoo_model_info(name).input;
-  }
-  if (weights) {
-    const SafeTensorsFile file = read_safetensors(*weights);
-    const auto arch = file.metadata.find("arch");
-    if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
-      std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
-      const auto classes = file.metadata.find("num_classes");
-      m.model = make_shapes_cnn(rng, classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second));
-      load_weights(*m.model, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
-      m.input = {3, 64, 64};
-    } else {
-      m.model = load_model(*weights);
-      if (arch != file.metadata.end()) m.input = zoo_model_info(arch->second).input;
-    }
-  } else if (name == "shapes_cnn") {
-    m.model = default_model();
-  } else {
-    std::cerr << "similarity: warning: " << flag << " " << name << " without weights uses random weights\n";
-    m.model = make_model(name);
-  }
-  return m;
-}
 
 std::vector<std::string> resolve_layers(const std::string& spec, const Module& model, const Tensor& probe,
                                         std::string_view flag) {
@@ -90,9 +52,9 @@ int run_similarity(const Args& args) {
   const std::string out = args.get_or("out", "similarity.png");
   require_image_extension(args, "out", out);
 
-  const LoadedModel a = load_similarity_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
+  const LoadedModel a = load_concept_model("similarity", args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   const bool two = args.has("model-b") || args.has("weights-b");
-  const LoadedModel b = two ? load_similarity_model(args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
+  const LoadedModel b = two ? load_concept_model("similarity", args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
                                                     "--model-b")
                             : a;
   if (two && a.input != b.input)
@@ -102,10 +64,25 @@ int run_similarity(const Args& args) {
                      std::to_string(b.input[2]) + "])");
   const int64_t h = a.input[1], w = a.input[2];
 
-  // The input stream: shapes images generated per batch, or image files loaded per batch.
+  // The input stream: shapes images generated per batch, image files loaded per batch, or
+  // slices of a .npy stack [N, C, H, W] (read whole; used as given).
+  const std::vector<float> mean = channel_values_flag(args, "similarity", "mean", 3);
+  const std::vector<float> stdev = channel_values_flag(args, "similarity", "std", 3);
   std::vector<std::string> files;
+  Tensor stack;
   int64_t total = count;
-  if (inputs != "builtin:shapes") {
+  const bool npy = inputs.size() > 4 && inputs.substr(inputs.size() - 4) == ".npy";
+  if (npy) {
+    if (!mean.empty() || !stdev.empty())
+      throw UsageError("similarity: --mean/--std apply to images, not to a .npy stack (used as given)");
+    stack = load_npy(inputs);
+    if (stack.dim() != 4 || stack.size(1) != a.input[0] || stack.size(2) != h || stack.size(3) != w)
+      throw Error("similarity: '" + inputs + "' has shape " + stack.shape().str() + ", expected [N, " +
+                  std::to_string(a.input[0]) + ", " + std::to_string(h) + ", " + std::to_string(w) +
+                  "] (the model's input)");
+    if (stack.size(0) < 2) throw UsageError("similarity: --inputs " + inputs + " holds fewer than 2 inputs");
+    total = stack.size(0);
+  } else if (inputs != "builtin:shapes") {
     files = list_images(inputs);
     if (files.size() < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.size()) +
                                            " image(s); at least 2 are needed");
@@ -116,7 +93,9 @@ int run_similarity(const Args& args) {
     if (next >= total) return {};
     const int64_t nb = std::min(batch, total - next);
     Tensor t;
-    if (files.empty()) {
+    if (npy) {
+      t = stack.slice_batch(next, next + nb).clone();
+    } else if (files.empty()) {
       t = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, kShapesHeldOutBegin + next, nb)
               .images;
     } else {
@@ -130,6 +109,13 @@ int run_similarity(const Args& args) {
         std::copy(img.data(), img.data() + img.numel(), t.data() + i * 3 * h * w);
       }
     }
+    if (!npy && (!mean.empty() || !stdev.empty()))
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t c = 0; c < 3; ++c) {
+          const float m = mean.empty() ? 0.0f : mean[c], s = stdev.empty() ? 1.0f : stdev[c];
+          float* p = t.data() + (i * 3 + c) * h * w;
+          for (int64_t j = 0; j < h * w; ++j) p[j] = (p[j] - m) / s;
+        }
     next += nb;
     return t;
   };
@@ -183,15 +169,18 @@ Command similarity_command() {
           "Measures: cka (linear CKA), cka_rbf (RBF kernel CKA, --unbiased for the unbiased HSIC), cca (mean\n"
           "canonical correlation), svcca (SVD keeping 99% of the variance, then CCA), pwcca (projection-weighted\n"
           "CCA). cca and pwcca need more inputs than each layer has features. Folder images are resized to the\n"
-          "model's input size and read as RGB in [0, 1] (no normalisation). See docs/concepts.md.",
+          "model's input size and read as RGB in [0, 1], then --mean/--std apply; a .npy stack is used as given.\n"
+          "See docs/concepts.md.",
       .flags = {{.name = "model", .metavar = "NAME", .help = "model A (default: shapes_cnn, the embedded model)"},
                 {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of model A"},
                 {.name = "layers", .metavar = "all|L1,L2", .help = "layers of model A (default all)"},
                 {.name = "model-b", .metavar = "NAME", .help = "model B (default: model A)"},
                 {.name = "weights-b", .metavar = "FILE.safetensors", .help = "weights of model B"},
                 {.name = "layers-b", .metavar = "all|L1,L2", .help = "layers of model B (default: --layers)"},
-                {.name = "inputs", .metavar = "DIR|builtin:shapes",
-                 .help = "image folder, or generated shapes images (default builtin:shapes)"},
+                {.name = "inputs", .metavar = "DIR|FILE.npy|builtin:shapes",
+                 .help = "image folder, a float32 .npy stack [N,C,H,W], or shapes images (default builtin:shapes)"},
+                {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default none)"},
+                {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default none)"},
                 {.name = "count", .metavar = "N", .help = "number of builtin:shapes images (default 500)"},
                 {.name = "batch", .metavar = "B", .help = "inputs per forward pass (default 50)"},
                 {.name = "measure", .metavar = "M", .help = "cka|cka_rbf|svcca|pwcca|cca (default cka)"},
