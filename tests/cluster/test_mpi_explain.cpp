@@ -181,3 +181,15 @@ TEST_CASE("mpi/explain: a rank killed mid-run fails the job naming it; the rerun
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("mpi") {
+
+TEST_CASE("mpi: a command that does not share its work refuses to run as several processes") {
+  if (!backlight::test::mpirun_available()) return;
+  TempDir dir("mpi_refuse");
+  const MpiRun r = mpirun_cli(2, "similarity --layers all", dir.file("err.txt"));
+  CHECK(r.status == 2);
+  CHECK(contains(r.all, "similarity: started as 2 MPI processes"));
+}
+
+}  // TEST_SUITE
