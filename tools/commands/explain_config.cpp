@@ -11,6 +11,7 @@
 #include "engine/parallel.h"
 #include "models/zoo.h"
 #include "io/image_io.h"
+#include "tools/cluster/manifest.h"
 #include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {
@@ -182,6 +183,10 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   const bool permutes = std::find(c.methods.begin(), c.methods.end(), "feature_permutation") != c.methods.end();
   c.chunk = permutes ? kExplainPermutationChunk : 1;
   if (const auto k = positive_flag(args, "chunk")) c.chunk = static_cast<int>(*k);
+  c.fresh = args.flag("fresh");
+  // Flags that change no output file; everything else (and the files flags name) identifies the job.
+  static constexpr std::string_view kNotInFingerprint[] = {"threads", "json", "fresh"};
+  c.fingerprint = args_fingerprint(args, kNotInFingerprint);
 }
 
 void parse_output(const Args& args, ExplainConfig& c) {
@@ -281,6 +286,10 @@ std::vector<FlagSpec> explain_flags() {
       {.name = "chunk",
        .metavar = "N",
        .help = "batch mode: same-size images per method call (default 1; 16 with feature_permutation)"},
+      {.name = "fresh",
+       .kind = FlagKind::Bool,
+       .help = "batch mode: redo every image (default: resume, skipping images whose outputs a previous run of "
+               "the same command completed; docs/cluster.md)"},
       {.name = "seed", .metavar = "N", .help = "seed of every random draw"},
       {.name = "device", .metavar = "cpu|cuda", .help = "device (cuda needs a CUDA build and a device)"},
       {.name = "threads",
