@@ -2,11 +2,11 @@
 /// Felzenszwalb-Huttenlocher graph segmentation (Felzenszwalb & Huttenlocher, "Efficient
 /// graph-based image segmentation", IJCV 2004) exactly as scikit-image 0.19's
 /// `skimage.segmentation.felzenszwalb` computes it (the segmentation inside XRAI,
-/// attribution/perturbation/xrai.h). Hand-written because no C++ library in Debian has these
-/// semantics: OpenCV's ximgproc GraphSegmentation (libopencv-contrib-dev) is the same paper but
-/// smooths with cv::GaussianBlur on 8-bit-style values, uses k directly (skimage divides by 255),
-/// sorts edges with std::sort and merges small components by size only after sorting again, so
-/// its label maps differ from skimage's (docs/methods.md, "XRAI").
+/// attribution/perturbation/xrai.h). Hand-written because no C++ library in Debian has skimage's
+/// semantics: OpenCV's ximgproc GraphSegmentation (libopencv-contrib-dev) builds a 4-connected
+/// graph (skimage: 8-connected), smooths in float32 with cv::GaussianBlur, uses k as given
+/// (skimage: k / 255), merges on weight <= threshold (skimage: <) and sorts with std::sort, so
+/// its label maps differ (docs/methods.md, "XRAI").
 #include <cstdint>
 #include <vector>
 

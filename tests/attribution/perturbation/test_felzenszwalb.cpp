@@ -26,7 +26,7 @@ bool same_partition(const Tensor& a, const Tensor& b) {
 
 TEST_SUITE("attribution") {
   TEST_CASE("felzenszwalb: label maps equal scikit-image's") {
-    for (const char* name : {"smooth", "shapes", "quantised", "gray", "five", "smooth_large_sigma"}) {
+    for (const char* name : {"smooth", "shapes", "quantised", "gray", "five", "smooth_large_sigma", "quantised_sigma0"}) {
       CAPTURE(name);
       const std::string key = std::string("felz/") + name;
       const Tensor p = xrai_tensor(key + "/params");
