@@ -10,9 +10,9 @@ namespace backlight {
 
 namespace detail {
 
-// A product the compiler may not fuse into an FMA (the build uses -march=native; numpy and scipy's
-// loops round the product first, and a fused multiply-add changes the last bit of smoothed values
-// and edge weights, so their order).
+// A product the compiler may not fuse into an FMA (the build uses -march=native; numpy's and
+// scipy's loops round the product first). A safeguard: a fused build still matched the fixtures,
+// but a last-bit change in a weight can reorder near-tied edges.
 double unfused_mul(double a, double b) {
   double p = a * b;
   __asm__ volatile("" : "+x"(p));
