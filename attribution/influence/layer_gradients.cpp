@@ -37,6 +37,11 @@ int weight_node(const Tape& tape, const std::string& layer) {
   }
   if (found >= 0) return found;
   const int any = layer_output_node(tape, layer);  // throws with the known paths when absent
+  std::string inside;
+  for (const Node& n : tape.nodes())
+    if (is_weight_layer(tape, n) && n.name.rfind(layer + ".", 0) == 0) inside += (inside.empty() ? "" : ", ") + n.name;
+  BL_CHECK(inside.empty(), "influence: '", layer, "' is a container module; name its Linear/Conv2d layers (", inside,
+           ")");
   BL_THROW("influence: layer '", layer, "' is a ", to_string(tape.node(any).kind),
            " op; per-example gradients need a Linear or Conv2d layer with a weight (these qualify: ",
            weight_layers(tape), ")");

@@ -143,6 +143,11 @@ int run_train(const Args& args) {
   const std::clock_t cpu0 = std::clock();
   std::mt19937_64 rng(s.seed);
   ModulePtr model = make_shapes_cnn(rng);
+  if (const auto init = args.get("init")) {
+    // Fine-tuning (e.g. on flipped labels) from trained weights instead of the random init.
+    if (*init == "default") model = default_model();
+    else load_weights(*model, *init, LoadOptions{.arch = "shapes_cnn"});
+  }
   // One of the two optimizers; step() updates the model in place.
   std::optional<Adam> adam;
   std::optional<SGD> sgd;
@@ -196,6 +201,7 @@ int run_train(const Args& args) {
                               " --seed " + std::to_string(s.seed) + " --samples " + std::to_string(s.samples) +
                               " --batch " + std::to_string(s.batch) + " --lr " + fixed(s.lr, 6) +
                               (s.optimizer != "adam" ? " --optimizer " + s.optimizer : "") +
+                              (args.has("init") ? " --init " + args.get_or("init", "") : "") +
                               (s.flip_fraction > 0 ? " --flip-labels " + fixed(s.flip_fraction, 6) : "") +
                               (s.threads > 0 ? " --threads " + std::to_string(s.threads) : "") + " --out " + s.out;
   save_weights(*model, s.out,
@@ -261,6 +267,7 @@ Command train_command() {
               {.name = "held-out", .metavar = "N", .help = "held-out samples to evaluate; default 1000"},
               {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads; default: all (OMP_NUM_THREADS)"},
               {.name = "images", .metavar = "DIR", .help = "also write default_images() as DIR/<class>.png"},
+              {.name = "init", .metavar = "FILE|default", .help = "start from these weights (default: the embedded model) instead of a random init"},
               {.name = "optimizer", .metavar = "NAME", .help = "adam (default) or sgd (torch.optim's formulas)"},
               {.name = "save-every", .metavar = "N", .help = "write a checkpoint every N optimizer steps (for backlight influence)"},
               {.name = "checkpoint-dir", .metavar = "DIR", .help = "where --save-every writes checkpoint-<step>.safetensors (lr, epoch, step in metadata)"},
