@@ -162,6 +162,13 @@ int run_train(const Args& args) {
       {"flip_labels", fixed(s.flip_fraction, 6)},
       {"optimizer", s.optimizer}};
   int64_t step = 0;
+  // The float lr as the decimal the user typed (7 significant digits), not its binary expansion.
+  const double lr_meta = [&] {
+    std::ostringstream os;
+    os.precision(7);
+    os << s.lr;
+    return std::stod(os.str());
+  }();
   std::vector<int64_t> order(static_cast<size_t>(s.samples));
   std::iota(order.begin(), order.end(), int64_t{0});
 
@@ -186,7 +193,7 @@ int run_train(const Args& args) {
       if (adam) adam->step(grads);
       else sgd->step(grads);
       ++step;
-      if (s.save_every > 0 && step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, s.lr, epoch, step, data_meta);
+      if (s.save_every > 0 && step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, lr_meta, epoch, step, data_meta);
       loss_sum += static_cast<double>(loss.value().item()) * static_cast<double>(n);
       correct += count_correct(logits.value(), b.labels);
     }
