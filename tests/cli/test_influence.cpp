@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/image_io.h"
 #include "models/checkpoints.h"
+#include "models/data/shapes.h"
 #include "models/data/label_flip.h"
 #include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
@@ -102,6 +104,29 @@ TEST_CASE("cli/influence: proponents and opponents of a test image, JSON and pic
   CHECK(t["proponents"][0]["score"].get<float>() > t["opponents"][0]["score"].get<float>());
   const Tensor img = test::decode_png(png);
   CHECK(img.size(2) > 4 * 96);  // test + 3 proponents side by side
+}
+
+TEST_CASE("cli/influence --train DIR: class subfolders by name or index, sources are the files") {
+  const std::string root = trained().file("folder");
+  for (int64_t i = 0; i < 6; ++i) {
+    const ShapesSample smp = make_shapes_sample(ShapesConfig{}, 1, i);
+    const std::string sub = root + "/" + (i % 2 ? std::to_string(smp.label) : std::string(kShapeClassNames[size_t(smp.label)]));
+    std::filesystem::create_directories(sub);
+    cli::write_png(sub + "/s" + std::to_string(i) + ".png", smp.image);
+  }
+  const Run r = run_cli("influence --checkpoints '" + trained().file("ck") + "' --train '" + root +
+                            "' --test builtin:square --top 6 --json",
+                        true);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto j = nlohmann::json::parse(r.output);
+  CHECK(j["train_size"] == 6);
+  const auto& pro = j["tests"][0]["proponents"];
+  REQUIRE(pro.size() == 6);
+  for (const auto& e : pro) CHECK(contains(e["source"].get<std::string>(), root + "/"));
+  const Run bad = run_cli("influence --checkpoints '" + trained().file("ck") + "' --train '" + trained().file("ck") +
+                          "' --self-influence");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.output, "holds no images in class subfolders"));
 }
 
 TEST_CASE("cli/influence: usage and runtime errors") {
