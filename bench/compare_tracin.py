@@ -76,15 +76,17 @@ def main():
     print(f"# {len(paths)} checkpoints, {len(train)} training images, {args.tests} test example(s), "
           f"2 threads, load average {os.getloadavg()}")
     for method in args.methods.split(","):
-        ours, theirs = [], []
+        ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
         for r in range(args.rounds):
             scores_file = f"/tmp/compare_tracin_{os.getpid()}.npy"
             out = subprocess.run([args.bench, "--checkpoints", args.checkpoints, "--data", args.data, "--method",
                                   method, "--tests", str(args.tests), "--repeats", "1", "--threads", "2", "--save",
                                   scores_file], env=env, check=True, capture_output=True, text=True).stdout
-            ours.append(json.loads(out.strip().splitlines()[-1])["median_s"])
+            rec = json.loads(out.strip().splitlines()[-1])
+            ours.append(rec["median_s"])
+            ours_cpu.append(rec["cpu_s"])
             ref = np.load(scores_file)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if method == "tracincp":
                 tracin = TracInCP(model, train, paths, checkpoints_load_func=load, layers=["classifier.0"],
                                   loss_fn=loss, batch_size=64, sample_wise_grads_per_batch=True)
@@ -93,13 +95,16 @@ def main():
                                       loss_fn=loss, batch_size=64)
             scores = tracin.influence((xt, yt)).detach().numpy()
             theirs.append(time.perf_counter() - t0)
+            theirs_cpu.append(time.process_time() - c0)
             err = np.abs(scores - ref).max() / max(1e-30, np.abs(scores).max())
-            print(f"{method} round {r}: backlight {ours[-1]:.3f} s, captum {theirs[-1]:.3f} s, "
+            print(f"{method} round {r}: backlight {ours[-1]:.3f} s ({ours_cpu[-1]:.1f} s CPU), "
+                  f"captum {theirs[-1]:.3f} s ({theirs_cpu[-1]:.1f} s CPU), "
                   f"max rel diff of scores {err:.2e}", flush=True)
             assert err < 1e-3, "the two sides disagree"
         mo, mt = statistics.median(ours), statistics.median(theirs)
         print(f"{method}: median backlight {mo:.3f} s ({mo / args.tests:.3f} s per test example), captum {mt:.3f} s "
-              f"({mt / args.tests:.3f} per test example), captum / backlight = {mt / mo:.2f}")
+              f"({mt / args.tests:.3f} per test example), captum / backlight = {mt / mo:.2f}; CPU seconds: backlight "
+              f"{statistics.median(ours_cpu):.1f}, captum {statistics.median(theirs_cpu):.1f}")
     print(f"# load average after: {os.getloadavg()}")
 
 
