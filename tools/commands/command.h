@@ -33,5 +33,6 @@ Command similarity_command();  // similarity.cpp
 Command dissect_command();     // dissect.cpp
 Command visualize_command();   // visualize.cpp
 Command counterfactual_command();  // counterfactual.cpp
+Command influence_command();  // influence.cpp
 
 }  // namespace backlight::cli
