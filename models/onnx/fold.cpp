@@ -139,7 +139,7 @@ bool is_foldable(std::string_view op) {
   static constexpr std::string_view kOps[] = {"Constant", "Identity", "Cast", "ConstantOfShape", "Gather", "Concat",
                                               "Unsqueeze", "Squeeze", "Slice", "Add", "Sub", "Mul", "Div",
                                               "Reshape", "Equal", "Where", "Range", "Transpose", "Floor", "Ceil",
-                                              "Sqrt", "Neg", "Expand", "Flatten", "Dropout"};
+                                              "Sqrt", "Neg", "Expand", "Flatten", "Dropout", "Mod"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -291,11 +291,20 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     }
     return {t};
   }
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal") {
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal" || op == "Mod") {
     const ConstTensor& a = need(n, in, 0);
     const ConstTensor& b = need(n, in, 1);
     const bool ints = (a.is_int && b.is_int) || op == "Equal";
     std::function<double(double, double)> f;
+    if (op == "Mod") {  // fmod=0: the result takes the divisor's sign (Python's %); fmod=1: C's fmod
+      const bool c_fmod = attr_int(n, "fmod", 0) != 0;
+      BL_CHECK(c_fmod || ints, "onnx: ", n.describe(), ": Mod with fmod=0 needs integer operands");
+      f = [&n, c_fmod](double x, double y) {
+        BL_CHECK(y != 0, "onnx: ", n.describe(), ": modulo by zero");
+        const double r = std::fmod(x, y);
+        return c_fmod || r == 0 || (r < 0) == (y < 0) ? r : r + y;
+      };
+    }
     if (op == "Add") f = [](double x, double y) { return x + y; };
     if (op == "Sub") f = [](double x, double y) { return x - y; };
     if (op == "Mul") f = [](double x, double y) { return x * y; };
