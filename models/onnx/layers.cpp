@@ -244,8 +244,9 @@ std::vector<Weight> step_weights(const Step& s, const Program& p) {
 
 std::string torch_type(const Step& s, const Program& p) {
   const std::string& op = s.node.op_type;
-  if (op == "Conv") return p.constants[s.in[1]]->dims.size() == 3 ? "Conv1d" : "Conv2d";
-  if (op == "ConvTranspose") return p.constants[s.in[1]]->dims.size() == 3 ? "ConvTranspose1d" : "ConvTranspose2d";
+  // (1-D convolutions: model.cpp renames them from the input rank; the weight constants are gone here)
+  if (op == "Conv") return "Conv2d";
+  if (op == "ConvTranspose") return "ConvTranspose2d";
   if (op == "Gemm" || op == "MatMul") return "Linear";
   if (op == "LayerNormalization") return "LayerNorm";
   if (op == "Gather") return "Embedding";

@@ -65,7 +65,7 @@ std::vector<OpSupport> supported_ops() {
       {"Shape", "folded", "per call (the batch axis stays free)"},
       {"Constant", "folded", "tensor, value_int(s), value_float"},
       {"ConstantOfShape", "folded", ""},
-      {"Gather, Concat, Unsqueeze, Squeeze, Slice, Add, Sub, Mul, Div, Mod, Equal, Where, Range, Expand, Floor, Ceil, Sqrt, Neg, Transpose, Reshape",
+      {"Gather, Concat, Unsqueeze, Squeeze, Slice, Add, Sub, Mul, Div, Mod, Pow, Not, Equal, Where, ScatterND, Range, Expand, Floor, Ceil, Sqrt, Neg, Transpose, Reshape",
        "folded", "on constants (shape arithmetic, weight preprocessing)"},
   };
 }
