@@ -94,11 +94,12 @@ BL_HD inline float hard_sigmoid_vjp(float g, float x, float alpha, float beta) {
   const float t = alpha * x + beta;
   return (t > 0.0f && t < 1.0f) ? g * alpha : 0.0f;
 }
-/// HardSwish x * relu6(x + 3) / 6 and torch's backward (0 below -3, x/3 + 1/2 up to 3, 1 above;
-/// NaN passes the gradient as torch's select does).
+/// HardSwish x * relu6(x + 3) / 6 and torch's (vectorised) backward: 0 below -3, g from 3 on,
+/// g (x/3 + 1/2) between (so NaN gives NaN). torch's scalar tail loop differs at x = 3 and NaN;
+/// tensors of more than a few elements take the vectorised path, which this follows.
 BL_HD inline float hard_swish(float x) { return x * relu6(x + 3.0f) / 6.0f; }
 BL_HD inline float hard_swish_vjp(float g, float x) {
-  return x < -3.0f ? 0.0f : (x <= 3.0f ? g * (x / 3.0f + 0.5f) : g);
+  return x < -3.0f ? 0.0f : (x >= 3.0f ? g : g * (x / 3.0f + 0.5f));
 }
 
 }  // namespace backlight::math

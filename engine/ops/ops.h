@@ -65,7 +65,7 @@ Var dropout(const Var& x, float p = 0.5f, std::string_view name = {});
 Var silu(const Var& x, std::string_view name = {});
 /// clamp(alpha x + beta, 0, 1) (torch: alpha 1/6, beta 1/2; gradient alpha strictly inside).
 Var hardsigmoid(const Var& x, float alpha = 1.0f / 6.0f, float beta = 0.5f, std::string_view name = {});
-/// x * relu6(x + 3) / 6 with torch's backward (x/3 + 1/2 on [-3, 3]).
+/// x * relu6(x + 3) / 6 with torch's backward (x/3 + 1/2 on [-3, 3), 1 from 3 on).
 Var hardswish(const Var& x, std::string_view name = {});
 /// clamp(x, min, max) (+-infinity: unbounded); gradient where min <= x <= max, as torch.clamp.
 Var clip(const Var& x, float min, float max, std::string_view name = {});
