@@ -27,7 +27,8 @@ const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {info_command(),    explain_command(), train_command(), evaluate_command(),
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
                                               attack_command(),    similarity_command(),
-                                              dissect_command(),   visualize_command()};
+                                              dissect_command(),   visualize_command(),
+                                              sanity_command()};
   return table;
 }
 

@@ -32,5 +32,6 @@ Command attack_command();    // attack.cpp
 Command similarity_command();  // similarity.cpp
 Command dissect_command();     // dissect.cpp
 Command visualize_command();   // visualize.cpp
+Command sanity_command();      // sanity.cpp
 
 }  // namespace backlight::cli
