@@ -60,6 +60,7 @@ TEST_CASE("sanity: cascading and independent randomisation give per-layer simila
   CHECK(run_sanity("--methods nope", bad) == 2);
   CHECK(run_sanity("--out '" + dir.file("x.txt") + "'", bad) == 2);
   CHECK(run_sanity("--model resnet18", bad) == 2);
+  CHECK(run_sanity("--data '" + dir.file("no_such_folder") + "'", bad) == 2);
 }
 
 }  // TEST_SUITE

@@ -1,6 +1,7 @@
 // `backlight sanity`: the model-randomisation sanity checks of Adebayo et al. 2018 from the
 // command line (docs/evaluation.md): per method, maps as the layers are randomised (cascading from
 // the top, or one layer at a time), the paper's similarities per step, a figure and JSON.
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -41,6 +42,8 @@ SanityData load_data(const std::string& data, int64_t count, const Args& args) {
     const ShapesBatch b = make_shapes_batch(ShapesConfig{}, kShapesCnnDataSeed, kShapesHeldOutBegin, count);
     return {b.images, Target::indices(b.labels)};
   }
+  if (!std::filesystem::is_directory(data))
+    throw UsageError("sanity: --data '" + data + "' is neither builtin:shapes nor a folder of images");
   const std::vector<std::string> files = list_images(data);
   if (files.empty()) throw UsageError("sanity: --data '" + data + "' holds no images (expected builtin:shapes or a folder of images)");
   const int64_t n = std::min<int64_t>(count, static_cast<int64_t>(files.size()));
