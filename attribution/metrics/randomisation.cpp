@@ -60,12 +60,33 @@ std::vector<std::string> parameter_layers_top_down(const Module& model) {
   return layers;
 }
 
-std::vector<RandomisationStep> cascading_randomisation(std::string_view method, const Module& model,
-                                                       const Tensor& inputs, const Target& target,
-                                                       const MethodOptions& method_options,
-                                                       const RandomisationOptions& o) {
+void randomise_layer(Module& work, const std::string& layer, uint64_t seed, uint64_t stream) {
+  const Module* m = work.find(layer);
+  BL_CHECK(m != nullptr, "randomise_layer: no module '", layer, "' in the model");
+  const std::string prefix = layer.empty() ? "" : layer + ".";
+  uint64_t counter = 0;
+  std::vector<std::pair<std::string, Tensor>> fresh;
+  for (const auto& [pname, t] : m->named_parameters()) {
+    if (pname.find('.', prefix.size()) != std::string::npos) continue;  // a descendant's
+    double mean = 0, var = 0;
+    for (float v : t.span()) mean += v;
+    mean /= static_cast<double>(t.numel());
+    for (float v : t.span()) var += (v - mean) * (v - mean);
+    const float sd = var > 0 ? static_cast<float>(std::sqrt(var / static_cast<double>(t.numel()))) : 0.01f;
+    Tensor r = Tensor::empty(t.shape());
+    for (int64_t k = 0; k < r.numel(); ++k) r.data()[k] = sd * philox::normal(seed, stream, counter++);
+    fresh.emplace_back(pname, r);
+  }
+  for (const auto& [pname, r] : fresh)
+    BL_CHECK(work.set_tensor(pname, r), "randomise_layer: cannot set parameter ", pname);
+}
+
+std::vector<RandomisationStep> model_randomisation(std::string_view method, const Module& model,
+                                                   const Tensor& inputs, const Target& target,
+                                                   const MethodOptions& method_options,
+                                                   const RandomisationOptions& o) {
   std::vector<std::string> layers = parameter_layers_top_down(model);
-  BL_CHECK(!layers.empty(), "cascading_randomisation: the model has no parameters to randomise");
+  BL_CHECK(!layers.empty(), "model_randomisation: the model has no parameters to randomise");
   if (o.max_layers > 0 && static_cast<size_t>(o.max_layers) < layers.size()) layers.resize(o.max_layers);
   const std::vector<int64_t> classes = metrics::resolve_classes(model, inputs, target);
   const Target fixed = target.is_function() ? target : Target::indices(classes);
@@ -75,26 +96,16 @@ std::vector<RandomisationStep> cascading_randomisation(std::string_view method, 
   std::vector<std::vector<double>> ref(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ref[i] = flat_map(original, i, o);
 
-  const ModulePtr work = model.clone();
+  // Cascading: one clone, layers randomised on top of each other; independent: a fresh clone
+  // per step with only that step's layer randomised.
+  ModulePtr work = model.clone();
   std::vector<RandomisationStep> steps;
   for (size_t step = 0; step <= layers.size(); ++step) {
     RandomisationStep st;
     if (step > 0) {
       st.layer = layers[step - 1];
-      const Module* m = work->find(st.layer);
-      const std::string prefix = st.layer.empty() ? "" : st.layer + ".";
-      uint64_t counter = 0;
-      for (const auto& [pname, t] : m->named_parameters()) {
-        if (pname.find('.', prefix.size()) != std::string::npos) continue;
-        double mean = 0, var = 0;
-        for (float v : t.span()) mean += v;
-        mean /= static_cast<double>(t.numel());
-        for (float v : t.span()) var += (v - mean) * (v - mean);
-        const float sd = var > 0 ? static_cast<float>(std::sqrt(var / static_cast<double>(t.numel()))) : 0.01f;
-        Tensor r = Tensor::empty(t.shape());
-        for (int64_t k = 0; k < r.numel(); ++k) r.data()[k] = sd * philox::normal(o.seed, step, counter++);
-        BL_CHECK(work->set_tensor(pname, r), "cascading_randomisation: cannot set parameter ", pname);
-      }
+      if (o.mode == RandomisationMode::Independent) work = model.clone();
+      randomise_layer(*work, st.layer, o.seed, step);
     }
     // Step 0 re-runs the clone: it checks that clone() reproduces the model exactly.
     const Tensor a = attribute(name, *work, inputs, fixed, method_options).attribution;
@@ -104,9 +115,28 @@ std::vector<RandomisationStep> cascading_randomisation(std::string_view method, 
       st.correlation.data()[i] = static_cast<float>(rho);
       st.mean += rho / static_cast<double>(n);
     }
+    if (o.keep_maps) st.attribution = a;
     steps.push_back(std::move(st));
   }
   return steps;
+}
+
+std::vector<RandomisationStep> cascading_randomisation(std::string_view method, const Module& model,
+                                                       const Tensor& inputs, const Target& target,
+                                                       const MethodOptions& method_options,
+                                                       const RandomisationOptions& options) {
+  RandomisationOptions o = options;
+  o.mode = RandomisationMode::Cascading;
+  return model_randomisation(method, model, inputs, target, method_options, o);
+}
+
+std::vector<RandomisationStep> independent_randomisation(std::string_view method, const Module& model,
+                                                         const Tensor& inputs, const Target& target,
+                                                         const MethodOptions& method_options,
+                                                         const RandomisationOptions& options) {
+  RandomisationOptions o = options;
+  o.mode = RandomisationMode::Independent;
+  return model_randomisation(method, model, inputs, target, method_options, o);
 }
 
 }  // namespace backlight

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -50,6 +51,47 @@ TEST_CASE("evaluate: prints the methods x metrics table and writes JSON and mark
   CHECK(run_evaluate("--images 0", bad) == 2);
   // Usage errors like explain's (one set of validators): exit 2 before any work.
   CHECK(run_evaluate("--images 1 --methods no_such_method", bad) == 2);
+}
+
+TEST_CASE("evaluate: --metrics all gives mean and standard error per method and metric, and a chart") {
+  if (!backlight::default_model_available()) return;
+  const TempDir dir("evaluate_all");
+  std::string out;
+  REQUIRE(run_evaluate("--images 3 --methods saliency --metrics all --pixel-step 64 --sensitivity-n-samples 4 "
+                       "--sensitivity-n-fractions 0.01,0.1 --faithfulness-subsets 8 --sensitivity-samples 2 "
+                       "--infidelity-samples 2 --curve-steps 8 --chart '" + dir.file("chart.png") + "' --out '" +
+                           dir.file("ev") + "'",
+                       out) == 0);
+  CHECK(out.find("sensitivity_n") != std::string::npos);
+  CHECK(out.find("pixel_faithfulness") != std::string::npos);
+  std::ifstream f(dir.file("ev/evaluation.json"));
+  REQUIRE(f.good());
+  const nlohmann::json j = nlohmann::json::parse(f);
+  REQUIRE(j["metrics"].size() == 12);
+  const auto& m = j["methods"][0]["metrics"];
+  for (const std::string name : {"pointing_game", "relevance_mass", "relevance_rank", "mask_iou", "deletion", "insertion",
+                                 "infidelity", "sensitivity_max", "faithfulness_correlation", "sensitivity_n",
+                                 "pixel_faithfulness", "randomisation"}) {
+    CAPTURE(name);
+    REQUIRE(m.contains(name));
+    CHECK(std::isfinite(m[name]["mean"].get<double>()));
+    CHECK(m[name]["se"].get<double>() >= 0.0);
+  }
+  for (const std::string name : {"faithfulness_correlation", "sensitivity_n", "pixel_faithfulness", "randomisation"}) {
+    CHECK(m[name]["mean"].get<double>() >= -1.0);
+    CHECK(m[name]["mean"].get<double>() <= 1.0);
+  }
+  CHECK(m["pointing_game"]["mean"].get<double>() == j["methods"][0]["pointing_game"].get<double>());
+  std::ifstream png(dir.file("chart.png"), std::ios::binary);
+  char magic[4] = {};
+  png.read(magic, 4);
+  CHECK(std::string(magic + 1, 3) == "PNG");
+  std::string bad;
+  CHECK(run_evaluate("--images 1 --metrics no_such_metric", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics deletion,deletion", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics infidelity --infidelity-stdev -1", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics sensitivity_n --sensitivity-n-fractions 0.5,2", bad) == 2);
+  CHECK(run_evaluate("--images 1 --chart '" + dir.file("chart.txt") + "'", bad) == 2);
 }
 
 }  // TEST_SUITE

@@ -34,5 +34,6 @@ Command dissect_command();     // dissect.cpp
 Command visualize_command();   // visualize.cpp
 Command counterfactual_command();  // counterfactual.cpp
 Command influence_command();  // influence.cpp
+Command sanity_command();      // sanity.cpp
 
 }  // namespace backlight::cli

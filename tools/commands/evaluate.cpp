@@ -25,7 +25,10 @@
 #include "io/atomic_write.h"
 #include "io/file_checks.h"
 #include "tools/commands/command.h"
+#include "tools/commands/evaluate_metrics.h"
 #include "tools/commands/flag_checks.h"
+#include "io/image_io.h"
+#include "render/bar_chart.h"
 
 namespace backlight::cli {
 
@@ -91,44 +94,38 @@ Tensor top1(const Module& model, const Tensor& x, const std::string& path) {
 
 struct Row {
   std::string method;
-  double pointing = 0, mass = 0, deletion = 0, insertion = 0, infidelity = 0, seconds = 0;
+  std::vector<MeanSe> metrics;  // one per selected metric; NaN mean: not applicable (no masks)
+  double seconds = 0;
 };
 
-double mean(const Tensor& t) {
-  double s = 0;
-  for (float v : t.span()) s += v;
-  return s / static_cast<double>(t.numel());
-}
-
-// CAM maps [N, 1, H, W] repeated over the input channels (infidelity needs the input's shape).
-Tensor expand_channels(const Tensor& a, int64_t c) {
-  if (a.size(1) == c) return a;
-  Tensor out = Tensor::empty(Shape{a.size(0), c, a.size(2), a.size(3)});
-  const int64_t hw = a.size(2) * a.size(3), ac = a.size(1);
-  for (int64_t n = 0; n < a.size(0); ++n)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t j = 0; j < hw; ++j) {
-        float v = 0;
-        for (int64_t k = 0; k < ac; ++k) v += a.data()[(n * ac + k) * hw + j];
-        out.data()[(n * c + ch) * hw + j] = v / static_cast<float>(ac);
-      }
-  return out;
-}
-
-std::string markdown(const std::vector<Row>& rows) {
+std::string markdown(const std::vector<Row>& rows, const std::vector<std::string>& metrics) {
   std::ostringstream os;
-  os << std::fixed;
-  os << "| method | pointing game | relevance mass | deletion AUC (lower) | insertion AUC | infidelity (lower) | s / image |\n"
-     << "|---|---|---|---|---|---|---|\n";
+  os << std::fixed << "| method |";
+  for (const std::string& m : metrics) os << " " << m << " |";
+  os << " s / image |\n|---|";
+  for (size_t i = 0; i < metrics.size(); ++i) os << "---|";
+  os << "---|\n";
   for (const Row& r : rows) {
-    os << "| " << r.method << " | " << std::setprecision(3);
-    if (std::isfinite(r.pointing)) os << r.pointing << " | " << r.mass << " | ";
-    else os << "- | - | ";  // no ground-truth masks
-    os << r.deletion
-       << " | " << r.insertion << " | " << std::setprecision(5) << r.infidelity << " | " << std::setprecision(4)
-       << r.seconds << " |\n";
+    os << "| " << r.method << " |";
+    for (const MeanSe& v : r.metrics) {
+      if (std::isfinite(v.mean)) os << " " << std::setprecision(3) << v.mean << " +- " << v.se << " |";
+      else os << " - |";  // no ground-truth masks
+    }
+    os << " " << std::setprecision(4) << r.seconds << " |\n";
   }
   return os.str();
+}
+
+// One bar panel per metric, one bar per method (the means).
+Tensor chart(const std::vector<Row>& rows, const std::vector<std::string>& metrics, int64_t count) {
+  std::vector<BarPanel> panels;
+  for (size_t k = 0; k < metrics.size(); ++k) {
+    BarPanel p{.title = metrics[k] + " (mean of " + std::to_string(count) + " images)"};
+    for (const Row& r : rows)
+      if (std::isfinite(r.metrics[k].mean)) p.names.push_back(r.method), p.values.push_back(static_cast<float>(r.metrics[k].mean));
+    if (!p.values.empty()) panels.push_back(std::move(p));
+  }
+  return bar_chart(panels, "backlight evaluate", 800);
 }
 
 int run_evaluate(const Args& args) {
@@ -138,6 +135,9 @@ int run_evaluate(const Args& args) {
   if (const auto t = threads_flag(args)) set_num_threads(*t);
   const std::optional<std::string> out = args.get("out");
   if (out) check_output_dir(*out, "evaluate: --out");  // before the work, not after
+  const std::optional<std::string> chart_out = args.get("chart");
+  if (chart_out) require_image_extension(args, "chart", *chart_out);
+  const MetricParams params = metric_params_from_flags(args, seed);
 
   const std::string model_name = args.get_or("model", "shapes_cnn");
   const bool onnx = model_name.ends_with(".onnx");
@@ -155,6 +155,12 @@ int run_evaluate(const Args& args) {
   const OnnxData onnx_data = input ? load_onnx_data(*input, model_name) : OnnxData{};
   const bool tabular = onnx_data.tabular;
   const std::vector<std::string> names = method_list_flag(args, "methods", tabular ? kDefaultTabularMethods : kDefaultMethods);
+  const std::vector<std::string> metric_names = name_list_flag(args, "metrics", kDefaultEvaluateMetrics, evaluate_metric_names());
+  if (onnx && args.has("metrics"))
+    for (const std::string& m : metric_names)
+      if (metric_needs_masks(m))
+        throw UsageError("evaluate: --metrics " + m + " needs ground-truth masks (the shapes dataset); --model " +
+                         model_name + " has none");
   const std::string layer = args.get_or("layer", onnx ? "" : "features.10");  // "": CAM finds the maps itself
 
   ModulePtr model = onnx ? load_onnx_model(model_name) : default_model();
@@ -190,47 +196,59 @@ int run_evaluate(const Args& args) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Row r{.method = name};
     r.seconds = secs / static_cast<double>(count);
-    // Localisation needs the shapes' ground-truth masks: not for imported models' own data.
-    r.pointing = onnx ? std::nan("") : mean(pointing_game(attr, data.masks));
-    r.mass = onnx ? std::nan("") : mean(relevance_mass_accuracy(attr, data.masks));
-    // Rows have no neighbourhood to blur: insertion starts from zeros.
-    const InsertionStart start = tabular ? InsertionStart::Zero : InsertionStart::Blur;
-    r.deletion = mean(deletion_curve(*model, data.images, attr, target, {.batch = 65}).auc);
-    r.insertion = mean(insertion_curve(*model, data.images, attr, target, {.insertion_start = start, .batch = 65}).auc);
-    r.infidelity = mean(infidelity(*model, data.images, expand_channels(attr, data.images.size(1)), target,
-                                   {.samples = 10, .stdev = 0.05f, .seed = seed, .normalize = true, .batch = 64}));
-    std::cerr << "evaluate: " << name << " done (" << secs << " s)\n";
+    const MetricInput in{.model = *model, .images = data.images, .masks = data.masks, .target = target,
+                         .method = name, .method_options = mo, .attributions = attr, .tabular = tabular};
+    for (const std::string& metric : metric_names) {
+      // Localisation needs the shapes' ground-truth masks: not for imported models' own data.
+      if (onnx && metric_needs_masks(metric)) {
+        r.metrics.push_back({std::nan(""), std::nan("")});
+        continue;
+      }
+      const auto m0 = std::chrono::steady_clock::now();
+      r.metrics.push_back(mean_se(metric_values(metric, in, params)));
+      std::cerr << "evaluate: " << name << " " << metric << " ("
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count() << " s)\n";
+    }
+    std::cerr << "evaluate: " << name << " done (" << secs << " s attribution)\n";
     rows.push_back(r);
   }
 
-  const std::string md = markdown(rows);
+  const std::string md = markdown(rows, metric_names);
   std::cout << md;
   if (out) {
-    nlohmann::json j = {{"images", count}, {"seed", seed}, {"model", model_name}, {"layer", layer}};
+    nlohmann::json j = {{"images", count}, {"seed", seed}, {"model", model_name}, {"layer", layer},
+                        {"metrics", metric_names}};
     if (input) j["input"] = *input, j["targets"] = "top1";
     const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-    for (const Row& r : rows)
-      j["methods"].push_back({{"method", r.method}, {"pointing_game", number(r.pointing)}, {"relevance_mass", number(r.mass)},
-                              {"deletion_auc", r.deletion}, {"insertion_auc", r.insertion},
-                              {"infidelity", r.infidelity}, {"seconds_per_image", r.seconds}});
+    for (const Row& r : rows) {
+      nlohmann::json m = {{"method", r.method}, {"seconds_per_image", r.seconds}};
+      for (size_t k = 0; k < metric_names.size(); ++k) {
+        const MeanSe& v = r.metrics[k];
+        m[metric_json_key(metric_names[k])] = number(v.mean);  // the mean, as before --metrics
+        m["metrics"][metric_names[k]] = {{"mean", number(v.mean)}, {"se", number(v.se)}};
+      }
+      j["methods"].push_back(m);
+    }
     StagedFiles files;  // both files or neither, each write checked
     files.stage(*out + "/evaluation.json", j.dump(2) + "\n");
     files.stage(*out + "/evaluation.md", md);
     files.commit();
   }
+  if (chart_out) write_image(*chart_out, chart(rows, metric_names, count));
   return 0;
 }
 
 }  // namespace
 
 Command evaluate_command() {
-  return {.name = "evaluate",
+  const std::vector<FlagSpec> metric_flags = evaluate_metric_flags();
+  Command c{.name = "evaluate",
           .summary = "score attribution methods on generated shapes images (localisation, deletion, infidelity)",
           .description =
-              "Runs each method on N held-out images of the shapes dataset with the default model, explaining the\n"
-              "true class, and prints a markdown table of pointing game, relevance mass accuracy, deletion and\n"
-              "insertion AUC (blurred start), normalised infidelity (Gaussian noise, stdev 0.05, 10 samples) and\n"
-              "attribution seconds per image. See docs/metrics.md and docs/evaluation.md.",
+              "Runs each method on N held-out images of the shapes dataset with the default model (or on --input\n"
+              "with --model FILE.onnx), explaining the true class (top-1 for FILE.onnx), and prints a markdown table\n"
+              "of the --metrics (mean +- standard error over the images) and attribution seconds per image.\n"
+              "Metric parameters are flags with the papers' defaults. See docs/metrics.md and docs/evaluation.md.",
           .flags = {{.name = "methods", .metavar = "LIST", .help = std::string("comma-separated methods (default ") +
                                                                     kDefaultMethods + ")"},
                     {.name = "images", .metavar = "N", .help = "number of images, 1 to 1048576 (default 16)"},
@@ -239,8 +257,12 @@ Command evaluate_command() {
                     {.name = "model", .metavar = "shapes_cnn|FILE.onnx", .help = "model (default shapes_cnn on generated shapes images)"},
                     {.name = "input", .metavar = "FILE.npy", .help = "FILE.onnx: float32 images [N,C,H,W] or rows [N,F] (targets: top-1)"},
                     {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json and DIR/evaluation.md"},
-                    {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"}},
+                    {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"},
+                    {.name = "metrics", .metavar = "LIST", .help = std::string("comma-separated metrics or all (default ") + kDefaultEvaluateMetrics + ")"},
+                    {.name = "chart", .metavar = "FILE.png", .help = "also draw the means as bar charts (one panel per metric)"}},
           .run = run_evaluate};
+  c.flags.insert(c.flags.end(), metric_flags.begin(), metric_flags.end());
+  return c;
 }
 
 }  // namespace backlight::cli

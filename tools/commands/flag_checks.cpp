@@ -1,6 +1,9 @@
 #include "tools/commands/flag_checks.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "attribution/registry.h"
 #include "io/image_io.h"
@@ -35,6 +38,49 @@ std::vector<std::string> method_list_flag(const Args& args, std::string_view fla
     if (!ok) throw UsageError(what + ": unknown method '" + name + "' (accepted: " + known + ")");
   }
   return names;
+}
+
+std::vector<std::string> name_list_flag(const Args& args, std::string_view flag, std::string_view fallback,
+                                        const std::vector<std::string>& accepted) {
+  const std::string what = args.command() + ": --" + std::string(flag);
+  const std::string text = args.get_or(flag, fallback);
+  if (text == "all") return accepted;
+  const std::vector<std::string> names = split_list(text, ',', what);
+  std::string known;
+  for (const std::string& a : accepted) known += (known.empty() ? "" : ", ") + a;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (std::find(accepted.begin(), accepted.end(), names[i]) == accepted.end())
+      throw UsageError(what + ": unknown name '" + names[i] + "' (accepted: " + known + ", or all)");
+    if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) != names.begin() + static_cast<std::ptrdiff_t>(i))
+      throw UsageError(what + ": '" + names[i] + "' is listed twice");
+  }
+  return names;
+}
+
+std::optional<double> number_flag(const Args& args, std::string_view flag, double lo, double hi, bool lo_open) {
+  const std::optional<double> v = args.get_double(flag);
+  if (v && ((lo_open ? !(*v > lo) : !(*v >= lo)) || !(*v <= hi))) {
+    std::ostringstream os;
+    os << args.command() << ": --" << flag << " expects a number in " << (lo_open ? "(" : "[") << lo << ", " << hi
+       << "], got " << *v;
+    throw UsageError(os.str());
+  }
+  return v;
+}
+
+std::optional<std::vector<double>> fraction_list_flag(const Args& args, std::string_view flag) {
+  const std::string what = args.command() + ": --" + std::string(flag);
+  const std::optional<std::string> text = args.get(flag);
+  if (!text) return std::nullopt;
+  std::vector<double> out;
+  for (const std::string& item : split_list(*text, ',', what)) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (end != item.c_str() + item.size() || !(v > 0 && v <= 1))
+      throw UsageError(what + ": expected fractions in (0, 1], got '" + item + "'");
+    out.push_back(v);
+  }
+  return out;
 }
 
 int64_t max_pixels_flag(const Args& args) { return args.get_int("max-pixels", 1, INT64_MAX).value_or(kDefaultMaxPixels); }

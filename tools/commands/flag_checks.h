@@ -26,6 +26,17 @@ std::optional<int> threads_flag(const Args& args);
 /// are usage errors listing the accepted ones. `fallback` when the flag is absent.
 std::vector<std::string> method_list_flag(const Args& args, std::string_view flag, std::string_view fallback);
 
+/// A comma-separated list of names from `accepted` ("all": every accepted name, in order), no
+/// empty items or duplicates; unknown names are usage errors listing the accepted ones.
+std::vector<std::string> name_list_flag(const Args& args, std::string_view flag, std::string_view fallback,
+                                        const std::vector<std::string>& accepted);
+
+/// A number flag in (lo, hi] (`lo_open`) or [lo, hi]; usage error naming the range otherwise.
+std::optional<double> number_flag(const Args& args, std::string_view flag, double lo, double hi, bool lo_open = false);
+
+/// A comma-separated list of numbers in (0, 1] (fractions of pixels), at least one.
+std::optional<std::vector<double>> fraction_list_flag(const Args& args, std::string_view flag);
+
 /// --max-pixels N: the decoded-pixel cap of input images (default kDefaultMaxPixels).
 int64_t max_pixels_flag(const Args& args);
 

@@ -5,6 +5,7 @@
 #include "attribution/metrics/infidelity.h"
 #include "attribution/metrics/localisation.h"
 #include "attribution/metrics/randomisation.h"
+#include "attribution/metrics/scoring.h"
 #include "attribution/metrics/sensitivity.h"
 #include "attribution/registry.h"
 #include "engine/modules/all.h"
@@ -202,6 +203,31 @@ TEST_CASE("metrics: cascading randomisation decorrelates the gradient of a small
   CHECK(spearman({1, 2, 3, 4}, {10, 20, 30, 40}) == doctest::Approx(1.0));
   CHECK(spearman({1, 2, 3, 4}, {4, 3, 2, 1}) == doctest::Approx(-1.0));
   CHECK(spearman({1, 1, 2}, {5, 5, 7}) == doctest::Approx(1.0));
+}
+
+TEST_CASE("metrics: independent randomisation changes one layer per step; the first step equals the cascade's") {
+  const ModulePtr m = plain_cnn();
+  std::mt19937_64 rng(kSeed + 6);
+  const Tensor x = randn({2, 3, 8, 8}, rng);
+  const RandomisationOptions o{.seed = 9, .keep_maps = true};
+  const auto ind = independent_randomisation("saliency", *m, x, Target::top1(), {}, o);
+  const auto cas = cascading_randomisation("saliency", *m, x, Target::top1(), {}, o);
+  REQUIRE(ind.size() == 4);
+  REQUIRE(cas.size() == 4);
+  // Step 1 randomises only the top layer in both modes, with the same noise.
+  CHECK(same(ind[1].correlation, cas[1].correlation));
+  CHECK(same(ind[1].attribution, cas[1].attribution));
+  // Later steps differ: independent restores the layers above.
+  CHECK_FALSE(same(ind[3].attribution, cas[3].attribution));
+  // Independent step k equals a clone with only layer k randomised by hand.
+  const ModulePtr w = m->clone();
+  randomise_layer(*w, ind[2].layer, 9, 2);
+  const Target fixed = Target::indices(metrics::resolve_classes(*m, x, Target::top1()));
+  const Tensor expect = attribute("saliency", *w, x, fixed).attribution;
+  CHECK(same(expect, ind[2].attribution));
+  CHECK(ind[2].layer == "3");
+  CHECK(cas[0].attribution.defined());
+  CHECK_THROWS_WITH_AS(randomise_layer(*w, "no.such", 1, 1), doctest::Contains("no module 'no.such'"), Error);
 }
 
 TEST_CASE("metrics: localisation metrics equal hand-computed values on tiny masks") {
