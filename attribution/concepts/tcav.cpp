@@ -22,6 +22,38 @@ uint64_t mix(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
 
 }  // namespace
 
+std::vector<std::vector<TcavScore>> tcav_score_inputs(const Module& model, const std::vector<std::string>& layers,
+                                                      const std::vector<Eigen::MatrixXf>& cavs, ExampleSet& inputs,
+                                                      int64_t target, const Workspace& ws, Progress* progress,
+                                                      int64_t* inputs_seen) {
+  BL_CHECK(!layers.empty() && cavs.size() == layers.size(), "tcav_score_inputs: expected one CAV matrix per layer, got ",
+           cavs.size(), " for ", layers.size(), " layers");
+  std::vector<TcavAccumulator> accs;
+  for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
+  const RuleSet gradient("gradient");
+  int64_t seen = 0;
+  for (Tensor batch = inputs.batches(); batch.defined(); batch = inputs.batches()) {
+    ForwardPass pass = forward_pass(model, batch, ws);
+    BL_CHECK(pass.output.value().dim() == 2 && target >= 0 && target < pass.output.value().size(1),
+             "tcav: target class ", target, " is outside the model's output ", pass.output.value().shape());
+    std::vector<Var> wrt;
+    for (const std::string& l : layers) wrt.push_back(layer_output(*pass.tape, l));
+    const std::vector<Tensor> grads = target_backward(pass, Target::index(target), gradient, wrt);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const Tensor g = grads[l].is_cuda() ? grads[l].to_cpu() : grads[l];
+      const int64_t b = g.size(0);
+      accs[l].add(Eigen::Map<const RowMatrixF>(g.data(), b, g.numel() / b));
+    }
+    seen += batch.size(0);
+    if (progress) progress->advance(batch.size(0));
+  }
+  BL_CHECK(seen > 0, "tcav: the input set '", inputs.name, "' is empty");
+  if (inputs_seen) *inputs_seen = seen;
+  std::vector<std::vector<TcavScore>> out;
+  for (const TcavAccumulator& a : accs) out.push_back(a.scores());
+  return out;
+}
+
 TcavResult tcav(const Module& model, std::vector<ExampleSet> concepts, std::vector<ExampleSet> randoms,
                 ExampleSet inputs, const TcavOptions& o) {
   BL_CHECK(!concepts.empty(), "tcav: expected at least one concept set");
@@ -85,34 +117,14 @@ TcavResult tcav(const Module& model, std::vector<ExampleSet> concepts, std::vect
   cact.clear();
   ract.clear();
 
-  // Scores: one recorded forward and one backward per input batch, every layer at once.
-  std::vector<TcavAccumulator> accs;
-  for (size_t l = 0; l < nl; ++l) accs.emplace_back(cavs[l]);
-  const RuleSet gradient("gradient");
-  for (Tensor batch = inputs.batches(); batch.defined(); batch = inputs.batches()) {
-    ForwardPass pass = forward_pass(model, batch, ws);
-    BL_CHECK(pass.output.value().dim() == 2 && o.target >= 0 && o.target < pass.output.value().size(1),
-             "tcav: target class ", o.target, " is outside the model's output ", pass.output.value().shape());
-    std::vector<Var> wrt;
-    for (const std::string& l : o.layers) wrt.push_back(layer_output(*pass.tape, l));
-    const std::vector<Tensor> grads = target_backward(pass, Target::index(o.target), gradient, wrt);
-    for (size_t l = 0; l < nl; ++l) {
-      const Tensor g = grads[l].is_cuda() ? grads[l].to_cpu() : grads[l];
-      const int64_t b = g.size(0);
-      accs[l].add(Eigen::Map<const RowMatrixF>(g.data(), b, g.numel() / b));
-    }
-    res.inputs += batch.size(0);
-    progress.advance(batch.size(0));
-  }
+  const std::vector<std::vector<TcavScore>> scores =
+      tcav_score_inputs(model, o.layers, cavs, inputs, o.target, ws, &progress, &res.inputs);
   progress.finish();
-  BL_CHECK(res.inputs > 0, "tcav: the input set '", inputs.name, "' is empty");
 
   res.tests = static_cast<int64_t>(nc * nl);
   res.random_scores.assign(nl, {});
   res.random_accuracies.assign(nl, {});
-  std::vector<std::vector<TcavScore>> scores(nl);
   for (size_t l = 0; l < nl; ++l) {
-    scores[l] = accs[l].scores();
     for (size_t i = 0; i < nr; ++i) {
       res.random_scores[l].push_back(scores[l][nc * nr + i].sign_count);
       res.random_accuracies[l].push_back(acc[l][nc * nr + i]);

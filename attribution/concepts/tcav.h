@@ -64,6 +64,15 @@ struct TcavResult {
   const TcavCell& cell(size_t c, size_t l) const { return cells[c * layers.size() + l]; }
 };
 
+/// Step 3 alone: streams `inputs` once (one recorded forward and one backward from logit `target`
+/// to every layer per batch) and scores each layer's CAVs (cavs[l]: [m_l, p_l], used as given) on
+/// the gradients. Returns per layer one TcavScore per CAV row and counts the inputs into
+/// `inputs_seen`. This is what equals Captum's TCAV given the same CAVs.
+std::vector<std::vector<TcavScore>> tcav_score_inputs(const Module& model, const std::vector<std::string>& layers,
+                                                      const std::vector<Eigen::MatrixXf>& cavs, ExampleSet& inputs,
+                                                      int64_t target, const Workspace& ws, Progress* progress = nullptr,
+                                                      int64_t* inputs_seen = nullptr);
+
 /// Runs TCAV for `concepts` against `randoms` on `inputs` (each stream is read once). Throws
 /// backlight::Error for no concepts or layers, fewer than 2 runs or fewer random sets than runs,
 /// an unknown layer, empty sets, a target outside the model's classes, or a classifier failure.
