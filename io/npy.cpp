@@ -150,8 +150,17 @@ void save_npy(const std::string& path, const Tensor& t) {
   }
 }
 
-Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
-  const uint64_t file_size = bytes.size();
+namespace {
+
+struct ParsedHeader {
+  std::vector<int64_t> dims;
+  uint64_t data_offset = 0;
+  uint64_t data_bytes = 0;  // shape-many float32 values
+};
+
+// Everything parse_npy checks except the data size: magic, version, dtype, order, shape.
+// `bytes` holds at least the header; `file_size` is the whole file's size.
+ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_size, const std::string& path) {
   BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
            "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
   const int major = bytes[6], minor = bytes[7];
@@ -186,17 +195,23 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) 
   const std::vector<int64_t>& dims = *shape_v.tuple;
   BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
            Shape::kMaxDims, " dimensions, got ", dims.size());
-  const uint64_t have = file_size - data_offset;
   uint64_t need = sizeof(float);
   bool overflow = false;
   for (int64_t d : dims) overflow |= __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   if (std::find(dims.begin(), dims.end(), 0) != dims.end()) need = 0, overflow = false;
-  const Shape shape(dims);
-  BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", shape, " needs ",
+  const uint64_t have = file_size - data_offset;
+  BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", Shape(dims), " needs ",
            overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of float32 data, file holds ",
            have);
+  return {dims, data_offset, need};
+}
 
-  Tensor t = Tensor::empty(shape);
+}  // namespace
+
+Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
+  const ParsedHeader h = parse_header(bytes, bytes.size(), path);
+  const uint64_t need = h.data_bytes, data_offset = h.data_offset;
+  Tensor t = Tensor::empty(Shape(h.dims));
   if (need) std::memcpy(t.data(), bytes.data() + data_offset, need);
   return t;
 }
@@ -204,6 +219,48 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) 
 Tensor load_npy(const std::string& path) {
   const std::string bytes = read_file(path, "load_npy");
   return parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
+
+}  // namespace backlight::cli
+
+namespace backlight::cli {
+
+NpyInfo read_npy_info(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  BL_CHECK(f, "load_npy: cannot open '", path, "'");
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  BL_CHECK(!ec, "load_npy: cannot read the size of '", path, "': ", ec.message());
+  // Magic, version and header length first, then the header itself (no data is read).
+  std::vector<unsigned char> head(std::min<uint64_t>(size, 12));
+  f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  uint64_t header_end = head.size();
+  if (head.size() >= 10 && std::memcmp(head.data(), kMagic, kMagicLen) == 0) {
+    const size_t len_bytes = head[6] == 1 ? 2 : 4;
+    uint64_t len = 0;
+    for (size_t i = len_bytes; i-- > 0;) len = (len << 8) | head[kMagicLen + 2 + i];
+    header_end = std::min<uint64_t>(size, kMagicLen + 2 + len_bytes + len);
+  }
+  head.resize(header_end);
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  BL_CHECK(f, "load_npy: cannot read the header of '", path, "'");
+  const ParsedHeader h = parse_header(head, size, path);
+  return {Shape(h.dims), h.data_offset};
+}
+
+Tensor load_npy_rows(const std::string& path, const NpyInfo& info, int64_t begin, int64_t end) {
+  BL_CHECK(info.shape.rank() >= 1 && 0 <= begin && begin <= end && end <= info.shape[0], "load_npy_rows: '", path,
+           "': rows [", begin, ", ", end, ") outside the first axis of ", info.shape);
+  std::vector<int64_t> dims = info.shape.to_vector();
+  const int64_t row = dims[0] > 0 ? info.shape.numel() / dims[0] : 0;
+  dims[0] = end - begin;
+  Tensor t = Tensor::empty(Shape(dims));
+  std::ifstream f(path, std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(info.data_offset + static_cast<uint64_t>(begin * row) * sizeof(float)));
+  f.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>((end - begin) * row * sizeof(float)));
+  BL_CHECK(f, "load_npy_rows: '", path, "': could not read rows [", begin, ", ", end, ")");
+  return t;
 }
 
 }  // namespace backlight::cli

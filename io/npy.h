@@ -28,4 +28,16 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& name);
 /// broken symbolic link is named as such (file_checks.h).
 Tensor load_npy(const std::string& path);
 
+/// Shape and data offset of a .npy file, from its header only (for reading a large stack in
+/// pieces). Same checks as load_npy, including that the file holds exactly shape-many values.
+struct NpyInfo {
+  Shape shape;
+  uint64_t data_offset = 0;
+};
+NpyInfo read_npy_info(const std::string& path);
+
+/// Rows [begin, end) along the first axis of the .npy described by `info`, read from disk
+/// without loading the rest (shape [end - begin, ...]).
+Tensor load_npy_rows(const std::string& path, const NpyInfo& info, int64_t begin, int64_t end);
+
 }  // namespace backlight::cli

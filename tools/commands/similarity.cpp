@@ -21,6 +21,7 @@
 #include "render/resize.h"
 #include "tools/cli/image_list.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/input_batches.h"
 #include "tools/commands/command.h"
 
 namespace backlight::cli {
@@ -102,37 +103,18 @@ int run_similarity(const Args& args) {
                      std::to_string(b.input[2]) + "])");
   const int64_t h = a.input[1], w = a.input[2];
 
-  // The input stream: shapes images generated per batch, or image files loaded per batch.
-  std::vector<std::string> files;
+  // The input stream: shapes images generated per batch, or the folder's examples read per batch.
+  ExampleFiles files;
   int64_t total = count;
   if (inputs != "builtin:shapes") {
-    files = list_images(inputs);
-    if (files.size() < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.size()) +
-                                           " image(s); at least 2 are needed");
-    total = static_cast<int64_t>(files.size());
+    files = list_examples(inputs);
+    if (files.total < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.total) +
+                                          " example(s); at least 2 are needed");
+    total = files.total;
   }
-  int64_t next = 0;
-  const BatchSource source = [&]() -> Tensor {
-    if (next >= total) return {};
-    const int64_t nb = std::min(batch, total - next);
-    Tensor t;
-    if (files.empty()) {
-      t = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, kShapesHeldOutBegin + next, nb)
-              .images;
-    } else {
-      t = Tensor::empty(Shape{nb, 3, h, w});
-      for (int64_t i = 0; i < nb; ++i) {
-        Tensor img = load_image(files[static_cast<size_t>(next + i)], max_pixels);
-        if (img.size(0) != 3)
-          throw Error("similarity: '" + files[static_cast<size_t>(next + i)] + "' has " +
-                      std::to_string(img.size(0)) + " channels, expected an RGB image");
-        if (img.size(1) != h || img.size(2) != w) img = resize_image(img, h, w);
-        std::copy(img.data(), img.data() + img.numel(), t.data() + i * 3 * h * w);
-      }
-    }
-    next += nb;
-    return t;
-  };
+  const BatchSource source = inputs == "builtin:shapes"
+                                 ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch)
+                                 : example_batches(files, h, w, batch, max_pixels);
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
   const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
   const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
