@@ -26,7 +26,7 @@ constexpr int kExitUsage = 2;
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {info_command(),    explain_command(), train_command(), evaluate_command(),
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
-                                              attack_command(),    similarity_command()};
+                                              attack_command(),    similarity_command(), tcav_command()};
   return table;
 }
 

@@ -30,5 +30,6 @@ Command models_command();    // listings.cpp
 Command layers_command();    // layers.cpp
 Command attack_command();    // attack.cpp
 Command similarity_command();  // similarity.cpp
+Command tcav_command();        // tcav.cpp
 
 }  // namespace backlight::cli

@@ -22,51 +22,12 @@
 #include "tools/cli/image_list.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
+#include "tools/commands/cli_model.h"
 #include "tools/commands/command.h"
 
 namespace backlight::cli {
 
 namespace {
-
-// The model of --model/--weights (or --model-b/--weights-b), with its input [C, H, W].
-struct LoadedModel {
-  ModulePtr model;
-  std::string label;
-  std::vector<int64_t> input{3, 64, 64};
-};
-
-LoadedModel load_similarity_model(const std::string& name, const std::optional<std::string>& weights,
-                                  const char* flag) {
-  LoadedModel m;
-  m.label = weights ? *weights : name;
-  if (name != "shapes_cnn") {
-    bool known = false;
-    std::string names = "shapes_cnn";
-    for (const ModelInfo& mi : zoo_models()) known |= mi.name == name, names += ", " + mi.name;
-    if (!known) throw UsageError("similarity: " + std::string(flag) + ": unknown model '" + name + "' (accepted: " + names + ")");
-    m.input = zoo_model_info(name).input;
-  }
-  if (weights) {
-    const SafeTensorsFile file = read_safetensors(*weights);
-    const auto arch = file.metadata.find("arch");
-    if (arch != file.metadata.end() && arch->second == "shapes_cnn") {
-      std::mt19937_64 rng(0);  // every tensor is overwritten by the weights
-      const auto classes = file.metadata.find("num_classes");
-      m.model = make_shapes_cnn(rng, classes == file.metadata.end() ? kNumShapeClasses : std::stoll(classes->second));
-      load_weights(*m.model, file, LoadOptions{.strict = true, .arch = "shapes_cnn"});
-      m.input = {3, 64, 64};
-    } else {
-      m.model = load_model(*weights);
-      if (arch != file.metadata.end()) m.input = zoo_model_info(arch->second).input;
-    }
-  } else if (name == "shapes_cnn") {
-    m.model = default_model();
-  } else {
-    std::cerr << "similarity: warning: " << flag << " " << name << " without weights uses random weights\n";
-    m.model = make_model(name);
-  }
-  return m;
-}
 
 std::vector<std::string> resolve_layers(const std::string& spec, const Module& model, const Tensor& probe,
                                         std::string_view flag) {
@@ -91,10 +52,10 @@ int run_similarity(const Args& args) {
   const std::string out = args.get_or("out", "similarity.png");
   require_image_extension(args, "out", out);
 
-  const LoadedModel a = load_similarity_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
+  const LoadedModel a = load_cli_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model", "similarity");
   const bool two = args.has("model-b") || args.has("weights-b");
-  const LoadedModel b = two ? load_similarity_model(args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
-                                                    "--model-b")
+  const LoadedModel b = two ? load_cli_model(args.get_or("model-b", "shapes_cnn"), args.get("weights-b"), "--model-b",
+                                             "similarity")
                             : a;
   if (two && a.input != b.input)
     throw UsageError("similarity: the two models take different inputs ([" + std::to_string(a.input[0]) + "," +
