@@ -1,6 +1,7 @@
 """TCAV side by side: backlight's `tcav` command against captum.concept.TCAV on the same work.
 
     /usr/bin/python3 bench/compare_tcav.py [--build build] [--threads 2] [--classifier sgd|logistic]
+                                           [--side both|backlight|captum]
 
 Work (issue 18): shapes_cnn with the embedded weights (models/weights/shapes_cnn.safetensors, loaded
 into the PyTorch twin below), 200 inputs x 3 layers (features.5, features.8, features.9) x 5 concepts
@@ -126,10 +127,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classifier", default="sgd", choices=["sgd", "logistic"])
+    ap.add_argument("--side", default="both", choices=["both", "backlight", "captum"])
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as root:
         dirs = write_data(root)
-        for side in ("backlight", "captum"):
+        for side in ("backlight", "captum") if a.side == "both" else (a.side,):
             load = os.getloadavg()
             t = run_backlight(dirs, a.build, a.classifier, a.threads) if side == "backlight" else run_captum(
                 dirs, a.classifier, a.threads)

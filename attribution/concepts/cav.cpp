@@ -74,7 +74,11 @@ Eigen::VectorXd logistic_regression(const Eigen::MatrixXf& x, const Eigen::Vecto
   Eigen::MatrixXd z, back;  // back: [n, r] with w = X^T back z
   const bool example_space = p > n;
   if (example_space) {
-    const Eigen::MatrixXd k = (x.cast<double>() * x.cast<double>().transpose());
+    // X X^T accumulated in float (one symmetric rank update, as layer_similarity does; p is large,
+    // the n x n result small), then double for the eigendecomposition.
+    Eigen::MatrixXf kf = Eigen::MatrixXf::Zero(n, n);
+    kf.selfadjointView<Eigen::Lower>().rankUpdate(x);
+    const Eigen::MatrixXd k = Eigen::MatrixXf(kf.selfadjointView<Eigen::Lower>()).cast<double>();
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(k);
     const Eigen::VectorXd& l = es.eigenvalues();
     const double top = std::max(l.maxCoeff(), 0.0);
@@ -109,10 +113,17 @@ Eigen::VectorXd logistic_regression(const Eigen::MatrixXf& x, const Eigen::Vecto
     if (ldlt.info() != Eigen::Success || !step.allFinite() || step.dot(g) >= 0) step = -g;  // fall back to descent
     // Backtracking (Armijo): the objective is strictly convex and smooth, full steps are taken near the optimum.
     const double f0 = f.value(th), slope = step.dot(g);
+    // Newton decrement: -slope / 2 estimates f - f*. Below double precision of f the gradient test
+    // may be out of reach (features of large magnitude), and the optimum is reached numerically.
+    if (-slope <= 1e-24 * std::max(1.0, std::abs(f0))) {
+      done = true;
+      break;
+    }
     double t = 1.0;
     Eigen::VectorXd next = th + step;
-    while (f.value(next) > f0 + 1e-4 * t * slope && t > 1e-12) t *= 0.5, next = th + t * step;
-    if ((next - th).lpNorm<Eigen::Infinity>() == 0) {  // no representable progress: at the optimum numerically
+    double fn = f.value(next);
+    while (fn > f0 + 1e-4 * t * slope && t > 1e-10) t *= 0.5, next = th + t * step, fn = f.value(next);
+    if (!(fn < f0)) {  // no decrease representable: at the optimum numerically
       done = true;
       break;
     }

@@ -170,7 +170,7 @@ int run_tcav(const Args& args) {
   std::snprintf(title, sizeof title,
                 "TCAV scores for class %s of %s: %d runs, %s CAVs, %lld inputs\n"
                 "bars: mean and std over runs, dashes: random-vs-random mean\n"
-                "*, **, ***: Bonferroni p (x%lld tests) below %.3g, /5, /50; ns (faded): not significant",
+                "*, **, ***: Bonferroni p (x%lld tests) below %.3g, /5, /50, ns (faded): not significant",
                 target_name.empty() ? std::to_string(target).c_str() : target_name.c_str(), m.label.c_str(), r.runs,
                 classifier_name.c_str(), static_cast<long long>(r.inputs), static_cast<long long>(r.tests), o.alpha);
   write_image(out, bar_chart(groups, {.title = title, .series = r.layers}));
