@@ -115,7 +115,7 @@ Eigen::VectorXd logistic_regression(const Eigen::MatrixXf& x, const Eigen::Vecto
     const double f0 = f.value(th), slope = step.dot(g);
     // Newton decrement: -slope / 2 estimates f - f*. Below double precision of f the gradient test
     // may be out of reach (features of large magnitude), and the optimum is reached numerically.
-    if (-slope <= 1e-24 * std::max(1.0, std::abs(f0))) {
+    if (-slope <= 1e-14 * std::max(1.0, std::abs(f0))) {
       done = true;
       break;
     }
