@@ -36,7 +36,6 @@ struct TcavOptions {
   TTestKind test = TTestKind::Student;
   double alpha = 0.05;              ///< significance level for the Bonferroni-corrected p-value
   int64_t max_set_examples = 5000;  ///< cap per concept/random set (their activations are kept)
-  int64_t batch_hint = 0;           ///< for messages only
   ProgressOptions progress{};
   const Workspace* workspace = nullptr;
 };
