@@ -6,7 +6,8 @@
 ///
 /// Field conventions (every family's options struct uses them; a method with a new kind of option
 /// adds it to MethodOptions and one line here):
-///   layer, steps, method (integration), seed, workspace      copied
+///   layer, steps, method (integration), seed, workspace,
+///   multiply_by_inputs                                        copied
 ///   baselines: std::vector<Baseline> copied; Tensor = the distribution of the baselines
 ///   baseline (one Baseline)                                   the first baseline (zero when none)
 ///   samples, masks (RISE), stdev                              when set (> 0, >= 0); else the method's default
@@ -46,6 +47,7 @@ T build(const MethodOptions& o, const Tensor& x) {
   if constexpr (requires { t.method = o.integration; }) t.method = o.integration;
   if constexpr (requires { t.seed = o.seed; }) t.seed = o.seed;
   if constexpr (requires { t.workspace = o.workspace; }) t.workspace = o.workspace;
+  if constexpr (requires { t.multiply_by_inputs = o.multiply_by_inputs; }) t.multiply_by_inputs = o.multiply_by_inputs;
   if constexpr (requires { t.baselines; }) {
     if constexpr (std::is_same_v<decltype(t.baselines), Tensor>)
       t.baselines = baseline_distribution(o.baselines, x);
@@ -81,6 +83,11 @@ T build(const MethodOptions& o, const Tensor& x) {
   return t;
 }
 
+/// The neuron of a neuron method: the selector function when given, else the index.
+inline Neuron neuron_of(const MethodOptions& o) {
+  return o.neuron_selector ? Neuron::select(o.layer, o.neuron_selector) : Neuron::at(o.layer, o.neuron);
+}
+
 /// The options struct of a method: the type of its last parameter.
 template <class F>
 struct options_of;
@@ -98,9 +105,9 @@ AttributionResult call(const Module& m, const Tensor& x, const Target& t, const 
   if constexpr (std::is_invocable_v<decltype(F), const Module&, const Tensor&, const Target&, const Opt&>)
     return F(m, x, t, opt);
   else if constexpr (std::is_invocable_v<decltype(F), const Module&, const Tensor&, const Neuron&, const Opt&>)
-    return F(m, x, Neuron::at(o.layer, o.neuron), opt);
+    return F(m, x, neuron_of(o), opt);
   else
-    return F(m, x, Neuron::at(o.layer, o.neuron), t, opt);
+    return F(m, x, neuron_of(o), t, opt);
 }
 
 }  // namespace backlight::method_call

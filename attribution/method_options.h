@@ -3,12 +3,14 @@
 /// each method reads its part of (MethodInfo::options names which). On its own so that
 /// attribution/on_device.h can take it without including the registry.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "attribution/core/baseline.h"
 #include "attribution/path/integration.h"
 #include "engine/rules/builtin_sets.h"
+#include "engine/tape.h"
 #include "engine/workspace.h"
 
 namespace backlight {
@@ -20,10 +22,15 @@ struct MethodOptions {
   // layer, neuron and CAM methods
   std::string layer;                ///< module path, e.g. "features.28", "layer4"
   std::vector<int64_t> neuron;      ///< index into the layer output (without the batch axis)
+  /// Alternative to `neuron`: the layer output [R, ...] -> one value per row (Neuron::select).
+  std::function<Var(const Var& layer_output)> neuron_selector;
   // path and reference methods
   std::vector<Baseline> baselines = {Baseline::zero()};
   int steps = 50;
   Integration integration = Integration::GaussLegendre;
+  /// false: path, reference and gradient-times-input methods return the (averaged) gradients or
+  /// multipliers without the (input - baseline) factor (Captum's multiply_by_inputs=False).
+  bool multiply_by_inputs = true;
   // sampling methods and the noise tunnel
   std::string noise_tunnel;  ///< "", "smoothgrad", "smoothgrad_sq" or "vargrad" (wraps the method)
   /// 0: the method's default. With noise_tunnel set, samples and stdev are the tunnel's (default

@@ -62,7 +62,7 @@ const std::vector<Entry>& entries() {
       entry("guided_backprop", "gradient", "guided backpropagation (Springenberg et al. 2015)", "", kInputs,
             call<&guided_backprop_attribution>),
       entry("deconvolution", "gradient", "deconvnet backward (Zeiler & Fergus 2014)", "", kInputs, call<&deconvolution>),
-      entry("lrp", "gradient", "layer-wise relevance propagation with a rule set (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
+      entry("lrp", "gradient", "layer-wise relevance propagation with a rule set (default auto: cp_lrp with attention, lrp_epsilon_gamma_box with gates or layernorm, else lrp_epsilon_plus_flat)",
             "rules, rule_params", kInputs, call<&lrp>),
       // --- sampling, CAM and attention methods (CAM attribution: [N,1,H,W], layer_map at the layer) ---
       entry("gradient_shap", "path", "GradientSHAP: gradients at random points to random baselines (Lundberg & Lee 2017)",
@@ -95,7 +95,7 @@ const std::vector<Entry>& entries() {
             kLayer, call<&layer_deeplift>),
       entry("layer_deeplift_shap", "layer", "LayerDeepLift averaged over a baseline distribution", "layer, baselines",
             kLayer, call<&layer_deeplift_shap>),
-      entry("layer_lrp", "layer", "LRP relevance at the layer's output (default auto: cp_lrp with attention, else lrp_epsilon_plus_flat)",
+      entry("layer_lrp", "layer", "LRP relevance at the layer's output (default auto: cp_lrp with attention, lrp_epsilon_gamma_box with gates or layernorm, else lrp_epsilon_plus_flat)",
             "layer, rules, rule_params", kLayer, call<&layer_lrp>),
       // --- neuron methods (attribution: input-shaped; the neuron replaces the target) ---
       entry("neuron_gradient", "neuron", "d neuron / d input", "layer, neuron", kNeuron, call<&neuron_gradient>),
@@ -189,7 +189,7 @@ AttributionResult attribute(std::string_view name, const Module& model, const Te
     if (e.info.name != name) continue;
     BL_CHECK(!e.info.needs_layer || !options.layer.empty(), "method '", name,
              "' needs a layer (--layer NAME, a module path such as layer4 or features.28)");
-    BL_CHECK(!e.info.needs_neuron || !options.neuron.empty(), "method '", name,
+    BL_CHECK(!e.info.needs_neuron || !options.neuron.empty() || options.neuron_selector, "method '", name,
              "' needs a neuron index (--neuron INDEX into the layer output)");
     // The same entry on either device; on CUDA after moving model and inputs (docs/cuda.md).
     const DeviceRun run = [&](const Module& m, const Tensor& x) {

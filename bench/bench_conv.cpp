@@ -11,7 +11,9 @@
 // conv_ref.h) on a random sample of elements before it is timed; err_rel is the largest error on
 // 1000 further samples relative to the largest |output|.
 // GFLOP/s counts 2*MACs of the product actually computed: forward 2*N*O*OH*OW*(C/g)*kH*kW, and
-// backward-input (the transposed product W^T g, then col2im) the same multiply-adds.
+// backward-input (the transposed product W^T g, then col2im) the same multiply-adds. GB/s counts
+// input, weight and output bytes once (the floor of the traffic; what depthwise convs are bound by).
+// Depthwise and grouped layers of EfficientNet-B0, ConvNeXt-T, MobileNetV3-L, ResNeXt-50 follow.
 #include <Eigen/Core>
 #include <cmath>
 #include <functional>
@@ -37,6 +39,7 @@ struct Layer {
   const char* name;  // module path(s) covered
   int64_t c, hw, o, k, stride, pad;
   int count;  // how many layers of the network have this shape
+  int64_t groups = 1;  // depthwise: groups == c
 };
 
 // Unique conv shapes of torchvision resnet18 and vgg16 at 224x224.
@@ -61,6 +64,14 @@ const Layer kLayers[] = {
     {"vgg16", "features.17", 256, 28, 512, 3, 1, 1, 1},
     {"vgg16", "features.19,21", 512, 28, 512, 3, 1, 1, 2},
     {"vgg16", "features.24,26,28", 512, 14, 512, 3, 1, 1, 3},
+    // Depthwise and grouped convolutions of imported models (issue 16): memory-bound, so the rows
+    // also report GB/s (input + weight + output bytes once).
+    {"efficientnet_b0", "features.1.0.block.0 (dw)", 32, 112, 32, 3, 1, 1, 1, 32},
+    {"efficientnet_b0", "features.3.0.block.1 (dw)", 144, 56, 144, 5, 2, 2, 1, 144},
+    {"efficientnet_b0", "features.6.*.block.1 (dw)", 1152, 7, 1152, 5, 1, 2, 3, 1152},
+    {"convnext_tiny", "features.1.*.block.0 (dw)", 96, 56, 96, 7, 1, 3, 3, 96},
+    {"mobilenet_v3_large", "features.4.block.1 (dw)", 72, 56, 72, 5, 2, 2, 1, 72},
+    {"resnext50_32x4d", "layer1.*.conv2 (g32)", 128, 56, 128, 3, 1, 1, 3, 32},
 };
 
 // Max |got - ref| over 1000 sampled elements, relative to max |got| over all elements.
@@ -113,14 +124,17 @@ int main(int argc, char** argv) {
         if (!do_fwd && !do_bwd) continue;
         const int64_t hw = opt.quick ? std::min<int64_t>(l.hw, 28) : l.hw;
         const Conv2dAttrs a{.stride_h = static_cast<int>(l.stride), .stride_w = static_cast<int>(l.stride),
-                            .pad_h = static_cast<int>(l.pad), .pad_w = static_cast<int>(l.pad)};
+                            .pad_h = static_cast<int>(l.pad), .pad_w = static_cast<int>(l.pad),
+                            .groups = static_cast<int>(l.groups)};
         std::mt19937_64 rng(0xdeadbeef);
         Tensor x = bench::random_normal(Shape{nb, l.c, hw, hw}, rng, 1.0f);
-        Tensor w = bench::random_normal(Shape{l.o, l.c, l.k, l.k}, rng, std::sqrt(2.0f / static_cast<float>(l.c * l.k * l.k)));
+        Tensor w = bench::random_normal(Shape{l.o, l.c / l.groups, l.k, l.k}, rng,
+                                        std::sqrt(2.0f / static_cast<float>(l.c / l.groups * l.k * l.k)));
         Tensor b = bench::random_normal(Shape{l.o}, rng, 0.1f);
         const fn::ConvGeometry g = fn::conv2d_geometry(x.shape(), w.shape(), a);
         Tensor gy = bench::random_normal(Shape{g.n, g.o, g.oh, g.ow}, rng, 1.0f);
         const double flops = 2.0 * g.n * g.o * g.oh * g.ow * g.k();
+        const double bytes = 4.0 * (x.numel() + w.numel() + g.n * g.o * g.oh * g.ow);
         const std::string total_key = std::string(l.model) + "/b" + std::to_string(nb);
         const float* bp = b.data();
         auto ref_y = [&](int64_t i) {
@@ -144,7 +158,8 @@ int main(int argc, char** argv) {
           const double err = sampled_error_rel(out, ref, rng);
           const bench::Stats s = bench::measure(opt, [&] { run(out); });
           rep.emit(bench::Record(name).add("shape", shape_str(g)).add("count", l.count).add("gflop", flops / 1e9)
-                       .add("gflops", flops / s.median / 1e9).add("err_rel", err), s);
+                       .add("gflops", flops / s.median / 1e9).add("gbps", bytes / s.median / 1e9)
+                       .add("err_rel", err), s);
           return s.median;
         };
         Tensor y = Tensor::empty(Shape{g.n, g.o, g.oh, g.ow}), dx = Tensor::empty(x.shape());

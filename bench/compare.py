@@ -9,7 +9,9 @@ vgg16 (3x224x224), batch 1 and 16. The default run leaves out the combinations w
 alone would take several minutes per call (DROPPED below, with the reason in the table); --only
 PATTERN (comma-separated substrings of "model/bN/workload", or "=NAME" for exactly one) selects
 from every combination, dropped ones included. --quick: mnist_cnn batch 1 (all workloads) and a
-resnet18 batch-1 subset.
+resnet18 batch-1 subset. --python: instead of the peers, the Python column - bench_methods' C++
+rows beside the same workloads called through the backlight package in this process
+(bench/compare_python.py says what and how).
 
 Same work on both sides:
   * weights: models/synthetic_weights (seed 2024) on the backlight side, its twin
@@ -112,6 +114,8 @@ PEER_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "6
 UNSET_FOR_PEER = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 README_BEGIN = "<!-- compare.py:begin -->"
 README_END = "<!-- compare.py:end -->"
+PY_README_BEGIN = "<!-- compare.py --python:begin -->"
+PY_README_END = "<!-- compare.py --python:end -->"
 
 
 def reexec_with_peer_env():
@@ -399,6 +403,7 @@ def selected_workloads(args):
 
 
 def main():
+    global THREADS
     orig_env = reexec_with_peer_env()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "bench_methods"))
@@ -412,11 +417,40 @@ def main():
                                                            f"{README_END} in bench/README.md")
     ap.add_argument("--json-out", default="", help="write every measurement here")
     ap.add_argument("--save-dir", default="", help="where bench_methods writes its .npy files (default: temp)")
+    ap.add_argument("--imported", action="store_true", help="only the imported-model rows (ONNX exports of "
+                                                             "efficientnet_b0, convnext_tiny, mobilenet_v3_large, "
+                                                             "densenet121; bench/compare_imported.py)")
+    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "backlight"), help="backlight CLI (--imported)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds per imported-model workload")
+    ap.add_argument("--imported-workloads", default="saliency,ig,lrp", help="subset of saliency,ig,lrp (--imported)")
+    ap.add_argument("--python", action="store_true",
+                    help="the Python column instead of the peers: bench_methods' C++ rows beside the same workloads "
+                         "through the backlight package in this process (bench/compare_python.py; needs "
+                         "build/python, built with -DBACKLIGHT_PYTHON=ON)")
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="threads per side (default 2; 1 avoids OpenMP's spinning barriers on an oversubscribed machine)")
     args = ap.parse_args()
+    THREADS = args.threads
+    if args.imported:
+        import compare_imported
+        load_start = loadavg()
+        rows = compare_imported.run(ROOT, args.cli, orig_env, args.rounds, log, loadavg,
+                                    args.imported_workloads.split(","))
+        text = compare_imported.render(rows, load_start, loadavg())
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text)
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(rows, f, indent=1)
+        return
     if not os.path.isfile(args.bench):
         sys.exit(f"compare.py: {args.bench} not found; build it first (cmake --build build --target bench_methods) "
                  f"or pass --bench")
 
+    if args.python:
+        return python_main(args, orig_env)
     import numpy as np
     import torch
     import captum
@@ -504,6 +538,41 @@ def main():
         with open(args.json_out, "w") as f:
             json.dump({"gemm_backlight": gemm_ours, "gemm_torch": gemm_torch, "load_start": load_start,
                        "load_end": load_end, "rows": rows}, f, indent=1, default=str)
+
+
+def python_main(args, orig_env):
+    """--python: C++ rows beside the package's (bench/compare_python.py); README section
+    between PY_README_BEGIN and PY_README_END."""
+    import torch
+    import compare_python
+    torch.set_num_threads(THREADS)
+    bl_env = dict(orig_env, OMP_NUM_THREADS=str(THREADS))
+    load_start, started = loadavg(), datetime.datetime.now()
+    rows = compare_python.run(args, bl_env, backlight_run, loadavg, log, SEED, THREADS, ROOT)
+    md = compare_python.render(rows, load_start, loadavg(), started, platform.node(), cpu_description(),
+                               " ".join(["bench/compare.py"] + sys.argv[1:]), args.only, THREADS)
+    print(md)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(md + "\n")
+    if args.readme:
+        replace_readme_section(md, PY_README_BEGIN, PY_README_END)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"rows": rows}, f, indent=1, default=str)
+
+
+def replace_readme_section(md, begin, end):
+    path = os.path.join(HERE, "README.md")
+    text = open(path).read()
+    if begin in text and end in text:
+        a, rest = text.split(begin, 1)
+        _, z = rest.split(end, 1)
+        text = a + begin + "\n" + md + "\n" + end + z
+    else:
+        text = text.rstrip("\n") + "\n\n" + begin + "\n" + md + "\n" + end + "\n"
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def render(args, rows, dropped, gemm_ours, gemm_torch, load_start, load_end, started, tv, cv, zv):

@@ -152,15 +152,26 @@ void save_npy(const std::string& path, const Tensor& t) {
 
 namespace {
 
+// The dtypes this reader knows: float32 always, int64/int32 only when `ints` (token ids).
+std::optional<NpyDtype> dtype_of(const std::string& d, bool ints) {
+  if (d == "<f4" || d == "f4") return NpyDtype::Float32;
+  if (ints && (d == "<i8" || d == "i8")) return NpyDtype::Int64;
+  if (ints && (d == "<i4" || d == "i4")) return NpyDtype::Int32;
+  return std::nullopt;
+}
+
 struct ParsedHeader {
   std::vector<int64_t> dims;
+  NpyDtype dtype = NpyDtype::Float32;
   uint64_t data_offset = 0;
-  uint64_t data_bytes = 0;  // shape-many float32 values
+  uint64_t data_bytes = 0;  // shape-many values of `dtype`
 };
 
-// Everything parse_npy checks except the data size: magic, version, dtype, order, shape.
-// `bytes` holds at least the header; `file_size` is the whole file's size.
-ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_size, const std::string& path) {
+// The one header parser (parse_npy, parse_npy_array, read_npy_info): magic, version, dtype
+// (float32; int64/int32 too when `ints`), order, shape, and that the file holds exactly
+// shape-many values. `bytes` holds at least the header; `file_size` is the whole file's size.
+ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_size, const std::string& path,
+                          bool ints) {
   BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
            "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
   const int major = bytes[6], minor = bytes[7];
@@ -185,8 +196,11 @@ ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_si
     return it->second;
   };
   const HeaderValue& descr = field("descr");
-  BL_CHECK(!descr.tuple && (descr.text == "<f4" || descr.text == "f4"), "load_npy: '", path,
-           "': expected dtype '<f4' (float32, little-endian), got '", quoted(descr.text), "'");
+  const std::optional<NpyDtype> dtype = descr.tuple ? std::nullopt : dtype_of(descr.text, ints);
+  BL_CHECK(dtype, "load_npy: '", path,
+           ints ? "': expected dtype '<f4' (float32), '<i8' (int64) or '<i4' (int32), little-endian, got '"
+                : "': expected dtype '<f4' (float32, little-endian), got '",
+           quoted(descr.text), "'");
   const HeaderValue& fortran = field("fortran_order");
   BL_CHECK(fortran.text == "False", "load_npy: '", path, "': expected fortran_order False (C order), got ",
            fortran.text.empty() ? "a non-boolean" : quoted(fortran.text));
@@ -195,25 +209,59 @@ ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_si
   const std::vector<int64_t>& dims = *shape_v.tuple;
   BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
            Shape::kMaxDims, " dimensions, got ", dims.size());
-  uint64_t need = sizeof(float);
+  uint64_t need = *dtype == NpyDtype::Int64 ? 8 : 4;
   bool overflow = false;
   for (int64_t d : dims) overflow |= __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   if (std::find(dims.begin(), dims.end(), 0) != dims.end()) need = 0, overflow = false;
   const uint64_t have = file_size - data_offset;
   BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", Shape(dims), " needs ",
-           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of float32 data, file holds ",
-           have);
-  return {dims, data_offset, need};
+           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of ", to_string(*dtype),
+           " data, file holds ", have);
+  return {dims, *dtype, data_offset, need};
+}
+
+NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string& path, bool ints) {
+  const ParsedHeader h = parse_header(bytes, bytes.size(), path, ints);
+  Tensor t = Tensor::empty(Shape(h.dims));
+  const unsigned char* src = bytes.data() + h.data_offset;
+  if (h.dtype == NpyDtype::Float32) {
+    if (h.data_bytes) std::memcpy(t.data(), src, h.data_bytes);
+    return {std::move(t), h.dtype};
+  }
+  // Integers become float32 values, exact up to 2^24 (every vocabulary in use is smaller).
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    int64_t v = 0;
+    if (h.dtype == NpyDtype::Int64) {
+      std::memcpy(&v, src + i * 8, 8);
+    } else {
+      int32_t v32 = 0;
+      std::memcpy(&v32, src + i * 4, 4);
+      v = v32;
+    }
+    BL_CHECK(v >= -kNpyMaxExactInt && v <= kNpyMaxExactInt, "load_npy: '", path, "': integer ", v, " at flat index ", i,
+             " is outside +-", kNpyMaxExactInt, " (expected token ids that float32 holds exactly)");
+    t.data()[i] = static_cast<float>(v);
+  }
+  return {std::move(t), h.dtype};
 }
 
 }  // namespace
 
+std::string to_string(NpyDtype d) {
+  switch (d) {
+    case NpyDtype::Float32: return "float32";
+    case NpyDtype::Int64: return "int64";
+    case NpyDtype::Int32: return "int32";
+  }
+  return "?";
+}
+
 Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& path) {
-  const ParsedHeader h = parse_header(bytes, bytes.size(), path);
-  const uint64_t need = h.data_bytes, data_offset = h.data_offset;
-  Tensor t = Tensor::empty(Shape(h.dims));
-  if (need) std::memcpy(t.data(), bytes.data() + data_offset, need);
-  return t;
+  return parse_npy_impl(bytes, path, false).values;
+}
+
+NpyArray parse_npy_array(std::span<const unsigned char> bytes, const std::string& path) {
+  return parse_npy_impl(bytes, path, true);
 }
 
 Tensor load_npy(const std::string& path) {
@@ -221,9 +269,10 @@ Tensor load_npy(const std::string& path) {
   return parse_npy({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
-}  // namespace backlight::cli
-
-namespace backlight::cli {
+NpyArray load_npy_array(const std::string& path) {
+  const std::string bytes = read_file(path, "load_npy");
+  return parse_npy_array({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
 
 NpyInfo read_npy_info(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -245,7 +294,7 @@ NpyInfo read_npy_info(const std::string& path) {
   f.seekg(0);
   f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
   BL_CHECK(f, "load_npy: cannot read the header of '", path, "'");
-  const ParsedHeader h = parse_header(head, size, path);
+  const ParsedHeader h = parse_header(head, size, path, /*ints=*/false);
   return {Shape(h.dims), h.data_offset};
 }
 

@@ -1,7 +1,9 @@
 #pragma once
-/// NumPy .npy files holding float32 arrays (format v1.0, little-endian, C order), so raw
-/// attributions open with numpy.load() and reference arrays come back from Python.
+/// NumPy .npy files holding float32 arrays (and, for reading, int64/int32 token ids) (format
+/// v1.0, little-endian, C order), so raw attributions open with numpy.load() and reference
+/// arrays come back from Python. One header parser serves every reader below.
 /// Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -28,8 +30,28 @@ Tensor parse_npy(std::span<const unsigned char> bytes, const std::string& name);
 /// broken symbolic link is named as such (file_checks.h).
 Tensor load_npy(const std::string& path);
 
+/// Element type of a .npy file read by load_npy_array.
+enum class NpyDtype { Float32, Int64, Int32 };
+std::string to_string(NpyDtype d);  ///< "float32", "int64", "int32"
+/// Largest integer magnitude load_npy_array accepts: float32 holds every integer up to 2^24.
+inline constexpr int64_t kNpyMaxExactInt = int64_t{1} << 24;
+
+/// A .npy array and the dtype it was stored as.
+struct NpyArray {
+  Tensor values;  ///< float32; integers converted (exactly: |v| <= kNpyMaxExactInt)
+  NpyDtype dtype = NpyDtype::Float32;
+};
+/// As load_npy, and also accepts '<i8' (int64) and '<i4' (int32) arrays, e.g. token ids for a
+/// text model: the values come back as float32 (what the engine's embedding lookup reads), with
+/// the stored dtype, so callers can tell ids from features. An integer outside +-2^24 throws
+/// naming the file, the value and its flat index.
+NpyArray load_npy_array(const std::string& path);
+/// The same from bytes (`name` names them in errors).
+NpyArray parse_npy_array(std::span<const unsigned char> bytes, const std::string& name);
+
 /// Shape and data offset of a .npy file, from its header only (for reading a large stack in
-/// pieces). Same checks as load_npy, including that the file holds exactly shape-many values.
+/// pieces). Same checks as load_npy (float32 only), including that the file holds exactly
+/// shape-many values.
 struct NpyInfo {
   Shape shape;
   uint64_t data_offset = 0;

@@ -1,17 +1,8 @@
 #pragma once
-/// A grouped bar chart with error bars and significance marks: the TCAV picture (Kim et al.
-/// 2018, Fig. 4 and 5: one group of bars per concept, one bar per layer, the bar the mean score
-/// over runs, the error bar one standard deviation). Each bar may carry a mark printed above it
-/// ("*", "**", "***") and may be drawn faded (TCAV: not significant, labelled "ns"), and a
-/// reference value drawn as a short dashed line across it (TCAV: the random-vs-random mean).
-///
-///   title
-///   1.0 |   *           ns
-///       |  [#][#]      [.][.]    legend: [#] series 0  [#] series 1
-///   0.5 |--[#][#]------[.][.]--
-///   0.0 +-------------------------
-///          group 0      group 1
-#include <limits>
+/// Horizontal bar charts of per-feature attributions (tabular models): one panel per method,
+/// one bar per feature, labelled with the feature's name (render/font.h's 5x8 bitmap font, so
+/// ASCII only; other characters draw as '?').
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,29 +10,19 @@
 
 namespace backlight::cli {
 
-struct Bar {
-  double value = 0;
-  double error = 0;      ///< half-length of the error bar (0: none)
-  std::string mark{};    ///< printed above the bar (e.g. "*", "ns")
-  bool faded = false;    ///< drawn light (TCAV: not significant)
-  double reference = std::numeric_limits<double>::quiet_NaN();  ///< dashed line across the bar
+/// One chart: a title and one value per feature.
+struct BarPanel {
+  std::string title;                ///< e.g. "integrated_gradients"
+  std::vector<std::string> names;   ///< one per value (cut to 24 characters when drawn)
+  std::vector<float> values;
 };
 
-struct BarGroup {
-  std::string label;
-  std::vector<Bar> bars;  ///< one per series, in series order
-};
-
-struct BarChartOptions {
-  std::string title{};                ///< lines separated by '\n'
-  std::vector<std::string> series{};  ///< legend names; bar i of each group is series i
-  double lo = 0.0, hi = 1.0;          ///< y range (values are clamped into it)
-  int plot_height = 240;              ///< pixels of the y range
-  int bar_width = 18;
-};
-
-/// Renders the chart -> [3, H, W] in [0, 1] on white. Throws backlight::Error for no groups, a
-/// group whose bar count differs from the series count, or lo >= hi.
-Tensor bar_chart(const std::vector<BarGroup>& groups, const BarChartOptions& options);
+/// The panels stacked vertically as a picture [3, H, W] in [0, 1], `width` pixels wide. Each
+/// panel: its title, then per feature (in the given order) the name right-aligned in a left
+/// column, a bar from a zero axis - to the right and green for positive values, to the left and
+/// red for negative (Captum's text colours, render/token_view.h) - scaled to the panel's largest
+/// magnitude, and the value printed beside it. `caption` is drawn once at the top. Throws when
+/// a panel's name and value counts differ or a value is not finite.
+Tensor bar_chart(std::span<const BarPanel> panels, const std::string& caption, int width = 800);
 
 }  // namespace backlight::cli

@@ -3,6 +3,7 @@
 // CLI that prints errors or decides an exit status.
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -10,6 +11,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engine/error.h"
 #include "tools/cli/args.h"
@@ -26,7 +29,9 @@ constexpr int kExitUsage = 2;
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {info_command(),    explain_command(), train_command(), evaluate_command(),
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
-                                              attack_command(),    similarity_command(), tcav_command()};
+                                              attack_command(),    similarity_command(),
+                                              dissect_command(),   visualize_command(), counterfactual_command(),
+                                              tcav_command()};
   return table;
 }
 
@@ -100,6 +105,15 @@ int dispatch(const std::vector<std::string>& words) {
 
 int main(int argc, char** argv) {
   using namespace backlight::cli;
+  // libgomp busy-waits at the end of every parallel region unless OMP_WAIT_POLICY=passive; on a
+  // machine with more runnable threads than cores the spinning thread starves the one still
+  // working, and each of the many small regions of a forward+backward costs a time slice: PGD-20
+  // on resnet18 with 2 threads took 78 s instead of 9 s at load 24 (bench/README.md, "PGD").
+  // libgomp reads the variable once when it is loaded, before main, so the CLI sets it and
+  // re-executes itself once; an explicit OMP_WAIT_POLICY (any value) is left alone.
+  if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0)
+    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+
   const std::vector<std::string> words(argv + 1, argv + argc);
   // A write past a file-size limit (ulimit -f) then fails with EFBIG, reported like any other
   // write error, instead of killing the process with SIGXFSZ halfway through an output.

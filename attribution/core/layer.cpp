@@ -17,6 +17,22 @@ bool under(std::string_view name, std::string_view layer) {
 
 int layer_output_node(const Tape& tape, std::string_view layer) {
   BL_CHECK(!layer.empty(), "layer: no layer name given (use --layer NAME, a module path such as features.28)");
+  if (layer.ends_with(kLayerInputSuffix)) {
+    const std::string_view module = layer.substr(0, layer.size() - kLayerInputSuffix.size());
+    BL_CHECK(!module.empty(), "layer '", layer, "': expected a module path before '@input'");
+    for (int i = 0; i < tape.num_nodes(); ++i) {
+      if (!under(tape.node(i).name, module)) continue;
+      // The module's first node: every input it has comes from outside the module.
+      BL_CHECK(!tape.node(i).inputs.empty(), "layer '", layer, "': the first op of module '", module,
+               "' has no input");
+      const int value = tape.node(i).inputs[0];
+      for (int j = i - 1; j >= 0; --j)
+        if (tape.node(j).output == value) return j;
+      BL_THROW("layer '", layer, "': the input of module '", module,
+               "' is the model input itself, not the output of a layer; attribute to the inputs instead");
+    }
+    return layer_output_node(tape, module);  // throws, listing the module paths seen
+  }
   for (int i = tape.num_nodes() - 1; i >= 0; --i)
     if (under(tape.node(i).name, layer)) return i;
   std::set<std::string> seen;

@@ -37,8 +37,9 @@ AttributionResult deconvolution(const Module& model, const Tensor& inputs, const
                                 const ModifiedGradientOptions& options = {});
 
 struct LrpOptions {
-  /// A built-in rule set name (engine/rules/builtin_sets.h), or "auto": cp_lrp for models with attention (read
-  /// from the recorded forward, lrp_relevance.h auto_lrp_rules), else lrp_epsilon_plus_flat.
+  /// A built-in rule set name (engine/rules/builtin_sets.h), or "auto": cp_lrp for models with attention,
+  /// lrp_epsilon_gamma_box for gates/normalisers (SiLU, squeeze-excitation, layernorm), else
+  /// lrp_epsilon_plus_flat (read from the recorded forward, lrp_relevance.h auto_lrp_rules).
   std::string rules = "auto";
   RuleParams params;                             ///< its parameters by name
   const RuleSet* rule_set = nullptr;             ///< a custom rule set instead of `rules`

@@ -5,6 +5,7 @@
 
 #include "attribution/core/rows.h"
 #include "engine/canonize.h"
+#include "engine/rules/gate.h"
 
 namespace backlight {
 
@@ -43,11 +44,22 @@ void finish_lrp_relevance(AttributionResult& r, const Target& target, bool multi
 }
 
 std::string auto_lrp_rules(const Tape& tape, const Var& output) {
+  auto activation = [&](int value) {
+    const ValueRole r = tape.value(value).role;
+    return r != ValueRole::Parameter && r != ValueRole::Buffer;
+  };
   for (const Node& node : tape.nodes()) {
-    if (node.kind == OpKind::MatMul) return "cp_lrp";  // Linear layers are OpKind::Linear
+    // Attention multiplies two activations; a MatMul with a constant operand (an imported
+    // graph's weight) is an affine layer.
+    if (node.kind == OpKind::MatMul && activation(node.inputs[0]) && activation(node.inputs[1])) return "cp_lrp";
     if (node.kind == OpKind::Softmax && node.output != output.id()) return "cp_lrp";
   }
-  return "lrp_epsilon_plus_flat";
+  // Gates (SiLU spelt Sigmoid*Mul, squeeze-excitation) and normalisers (layernorm) come with
+  // activations of both signs and linear bottlenecks, where z+ has outputs whose positive
+  // contributions are all zero and drops their relevance; gamma never divides by such a zero.
+  bool gated = has_activation_product(tape);
+  for (const Node& node : tape.nodes()) gated |= node.kind == OpKind::LayerNorm;
+  return gated ? "lrp_epsilon_gamma_box" : "lrp_epsilon_plus_flat";
 }
 
 }  // namespace backlight

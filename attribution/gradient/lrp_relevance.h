@@ -25,12 +25,19 @@ ModulePtr lrp_canonical_model(const Module& model, const Shape& input_shape, boo
 /// 7,800 for a start of 1). 50% separates the two.
 inline constexpr double kLrpConservationTolerance = 0.5;
 
-/// The rule set lrp() and layer_lrp() use for rules = "auto" (the default): "cp_lrp" when the
-/// recorded forward holds attention - a MatMul of two activations or a Softmax that is not the
-/// output - else "lrp_epsilon_plus_flat". Read from the tape, not from module names. cp_lrp rather
-/// than attnlrp: it conserves better (attention weights held constant; vit_tiny, random weights,
-/// built-in image: 2.9% off) where AttnLRP's softmax rule passes relevance to the softmax's
-/// implicit bias by design (same run: 54% off).
+/// The rule set lrp() and layer_lrp() use for rules = "auto" (the default), read from the recorded
+/// forward (not from module names), for zoo and imported models alike:
+/// - "cp_lrp" when it holds attention - a MatMul of two activations or a Softmax that is not the
+///   output. cp_lrp rather than attnlrp: it conserves better (attention weights held constant;
+///   vit_tiny, random weights, built-in image: 2.9% off) where AttnLRP's softmax rule passes
+///   relevance to the softmax's implicit bias by design (same run: 54% off);
+/// - "lrp_epsilon_gamma_box" when it holds gates or normalisers - a product or division of two
+///   activations (SiLU as Sigmoid*Mul, squeeze-excitation: engine/rules/gate.h) or a layernorm
+///   (EfficientNet, MobileNetV3, ConvNeXt). z+ drops the relevance of outputs whose positive
+///   contributions are all zero, common with signed activations and linear bottlenecks
+///   (tiny MobileNetV3 with zero biases: 11% lost); gamma conserves there;
+/// - "lrp_epsilon_plus_flat" otherwise (plain ReLU CNNs, Zennit's EpsilonPlusFlat).
+/// Every LRP set carries the gate and normaliser rules (docs/rules.md "Gates and normalisers").
 std::string auto_lrp_rules(const Tape& tape, const Var& output);
 
 /// r.attribution holds the relevance for a start value of 1 per item: scales it by the target

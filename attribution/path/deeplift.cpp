@@ -78,6 +78,7 @@ AttributionResult deeplift_shap(const Module& model, const Tensor& inputs, const
            inputs.shape(), ", got ", opt.baselines.defined() ? opt.baselines.shape().str() : std::string("none"));
   DeepLiftOptions dl;
   dl.workspace = opt.workspace;
+  dl.multiply_by_inputs = opt.multiply_by_inputs;
   dl.baselines.clear();
   for (int64_t b = 0; b < opt.baselines.size(0); ++b)
     dl.baselines.push_back(Baseline::given(opt.baselines.slice_batch(b, b + 1)));

@@ -22,6 +22,7 @@ struct DeepLiftShapOptions {
   /// Baseline distribution [B, ...] (same per-item shape as the inputs); attributions are the
   /// mean of DeepLIFT over the B baselines (Captum DeepLiftShap).
   Tensor baselines;
+  bool multiply_by_inputs = true;  ///< false: the mean multipliers alone (Captum's multiply_by_inputs)
   const Workspace* workspace = nullptr;
 };
 AttributionResult deeplift_shap(const Module& model, const Tensor& inputs, const Target& target,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/rules/builtin.h"
+#include "engine/rules/gate.h"
 
 namespace backlight {
 
@@ -33,11 +34,24 @@ Matcher relu_like() { return kinds_with({Nonlinearity::ReluLike}); }
 Matcher conv() { return kind(OpKind::Conv2d); }
 Matcher dense() { return kind(OpKind::Linear); }
 Matcher conv_or_dense() { return any_kind({OpKind::Conv2d, OpKind::Linear}); }
+// Mul, and Div once the op table has it (looked up by name: engine/rules/gate.h).
+Matcher products() {
+  std::vector<OpKind> ks{OpKind::Mul};
+  if (const auto div = op_kind_from_string("div")) ks.push_back(*div);
+  return any_kind(ks);
+}
 
 // Zennit's layer_map_base: activations pass, sums and average pools normalise, batchnorm passes.
+// Beyond Zennit (LXT / AttnLRP, docs/rules.md "Gates and normalisers"): products of activations
+// (SiLU spelt Sigmoid*Mul, squeeze-excitation, GLU) and divisions keep their gate or normaliser
+// constant, layernorm's scale is constant, scalar scales and inference dropout pass, and sub
+// normalises like add. On a plain CNN none of these nodes occur, so Zennit parity is untouched.
 RuleSet& add_base(RuleSet& rs, float stab) {
   rs.when(activations(), pass())
-      .when(kind(OpKind::Add), norm(stab))
+      .when(products(), gated_product())
+      .when(kind(OpKind::LayerNorm), lrp_layernorm_identity())
+      .when(any_kind({OpKind::Scale, OpKind::Dropout}), pass())
+      .when(any_kind({OpKind::Add, OpKind::Sub}), norm(stab))
       .when(any_kind({OpKind::AvgPool2d, OpKind::AdaptiveAvgPool2d, OpKind::Mean, OpKind::Sum}), norm(stab))
       .when(kind(OpKind::BatchNorm), pass());
   return rs;

@@ -53,9 +53,13 @@ class NormRule final : public Rule {
   std::string name() const override { return fmt("norm", {{"stabilizer", stab_}}); }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& rel) const override {
     std::vector<Tensor> out(ctx.num_inputs());
-    if (ctx.kind() == OpKind::Add) {
+    if (ctx.kind() == OpKind::Add || ctx.kind() == OpKind::Sub) {
+      // z = a - b is z = a + (-b): the subtrahend's share is -b * R / z.
       for (int i = 0; i < 2; ++i)
-        if (ctx.needs_grad(i)) out[i] = norm_add(ctx, rel, stab_, i);
+        if (ctx.needs_grad(i)) {
+          out[i] = norm_add(ctx, rel, stab_, i);
+          if (i == 1 && ctx.kind() == OpKind::Sub) out[i] = fn::scale(out[i], -1.0f, &ctx.workspace());
+        }
       return out;
     }
     out[0] = lrp_relevance(ctx, spec_, rel);

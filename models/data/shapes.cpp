@@ -101,7 +101,7 @@ Rgb shape_color(Draws& d, const Rgb& base) {
 
 // Smooth value noise (bilinear with smoothstep on a coarse grid) or sinusoidal stripes around
 // the base colour, written into img [3, h, w].
-void paint_background(Draws& d, const Rgb& base, int64_t h, int64_t w, float* img) {
+ShapesBackground paint_background(Draws& d, const Rgb& base, int64_t h, int64_t w, float* img) {
   const int64_t plane = h * w;
   if (d.uniform() < 0.5f) {
     const int64_t g = d.integer(3, 6);
@@ -126,7 +126,7 @@ void paint_background(Draws& d, const Rgb& base, int64_t h, int64_t w, float* im
         }
       }
     }
-    return;
+    return ShapesBackground::Noise;
   }
   const float angle = d.uniform(0.0f, kPi), period = d.uniform(6.0f, 16.0f), phase = d.uniform(0.0f, 2 * kPi);
   float delta[3];
@@ -137,6 +137,7 @@ void paint_background(Draws& d, const Rgb& base, int64_t h, int64_t w, float* im
       const float s = std::sin(fx * static_cast<float>(x) + fy * static_cast<float>(y) + phase);
       for (int64_t c = 0; c < 3; ++c) img[c * plane + y * w + x] = base.c[c] + delta[c] * s;
     }
+  return ShapesBackground::Stripes;
 }
 
 // Label of `index`: a random permutation of the 4 classes per aligned block of 4 indices, so
@@ -187,7 +188,7 @@ ShapesSample make_shapes_sample(const ShapesConfig& cfg, uint64_t seed, int64_t 
   const float level = d.uniform(0.3f, 0.7f);
   Rgb base{};
   for (float& c : base.c) c = level + d.uniform(-0.1f, 0.1f);
-  paint_background(d, base, h, w, img);
+  out.background = paint_background(d, base, h, w, img);
 
   Placed target{};
   target.kind = static_cast<ShapeKind>(out.label);
@@ -223,6 +224,7 @@ ShapesSample make_shapes_sample(const ShapesConfig& cfg, uint64_t seed, int64_t 
   float* mask = out.mask.data();
   for (size_t i = 0; i < shapes.size(); ++i) {
     const Placed& s = shapes[i];
+    out.shapes.push_back({s.kind, s.cx, s.cy, s.radius, s.angle, {s.color.c[0], s.color.c[1], s.color.c[2]}});
     const bool is_target = i + 1 == shapes.size();
     rasterize(s, h, w, [&](int64_t y, int64_t x) {
       for (int64_t c = 0; c < 3; ++c) img[c * plane + y * w + x] = s.color.c[c];
@@ -265,6 +267,18 @@ ShapesBatch make_shapes_batch(const ShapesConfig& cfg, uint64_t seed, int64_t be
     }
   });
   return out;
+}
+
+std::vector<int32_t> shapes_owner_map(const ShapesConfig& cfg, const ShapesSample& s) {
+  check_config(cfg);
+  const int64_t h = cfg.height, w = cfg.width;
+  std::vector<int32_t> owner(static_cast<size_t>(h * w), -1);
+  for (size_t i = 0; i < s.shapes.size(); ++i) {
+    const ShapeInstance& si = s.shapes[i];
+    const Placed p{si.kind, si.cx, si.cy, si.radius, si.angle, {{si.color[0], si.color[1], si.color[2]}}};
+    rasterize(p, h, w, [&](int64_t y, int64_t x) { owner[static_cast<size_t>(y * w + x)] = static_cast<int32_t>(i); });
+  }
+  return owner;
 }
 
 }  // namespace backlight

@@ -55,11 +55,26 @@ struct ShapesConfig {
   float pixel_noise = 0.03f;
 };
 
+/// One drawn shape, as placed (network dissection builds its concept masks from these).
+struct ShapeInstance {
+  ShapeKind kind = ShapeKind::Circle;
+  float cx = 0, cy = 0;    ///< centre, pixels (x to the right, y down)
+  float radius = 0;        ///< circumradius, pixels
+  float angle = 0;         ///< rotation, radians
+  std::array<float, 3> color{};  ///< RGB in [0, 1] before the pixel noise
+};
+
+/// Background kinds (ShapesSample::background).
+enum class ShapesBackground : int64_t { Noise = 0, Stripes = 1 };
+
 /// One sample.
 struct ShapesSample {
   Tensor image;       ///< [3, H, W], float in [0, 1], RGB
   Tensor mask;        ///< [1, H, W], 1 on the target's pixels, else 0
   int64_t label = 0;  ///< the target's ShapeKind as an integer
+  /// Every drawn shape in drawing order: distractors first, the target last.
+  std::vector<ShapeInstance> shapes{};
+  ShapesBackground background = ShapesBackground::Noise;
 };
 
 /// A batch of consecutive indices.
@@ -77,5 +92,10 @@ ShapesSample make_shapes_sample(const ShapesConfig& cfg, uint64_t seed, int64_t 
 /// Samples begin, begin+1, ..., begin+count-1 (generated in parallel; identical to calling
 /// make_shapes_sample for each). count >= 1.
 ShapesBatch make_shapes_batch(const ShapesConfig& cfg, uint64_t seed, int64_t begin, int64_t count);
+
+/// Which shape each pixel of `s` (a sample of `cfg`) shows: [H * W] indices into s.shapes, -1 for
+/// background, later shapes winning where they cover earlier ones (the drawing order). The
+/// target's pixels are exactly those of s.mask.
+std::vector<int32_t> shapes_owner_map(const ShapesConfig& cfg, const ShapesSample& s);
 
 }  // namespace backlight

@@ -313,14 +313,20 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     const ConstTensor& c = need(n, in, 0);
     const ConstTensor& a = need(n, in, 1);
     const ConstTensor& b = need(n, in, 2);
-    BL_CHECK(c.numel() == a.numel() && a.numel() == b.numel(), "onnx: ", n.describe(),
-             ": folding Where needs equal shapes");
-    auto t = std::make_shared<ConstTensor>(a);
-    for (int64_t i = 0; i < a.numel(); ++i)
-      if (!c.int_at(i)) {
-        if (t->is_int) t->ints[i] = b.int_at(i); else t->floats[i] = static_cast<float>(b.at(i));
-      }
-    return {t};
+    if (c.numel() == a.numel() && a.numel() == b.numel()) {
+      auto t = std::make_shared<ConstTensor>(a);
+      for (int64_t i = 0; i < a.numel(); ++i)
+        if (!c.int_at(i)) {
+          if (t->is_int) t->ints[i] = b.int_at(i); else t->floats[i] = static_cast<float>(b.at(i));
+        }
+      return {t};
+    }
+    // Broadcasting (numpy rules, as torch's exported attention masks use): c ? a : 0 and
+    // c ? 0 : b broadcast separately, then summed (one of the two is 0 at every element).
+    const bool ints = a.is_int && b.is_int;
+    const ConstPtr pa = broadcast_binary(n, c, a, [](double ci, double ai) { return ci != 0 ? ai : 0.0; }, ints);
+    const ConstPtr pb = broadcast_binary(n, c, b, [](double ci, double bi) { return ci != 0 ? 0.0 : bi; }, ints);
+    return {broadcast_binary(n, *pa, *pb, [](double x, double y) { return x + y; }, ints)};
   }
   if (op == "Range") {
     const double s = need(n, in, 0).at(0), l = need(n, in, 1).at(0), d = need(n, in, 2).at(0);

@@ -54,6 +54,25 @@ class Model:
         pairs = [(k, _float32(v, k)) for k, v in state_dict.items()]
         return self._core.load_state_dict(pairs, strict)
 
+    def release_memory(self) -> None:
+        """Attribution calls on a model reuse one buffer pool (thread-safe), which keeps the peak
+        memory of the calls made so far; this returns the cached buffers to the system."""
+        _core.release_memory(self._core)
+
+    def cached_bytes(self) -> int:
+        """Bytes the model's buffer pool holds for reuse."""
+        return int(_core.cached_bytes(self._core))
+
+    def canonized(self, input_shape=None) -> "Model":
+        """A copy with every BatchNorm folded into the conv/linear before it (what backlight.lrp does
+        on each call with canonize=True, as Zennit's canonizers): for repeated LRP calls, canonize
+        once and call lrp(..., canonize=False). input_shape: one item's shape (default: the
+        model's)."""
+        shape = list(input_shape) if input_shape is not None else self.input_shape
+        if not shape:
+            raise ValueError("canonized: this model has no default input shape; pass input_shape")
+        return Model(_core.merge_batchnorm(self._core, [1] + [int(d) for d in shape]), self._torch_module)
+
     def layer_name(self, layer) -> str:
         """A layer given by name (str) or, for from_torch models, by the torch module itself."""
         if isinstance(layer, str):

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <functional>
 
 #include "attribution/perturbation/feature_ablation.h"
 #include "attribution/perturbation/layer_ablation.h"
@@ -17,9 +18,11 @@
 #include "attribution/layer/layer_methods.h"
 #include "attribution/perturbation/lime.h"
 #include "attribution/core/neuron.h"
+#include "attribution/method_call.h"
 #include "attribution/registry.h"
 #include "attribution/perturbation/shapley.h"
 #include "engine/error.h"
+#include "engine/ops/ops.h"
 #include "python/src/bind.h"
 
 namespace backlight::python {
@@ -27,10 +30,25 @@ namespace backlight::python {
 namespace {
 
 // Every option key attribute() accepts (backlight's vocabulary, as the CLI's flags).
-constexpr std::array<const char*, 21> kKeys = {
+constexpr std::array<const char*, 23> kKeys = {
     "baselines", "steps", "integration", "batch", "samples", "stdev", "seed", "noise_tunnel", "layer", "neuron",
     "window", "stride", "feature_mask", "rules", "rule_params", "rule_set", "multiply_by_output",
-    "merge_batchnorm", "abs", "relu", "layer_mask"};
+    "merge_batchnorm", "abs", "relu", "layer_mask", "multiply_by_inputs", "neuron_weights"};
+
+// A neuron given as weights W [1, ...] over one item's layer output: the selector
+// sum(W * layer_output) per row, recorded as one linear op (the linear selectors of Captum's
+// callable neuron_selector, e.g. a slice summed, reduce to this; backlight.captum derives W).
+std::function<Var(const Var&)> weighted_selector(const Tensor& weights) {
+  BL_CHECK_SHAPE(weights.dim() >= 2 && weights.size(0) == 1, "neuron_weights: expected [1, ...] (one item's layer ",
+                 "output shape), got ", weights.shape());
+  const Tensor w = weights.reshape(Shape{1, weights.numel()}).clone();
+  return [w](const Var& out) {
+    BL_CHECK_SHAPE(out.shape().numel() / out.shape()[0] == w.numel(), "neuron_weights: ", w.numel(),
+                   " weights for a layer output of shape ", out.shape());
+    Tape& tape = out.tape();
+    return linear(flatten(out), tape.param(w, "neuron_weights"));
+  };
+}
 
 // What the dict held, typed. Arrays stay wrapped (no copies).
 struct Call {
@@ -106,6 +124,10 @@ Call method_options(const nb::dict& kw) {
       c.abs = nb::cast<bool>(v);
     } else if (key == "merge_batchnorm") {
       c.merge_batchnorm = nb::cast<bool>(v);
+    } else if (key == "multiply_by_inputs") {
+      o.multiply_by_inputs = nb::cast<bool>(v);
+    } else if (key == "neuron_weights") {
+      o.neuron_selector = weighted_selector(to_tensor(nb::cast<InArray>(v), "neuron_weights").clone());
     }
   }
   return c;
@@ -128,6 +150,7 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
     lo.rule_set = c.rule_set ? &c.rule_set->set : nullptr;
     lo.merge_batchnorm = c.merge_batchnorm;
     lo.multiply_by_output = c.multiply_by_output;
+    lo.workspace = o.workspace;
     return lrp(m, x, t, lo);
   }
   if (name == "layer_lrp") {
@@ -137,6 +160,7 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
     lo.params = o.rule_params;
     lo.rule_set = c.rule_set ? &c.rule_set->set : nullptr;
     lo.multiply_by_output = c.multiply_by_output;
+    lo.workspace = o.workspace;
     return layer_lrp(m, x, t, lo);
   }
   if (name == "layer_feature_ablation" && o.noise_tunnel.empty()) {
@@ -169,7 +193,7 @@ AttributionResult run(std::string_view name, const Module& m, const Tensor& x, c
       return lime(m, x, t, l);
     }
     if (name == "neuron_feature_ablation")
-      return neuron_feature_ablation(m, x, Neuron::at(o.layer, o.neuron),
+      return neuron_feature_ablation(m, x, method_call::neuron_of(o),
                                      {.feature_mask = c.feature_mask, .baseline = first_baseline(o),
                                       .perturbations_per_eval = o.batch});
     BL_THROW("attribute: method '", name, "' takes no feature_mask");
@@ -200,7 +224,8 @@ void bind_attribute(nb::module_& m) {
                         const nb::dict& options) {
           const Tensor x = to_tensor(inputs, "inputs");
           const Target t = to_target(target, x.size(0));
-          const Call call = method_options(options);  // reads Python objects: under the GIL
+          Call call = method_options(options);  // reads Python objects: under the GIL
+          call.o.workspace = &model.workspace;
           AttributionResult r;
           {
             nb::gil_scoped_release nogil;
@@ -219,7 +244,8 @@ void bind_attribute(nb::module_& m) {
         "Runs attribution method `method` (a registry name, see methods()) on inputs [N, ...].\n"
         "target: None (top-1), an int, or one int per item. options: backlight's keys (baselines, steps,\n"
         "integration, batch, samples, stdev, seed, noise_tunnel, layer, neuron, window, stride,\n"
-        "feature_mask, rules, rule_params, rule_set, multiply_by_output, merge_batchnorm).\n"
+        "feature_mask, rules, rule_params, rule_set, multiply_by_output, merge_batchnorm, abs, relu,\n"
+        "layer_mask, multiply_by_inputs, neuron_weights [1, ...]: a neuron as weights over the layer output).\n"
         "Returns a dict: attribution, output, delta, layer_map (when defined), target.");
   // For bench/python_overhead.py: the same call as attribute() repeated in C++ (no Python in the
   // loop), seconds per call - the in-process C++ figure the Python call is compared with.
@@ -227,7 +253,8 @@ void bind_attribute(nb::module_& m) {
                                nb::handle target, const nb::dict& options, int repeats) {
           const Tensor x = to_tensor(inputs, "inputs");
           const Target t = to_target(target, x.size(0));
-          const Call call = method_options(options);
+          Call call = method_options(options);
+          call.o.workspace = &model.workspace;
           nb::gil_scoped_release nogil;
           apply_num_threads();
           const auto start = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@
 
 #include "engine/module.h"
 #include "engine/tensor.h"
+#include "engine/workspace.h"
 
 namespace backlight {
 class Target;
@@ -44,6 +45,10 @@ struct Model {
   std::string arch;              ///< zoo name ("resnet18"), or "" when unknown
   std::vector<int64_t> input;    ///< default per-item input shape, [] when unknown
   int64_t num_classes = 0;
+  /// Buffers reused by every attribution call on this model (as bench_methods and the CLI reuse
+  /// theirs: fresh memory costs a page fault per 4 KiB). Thread-safe; copies share the pool. Holds
+  /// the peak of the calls made so far until release_memory() or the model is dropped.
+  Workspace workspace{};
 };
 
 /// Threads for the computation that follows on this OS thread (backlight.set_num_threads; 0 keeps

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "engine/canonize.h"
 #include "engine/error.h"
 #include "engine/tape.h"
 #include "models/safetensors.h"
@@ -156,6 +157,19 @@ void bind_model(nb::module_& m) {
         }, nb::arg("name"), nb::arg("num_classes") = 0, nb::arg("seed") = 0,
         nb::arg("mlp_sizes") = std::vector<int64_t>{},
         "A zoo architecture with its random initialisation (seeded).");
+  m.def("merge_batchnorm", [](const Model& self, const std::vector<int64_t>& input_shape) {
+          Model out = self;
+          out.workspace = Workspace();  // a model of its own: its own pool
+          nb::gil_scoped_release nogil;
+          out.module = merge_batchnorm(*self.module, Shape(input_shape));
+          return out;
+        }, nb::arg("model"), nb::arg("input_shape"),
+        "A copy with every BatchNorm folded into the conv/linear before it (Zennit's canonizers); the\n"
+        "model itself is untouched. input_shape: [1, ...] of one item.");
+  m.def("release_memory", [](const Model& self) { self.workspace.trim(); }, nb::arg("model"),
+        "Returns the buffers cached by the model's attribution calls to the system.");
+  m.def("cached_bytes", [](const Model& self) { return self.workspace.stats().bytes_cached; }, nb::arg("model"),
+        "Bytes the model's buffer pool holds for reuse.");
   m.def("zoo_models", []() {
     std::vector<std::tuple<std::string, std::string, std::vector<int64_t>, int64_t>> out;
     for (const ModelInfo& i : zoo_models()) out.emplace_back(i.name, i.description, i.input, i.num_classes);

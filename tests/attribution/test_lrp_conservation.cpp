@@ -3,11 +3,13 @@
 // summed to thousands on vit_tiny), lrp_epsilon_plus_flat otherwise.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "attribution/gradient/gradient_methods.h"
 #include "attribution/layer/layer_methods.h"
 #include "attribution/gradient/lrp_relevance.h"
+#include "engine/rules/builtin.h"
 #include "models/default_model.h"
 #include "models/zoo.h"
 #include "tests/helpers.h"
@@ -32,7 +34,19 @@ TEST_CASE("lrp conservation: vit_tiny picks cp_lrp by default and conserves; the
   }
   const AttributionResult cnn_rules = lrp(*vit, x, Target::top1(), {.rules = "lrp_epsilon_plus_flat"});
   CHECK(cnn_rules.rule_set == "lrp_epsilon_plus_flat");
-  for (int64_t n = 0; n < 2; ++n) CHECK(cnn_rules.conservation_error.data()[n] > 10 * kLrpConservationTolerance);
+  // Every LRP set now carries the layernorm identity rule and lets scalar scales pass (the base
+  // map, docs/rules.md), which brings the CNN set closer on vit_tiny (measured 6% and 618% on the
+  // two items, where it summed to 20-7,800 before); the plain gradient through the attention
+  // products still leaves it off on some items, and with layernorm's plain gradient on all.
+  CHECK(std::max(cnn_rules.conservation_error.data()[0], cnn_rules.conservation_error.data()[1]) >
+        kLrpConservationTolerance);
+  const RuleSet plain_ln = RuleSet("plain_layernorm")
+                               .when(kind(OpKind::LayerNorm), gradient_rule())
+                               .when(any_kind({OpKind::Linear, OpKind::Conv2d}), epsilon())
+                               .when(any_kind({OpKind::Gelu, OpKind::Scale}), pass())
+                               .when(kind(OpKind::Add), norm());
+  const AttributionResult off = lrp(*vit, x, Target::top1(), {.rule_set = &plain_ln});
+  for (int64_t n = 0; n < 2; ++n) CHECK(off.conservation_error.data()[n] > 10 * kLrpConservationTolerance);
   const AttributionResult layer = layer_lrp(*vit, x, Target::top1(), {.layer = "encoder.layers.encoder_layer_0"});
   CHECK(layer.rule_set == "cp_lrp");
   CHECK(layer.conservation_error.defined());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "attribution/path/deeplift.h"
 #include "attribution/path/gradient_shap.h"
 #include "attribution/layer/layer_methods.h"
 #include "attribution/layer/layer_path_methods.h"
@@ -182,6 +183,49 @@ TEST_CASE("gradient_shap family: with explicit draws a batch equals its items al
     check_same(b3.attribution.slice_batch(n, n + 1).clone(),
                neuron_gradient_shap(*m, xn, Neuron::at("4", {2, 1, 1}), n1).attribution, "neuron_gradient_shap");
   }
+}
+
+TEST_CASE("registry: multiply_by_inputs and neuron_selector reach the methods") {
+  const ModulePtr m = batch_cnn();
+  std::mt19937_64 rng(kSeed + 44);
+  const Tensor x = uniform({2, 3, 8, 8}, rng, 0.0f, 1.0f);
+  const Target t = Target::indices({1, 3});
+  // multiply_by_inputs=false with a zero baseline: the multiplied attribution is (x - 0) times it;
+  // for layer methods (a(x) - a(0)) times it.
+  for (const std::string name : {"integrated_gradients", "deeplift", "layer_integrated_gradients", "layer_deeplift"}) {
+    CAPTURE(name);
+    MethodOptions o;
+    o.layer = "3";
+    const AttributionResult mult = attribute(name, *m, x, t, o);
+    o.multiply_by_inputs = false;
+    const AttributionResult grads = attribute(name, *m, x, t, o);
+    Tensor diff = x.clone();
+    if (name.starts_with("layer")) {
+      diff = attribute("layer_activation", *m, x, t, o).attribution.clone();
+      const Tensor a0 = attribute("layer_activation", *m, Tensor::zeros(x.shape()), t, o).attribution;
+      for (int64_t i = 0; i < diff.numel(); ++i) diff.data()[i] -= a0.data()[i];
+    }
+    Tensor expect = grads.attribution.clone();
+    for (int64_t i = 0; i < expect.numel(); ++i) expect.data()[i] *= diff.data()[i];
+    BL_CHECK_CLOSE(mult.attribution, expect, 1e-5, 1e-4);
+  }
+  // deeplift_shap: the mean multipliers over the distribution.
+  MethodOptions o;
+  o.baselines = {Baseline::given(uniform({3, 3, 8, 8}, rng, 0.0f, 0.2f))};
+  o.multiply_by_inputs = false;
+  const AttributionResult shap = attribute("deeplift_shap", *m, x, t, o);
+  DeepLiftOptions dl{.baselines = {}, .multiply_by_inputs = false};
+  const Tensor dist = o.baselines[0].tensor;
+  for (int64_t b = 0; b < 3; ++b) dl.baselines.push_back(Baseline::given(dist.slice_batch(b, b + 1)));
+  BL_CHECK_CLOSE(shap.attribution, deeplift(*m, x, t, dl).attribution, 1e-6, 1e-5);
+  // A selector function in the options: the same as the index it selects.
+  MethodOptions n;
+  n.layer = "4";
+  n.neuron = {2, 1, 1};
+  const AttributionResult by_index = attribute("neuron_gradient", *m, x, t, n);
+  n.neuron.clear();
+  n.neuron_selector = [](const Var& a) { return slice(flatten(a), 1, 2 * 16 + 1 * 4 + 1, 2 * 16 + 1 * 4 + 2); };
+  BL_CHECK_CLOSE(attribute("neuron_gradient", *m, x, t, n).attribution, by_index.attribution, 0, 0);
 }
 
 }  // TEST_SUITE

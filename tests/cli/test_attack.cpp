@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attribution/robustness/attack.h"
+#include "attribution/robustness/min_param.h"
 #include "io/npy.h"
 #include "models/default_model.h"
 #include "tests/cli/run_cli.h"
@@ -78,4 +79,67 @@ TEST_CASE("cli/attack: usage errors exit 2, runtime errors 1, help lists the fla
                         "--upper-bound", "--target", "--targeted", "--save", "--explain"})
     CHECK(contains(help.output, f));
 }
+
+TEST_CASE("cli/attack: --min-param epsilon equals the library's MinParamPerturbation (linear and binary)") {
+  const Tensor x = builtin_input();
+  const ModulePtr model = default_model();
+  const MinParamResult lib = min_param_perturbation(
+      *model, x,
+      [&](const Tensor& in, double eps) {
+        return fgsm(*model, in, float(eps), Target::top1(), {.lower_bound = 0, .upper_bound = 1}).adversarial;
+      },
+      Target::top1(), {.arg_min = 0, .arg_max = 0.2, .arg_step = 0.005});
+  REQUIRE(lib.param.has_value());
+  for (const char* mode : {"linear", "binary"}) {
+    CAPTURE(mode);
+    const Run r = run_cli(std::string("attack --min-param epsilon --range 0:0.2:0.005 --search ") + mode + " --json", true);
+    REQUIRE_MESSAGE(r.status == 0, r.output);
+    const auto j = nlohmann::json::parse(r.output);
+    CHECK(j["min_param"]["value"].get<double>() == doctest::Approx(*lib.param));
+    CHECK(j["epsilon"].get<double>() == doctest::Approx(*lib.param));
+    CHECK(j["success"] == true);
+    if (std::string(mode) == "binary") CHECK(j["min_param"]["evaluations"].get<int>() < 10);
+  }
+  const Run none = run_cli("attack --min-param epsilon --range 0:0.002:0.001 --json", true);
+  REQUIRE_MESSAGE(none.status == 0, none.output);
+  CHECK(nlohmann::json::parse(none.output)["min_param"]["value"].is_null());
+  CHECK(run_cli("attack --min-param epsilon").status == 2);                          // no --range
+  CHECK(run_cli("attack --min-param step --range 0:1:0.1").status == 2);
+  CHECK(run_cli("attack --min-param epsilon --range 0:0.1:0.2").status == 2);        // HI <= LO + STEP
+  CHECK(run_cli("attack --min-param epsilon --range 0:1:0.1 --epsilon 0.1").status == 2);
+  CHECK(run_cli("attack --epsilon 0.1 --search binary").status == 2);
+}
+
+TEST_CASE("cli/attack: --explain reports explanation fragility next to sensitivity-max") {
+  const Run small = run_cli("attack --epsilon 0.001 --explain saliency --json", true);
+  const Run big = run_cli("attack --attack pgd --epsilon 0.05 --steps 10 --explain saliency --json", true);
+  REQUIRE_MESSAGE(small.status == 0, small.output);
+  REQUIRE_MESSAGE(big.status == 0, big.output);
+  const auto s = nlohmann::json::parse(small.output)["explanation_robustness"];
+  const auto b = nlohmann::json::parse(big.output)["explanation_robustness"];
+  CHECK(s["method"] == "saliency");
+  for (const char* k : {"top_k_intersection", "spearman", "sensitivity_max", "top_k"}) CHECK(s.contains(k));
+  CHECK(s["top_k"].get<int>() == 64 * 64 / 10);
+  // A larger perturbation moves the saliency map more.
+  CHECK(s["top_k_intersection"].get<double>() > b["top_k_intersection"].get<double>());
+  CHECK(s["spearman"].get<double>() > b["spearman"].get<double>());
+  CHECK(s["spearman"].get<double>() <= 1.0);
+}
+
+
+TEST_CASE("cli/attack: --compare reports accuracy and fragility per perturbation") {
+  const Run r = run_cli("attack --compare fgsm:0.001,pgd:0.05,noise:0.02 --steps 5 --explain saliency --json", true);
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const auto rows = nlohmann::json::parse(r.output)["comparison"];
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0]["name"] == "original");
+  CHECK(rows[0]["accuracy"].get<double>() == 1.0);
+  CHECK(rows[2]["name"] == "pgd:0.05");
+  CHECK(rows[2]["accuracy"].get<double>() == 0.0);
+  CHECK(rows[1]["spearman"].get<double>() > rows[2]["spearman"].get<double>());
+  CHECK(run_cli("attack --compare fgsm").status == 2);
+  CHECK(run_cli("attack --compare cw:0.1").status == 2);
+  CHECK(run_cli("attack --compare fgsm:0.1 --epsilon 0.1").status == 2);
+}
+
 }

@@ -1,10 +1,8 @@
 // `backlight tcav` end to end: the built-in demo and user folders (images, .npy stacks, a random
 // pool), the JSON per concept and layer, the picture, usage and runtime errors with their exit statuses.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +11,7 @@
 #include "io/npy.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
+#include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
 
 using backlight::test::TempDir;
@@ -20,15 +19,9 @@ using backlight::test::TempDir;
 namespace {
 
 int run_tcav(const std::string& args, std::string& output, bool with_stderr = true) {
-  const std::string cmd = std::string("'") + BACKLIGHT_CLI + "' tcav " + args + (with_stderr ? " 2>&1" : " 2>/dev/null") +
-                          " </dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-  const int st = ::pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  const backlight::test::Run r = backlight::test::run_cli("tcav " + args, !with_stderr);
+  output += r.output;
+  return r.status;
 }
 
 // Every result: runs scores in [0, 1], mean/std of them, p-values in [0, 1], the flag from p_corrected.

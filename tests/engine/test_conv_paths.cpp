@@ -35,6 +35,12 @@ const ConvCase kCases[] = {
     {"grouped 3, strided", {2, 6, 7, 8}, {9, 2, 3, 3}, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .groups = 3}},
     {"depthwise", {2, 3, 7, 6}, {3, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 3}},
     {"depthwise x2 s2", {1, 3, 8, 8}, {6, 1, 3, 3}, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 3}},
+    {"depthwise 7x7 p3 (ConvNeXt)", {2, 4, 9, 11}, {4, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 4}},
+    {"depthwise 5x5 s2 p2 (EfficientNet)", {1, 5, 11, 12}, {5, 1, 5, 5},
+     {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2, .groups = 5}},
+    {"depthwise dilated, strides 1x3, pads 0x4", {1, 2, 9, 10}, {4, 1, 3, 2},
+     {.stride_w = 3, .pad_w = 4, .dilation_h = 2, .dilation_w = 3, .groups = 2}},
+    {"depthwise, kernel wider than the map", {1, 3, 3, 2}, {3, 1, 5, 5}, {.pad_h = 2, .pad_w = 2, .groups = 3}},
     {"batch 5, 3x3 on 4x4", {5, 8, 4, 4}, {8, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}},
     // One image, 3 channels: col2im splits output columns over threads into private dx copies.
     {"stem, batch 1", {1, 3, 30, 30}, {8, 3, 7, 7}, {.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3}},

@@ -133,4 +133,35 @@ TEST_CASE("npy: unwritable path names the path") {
                        doctest::Contains("/proc/backlight_no_such_dir"), Error);
 }
 
+TEST_CASE("npy: load_npy_array reads int64 and int32 token ids as exact floats, load_npy refuses them") {
+  auto le = [](int64_t v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+    return out;
+  };
+  auto parse = [](const std::string& bytes) {
+    return parse_npy_array({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, "ids.npy");
+  };
+  const std::string i8 = npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }",
+                                   le(0, 8) + le(7, 8) + le(16777216, 8) + le(-3, 8) + le(49, 8) + le(1, 8));
+  const NpyArray a = parse(i8);
+  CHECK(a.dtype == NpyDtype::Int64);
+  CHECK(a.values.shape() == Shape{2, 3});
+  CHECK(a.values.to_vector() == std::vector<float>{0, 7, 16777216, -3, 49, 1});
+  const NpyArray b = parse(npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }",
+                                     le(5, 4) + le(-1, 4) + le(123456, 4)));
+  CHECK(b.dtype == NpyDtype::Int32);
+  CHECK(b.values.to_vector() == std::vector<float>{5, -1, 123456});
+  CHECK(parse(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", floats(4))).dtype ==
+        NpyDtype::Float32);
+  CHECK_THROWS_WITH_AS(parse(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", le(16777217, 8))),
+                       doctest::Contains("integer 16777217 at flat index 0 is outside +-16777216"), Error);
+  CHECK_THROWS_WITH_AS(parse(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", le(1, 8))),
+                       doctest::Contains("needs 16 bytes of int64 data, file holds 8"), Error);
+  CHECK_THROWS_WITH_AS(parse(npy_bytes("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }", "ab")),
+                       doctest::Contains("expected dtype '<f4' (float32), '<i8' (int64) or '<i4' (int32)"), Error);
+  CHECK_THROWS_WITH_AS(parse_npy({reinterpret_cast<const unsigned char*>(i8.data()), i8.size()}, "ids.npy"),
+                       doctest::Contains("expected dtype '<f4' (float32, little-endian), got '<i8'"), Error);
+}
+
 }  // TEST_SUITE

@@ -1,37 +1,34 @@
-// The grouped bar chart of `backlight tcav`: layout, bar colours and heights, faded bars, errors.
+// Bar charts of tabular attributions (render/bar_chart.h).
 #include <doctest/doctest.h>
+
+#include <cmath>
 
 #include "engine/error.h"
 #include "render/bar_chart.h"
+#include "render/token_view.h"
 
 using namespace backlight;
 using namespace backlight::cli;
 
 TEST_SUITE("render") {
-
-TEST_CASE("bar_chart: a full bar reaches the top, an empty one stays at the axis, faded bars are light") {
-  const std::vector<BarGroup> groups = {{"a", {{.value = 1.0, .error = 0.1, .mark = "*"}, {.value = 0.0}}},
-                                        {"b", {{.value = 0.5, .faded = true, .reference = 0.5}, {.value = 0.25}}}};
-  const Tensor img = bar_chart(groups, {.title = "t\nsecond line", .series = {"l1", "l2"}, .plot_height = 100});
-  REQUIRE(img.dim() == 3);
-  CHECK(img.size(0) == 3);
-  // Count saturated pixels (bar colours) per group column range: group a holds a full bar of series 0.
-  const int64_t H = img.size(1), W = img.size(2);
-  int64_t blue = 0, light = 0;
-  for (int64_t y = 0; y < H; ++y)
-    for (int64_t x = 0; x < W; ++x) {
-      const float r = img.data()[(0 * H + y) * W + x], g = img.data()[(1 * H + y) * W + x], b = img.data()[(2 * H + y) * W + x];
-      blue += r < 0.2f && g > 0.4f && g < 0.5f && b > 0.65f;  // tab10 blue, full strength
-      light += r > 0.7f && r < 0.8f && b > 0.9f;                // the faded blue
+  TEST_CASE("bar chart: one bar per value, positive right of the axis in green; bad panels throw") {
+    const std::vector<BarPanel> panels{{"m", {"a", "b"}, {1.0f, -0.5f}}};
+    const Tensor img = bar_chart(panels, "caption", 600);
+    CHECK(img.size(2) == 600);
+    CHECK(img.size(1) > 2 * 22);
+    int64_t green = 0, red = 0;
+    const Rgb g = token_rgb(0.8f), r = token_rgb(-0.8f);
+    const int64_t n = img.size(1) * img.size(2);
+    for (int64_t i = 0; i < n; ++i) {
+      green += std::fabs(img.data()[i] - g[0]) < 1e-6f && std::fabs(img.data()[n + i] - g[1]) < 1e-6f;
+      red += std::fabs(img.data()[i] - r[0]) < 1e-6f && std::fabs(img.data()[n + i] - r[1]) < 1e-6f;
     }
-  const int64_t bar_px = 16;  // bar_width 18 minus the 1-pixel gaps
-  CHECK(blue >= bar_px * 100);      // the full bar (100 px) + the legend swatch
-  CHECK(blue <= bar_px * 101 + 80);
-  CHECK(light >= bar_px * 40);      // the faded half bar
-  CHECK_THROWS_WITH_AS(bar_chart({{"a", {{.value = 1}}}}, {.series = {"l1", "l2"}}), doctest::Contains("one per series"),
-                       Error);
-  CHECK_THROWS_WITH_AS(bar_chart({}, {.series = {"l1"}}), doctest::Contains("at least one group"), Error);
-  CHECK_THROWS_WITH_AS(bar_chart(groups, {.series = {"l1", "l2"}, .lo = 1, .hi = 0}), doctest::Contains("lo < hi"), Error);
+    CHECK(green > 0);
+    CHECK(red > 0);
+    CHECK(green == doctest::Approx(2.0 * static_cast<double>(red)).epsilon(0.05));  // bar lengths 1 : 0.5
+    const std::vector<BarPanel> bad{{"m", {"a"}, {1.0f, 2.0f}}};
+    CHECK_THROWS_WITH_AS(bar_chart(bad, "c"), doctest::Contains("panel 'm' has 1 names but 2 values"), Error);
+    const std::vector<BarPanel> nan{{"m", {"a"}, {std::nanf("")}}};
+    CHECK_THROWS_WITH_AS(bar_chart(nan, "c"), doctest::Contains("value 0 is not finite"), Error);
+  }
 }
-
-}  // TEST_SUITE

@@ -10,7 +10,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attribution/metrics/fragility.h"
+#include "attribution/metrics/sensitivity.h"
 #include "attribution/registry.h"
+#include "attribution/robustness/attack_comparator.h"
+#include "attribution/robustness/min_param.h"
+#include "engine/philox.h"
 #include "attribution/robustness/attack.h"
 #include "io/file_checks.h"
 #include "io/image_io.h"
@@ -25,6 +30,8 @@
 #include "tools/commands/command.h"
 #include "tools/cli/finite_check.h"
 #include "tools/commands/explain_job.h"
+#include "tools/commands/flag_checks.h"
+#include "engine/parallel.h"
 
 namespace backlight::cli {
 namespace {
@@ -132,11 +139,14 @@ Tensor difference_panel(const Tensor& a, const Tensor& b, double& max_abs) {
   return shown(d, 0, 1);
 }
 
-Tensor attribution_panel(const Module& model, const Tensor& x, int64_t cls, const std::string& method,
-                         const std::string& layer, const Tensor& image) {
+Tensor attribution_of(const Module& model, const Tensor& x, int64_t cls, const std::string& method,
+                      const std::string& layer) {
   MethodOptions mo;
   mo.layer = layer;
-  const Tensor a = attribute(method, model, x, Target::index(cls), mo).attribution.to_cpu();
+  return attribute(method, model, x, Target::index(cls), mo).attribution.to_cpu();
+}
+
+Tensor attribution_panel(const Tensor& a, const Tensor& x, const std::string& method, const Tensor& image) {
   BL_CHECK_SHAPE(a.dim() == 4 && a.size(2) == x.size(2) && a.size(3) == x.size(3), "attack: --explain ", method,
                  " gave a map ", a.shape(), "; expected the input's height and width ", x.shape());
   const int64_t hw = a.size(2) * a.size(3);
@@ -146,10 +156,117 @@ Tensor attribution_panel(const Module& model, const Tensor& x, int64_t cls, cons
   return visualize_attribution(map, image, VisualOptions{});
 }
 
+std::string explain_layer(const Module& model, const Tensor& x, const std::string& method) {
+  for (const MethodInfo& mi : methods())
+    if (mi.name == method && (mi.needs_layer || mi.family == "cam")) return default_layer(model, x);
+  return "";
+}
+
+// --compare fgsm:0.01,pgd:0.03,noise:0.05: Captum's AttackComparator idea on the one input.
+int run_compare(const Args& args, const Module& model, const Input& in, float lo, float hi, int64_t target) {
+  std::vector<NamedPerturbation> list;
+  const int64_t steps = args.get_int("steps", 1, 1000000).value_or(10);
+  const uint64_t seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0));
+  const std::vector<std::string> items = *args.get_list("compare");
+  for (const std::string& item : items) {
+    const size_t colon = item.find(':');
+    const std::string kind = item.substr(0, colon);
+    double v = -1;
+    try {
+      v = colon == std::string::npos ? -1 : std::stod(item.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if ((kind != "fgsm" && kind != "pgd" && kind != "noise") || !(v >= 0) || !std::isfinite(v))
+      throw UsageError("attack: --compare expects a list of fgsm:EPS, pgd:EPS or noise:STDEV, got '" + item + "'");
+    NamedPerturbation p{item, {}, 1};
+    const float e = float(v);
+    if (kind == "fgsm")
+      p.apply = [&model, e, lo, hi](const Tensor& x) {
+        return fgsm(model, x, e, Target::top1(), {.lower_bound = lo, .upper_bound = hi}).adversarial;
+      };
+    else if (kind == "pgd")
+      p.apply = [&model, e, lo, hi, steps](const Tensor& x) {
+        return pgd(model, x, e, Target::top1(), {.step_size = e / 4, .step_num = steps, .lower_bound = lo, .upper_bound = hi})
+            .adversarial;
+      };
+    else
+      p.apply = [e, lo, hi, seed](const Tensor& x) {
+        Tensor out = x.clone();
+        for (int64_t i = 0; i < out.numel(); ++i)
+          out.data()[i] = std::min(std::max(out.data()[i] + e * philox::normal(seed, 7, uint64_t(i)), lo), hi);
+        return out;
+      };
+    list.push_back(std::move(p));
+  }
+  ComparatorOptions co;
+  if (const auto m = args.get("explain")) {
+    co.method = *m;
+    co.method_options.layer = explain_layer(model, in.x, *m);
+  }
+  co.top_k = args.get_int("top-k", 1, std::numeric_limits<int32_t>::max()).value_or(0);
+  const std::vector<ComparisonRow> rows = compare_attacks(model, in.x, {target}, list, co);
+  if (args.flag("json")) {
+    nlohmann::json j = {{"source", in.source}, {"label", target}, {"method", co.method.empty() ? nlohmann::json() : nlohmann::json(co.method)}};
+    nlohmann::json arr = nlohmann::json::array();
+    for (const ComparisonRow& r : rows) {
+      nlohmann::json e = {{"name", r.name}, {"accuracy", r.accuracy}, {"label_probability", r.label_probability}};
+      if (r.top_k_intersection) e["top_k_intersection"] = *r.top_k_intersection, e["spearman"] = *r.spearman;
+      arr.push_back(e);
+    }
+    j["comparison"] = arr;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const ComparisonRow& r : rows) {
+      std::cout << r.name << ": accuracy " << r.accuracy << ", label probability " << r.label_probability;
+      if (r.top_k_intersection) std::cout << ", top-k intersection " << *r.top_k_intersection << ", spearman " << *r.spearman;
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
 int run_attack(const Args& args) {
+  if (args.has("compare")) {
+    for (const char* f : {"epsilon", "min-param", "out", "save", "targeted", "attack"})
+      if (args.has(f)) throw UsageError(std::string("attack: --") + f + " does not apply to --compare");
+    if (const auto t = threads_flag(args)) set_num_threads(*t);
+    const ModulePtr model = load_attack_model(args);
+    const Input in = load_input(args);
+    const float lo = float(args.get_double("lower-bound").value_or(in.pixels ? 0.0 : -INFINITY));
+    const float hi = float(args.get_double("upper-bound").value_or(in.pixels ? 1.0 : INFINITY));
+    if (lo > hi) throw UsageError("attack: --lower-bound must not exceed --upper-bound");
+    const auto tf = args.get_int("target", 0, std::numeric_limits<int32_t>::max());
+    return run_compare(args, *model, in, lo, hi, tf ? *tf : predict(*model, in.x, -1).cls);
+  }
   const std::string kind = args.get_or("attack", "fgsm");
   if (kind != "fgsm" && kind != "pgd") throw UsageError("attack: --attack expects fgsm or pgd, got '" + kind + "'");
-  const auto epsilon = args.get_double("epsilon");
+  const auto min_param = args.get("min-param");
+  if (min_param && *min_param != "epsilon")
+    throw UsageError("attack: --min-param expects epsilon (the parameter searched), got '" + *min_param + "'");
+  if (min_param && args.has("epsilon")) throw UsageError("attack: --min-param epsilon searches --range; drop --epsilon");
+  if (!min_param)
+    for (const char* f : {"range", "search", "num-attempts"})
+      if (args.has(f)) throw UsageError(std::string("attack: --") + f + " applies to --min-param only");
+  MinParamOptions mp;
+  if (min_param) {
+    const auto range = args.get_list("range", ':');
+    if (!range || range->size() != 3)
+      throw UsageError("attack: --min-param needs --range LO:HI:STEP (Captum's arg_min:arg_max:arg_step)");
+    try {
+      mp.arg_min = std::stod((*range)[0]), mp.arg_max = std::stod((*range)[1]), mp.arg_step = std::stod((*range)[2]);
+    } catch (const std::exception&) {
+      throw UsageError("attack: --range expects three numbers LO:HI:STEP, got '" + *args.get("range") + "'");
+    }
+    if (!(mp.arg_min >= 0) || !(mp.arg_step > 0) || !(mp.arg_max > mp.arg_min + mp.arg_step) || !std::isfinite(mp.arg_max))
+      throw UsageError("attack: --range LO:HI:STEP needs 0 <= LO, STEP > 0 and HI > LO + STEP");
+    const std::string search = args.get_or("search", "linear");
+    if (search != "linear" && search != "binary")
+      throw UsageError("attack: --search expects linear or binary, got '" + search + "'");
+    mp.mode = min_param_mode_from_string(search);
+    mp.num_attempts = args.get_int("num-attempts", 1, 1000).value_or(1);
+    if (args.flag("targeted")) throw UsageError("attack: --min-param searches an untargeted attack; drop --targeted");
+  }
+  const auto epsilon = min_param ? std::optional<double>(mp.arg_min) : args.get_double("epsilon");
   if (!epsilon) throw UsageError("attack: --epsilon is required (the FGSM step or the PGD radius), e.g. --epsilon 0.03");
   if (!(*epsilon >= 0) || !std::isfinite(*epsilon)) throw UsageError("attack: --epsilon expects a number >= 0");
   AttackNorm norm = AttackNorm::Linf;
@@ -160,8 +277,10 @@ int run_attack(const Args& args) {
     for (const char* f : {"step-size", "steps", "random-start", "norm", "seed"})
       if (args.has(f)) throw UsageError(std::string("attack: --") + f + " applies to --attack pgd only");
   const int64_t steps = args.get_int("steps", 1, 1000000).value_or(10);
-  const double step_size = args.get_double("step-size").value_or(*epsilon / 4);
-  if (!(step_size > 0) || !std::isfinite(step_size)) throw UsageError("attack: --step-size expects a number > 0");
+  const auto step_flag = args.get_double("step-size");
+  double step_size = step_flag.value_or(*epsilon / 4);
+  if (step_flag && (!(step_size > 0) || !std::isfinite(step_size))) throw UsageError("attack: --step-size expects a number > 0");
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
   const bool targeted = args.flag("targeted");
   const auto target_flag = args.get_int("target", 0, std::numeric_limits<int32_t>::max());
   if (targeted && !target_flag) throw UsageError("attack: --targeted needs --target K (the class to move towards)");
@@ -184,16 +303,32 @@ int run_attack(const Args& args) {
 
   const bool json = args.flag("json");
   const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0));
+  auto run_one = [&](const Tensor& x, double eps, bool progress) {
+    const double step = step_flag ? step_size : eps / 4;
+    if (kind == "fgsm")
+      return fgsm(*model, x, float(eps), Target::index(target), {.lower_bound = lo, .upper_bound = hi, .targeted = targeted});
+    return pgd(*model, x, float(eps), Target::index(target),
+               {.step_size = float(step), .step_num = steps, .norm = norm, .targeted = targeted,
+                .random_start = args.flag("random-start"), .seed = seed, .lower_bound = lo, .upper_bound = hi,
+                .progress = {.enabled = progress}});
+  };
   AttackResult r;
-  if (kind == "fgsm") {
-    r = fgsm(*model, in.x, float(*epsilon), Target::index(target),
-             {.lower_bound = lo, .upper_bound = hi, .targeted = targeted});
+  MinParamResult found;
+  double used_epsilon = *epsilon;
+  if (min_param) {
+    found = min_param_perturbation(
+        *model, in.x, [&](const Tensor& x, double eps) { return run_one(x, eps, false).adversarial; },
+        Target::index(target), mp);
+    std::cerr << "attack: min-param: " << found.evaluations << " evaluations, epsilon "
+              << (found.param ? std::to_string(*found.param) : std::string("none in range")) << "\n";
+    used_epsilon = found.param.value_or(0);
+    r.adversarial = found.param ? found.perturbed : in.x.clone();
+    r.target = {target};
   } else {
-    r = pgd(*model, in.x, float(*epsilon), Target::index(target),
-            {.step_size = float(step_size), .step_num = steps, .norm = norm, .targeted = targeted,
-             .random_start = args.flag("random-start"), .seed = uint64_t(args.get_int("seed", 0, std::numeric_limits<int64_t>::max()).value_or(0)),
-             .lower_bound = lo, .upper_bound = hi, .progress = {.enabled = true}});
+    r = run_one(in.x, *epsilon, true);
   }
+  step_size = step_flag ? step_size : used_epsilon / 4;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const Tensor& adv = r.adversarial;
   const Prediction after = predict(*model, adv, target);
@@ -224,20 +359,41 @@ int run_attack(const Args& args) {
     std::snprintf(buf, sizeof buf, "difference x%.0f", amp > 0 ? 0.5 / amp : 1.0);
     panels.push_back({diff, buf});
     if (const auto method = args.get("explain")) {
-      std::string layer;
-      for (const MethodInfo& mi : methods())
-        if (mi.name == *method && (mi.needs_layer || mi.family == "cam")) layer = default_layer(*model, in.x);
-      panels.push_back({attribution_panel(*model, in.x, before.cls, *method, layer, orig_img),
+      const std::string layer = explain_layer(*model, in.x, *method);
+      panels.push_back({attribution_panel(attribution_of(*model, in.x, before.cls, *method, layer), in.x, *method, orig_img),
                         *method + " original (" + class_label(before.cls, size_t(classes)) + ")"});
-      panels.push_back({attribution_panel(*model, adv, after.cls, *method, layer, adv_img),
+      panels.push_back({attribution_panel(attribution_of(*model, adv, after.cls, *method, layer), adv, *method, adv_img),
                         *method + " adversarial (" + class_label(after.cls, size_t(classes)) + ")"});
     }
     write_png(*out, make_grid(panels));
   }
   if (const auto save = args.get("save")) save_npy(*save, adv.reshape(in.shape));
 
+  // Fragility of the explanation (Ghorbani et al. 2019): the map of the original's predicted class
+  // on both inputs, next to sensitivity-max of the same method at radius epsilon.
+  nlohmann::json robustness;
+  if (const auto method = args.get("explain")) {
+    const std::string layer = explain_layer(*model, in.x, *method);
+    const Tensor a = attribution_of(*model, in.x, before.cls, *method, layer);
+    const Tensor b = attribution_of(*model, adv, before.cls, *method, layer);
+    const int64_t top_k = args.get_int("top-k", 1, std::numeric_limits<int32_t>::max()).value_or(0);
+    const FragilityResult fr = explanation_fragility(a, b, top_k);
+    MethodOptions mo;
+    mo.layer = layer;
+    const Tensor sens = sensitivity_max(*method, *model, in.x, Target::index(before.cls), mo,
+                                        {.samples = 10, .radius = float(std::max(used_epsilon, 1e-3))});
+    robustness = {{"method", *method}, {"class", before.cls}, {"top_k", fr.k},
+                  {"top_k_intersection", fr.top_k_intersection[0]}, {"spearman", fr.spearman[0]},
+                  {"sensitivity_max", double(sens.to_cpu().data()[0])},
+                  {"sensitivity_radius", std::max(used_epsilon, 1e-3)}, {"sensitivity_samples", 10}};
+    if (!json)
+      std::cout << "explanation fragility (" << *method << "): top-" << fr.k << " intersection "
+                << fr.top_k_intersection[0] << ", spearman " << fr.spearman[0] << "; sensitivity-max "
+                << sens.to_cpu().data()[0] << "\n";
+  }
+
   if (json) {
-    nlohmann::json j = {{"source", in.source}, {"attack", kind}, {"epsilon", *epsilon}, {"targeted", targeted},
+    nlohmann::json j = {{"source", in.source}, {"attack", kind}, {"epsilon", used_epsilon}, {"targeted", targeted},
                         {"target", target}, {"lower_bound", lo}, {"upper_bound", hi},
                         {"original", {{"prediction", before.cls}, {"confidence", before.confidence},
                                       {"target_probability", before_t.target_probability}}},
@@ -250,6 +406,14 @@ int run_attack(const Args& args) {
       j["steps"] = steps;
       j["random_start"] = args.flag("random-start");
     }
+    if (min_param) {
+      j["min_param"] = {{"name", *min_param}, {"value", found.param ? nlohmann::json(*found.param) : nlohmann::json()},
+                        {"arg_min", mp.arg_min}, {"arg_max", mp.arg_max}, {"arg_step", mp.arg_step},
+                        {"mode", args.get_or("search", "linear")}, {"num_attempts", mp.num_attempts},
+                        {"evaluations", found.evaluations}};
+      if (!found.param) j["epsilon"] = nullptr;
+    }
+    if (!robustness.is_null()) j["explanation_robustness"] = robustness;
     if (!std::isfinite(lo)) j["lower_bound"] = nullptr;
     if (!std::isfinite(hi)) j["upper_bound"] = nullptr;
     if (const auto o = args.get("out")) j["png"] = *o;
@@ -293,7 +457,14 @@ Command attack_command() {
                 {.name = "targeted", .kind = FlagKind::Bool, .help = "move towards --target instead of away"},
                 {.name = "out", .metavar = "FILE.png", .help = "picture: original | adversarial | difference"},
                 {.name = "save", .metavar = "FILE.npy", .help = "adversarial input, float32, the input's shape"},
-                {.name = "explain", .metavar = "METHOD", .help = "add the METHOD attribution of both to the picture"},
+                {.name = "explain", .metavar = "METHOD", .help = "add METHOD's maps to the picture; fragility + sensitivity-max to the output"},
+                {.name = "compare", .metavar = "LIST", .help = "accuracy (+ fragility with --explain) under fgsm:EPS,pgd:EPS,noise:STDEV,..."},
+                {.name = "top-k", .metavar = "K", .help = "fragility: the K most salient positions (default 10 %)"},
+                {.name = "min-param", .metavar = "epsilon", .help = "search the smallest epsilon that flips the answer (Captum MinParamPerturbation)"},
+                {.name = "range", .metavar = "LO:HI:STEP", .help = "--min-param grid: arg_min:arg_max:arg_step"},
+                {.name = "search", .metavar = "MODE", .help = "--min-param mode: linear (default) or binary"},
+                {.name = "num-attempts", .metavar = "N", .help = "--min-param tries per value (random start; default 1)"},
+                {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print a JSON summary"}},
       .run = run_attack};
 }

@@ -30,6 +30,9 @@ Command models_command();    // listings.cpp
 Command layers_command();    // layers.cpp
 Command attack_command();    // attack.cpp
 Command similarity_command();  // similarity.cpp
+Command dissect_command();     // dissect.cpp
+Command visualize_command();   // visualize.cpp
+Command counterfactual_command();  // counterfactual.cpp
 Command tcav_command();        // tcav.cpp
 
 }  // namespace backlight::cli

@@ -22,6 +22,7 @@
 #include "io/npy.h"
 #include "tools/commands/command.h"
 #include "tools/commands/explain_batch.h"
+#include "tools/commands/explain_inputs.h"
 #include "tools/commands/explain_job.h"
 
 namespace backlight::cli {
@@ -32,6 +33,8 @@ ModulePtr load_onnx_explain_model(ExplainConfig& c) {
   check_input_file(c.model, "explain: --model");
   OnnxModelInfo info;
   ModulePtr m = load_onnx_model(c.model, {}, &info);
+  c.model_takes_ids = info.input_is_int;  // token ids: --input must hold integers (explain_inputs.h)
+  c.model_input_shape = info.input_shape;
   if (!c.mean_std_given && info.mean.size() == 3 && info.std.size() == 3) {
     c.mean = info.mean;
     c.stdev = info.std;
@@ -77,10 +80,20 @@ ModulePtr load_explain_model(ExplainConfig& c) {
 }
 
 int run_single(ExplainConfig& c, const Module& model, std::span<const std::string_view> names) {
-  const ExplainInput in = c.npy_input          ? load_npy_input(*c.npy_input)
+  if (c.model_takes_ids && !c.npy_input)
+    throw UsageError("explain: model " + c.model + " takes token ids; give them with --input FILE.npy (int64 [N,T])");
+  const ExplainInput in = c.npy_input          ? load_npy_input(*c.npy_input, c)
                           : !c.images.empty() ? load_image_input(c.images[0], c)
                                               : builtin_input(c);
-  resolve_default_layer(c, model, in);
+  check_input_kind(c, in);  // methods and flags that do not fit the input's kind: exit 2
+  if (in.kind == InputKind::Tokens && !c.layer_given) {
+    c.options.layer = embedding_layer(model, in.input);
+    if (!c.json)
+      std::cerr << "explain: token ids: gradient methods attribute at '" << c.options.layer
+                << "' (the embedding lookup; --layer chooses another)\n";
+  } else {
+    resolve_default_layer(c, model, in);
+  }
   const Workspace workspace;
   std::optional<Workspace> cuda_workspace;  // --device cuda (checked in run_explain)
   if (c.device == "cuda") cuda_workspace = Workspace::for_cuda(0);
@@ -91,13 +104,23 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
   r.npy = c.save;
   // Both outputs or neither: staged as temporaries, renamed once both are complete.
   StagedFiles files;
-  files.stage(c.out, encode_image(render_record(in, r, c, names), image_format_for(c.out).value_or(ImageFormat::Png), c.out));
+  std::string html;
+  if (in.kind == InputKind::Image)
+    files.stage(c.out, encode_image(render_record(in, r, c, names), image_format_for(c.out).value_or(ImageFormat::Png), c.out));
+  else
+    html = stage_non_image_outputs(in, r, c, files);  // token boxes + HTML, or a bar chart
   if (c.save) files.stage(*c.save, npy_bytes(r.methods.at(0).attribution));
   files.commit();
   if (c.json) {
     nlohmann::json j = {{"command", "explain"}, {"model", c.model}, {"weights", c.weights ? *c.weights : "builtin"}};
     j.update(record_json(r));
     j.erase("status");
+    if (in.kind != InputKind::Image) {
+      j["input_kind"] = to_string(in.kind);
+      j.update(non_image_json(in, r, c));
+      j.erase("kind");
+      if (!html.empty()) j["files"]["html"] = html;
+    }
     j["visual"] = visual_json(c);
     if (!c.options.layer.empty()) {
       j["layer"] = c.options.layer;
@@ -112,7 +135,9 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
             << in.source << " " << in.input.shape() << "\nprediction: " << r.prediction << ", target: " << r.target;
   if (!c.options.layer.empty())
     std::cout << "\nlayer:      " << c.options.layer
-              << (c.layer_given ? " (--layer)" : " (default: the feature maps entering the final pooling)");
+              << (c.layer_given                    ? " (--layer)"
+                  : in.kind == InputKind::Tokens ? " (default: the embedding lookup on the token ids)"
+                                                 : " (default: the feature maps entering the final pooling)");
   if (!r.neuron.empty()) {
     std::cout << "\nneuron:     ";
     for (size_t i = 0; i < r.neuron.size(); ++i) std::cout << (i ? "," : "") << r.neuron[i];
@@ -120,8 +145,14 @@ int run_single(ExplainConfig& c, const Module& model, std::span<const std::strin
   }
   std::cout << "\nmethods:   ";
   for (const std::string& m : c.methods) std::cout << " " << m;
-  std::cout << " (" << r.seconds << " s)\nwrote " << c.out << " (input | one " << to_string(c.visual.method)
-            << " per method)\n";
+  std::cout << " (" << r.seconds << " s)\n";
+  if (in.kind == InputKind::Image)
+    std::cout << "wrote " << c.out << " (input | one " << to_string(c.visual.method) << " per method)\n";
+  else if (in.kind == InputKind::Tokens)
+    std::cout << "wrote " << c.out << " (tokens coloured by attribution, one row per method)\nwrote " << html
+              << " (the same as an HTML page)\n";
+  else
+    std::cout << "wrote " << c.out << " (bar chart per method)\n";
   if (c.save)
     std::cout << "wrote " << *c.save << " (" << c.methods[0] << ", " << r.methods[0].attribution.shape() << ")\n";
   return 0;
@@ -140,6 +171,9 @@ void check_paths(const ExplainConfig& c) {
     check_output_file(c.out, "explain: --out");
     if (c.save) check_output_file(*c.save, "explain: --save");
     BL_CHECK(!c.save || *c.save != c.out, "explain: --out and --save name the same file '", c.out, "'");
+    if (c.html) check_output_file(*c.html, "explain: --html");
+    if (c.tokens_file) check_input_file(*c.tokens_file, "explain: --tokens");
+    if (c.feature_names_file) check_input_file(*c.feature_names_file, "explain: --feature-names");
   }
 }
 

@@ -90,6 +90,16 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
                          " pixels, more than --max-pixels " + std::to_string(c.max_pixels));
     }
   }
+  c.tokens_file = args.get("tokens");
+  c.feature_names_file = args.get("feature-names");
+  c.html = args.get("html");
+  if (const auto b = args.get("baseline-token"))
+    c.baseline_token = parse_int(*b, 0, INT_MAX, "explain: --baseline-token (a token id)");
+  for (const char* flag : {"tokens", "feature-names", "html", "baseline-token"})
+    if (args.has(flag) && !c.npy_input)
+      throw UsageError(std::string("explain: --") + flag + " applies to --input FILE.npy (token ids or tabular rows)");
+  if (c.html && !ends_with(*c.html, ".html") && !ends_with(*c.html, ".htm"))
+    throw UsageError("explain: --html expects a FILE.html, got '" + *c.html + "'");
   if ((args.has("mean") || args.has("std")) && c.npy_input)
     throw UsageError("explain: --mean/--std apply to --image/--images, not to --input (the tensor is used as given)");
   c.mean_std_given = args.has("mean") || args.has("std");
@@ -103,6 +113,7 @@ void parse_inputs(const Args& args, ExplainConfig& c) {
 
 void parse_methods(const Args& args, ExplainConfig& c) {
   c.methods = method_list_flag(args, "method", kExplainDefaultMethods);
+  c.methods_given = args.has("method");
   for (const std::string& m : c.methods) {
     if (m == "feature_permutation" && !c.batch)
       throw UsageError("explain: --method feature_permutation shuffles features across a batch of inputs; run it in "
@@ -232,13 +243,21 @@ std::vector<FlagSpec> explain_flags() {
        .help = "input image (PNG, JPEG, BMP), values in [0,1] before --mean/--std; several --image: batch mode",
        .repeated = true},
       {.name = "images", .metavar = "DIR", .help = "batch mode: every .png/.jpg/.jpeg/.bmp in DIR, sorted by name"},
-      {.name = "input", .metavar = "FILE.npy", .help = "exact float32 input tensor, CHW or NCHW (first item used)"},
+      {.name = "input",
+       .metavar = "FILE.npy",
+       .help = "exact input tensor, first item used: float32 [C,H,W]/[N,C,H,W] image or [F]/[N,F] tabular row, "
+               "int64/int32 [T]/[N,T] token ids"},
+      {.name = "tokens", .metavar = "FILE", .help = "token ids: token strings, one per line (line i = id i)"},
+      {.name = "feature-names", .metavar = "FILE", .help = "tabular rows: feature names, one per line (F lines)"},
+      {.name = "baseline-token", .metavar = "ID", .help = "token ids: baseline token of path and perturbation methods (default 0)"},
+      {.name = "html", .metavar = "FILE.html", .help = "token ids: the HTML page (default: --out with .html)"},
       {.name = "size", .metavar = "N|HxW", .help = "resize images first: shorter side N (aspect kept) or exactly HxW"},
       {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default 0)"},
       {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default 1)"},
       {.name = "method",
        .metavar = "NAME[,NAME...]",
-       .help = std::string("methods; default: ") + kExplainDefaultMethods},
+       .help = std::string("methods; default: ") + kExplainDefaultMethods + " (tabular rows and token ids: " +
+               kExplainDefaultNonImageMethods + ")"},
       {.name = "rules", .metavar = "NAME", .help = "rule set for lrp / layer_lrp (backlight rules)"},
       {.name = "rule-param", .metavar = "KEY=VALUE", .help = "rule set parameter, e.g. gamma=0.5", .repeated = true},
       {.name = "target", .metavar = "N|top1", .help = "class to explain (default top1)"},

@@ -16,6 +16,8 @@ namespace backlight::cli {
 inline constexpr const char* kExplainDefaultOut = "out/explain.png";
 inline constexpr const char* kExplainDefaultOutDir = "out/explain";
 inline constexpr const char* kExplainDefaultMethods = "saliency,integrated_gradients,lrp,grad_cam";
+/// Default methods for tabular rows and token ids (no feature maps for grad_cam).
+inline constexpr const char* kExplainDefaultNonImageMethods = "saliency,integrated_gradients,lrp";
 /// Default --chunk when feature_permutation runs (it shuffles features across the images of a call).
 inline constexpr int kExplainPermutationChunk = 16;
 
@@ -36,8 +38,17 @@ struct ExplainConfig {
   std::vector<float> mean{0, 0, 0}, stdev{1, 1, 1};
   int64_t max_pixels = 0;              ///< --max-pixels (default kDefaultMaxPixels): decoded and resized images
   bool mean_std_given = false;         ///< --mean/--std given (else an .onnx file's metadata applies)
+  // non-image inputs (--input FILE.npy of tabular rows or token ids; explain_inputs.h)
+  std::optional<std::string> tokens_file;         ///< --tokens: token strings, one per line, line i = id i
+  std::optional<std::string> feature_names_file;  ///< --feature-names: one name per line, one per feature
+  std::optional<int64_t> baseline_token;          ///< --baseline-token ID (token ids; default 0)
+  std::optional<std::string> html;                ///< --html FILE.html (token ids; default --out as .html)
+  std::vector<std::string> token_names, feature_names;  ///< the files' lines (read by check_input_kind)
+  bool model_takes_ids = false;                   ///< the model's input is integer ids (ONNX input type)
+  std::vector<int64_t> model_input_shape;         ///< the model's input shape when known (ONNX), batch 1
   // attribution
   std::vector<std::string> methods;
+  bool methods_given = false;          ///< --method given (else non-image inputs drop the CAM default)
   MethodOptions options;               ///< baselines from a .npy are loaded at run time
   std::optional<std::string> baseline_npy;
   bool layer_given = false, neuron_given = false;

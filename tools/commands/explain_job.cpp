@@ -15,6 +15,7 @@
 #include "models/default_model.h"
 #include "models/zoo.h"
 #include "tools/cli/finite_check.h"
+#include "tools/commands/explain_inputs.h"
 #include "render/grid.h"
 #include "render/heatmap.h"
 #include "io/image_io.h"
@@ -39,26 +40,6 @@ ExplainInput prepare_image(Tensor chw, std::string source, const ExplainConfig& 
   for (int64_t k = 0; k < 3; ++k)
     for (int64_t i = 0; i < hw; ++i) input.data()[k * hw + i] = (chw.data()[k * hw + i] - c.mean[k]) / c.stdev[k];
   return {std::move(source), "", std::move(chw), std::move(input)};
-}
-
-// [C,H,W] of any values -> [3,H,W] in [0,1] for display: min-max scaled when outside [0,1];
-// one channel repeated, other channel counts averaged.
-Tensor displayable(const Tensor& chw) {
-  const int64_t c = chw.size(0), hw = chw.size(1) * chw.size(2);
-  const auto [lo_it, hi_it] = std::minmax_element(chw.span().begin(), chw.span().end());
-  const float lo = *lo_it, hi = *hi_it;
-  const bool scale = lo < 0.0f || hi > 1.0f;
-  Tensor out = Tensor::empty({3, chw.size(1), chw.size(2)});
-  for (int64_t i = 0; i < hw; ++i) {
-    float mean = 0;
-    for (int64_t k = 0; k < c; ++k) mean += chw.data()[k * hw + i] / static_cast<float>(c);
-    for (int64_t k = 0; k < 3; ++k) {
-      float v = c == 3 ? chw.data()[k * hw + i] : mean;
-      if (scale) v = hi > lo ? (v - lo) / (hi - lo) : 0.5f;
-      out.data()[k * hw + i] = v;
-    }
-  }
-  return out;
 }
 
 // Attribution [1,C,h,w] (input, layer or CAM map) -> signed [H,W] at the image's size: channel
@@ -136,7 +117,11 @@ std::string expected_input(const Module& model, const std::string& arch, int64_t
   std::ostringstream os;
   os << "explain: input " << names << " has shape " << x.shape() << ", which model " << c.model
      << " cannot run; expected ";
-  if (want_c > 0 && x.dim() == 4 && x.size(1) != want_c)
+  if (!c.model_input_shape.empty() && (x.dim() != 4 || c.model_input_shape.size() != 4)) {
+    os << "shape [N";  // the file's own input shape (non-image inputs: no sizes to try)
+    for (size_t d = 1; d < c.model_input_shape.size(); ++d) os << "," << c.model_input_shape[d];
+    os << "]" << (c.model_takes_ids ? " of token ids" : "");
+  } else if (want_c > 0 && x.dim() == 4 && x.size(1) != want_c)
     os << want_c << " channel(s), [N," << want_c << ",H,W]";
   else
     os << expected_input(model, c.model, channels);
@@ -151,19 +136,37 @@ std::string class_name(int64_t k, std::span<const std::string_view> names) {
 
 }  // namespace
 
+std::string to_string(InputKind kind) {
+  switch (kind) {
+    case InputKind::Image: return "image";
+    case InputKind::Tabular: return "tabular";
+    case InputKind::Tokens: return "token ids";
+  }
+  return "?";
+}
+
 ExplainInput load_image_input(const std::string& path, const ExplainConfig& config) {
   return prepare_image(load_image(path, config.max_pixels), path, config);
 }
 
-ExplainInput load_npy_input(const std::string& path) {
-  Tensor t = load_npy(path);
-  if (t.dim() == 3) t = t.reshape({1, t.size(0), t.size(1), t.size(2)});
-  BL_CHECK_SHAPE(t.dim() == 4 && t.size(0) >= 1 && t.size(1) >= 1 && t.size(2) >= 1 && t.size(3) >= 1,
-                 "explain: --input ", path, ": expected a float32 tensor [C,H,W] or [N,C,H,W] with no zero dimension, got ",
-                 t.shape());
-  Tensor input = t.slice_batch(0, 1).clone();
-  check_finite(input, "explain: --input '" + path + "'");
-  return {path, "", displayable(input.reshape({input.size(1), input.size(2), input.size(3)})), input};
+// [C,H,W] of any values -> [3,H,W] in [0,1] for display: min-max scaled when outside [0,1];
+// one channel repeated, other channel counts averaged.
+Tensor displayable(const Tensor& chw) {
+  const int64_t c = chw.size(0), hw = chw.size(1) * chw.size(2);
+  const auto [lo_it, hi_it] = std::minmax_element(chw.span().begin(), chw.span().end());
+  const float lo = *lo_it, hi = *hi_it;
+  const bool scale = lo < 0.0f || hi > 1.0f;
+  Tensor out = Tensor::empty({3, chw.size(1), chw.size(2)});
+  for (int64_t i = 0; i < hw; ++i) {
+    float mean = 0;
+    for (int64_t k = 0; k < c; ++k) mean += chw.data()[k * hw + i] / static_cast<float>(c);
+    for (int64_t k = 0; k < 3; ++k) {
+      float v = c == 3 ? chw.data()[k * hw + i] : mean;
+      if (scale) v = hi > lo ? (v - lo) / (hi - lo) : 0.5f;
+      out.data()[k * hw + i] = v;
+    }
+  }
+  return out;
 }
 
 ExplainInput builtin_input(const ExplainConfig& config) {
@@ -245,7 +248,9 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
   BL_CHECK(!inputs.empty(), "explain_group: expected at least one input");
   const int64_t n = static_cast<int64_t>(inputs.size());
   const Shape item = inputs[0].input.shape();
-  Tensor batch = Tensor::empty({n, item[1], item[2], item[3]});
+  std::vector<int64_t> batch_dims = item.to_vector();
+  batch_dims[0] = n;
+  Tensor batch = Tensor::empty(Shape(batch_dims));
   for (int64_t i = 0; i < n; ++i) {
     const Tensor& x = inputs[static_cast<size_t>(i)].input;
     BL_CHECK_SHAPE(x.shape() == item, "explain_group: inputs of one group must share a shape, got ", item, " and ",
@@ -289,7 +294,8 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
   }
   for (const std::string& name : config.methods) {
     const MethodInfo info = method_info(name);
-    const bool on_cuda = cuda_ws && runs_on_cuda(name, options.noise_tunnel);
+    const InputKind kind = inputs[0].kind;
+    const bool on_cuda = cuda_ws && runs_on_cuda(computed_method(kind, name), options.noise_tunnel);
     options.workspace = on_cuda ? cuda_ws : &ws;
     if (cuda_ws && !on_cuda)
       std::cerr << "explain: " << name << (options.noise_tunnel.empty() ? "" : " with the noise tunnel")
@@ -297,7 +303,7 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
     if (n == 1 || groupable(info, config)) {
       if (info.needs_neuron) options.neuron = recs[0].neuron;  // given, or the only image's
       const auto start = std::chrono::steady_clock::now();
-      const AttributionResult res = attribute(name, model, batch, target, options);
+      const AttributionResult res = attribute_input(kind, name, model, batch, target, options);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       for (int64_t i = 0; i < n; ++i)
         recs[static_cast<size_t>(i)].methods.push_back({name, s / static_cast<double>(n),
@@ -308,7 +314,8 @@ std::vector<ExplainRecord> explain_group(const Module& model, std::span<const Ex
         ExplainRecord& r = recs[static_cast<size_t>(i)];
         if (info.needs_neuron) options.neuron = r.neuron;
         const auto start = std::chrono::steady_clock::now();
-        const AttributionResult res = attribute(name, model, inputs[static_cast<size_t>(i)].input, target, options);
+        const AttributionResult res =
+            attribute_input(kind, name, model, inputs[static_cast<size_t>(i)].input, target, options);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r.methods.push_back({name, s, res.attribution.clone(), conservation_of(res, 0, name, r.source)});
       }

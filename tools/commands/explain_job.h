@@ -16,20 +16,25 @@
 
 namespace backlight::cli {
 
+/// What an input is: an image [1,C,H,W], a tabular row [1,F] or token ids [1,T] (explain_inputs.h).
+enum class InputKind { Image, Tabular, Tokens };
+/// "image", "tabular", "token ids".
+std::string to_string(InputKind kind);
+
 /// One prepared input.
 struct ExplainInput {
   std::string source;  ///< the path, or "builtin:<name>"
   std::string stem;    ///< output name in batch mode (image_list.h: output_stems)
   Tensor shown;        ///< [3,H,W] in [0,1]: what the pictures show
-  Tensor input;        ///< [1,C,H,W]: what the model gets (after --size, --mean, --std)
+  Tensor input;        ///< [1,C,H,W]: what the model gets (after --size, --mean, --std); [1,F] or [1,T] rows
+  InputKind kind = InputKind::Image;  ///< non-image inputs have no `shown` picture
 };
 
 /// --image FILE: load (at most config.max_pixels pixels), resize (--size), normalise
 /// (--mean/--std). Throws naming the path.
 ExplainInput load_image_input(const std::string& path, const ExplainConfig& config);
-/// --input FILE.npy: the first item of a [C,H,W] or [N,C,H,W] tensor, shown min-max scaled.
-/// Throws for a zero dimension or a NaN/Inf value (naming the file and the index).
-ExplainInput load_npy_input(const std::string& path);
+/// [C,H,W] of any values -> [3,H,W] in [0,1] for display (min-max scaled when outside [0,1]).
+Tensor displayable(const Tensor& chw);
 /// No input flag: the default model's first embedded image (--mean/--std applied).
 ExplainInput builtin_input(const ExplainConfig& config);
 

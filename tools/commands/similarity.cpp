@@ -1,6 +1,6 @@
 // `backlight similarity`: layer-by-layer representation similarity (CKA, RBF CKA, CCA, SVCCA,
 // PWCCA) between the layers of one model or of two models on the same inputs, streamed over a
-// folder of images or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
+// folder of examples, a .npy stack or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
 // The work is attribution/concepts/layer_similarity.h; this file parses flags and draws.
 #include <algorithm>
 #include <climits>
@@ -14,16 +14,11 @@
 #include "io/image_io.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
-#include "models/safetensors.h"
-#include "models/state_dict.h"
-#include "models/zoo.h"
 #include "render/matrix_heatmap.h"
-#include "render/resize.h"
-#include "tools/cli/image_list.h"
+#include "tools/commands/command.h"
+#include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
-#include "tools/commands/cli_model.h"
-#include "tools/commands/command.h"
 
 namespace backlight::cli {
 
@@ -52,10 +47,10 @@ int run_similarity(const Args& args) {
   const std::string out = args.get_or("out", "similarity.png");
   require_image_extension(args, "out", out);
 
-  const LoadedModel a = load_cli_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model", "similarity");
+  const LoadedModel a = load_concept_model("similarity", args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   const bool two = args.has("model-b") || args.has("weights-b");
-  const LoadedModel b = two ? load_cli_model(args.get_or("model-b", "shapes_cnn"), args.get("weights-b"), "--model-b",
-                                             "similarity")
+  const LoadedModel b = two ? load_concept_model("similarity", args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
+                                                    "--model-b")
                             : a;
   if (two && a.input != b.input)
     throw UsageError("similarity: the two models take different inputs ([" + std::to_string(a.input[0]) + "," +
@@ -64,18 +59,25 @@ int run_similarity(const Args& args) {
                      std::to_string(b.input[2]) + "])");
   const int64_t h = a.input[1], w = a.input[2];
 
-  // The input stream: shapes images generated per batch, or the folder's examples read per batch.
+  // The input stream (input_batches.h): shapes images generated per batch, or the examples of a
+  // folder or a .npy stack [N, C, H, W] read per batch; --mean/--std apply to images only.
+  const ImageNormalization norm{channel_values_flag(args, "similarity", "mean", a.input[0]),
+                                channel_values_flag(args, "similarity", "std", a.input[0])};
+  const bool npy = inputs.size() > 4 && inputs.substr(inputs.size() - 4) == ".npy";
+  if (npy && !norm.empty())
+    throw UsageError("similarity: --mean/--std apply to images, not to a .npy stack (used as given)");
   ExampleFiles files;
   int64_t total = count;
   if (inputs != "builtin:shapes") {
-    files = list_examples(inputs);
-    if (files.total < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.total) +
-                                          " example(s); at least 2 are needed");
+    files = list_examples(inputs, a.input[0]);
+    if (files.total < 2)
+      throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.total) +
+                       " example(s); at least 2 are needed");
     total = files.total;
   }
   const BatchSource source = inputs == "builtin:shapes"
-                                 ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch)
-                                 : example_batches(files, h, w, batch, max_pixels);
+                                 ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch, norm)
+                                 : example_batches(files, h, w, batch, max_pixels, {}, norm);
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
   const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
   const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
@@ -125,16 +127,21 @@ Command similarity_command() {
           "inputs, streamed in batches (images are never held whole). Activations are flattened per input.\n"
           "Measures: cka (linear CKA), cka_rbf (RBF kernel CKA, --unbiased for the unbiased HSIC), cca (mean\n"
           "canonical correlation), svcca (SVD keeping 99% of the variance, then CCA), pwcca (projection-weighted\n"
-          "CCA). cca and pwcca need more inputs than each layer has features. Folder images are resized to the\n"
-          "model's input size and read as RGB in [0, 1] (no normalisation). See docs/concepts.md.",
+          "CCA). cca and pwcca need more inputs than each layer has features. --inputs DIR holds images and .npy\n"
+          "files ([C,H,W] or [N,C,H,W]); every example is resized to the model's input size, images are read as\n"
+          "RGB in [0, 1], then --mean/--std apply; .npy values (a folder's or a FILE.npy stack) are used as given.\n"
+          "See docs/concepts.md.",
       .flags = {{.name = "model", .metavar = "NAME", .help = "model A (default: shapes_cnn, the embedded model)"},
                 {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of model A"},
                 {.name = "layers", .metavar = "all|L1,L2", .help = "layers of model A (default all)"},
                 {.name = "model-b", .metavar = "NAME", .help = "model B (default: model A)"},
                 {.name = "weights-b", .metavar = "FILE.safetensors", .help = "weights of model B"},
                 {.name = "layers-b", .metavar = "all|L1,L2", .help = "layers of model B (default: --layers)"},
-                {.name = "inputs", .metavar = "DIR|builtin:shapes",
-                 .help = "image folder, or generated shapes images (default builtin:shapes)"},
+                {.name = "inputs", .metavar = "DIR|FILE.npy|builtin:shapes",
+                 .help = "folder of images and .npy files, a float32 .npy stack [N,C,H,W], or shapes images "
+                         "(default builtin:shapes)"},
+                {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default none)"},
+                {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default none)"},
                 {.name = "count", .metavar = "N", .help = "number of builtin:shapes images (default 500)"},
                 {.name = "batch", .metavar = "B", .help = "inputs per forward pass (default 50)"},
                 {.name = "measure", .metavar = "M", .help = "cka|cka_rbf|svcca|pwcca|cca (default cka)"},

@@ -13,9 +13,9 @@
 #include "attribution/concepts/tcav.h"
 #include "io/image_io.h"
 #include "models/data/shapes.h"
-#include "render/bar_chart.h"
-#include "tools/commands/cli_model.h"
+#include "render/grouped_bar_chart.h"
 #include "tools/commands/command.h"
+#include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
 #include "tools/commands/tcav_demo.h"
@@ -71,7 +71,7 @@ int run_tcav(const Args& args) {
   const std::string out = args.get_or("out", "tcav.png");
   require_image_extension(args, "out", out);
 
-  const LoadedModel m = load_cli_model(args.get_or("model", "shapes_cnn"), args.get("weights"), "--model", "tcav");
+  const LoadedModel m = load_concept_model("tcav", args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   const bool shapes_model = m.label == "shapes_cnn" || !args.has("model") || args.get_or("model", "") == "shapes_cnn";
   if (demo && !shapes_model) throw UsageError("tcav: the built-in demo runs on shapes_cnn; give --concept, --random and --inputs for other models");
   const int64_t h = m.input[1], w = m.input[2];
@@ -107,7 +107,7 @@ int run_tcav(const Args& args) {
       const auto [name, dir] = concept_flag(v);
       for (const ExampleSet& c : concepts)
         if (c.name == name) throw UsageError("tcav: --concept " + name + " is given twice");
-      const ExampleFiles f = list_examples(dir);
+      const ExampleFiles f = list_examples(dir, m.input[0]);
       if (f.total < 2) throw Error("tcav: concept '" + name + "' (" + dir + ") holds " + std::to_string(f.total) + " example(s); at least 2 are needed");
       concepts.push_back({name, example_batches(f, h, w, batch, max_pixels), f.total});
     }
@@ -115,7 +115,7 @@ int run_tcav(const Args& args) {
     if (args.has("random-sets")) {
       if (rdirs.size() != 1)
         throw UsageError("tcav: --random-sets N draws the sets from one pool folder: give exactly one --random DIR");
-      const ExampleFiles pool = list_examples(rdirs[0]);
+      const ExampleFiles pool = list_examples(rdirs[0], m.input[0]);
       if (pool.total < set_size)
         throw Error("tcav: the random pool " + rdirs[0] + " holds " + std::to_string(pool.total) +
                     " examples, fewer than --set-size " + std::to_string(set_size));
@@ -130,12 +130,12 @@ int run_tcav(const Args& args) {
       }
     } else {
       for (const std::string& d : rdirs) {
-        const ExampleFiles f = list_examples(d);
+        const ExampleFiles f = list_examples(d, m.input[0]);
         if (f.total < 2) throw Error("tcav: random set " + d + " holds " + std::to_string(f.total) + " example(s); at least 2 are needed");
         randoms.push_back({d, example_batches(f, h, w, batch, max_pixels), f.total});
       }
     }
-    const ExampleFiles in = list_examples(*args.get("inputs"));
+    const ExampleFiles in = list_examples(*args.get("inputs"), m.input[0]);
     if (in.total < 1) throw Error("tcav: --inputs " + *args.get("inputs") + " holds no examples");
     inputs = {*args.get("inputs"), example_batches(in, h, w, batch, max_pixels), in.total};
   }
@@ -173,7 +173,7 @@ int run_tcav(const Args& args) {
                 "*, **, ***: Bonferroni p (x%lld tests) below %.3g, /5, /50, ns (faded): not significant",
                 target_name.empty() ? std::to_string(target).c_str() : target_name.c_str(), m.label.c_str(), r.runs,
                 classifier_name.c_str(), static_cast<long long>(r.inputs), static_cast<long long>(r.tests), o.alpha);
-  write_image(out, bar_chart(groups, {.title = title, .series = r.layers}));
+  write_image(out, grouped_bar_chart(groups, {.title = title, .series = r.layers}));
 
   if (args.flag("json")) {
     nlohmann::json results = nlohmann::json::array(), random = nlohmann::json::array();
@@ -217,14 +217,14 @@ Command tcav_command() {
           "score is the fraction of --inputs (examples of class --target) whose gradient of the class logit at the\n"
           "layer points along the CAV. Random-vs-random CAVs give the null scores; a two-sided t-test (Student by\n"
           "default) with Bonferroni correction over concepts x layers marks each bar significant or not.\n"
-          "Folders hold images (PNG/JPEG/BMP) and/or float32 .npy files ([3,H,W] or [N,3,H,W]); everything is\n"
+          "Folders hold images (PNG/JPEG/BMP) and/or float32 .npy files ([C,H,W] or [N,C,H,W]); everything is\n"
           "resized to the model's input and streamed. Without --concept/--random/--inputs: the built-in demo on\n"
           "shapes_cnn (shape and colour concepts, random shapes images). See docs/concepts.md.",
       .flags = {{.name = "model", .metavar = "NAME", .help = "model (default: shapes_cnn, the embedded model)"},
                 {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of the model"},
                 {.name = "layers", .metavar = "L1,L2", .help = "layers (module paths; shapes_cnn default features.5,features.8,features.9)"},
-                {.name = "concept", .metavar = "NAME=DIR", .help = "a concept set (repeatable)", .repeated = true},
-                {.name = "random", .metavar = "DIR", .help = "a random counterexample set (repeatable), or the pool of --random-sets", .repeated = true},
+                {.name = "concept", .metavar = "NAME=DIR", .help = "a concept set", .repeated = true},
+                {.name = "random", .metavar = "DIR", .help = "a random counterexample set, or the pool of --random-sets", .repeated = true},
                 {.name = "random-sets", .metavar = "N", .help = "draw N random sets of --set-size from one --random pool (demo default 10)"},
                 {.name = "set-size", .metavar = "N", .help = "examples per drawn random set and per demo set (default 50)"},
                 {.name = "inputs", .metavar = "DIR", .help = "examples of the target class to score"},

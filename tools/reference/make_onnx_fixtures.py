@@ -27,11 +27,24 @@ TrainingMode.PRESERVE, no constant folding, dynamic batch) unless noted:
   lenet5.onnx             the zoo's lenet5 (tools/convert_torch.py's twin) with the synthetic
                           weights of models/synthetic_weights.h (seed SEED): the C++ test builds
                           the zoo model with the same weights and compares attributions.
+  tabular_relu_mlp.onnx   [N, 8] -> Linear 24 + ReLU -> Linear 12 + Tanh -> Linear 3 (non-linearities Captum's
+                          DeepLift rescales, so its DeepLift is a reference; the GELU of tabular_mlp is not).
 References (onnx_parity.safetensors, float64 torch -> float32), per model <m>:
   <m>.input [2, ...] (uniform [-1, 1]), <m>.logits, <m>.cotangent, <m>.input_grad
   (d sum(cotangent * logits) / d input), <m>.saliency (Captum Saliency, abs, target),
   <m>.ig (Captum IntegratedGradients: zero baseline, 32 steps, gausslegendre, target);
   metadata "targets" (JSON per model).
+
+Non-image input references (onnx_inputs.safetensors, written by inputs_references(), seed SEED + 16):
+  text.ids [2, 16] token ids (as floats), text.lig / text.lig_b7 (Captum LayerIntegratedGradients on
+  `embedding`, baselines all token 0 / all token 7, IG_STEPS gausslegendre steps, targets
+  text_targets) summed over the embedding dimension [2, 16], text.lig_full [2, 16, 32] (not summed),
+  text.lgxa (LayerGradientXActivation on `embedding`, summed), text.lgrad_abs (the layer gradient
+  alone, |.| summed: backlight's saliency twin); tabular_relu_mlp.{input, logits, saliency, ig,
+  deeplift} (zero baselines).
+Example inputs for docs/models.md (written by example_inputs()): text_encoder_vocab.txt (50 words, line i
+= token id i, 0 = <pad>), text_encoder_ids.npy (int64 [2, 16], a sentence per row, padded with 0),
+tabular_mlp_rows.npy (float32 [4, 12]) and tabular_mlp_features.txt (12 names).
 
 Run from anywhere (deterministic): /usr/bin/python3 tools/reference/make_onnx_fixtures.py
 Needs torch 1.13, captum, safetensors.
@@ -153,6 +166,79 @@ class EveryOp(nn.Module):
         return torch.softmax(y, dim=1) + torch.log_softmax(y, dim=1)
 
 
+def tabular_relu_mlp():
+    return nn.Sequential(nn.Linear(8, 24), nn.ReLU(), nn.Linear(24, 12), nn.Tanh(), nn.Linear(12, 3))
+
+
+TEXT_TARGETS = [2, 0]
+RELU_MLP_TARGETS = [1, 2]
+
+
+def inputs_references(text):
+    """Captum references for non-image inputs (tests/models/test_onnx_inputs.cpp)."""
+    from captum.attr import DeepLift, IntegratedGradients, LayerGradientXActivation, LayerIntegratedGradients, Saliency
+    gen = torch.Generator().manual_seed(SEED + 16)
+    torch.manual_seed(SEED + 16)
+    tensors = {}
+    text = text.double().eval()
+    ids = torch.randint(1, 50, (2, 16), generator=gen)
+    ids[1, 12:] = 0  # padding
+    t = torch.tensor(TEXT_TARGETS)
+    lig = LayerIntegratedGradients(text, text.embedding)
+    full = lig.attribute(ids, baselines=torch.zeros_like(ids), target=t, n_steps=IG_STEPS, method="gausslegendre")
+    b7 = lig.attribute(ids, baselines=torch.full_like(ids, 7), target=t, n_steps=IG_STEPS, method="gausslegendre")
+    lgxa = LayerGradientXActivation(text, text.embedding).attribute(ids, target=t)
+    lgrad = LayerGradientXActivation(text, text.embedding, multiply_by_inputs=False).attribute(ids, target=t)
+    for key, v in [("ids", ids.double()), ("logits", text(ids)), ("lig", full.sum(-1)), ("lig_full", full),
+                   ("lig_b7", b7.sum(-1)), ("lgxa", lgxa.sum(-1)), ("lgrad_abs", lgrad.abs().sum(-1))]:
+        tensors[f"text.{key}"] = v.detach().float().contiguous()
+
+    mlp = tabular_relu_mlp()
+    export(mlp.eval(), [1, 8], "float32", os.path.join(OUT, "tabular_relu_mlp.onnx"),
+           {"backlight.arch": "tabular_relu_mlp", "backlight.input_shape": "1x8",
+            "backlight.exporter": f"torch {torch.__version__}"})
+    mlp = mlp.double().eval()
+    x = torch.rand(2, 8, generator=gen, dtype=torch.float64) * 2 - 1
+    t = torch.tensor(RELU_MLP_TARGETS)
+    z = torch.zeros_like(x)
+    for key, v in [("input", x), ("logits", mlp(x)), ("saliency", Saliency(mlp).attribute(x, target=t, abs=True)),
+                   ("ig", IntegratedGradients(mlp).attribute(x, baselines=z, target=t, n_steps=IG_STEPS,
+                                                             method="gausslegendre")),
+                   ("deeplift", DeepLift(mlp).attribute(x, baselines=z, target=t))]:
+        tensors[f"tabular_relu_mlp.{key}"] = v.detach().float().contiguous()
+    save(tensors, os.path.join(OUT, "onnx_inputs.safetensors"),
+         {"text_targets": json.dumps(TEXT_TARGETS), "tabular_relu_mlp_targets": json.dumps(RELU_MLP_TARGETS),
+          "seed": str(SEED + 16), "ig_steps": str(IG_STEPS), "generator": "tools/reference/make_onnx_fixtures.py",
+          "torch": torch.__version__})
+
+
+VOCAB = ["<pad>", "the", "a", "movie", "film", "was", "is", "not", "very", "really", "great", "good", "bad",
+         "boring", "fun", "plot", "acting", "music", "and", "but", "i", "it", "loved", "hated", "story", "too",
+         "long", "short", "funny", "sad", "best", "worst", "ever", "of", "year", "so", "well", "made", "cast",
+         "ending", "slow", "brilliant", "awful", "scenes", "characters", "this", "that", "with", "no", "."]
+SENTENCES = ["the movie was not very good but the acting was great .",
+             "i loved this film , the music and the story"]
+FEATURES = ["age", "income", "balance", "tenure", "products", "credit_score", "salary", "visits", "complaints",
+            "late_payments", "savings", "loans"]
+
+
+def example_inputs():
+    """Small inputs for the docs' tabular and text examples (not used by the tests)."""
+    import numpy as np
+    assert len(VOCAB) == 50 and len(FEATURES) == 12
+    with open(os.path.join(OUT, "text_encoder_vocab.txt"), "w") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    ids = np.zeros((2, 16), dtype=np.int64)
+    for r, sentence in enumerate(SENTENCES):
+        words = [w for w in sentence.split() if w in VOCAB][:16]
+        ids[r, :len(words)] = [VOCAB.index(w) for w in words]
+    np.save(os.path.join(OUT, "text_encoder_ids.npy"), ids)
+    rows = np.random.RandomState(SEED).uniform(-1, 1, (4, 12)).astype(np.float32)
+    np.save(os.path.join(OUT, "tabular_mlp_rows.npy"), rows)
+    with open(os.path.join(OUT, "tabular_mlp_features.txt"), "w") as f:
+        f.write("\n".join(FEATURES) + "\n")
+
+
 def randomise_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -227,6 +313,9 @@ def main():
            dict(meta_common, **{"backlight.arch": "lenet5", "backlight.input_shape": "1x1x28x28"}))
     targets["lenet5"] = [4, 7]
     references("lenet5", lenet, [2, 1, 28, 28], targets["lenet5"], gen, tensors)
+
+    inputs_references(text)  # its own generator and file: the references above keep their draws
+    example_inputs()
 
     save(tensors, os.path.join(OUT, "onnx_parity.safetensors"),
          {"targets": json.dumps(targets, sort_keys=True), "seed": str(SEED), "ig_steps": str(IG_STEPS),

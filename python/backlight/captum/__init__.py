@@ -9,8 +9,8 @@ and give a backlight.Model (backlight.zoo / load / from_torch) where Captum take
 Layers are given by name ("layer4", "features.28") or, for from_torch models, as the torch module.
 
 Differences: one input tensor per model (a 1-tuple is accepted and returned as a 1-tuple);
-additional_forward_args, callable baselines, callable/slice neuron selectors and non-default
-variants raise NotImplementedError naming the argument. perturbations_per_eval=1 (Captum's
+additional_forward_args, callable baselines, nonlinear callable neuron selectors and the other
+variants docs/python.md lists raise NotImplementedError naming the argument. perturbations_per_eval=1 (Captum's
 default, a memory knob) lets backlight choose its batch: results do not depend on it. Random
 methods (GradientShap, NoiseTunnel, FeaturePermutation, ShapleyValueSampling, KernelShap, Lime)
 draw from backlight's own seeded generator (extra keyword `seed`), so they match Captum in
@@ -25,6 +25,7 @@ from ._layers import (GuidedGradCam, InternalInfluence, LayerActivation, LayerCo
                       LayerGradientXActivation, LayerIntegratedGradients, LayerLRP, NeuronConductance,
                       NeuronDeconvolution, NeuronDeepLift, NeuronDeepLiftShap, NeuronFeatureAblation, NeuronGradient,
                       NeuronGradientShap, NeuronGuidedBackprop, NeuronIntegratedGradients)
+from ._interpolate import LayerAttribution
 from ._noise_tunnel import NoiseTunnel
 
 __all__ = [
@@ -34,6 +35,6 @@ __all__ = [
     "LayerActivation", "LayerGradientXActivation", "InternalInfluence", "LayerGradientShap", "LayerDeepLift",
     "LayerDeepLiftShap", "LayerLRP", "LayerFeatureAblation", "NeuronGradient", "NeuronIntegratedGradients", "NeuronConductance",
     "NeuronGuidedBackprop", "NeuronDeconvolution", "NeuronDeepLift", "NeuronDeepLiftShap", "NeuronGradientShap",
-    "NeuronFeatureAblation",
+    "NeuronFeatureAblation", "LayerAttribution",
 ]
 

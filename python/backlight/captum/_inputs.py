@@ -1,8 +1,11 @@
 """Input attribution classes: gradient, reference and perturbation methods."""
 from __future__ import annotations
 
-from .._run import baseline_value
-from ._base import _Attribution, _batch, _check_mbi, _ints, _mask_or_elements, _ppe, _unsupported
+import numpy as np
+
+from .._run import baseline_value, unwrap_inputs
+from .._tensors import as_array
+from ._base import _Attribution, _batch, _per_baseline_deltas, _ints, _mask_or_elements, _ppe, _unsupported
 
 
 # --- gradient methods --------------------------------------------------------------------------
@@ -29,8 +32,7 @@ class IntegratedGradients(_Attribution):
 
     def __init__(self, forward_func, multiply_by_inputs=True):
         super().__init__(forward_func)
-        _check_mbi("IntegratedGradients", multiply_by_inputs)
-        self._multiply_by_inputs = True
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def has_convergence_delta(self):
         return True
@@ -48,8 +50,7 @@ class DeepLift(_Attribution):
 
     def __init__(self, model, multiply_by_inputs=True, eps=1e-10):
         super().__init__(model)
-        _check_mbi("DeepLift", multiply_by_inputs)
-        self._multiply_by_inputs = True
+        self._multiply_by_inputs = bool(multiply_by_inputs)
         self.eps = eps
 
     def has_convergence_delta(self):
@@ -67,8 +68,7 @@ class DeepLiftShap(_Attribution):
 
     def __init__(self, model, multiply_by_inputs=True):
         super().__init__(model)
-        _check_mbi("DeepLiftShap", multiply_by_inputs)
-        self._multiply_by_inputs = True
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def has_convergence_delta(self):
         return True
@@ -76,6 +76,10 @@ class DeepLiftShap(_Attribution):
     def attribute(self, inputs, baselines, target=None, additional_forward_args=None,
                   return_convergence_delta=False, custom_attribution_func=None):
         _unsupported("DeepLiftShap.attribute", custom_attribution_func=custom_attribution_func is not None)
+        if return_convergence_delta:
+            return _per_baseline_deltas(lambda b: self._call(inputs, target, additional_forward_args, True,
+                                                             method="deeplift", baselines=b),
+                                        baseline_value(baselines))
         return self._call(inputs, target, additional_forward_args, return_convergence_delta,
                           baselines=baseline_value(baselines))
 
@@ -86,8 +90,7 @@ class GradientShap(_Attribution):
 
     def __init__(self, forward_func, multiply_by_inputs=True):
         super().__init__(forward_func)
-        _check_mbi("GradientShap", multiply_by_inputs)
-        self._multiply_by_inputs = True
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def has_convergence_delta(self):
         return True
@@ -201,17 +204,64 @@ class KernelShap(_Attribution):
 
 
 class Lime(_Attribution):
-    """LIME with Captum's defaults (ridge surrogate, cosine-kernel similarity)."""
+    """LIME with Captum's defaults (ridge surrogate, cosine-kernel similarity) in C++. Custom
+    interpretable_model / similarity_func / perturb_func (Python callables over torch tensors) take
+    the slow path: Captum's own Lime loop (captum must be installed) calling this model's forward
+    through backlight; without captum they raise NotImplementedError naming the argument."""
     _method = "lime"
 
     def __init__(self, forward_func, interpretable_model=None, similarity_func=None, perturb_func=None):
         super().__init__(forward_func)
-        _unsupported("Lime", interpretable_model=interpretable_model is not None,
-                     similarity_func=similarity_func is not None, perturb_func=perturb_func is not None)
+        custom = {"interpretable_model": interpretable_model, "similarity_func": similarity_func,
+                  "perturb_func": perturb_func}
+        self._custom = {k: v for k, v in custom.items() if v is not None}
+        self._slow = None
+        if self._custom:
+            try:
+                from captum.attr import Lime as CaptumLime
+                import torch
+            except ImportError:
+                _unsupported("Lime", **{f"{k} (needs captum and torch for the slow path)": True
+                                        for k in self._custom})
+            model = self.forward_func
+
+            def forward(x, *args):
+                if args:
+                    raise NotImplementedError("Lime: additional_forward_args is not supported")
+                return torch.from_numpy(np.array(model(x.detach().float().contiguous().numpy())))
+            self._slow = CaptumLime(forward, interpretable_model, similarity_func, perturb_func)
 
     def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, feature_mask=None,
                   n_samples=25, perturbations_per_eval=1, return_input_shape=True, show_progress=False, *, seed=0):
+        if self._slow is not None:
+            return self._slow_attribute(inputs, baselines, target, additional_forward_args, feature_mask, n_samples,
+                                        perturbations_per_eval, return_input_shape, show_progress)
         _unsupported("Lime.attribute", return_input_shape=not return_input_shape)
         return self._call(inputs, target, additional_forward_args, baselines=baseline_value(baselines),
                           feature_mask=_mask_or_elements(feature_mask, inputs), samples=int(n_samples),
                           batch=_ppe(perturbations_per_eval), seed=int(seed))
+
+    def _slow_attribute(self, inputs, baselines, target, additional_forward_args, feature_mask, n_samples,
+                        perturbations_per_eval, return_input_shape, show_progress):
+        import torch
+
+        from .._run import no_extra_args
+        no_extra_args(additional_forward_args, "Lime.attribute")
+
+        def t(v):
+            return torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+        x, tupled = unwrap_inputs(inputs, "Lime.attribute")
+        as_numpy = isinstance(x, np.ndarray)
+        xt = torch.from_numpy(as_array(x, "inputs")) if as_numpy else x
+        if isinstance(feature_mask, tuple):
+            feature_mask = tuple(t(m) for m in feature_mask)
+        else:
+            feature_mask = t(feature_mask)
+        target = t(np.asarray(target)) if isinstance(target, list) else t(target)
+        out = self._slow.attribute((xt,) if tupled else xt, baselines=t(baselines), target=target,
+                                   feature_mask=feature_mask, n_samples=n_samples,
+                                   perturbations_per_eval=perturbations_per_eval,
+                                   return_input_shape=return_input_shape, show_progress=show_progress)
+        if as_numpy:
+            out = tuple(o.detach().numpy() for o in out) if isinstance(out, tuple) else out.detach().numpy()
+        return out

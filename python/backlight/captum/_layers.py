@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._run import baseline_value
-from ._base import (_LayerAttribution, _NeuronAttribution, _batch, _check_mbi, _mask_or_elements, _ppe,
+from ._base import (_LayerAttribution, _NeuronAttribution, _batch, _per_baseline_deltas, _mask_or_elements, _ppe,
                     _unsupported)
 
 
@@ -44,7 +44,7 @@ class LayerGradientXActivation(_LayerAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("LayerGradientXActivation", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, target=None, additional_forward_args=None, attribute_to_layer_input=False,
                   grad_kwargs=None):
@@ -56,7 +56,7 @@ class LayerIntegratedGradients(_LayerAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("LayerIntegratedGradients", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def has_convergence_delta(self):
         return True
@@ -99,7 +99,10 @@ class LayerGradientShap(_LayerAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("LayerGradientShap", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
+
+    def has_convergence_delta(self):
+        return True
 
     def attribute(self, inputs, baselines, n_samples=5, stdevs=0.0, target=None, additional_forward_args=None,
                   return_convergence_delta=False, attribute_to_layer_input=False, *, seed=0):
@@ -113,7 +116,10 @@ class LayerDeepLift(_LayerAttribution):
 
     def __init__(self, model, layer, multiply_by_inputs=True):
         super().__init__(model, layer)
-        _check_mbi("LayerDeepLift", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
+
+    def has_convergence_delta(self):
+        return True
 
     def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None,
                   return_convergence_delta=False, attribute_to_layer_input=False, custom_attribution_func=None,
@@ -128,11 +134,19 @@ class LayerDeepLiftShap(_LayerAttribution):
 
     def __init__(self, model, layer, multiply_by_inputs=True):
         super().__init__(model, layer)
-        _check_mbi("LayerDeepLiftShap", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
+
+    def has_convergence_delta(self):
+        return True
 
     def attribute(self, inputs, baselines, target=None, additional_forward_args=None,
                   return_convergence_delta=False, attribute_to_layer_input=False, custom_attribution_func=None):
         _unsupported("LayerDeepLiftShap.attribute", custom_attribution_func=custom_attribution_func is not None)
+        if return_convergence_delta:
+            return _per_baseline_deltas(lambda b: self._layer_call(inputs, target, additional_forward_args,
+                                                                   attribute_to_layer_input, True,
+                                                                   method="layer_deeplift", baselines=b),
+                                        baseline_value(baselines))
         return self._layer_call(inputs, target, additional_forward_args, attribute_to_layer_input,
                                 return_convergence_delta, baselines=baseline_value(baselines))
 
@@ -142,6 +156,9 @@ class LayerLRP(_LayerAttribution):
 
     def __init__(self, model, layer):
         super().__init__(model, layer)
+
+    def has_convergence_delta(self):
+        return True
 
     def attribute(self, inputs, target=None, additional_forward_args=None, return_convergence_delta=False,
                   attribute_to_layer_input=False, verbose=False):
@@ -176,7 +193,7 @@ class NeuronIntegratedGradients(_NeuronAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("NeuronIntegratedGradients", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, neuron_selector, baselines=None, additional_forward_args=None, n_steps=50,
                   method="gausslegendre", internal_batch_size=None, attribute_to_neuron_input=False):
@@ -190,7 +207,7 @@ class NeuronConductance(_NeuronAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("NeuronConductance", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, neuron_selector, baselines=None, target=None, additional_forward_args=None,
                   n_steps=50, method="riemann_trapezoid", internal_batch_size=None, attribute_to_neuron_input=False,
@@ -225,7 +242,7 @@ class NeuronDeepLift(_NeuronAttribution):
 
     def __init__(self, model, layer, multiply_by_inputs=True):
         super().__init__(model, layer)
-        _check_mbi("NeuronDeepLift", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, neuron_selector, baselines=None, additional_forward_args=None,
                   attribute_to_neuron_input=False, custom_attribution_func=None):
@@ -239,7 +256,7 @@ class NeuronDeepLiftShap(_NeuronAttribution):
 
     def __init__(self, model, layer, multiply_by_inputs=True):
         super().__init__(model, layer)
-        _check_mbi("NeuronDeepLiftShap", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, neuron_selector, baselines, additional_forward_args=None,
                   attribute_to_neuron_input=False, custom_attribution_func=None):
@@ -253,7 +270,7 @@ class NeuronGradientShap(_NeuronAttribution):
 
     def __init__(self, forward_func, layer, device_ids=None, multiply_by_inputs=True):
         super().__init__(forward_func, layer, device_ids)
-        _check_mbi("NeuronGradientShap", multiply_by_inputs)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
 
     def attribute(self, inputs, neuron_selector, baselines, n_samples=5, stdevs=0.0, additional_forward_args=None,
                   attribute_to_neuron_input=False, *, seed=0):

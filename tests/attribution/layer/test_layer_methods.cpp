@@ -62,6 +62,23 @@ TEST_SUITE("attribution") {
     CHECK(conv.layer_map.shares_storage(conv.attribution));
   }
 
+  TEST_CASE("layer@input: the value entering the module (Captum's attribute_to_layer_input)") {
+    const ModulePtr m = small_cnn();
+    std::mt19937_64 rng(kSeed + 7);
+    const Tensor x = randn({2, 3, 8, 8}, rng);
+    BL_CHECK_CLOSE(layer_activation(*m, x, Target::top1(), {.layer = "conv2@input"}).attribution, run_prefix(*m, x, 3),
+                   0, 0);
+    BL_CHECK_CLOSE(layer_activation(*m, x, Target::top1(), {.layer = "relu1@input"}).attribution, run_prefix(*m, x, 1),
+                   0, 0);
+    // The gradient methods see the same value: conv2's input is pool's output.
+    BL_CHECK_CLOSE(layer_gradient_x_activation(*m, x, Target::index(1), {.layer = "conv2@input"}).attribution,
+                   layer_gradient_x_activation(*m, x, Target::index(1), {.layer = "pool"}).attribution, 0, 0);
+    CHECK_THROWS_WITH_AS(layer_activation(*m, x, Target::top1(), {.layer = "conv1@input"}),
+                         doctest::Contains("the input of module 'conv1' is the model input itself"), Error);
+    CHECK_THROWS_WITH_AS(layer_activation(*m, x, Target::top1(), {.layer = "nope@input"}),
+                         doctest::Contains("layer 'nope' not found"), Error);
+  }
+
   TEST_CASE("layer_gradient_x_activation: activation x gradient by hand; batch equals items alone") {
     const ModulePtr m = small_cnn();
     std::mt19937_64 rng(kSeed + 1);

@@ -1,0 +1,323 @@
+#include "attribution/concepts/dissection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "attribution/concepts/quantile_sketch.h"
+#include "attribution/core/layer_eval.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "engine/workspace.h"
+
+namespace backlight {
+
+namespace {
+
+// Source rows/columns and weights of a bilinear resize along one axis (PyTorch's
+// area_pixel_compute_source_index with align_corners=False, then clamped neighbours).
+struct Axis {
+  std::vector<int64_t> i0, i1;
+  std::vector<double> w;
+};
+
+Axis bilinear_axis(int64_t in, int64_t out) {
+  Axis a;
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  for (int64_t d = 0; d < out; ++d) {
+    double src = (static_cast<double>(d) + 0.5) * scale - 0.5;
+    if (src < 0) src = 0;
+    const int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
+    a.i0.push_back(i0);
+    a.i1.push_back(std::min<int64_t>(i0 + 1, in - 1));
+    a.w.push_back(src - static_cast<double>(i0));
+  }
+  return a;
+}
+
+inline double bilinear_at(const float* p, int64_t w, const Axis& ay, const Axis& ax, int64_t y, int64_t x) {
+  const double wy = ay.w[y], wx = ax.w[x];
+  const float* r0 = p + ay.i0[y] * w;
+  const float* r1 = p + ay.i1[y] * w;
+  const int64_t x0 = ax.i0[x], x1 = ax.i1[x];
+  return (1 - wy) * ((1 - wx) * r0[x0] + wx * r0[x1]) + wy * ((1 - wx) * r1[x0] + wx * r1[x1]);
+}
+
+// M_k into `out` (out_h * out_w bytes); returns the number of pixels set. Rows whose two source
+// rows stay below the threshold are skipped (a bilinear value never exceeds its corners).
+int64_t binarize(const float* map, int64_t h, int64_t w, double t, const Axis& ay, const Axis& ax,
+                 const std::vector<float>& row_max, uint8_t* out) {
+  const int64_t oh = static_cast<int64_t>(ay.w.size()), ow = static_cast<int64_t>(ax.w.size());
+  (void)h;
+  int64_t n = 0;
+  for (int64_t y = 0; y < oh; ++y) {
+    uint8_t* o = out + y * ow;
+    if (std::max(row_max[ay.i0[y]], row_max[ay.i1[y]]) < t) {
+      std::fill(o, o + ow, uint8_t{0});
+      continue;
+    }
+    for (int64_t x = 0; x < ow; ++x) {
+      o[x] = bilinear_at(map, w, ay, ax, y, x) >= t ? 1 : 0;
+      n += o[x];
+    }
+  }
+  return n;
+}
+
+void keep_top(std::vector<std::pair<float, int64_t>>& top, float v, int64_t index, int64_t k) {
+  if (k <= 0) return;
+  if (static_cast<int64_t>(top.size()) == k && !(v > top.back().first)) return;
+  top.emplace_back(v, index);
+  std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (static_cast<int64_t>(top.size()) > k) top.pop_back();
+}
+
+// The model input [b, C, H, W] for images: resized to the input shape and normalised.
+Tensor make_input(std::span<const ConceptImage> images, const DissectionOptions& o) {
+  const int64_t c = o.input_shape.at(0), h = o.input_shape.at(1), w = o.input_shape.at(2);
+  const int64_t b = static_cast<int64_t>(images.size());
+  Tensor x = Tensor::empty(Shape{b, c, h, w});
+  for (int64_t i = 0; i < b; ++i) {
+    const ConceptImage& im = images[static_cast<size_t>(i)];
+    BL_CHECK(im.image.defined() && im.image.dim() == 3 && im.image.size(0) == c, "dissect: image '", im.name,
+             "' has shape ", im.image.defined() ? im.image.shape().str() : std::string("(none)"), ", expected [", c,
+             ", H, W]");
+    const int64_t ih = im.image.size(1), iw = im.image.size(2);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const std::span<const float> plane(im.image.data() + ch * ih * iw, static_cast<size_t>(ih * iw));
+      float* dst = x.data() + (i * c + ch) * h * w;
+      if (ih == h && iw == w) {
+        std::copy(plane.begin(), plane.end(), dst);
+      } else {
+        const std::vector<double> r = resize_plane_bilinear(plane, ih, iw, h, w);
+        for (int64_t p = 0; p < h * w; ++p) dst[p] = static_cast<float>(r[static_cast<size_t>(p)]);
+      }
+      const float m = o.mean.empty() ? 0.0f : o.mean.at(static_cast<size_t>(ch));
+      const float s = o.std.empty() ? 1.0f : o.std.at(static_cast<size_t>(ch));
+      if (m != 0.0f || s != 1.0f)
+        for (int64_t p = 0; p < h * w; ++p) dst[p] = (dst[p] - m) / s;
+    }
+  }
+  return x;
+}
+
+// Streams the dataset in batches: fn(first index, images, activations [b, K, h, w]).
+template <class F>
+void scan(const Module& model, const ConceptSource& data, const DissectionOptions& o, int op, const Workspace& ws,
+          const char* label, F&& fn) {
+  const int64_t n = data.size();
+  Progress progress(label, n, o.progress);
+  std::vector<ConceptImage> batch;
+  for (int64_t begin = 0; begin < n; begin += o.batch) {
+    const int64_t b = std::min(o.batch, n - begin);
+    batch.clear();
+    for (int64_t i = 0; i < b; ++i) batch.push_back(data.load(begin + i));
+    const LayerEval e = eval_layer(model, make_input(batch, o), op, ws);
+    const Tensor& a = e.layer;
+    BL_CHECK(a.dim() == 4 && a.size(0) == b, "dissect: layer '", o.layer, "' has output ", a.shape().str(),
+             ", expected [N, K, h, w] (a convolutional layer)");
+    for (int64_t k = 0; k < a.numel(); ++k)
+      BL_CHECK(std::isfinite(a.data()[k]), "dissect: layer '", o.layer, "' has a non-finite value (", a.data()[k],
+               ") on image '", batch[static_cast<size_t>(k / (a.numel() / b))].name, "'");
+    fn(begin, std::span<const ConceptImage>(batch), a);
+    progress.advance(b);
+  }
+  progress.finish();
+}
+
+}  // namespace
+
+std::vector<double> resize_plane_bilinear(std::span<const float> plane, int64_t h, int64_t w, int64_t out_h,
+                                          int64_t out_w) {
+  BL_CHECK(h >= 1 && w >= 1 && out_h >= 1 && out_w >= 1 && static_cast<int64_t>(plane.size()) == h * w,
+           "resize_plane_bilinear: expected a [", h, ", ", w, "] plane (", h * w, " values) and an output of at least",
+           " 1x1, got ", plane.size(), " values and ", out_h, "x", out_w);
+  const Axis ay = bilinear_axis(h, out_h), ax = bilinear_axis(w, out_w);
+  std::vector<double> out(static_cast<size_t>(out_h * out_w));
+  for (int64_t y = 0; y < out_h; ++y)
+    for (int64_t x = 0; x < out_w; ++x) out[static_cast<size_t>(y * out_w + x)] = bilinear_at(plane.data(), w, ay, ax, y, x);
+  return out;
+}
+
+std::vector<uint8_t> binarized_unit_map(std::span<const float> map, int64_t h, int64_t w, double threshold,
+                                        int64_t out_h, int64_t out_w) {
+  BL_CHECK(h >= 1 && w >= 1 && out_h >= 1 && out_w >= 1 && static_cast<int64_t>(map.size()) == h * w,
+           "binarized_unit_map: expected a [", h, ", ", w, "] map and an output of at least 1x1, got ", map.size(),
+           " values and ", out_h, "x", out_w);
+  const Axis ay = bilinear_axis(h, out_h), ax = bilinear_axis(w, out_w);
+  std::vector<float> row_max(static_cast<size_t>(h));
+  for (int64_t r = 0; r < h; ++r) row_max[r] = *std::max_element(map.begin() + r * w, map.begin() + (r + 1) * w);
+  std::vector<uint8_t> out(static_cast<size_t>(out_h * out_w));
+  binarize(map.data(), h, w, threshold, ay, ax, row_max, out.data());
+  return out;
+}
+
+Tensor dissection_activations(const Module& model, std::span<const ConceptImage> images, const DissectionOptions& o) {
+  BL_CHECK(!images.empty(), "dissection_activations: expected at least one image");
+  Workspace ws;
+  const Tensor x = make_input(images, o);
+  return eval_layer(model, x, layer_op_index(model, x, o.layer, ws), ws).layer;
+}
+
+Dissection dissect(const Module& model, const ConceptSource& data, const DissectionOptions& o) {
+  BL_CHECK(o.quantile > 0 && o.quantile < 1, "dissect: expected quantile in (0, 1), got ", o.quantile);
+  BL_CHECK(o.iou_threshold >= 0 && o.iou_threshold < 1, "dissect: expected iou_threshold in [0, 1), got ",
+           o.iou_threshold);
+  BL_CHECK(o.batch >= 1 && o.top_images >= 0, "dissect: expected batch >= 1 and top_images >= 0, got ", o.batch,
+           " and ", o.top_images);
+  BL_CHECK(o.input_shape.size() == 3, "dissect: expected input_shape [C, H, W], got ", o.input_shape.size(),
+           " values");
+  BL_CHECK((o.mean.empty() || o.mean.size() == static_cast<size_t>(o.input_shape[0])) &&
+               (o.std.empty() || o.std.size() == static_cast<size_t>(o.input_shape[0])),
+           "dissect: expected one mean and std per input channel (", o.input_shape[0], ")");
+  const int64_t n = data.size();
+  BL_CHECK(n >= 1, "dissect: the dataset is empty");
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Concept>& concepts = data.concepts();
+  const int64_t nc = static_cast<int64_t>(concepts.size());
+
+  Workspace ws;
+  const ConceptImage first = data.load(0);
+  const int op = layer_op_index(model, make_input(std::span(&first, 1), o), o.layer, ws);
+
+  Dissection d;
+  d.layer = o.layer;
+  d.concepts = concepts;
+  d.images = n;
+  int64_t k_units = 0, h = 0, w = 0;
+  std::vector<QuantileSketch> sketches;
+  std::vector<std::vector<std::pair<float, int64_t>>> tops;
+
+  // Pass 1: sketches and top images.
+  scan(model, data, o, op, ws, "dissect (thresholds)", [&](int64_t begin, std::span<const ConceptImage>, const Tensor& a) {
+    if (sketches.empty()) {
+      k_units = a.size(1), h = a.size(2), w = a.size(3);
+      sketches.assign(static_cast<size_t>(k_units), QuantileSketch({.relative_accuracy = o.sketch_accuracy}));
+      tops.resize(static_cast<size_t>(k_units));
+    }
+    BL_CHECK(a.size(1) == k_units && a.size(2) == h && a.size(3) == w, "dissect: layer '", o.layer,
+             "' changed shape between batches (", a.shape().str(), " vs [N, ", k_units, ", ", h, ", ", w, "])");
+    const int64_t b = a.size(0), plane = h * w;
+    parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k)
+        for (int64_t i = 0; i < b; ++i) {
+          const float* p = a.data() + (i * k_units + k) * plane;
+          sketches[k].add(std::span<const float>(p, static_cast<size_t>(plane)));
+          keep_top(tops[k], *std::max_element(p, p + plane), begin + i, o.top_images);
+        }
+    });
+  });
+  d.passes = 1;
+
+  const double p = 1.0 - o.quantile;
+  std::vector<double> thresholds(static_cast<size_t>(k_units));
+  d.units.resize(static_cast<size_t>(k_units));
+  for (int64_t k = 0; k < k_units; ++k) {
+    thresholds[k] = sketches[k].quantile(p);
+    d.units[k].unit = k;
+    d.units[k].threshold_bounded = sketches[k].bounded(p);
+    d.units[k].top_images = tops[k];
+  }
+
+  if (o.exact) {  // Pass 2: the exact order statistic inside each unit's bucket.
+    const int64_t total = n * h * w;
+    const int64_t rank = quantile_rank(p, total);
+    std::vector<BucketRange> ranges;
+    for (const QuantileSketch& s : sketches) ranges.push_back(s.quantile_range(p));
+    std::vector<int64_t> below(static_cast<size_t>(k_units), 0);
+    std::vector<std::vector<float>> inside(static_cast<size_t>(k_units));
+    scan(model, data, o, op, ws, "dissect (exact)", [&](int64_t, std::span<const ConceptImage>, const Tensor& a) {
+      const int64_t b = a.size(0), plane = h * w;
+      parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t k = lo; k < hi; ++k)
+          for (int64_t i = 0; i < b; ++i) {
+            const float* q = a.data() + (i * k_units + k) * plane;
+            for (int64_t j = 0; j < plane; ++j) {
+              if (q[j] < ranges[k].lo) ++below[k];
+              else if (q[j] <= ranges[k].hi) inside[k].push_back(q[j]);
+            }
+          }
+      });
+    });
+    for (int64_t k = 0; k < k_units; ++k) {
+      const int64_t r = rank - below[k];
+      BL_CHECK(r >= 1 && r <= static_cast<int64_t>(inside[k].size()), "dissect: internal error: unit ", k,
+               " has its quantile outside the sketch's bucket (rank ", r, " of ", inside[k].size(), ")");
+      std::nth_element(inside[k].begin(), inside[k].begin() + (r - 1), inside[k].end());
+      thresholds[k] = inside[k][static_cast<size_t>(r - 1)];
+      d.units[k].threshold_bounded = true;
+    }
+    d.passes += 1;
+  }
+  for (int64_t k = 0; k < k_units; ++k) d.units[k].threshold = thresholds[k];
+
+  // Last pass: intersection and union counts.
+  std::vector<int64_t> act_count(static_cast<size_t>(k_units), 0), mask_count(static_cast<size_t>(nc), 0);
+  d.intersections.assign(static_cast<size_t>(k_units * nc), 0);
+  scan(model, data, o, op, ws, "dissect (IoU)", [&](int64_t, std::span<const ConceptImage> images, const Tensor& a) {
+    const int64_t b = a.size(0), plane = h * w;
+    for (int64_t i = 0; i < b; ++i) {
+      const ConceptImage& im = images[static_cast<size_t>(i)];
+      const int64_t mh = im.mask_height, mw = im.mask_width;
+      BL_CHECK(mh >= 1 && mw >= 1, "dissect: image '", im.name, "' has mask resolution ", mh, "x", mw);
+      for (const auto& [c, m] : im.masks) {
+        BL_CHECK(c >= 0 && c < nc && static_cast<int64_t>(m.size()) == mh * mw, "dissect: image '", im.name,
+                 "': mask of concept ", c, " has ", m.size(), " pixels, expected ", mh, "x", mw, " (and a concept ",
+                 "index below ", nc, ")");
+        for (uint8_t v : m) mask_count[c] += v != 0;
+      }
+      const Axis ay = bilinear_axis(h, mh), ax = bilinear_axis(w, mw);
+      parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<uint8_t> bin(static_cast<size_t>(mh * mw));
+        std::vector<float> row_max(static_cast<size_t>(h));
+        for (int64_t k = lo; k < hi; ++k) {
+          const float* q = a.data() + (i * k_units + k) * plane;
+          for (int64_t r = 0; r < h; ++r) row_max[r] = *std::max_element(q + r * w, q + (r + 1) * w);
+          if (*std::max_element(row_max.begin(), row_max.end()) < thresholds[k]) continue;
+          const int64_t on = binarize(q, h, w, thresholds[k], ay, ax, row_max, bin.data());
+          if (on == 0) continue;
+          act_count[k] += on;
+          for (const auto& [c, m] : im.masks) {
+            int64_t inter = 0;
+            for (size_t j = 0; j < bin.size(); ++j) inter += bin[j] & (m[j] != 0);
+            d.intersections[k * nc + c] += inter;
+          }
+        }
+      });
+    }
+  });
+  d.passes += 1;
+
+  d.iou.assign(static_cast<size_t>(k_units * nc), 0.0);
+  d.unions.assign(static_cast<size_t>(k_units * nc), 0);
+  for (int64_t k = 0; k < k_units; ++k) {
+    UnitDissection& u = d.units[k];
+    for (int64_t c = 0; c < nc; ++c) {
+      const int64_t inter = d.intersections[k * nc + c];
+      const int64_t uni = act_count[k] + mask_count[c] - inter;
+      d.unions[k * nc + c] = uni;
+      const double iou = uni > 0 ? static_cast<double>(inter) / static_cast<double>(uni) : 0.0;
+      d.iou[k * nc + c] = iou;
+      if (iou > u.iou) u.iou = iou, u.best_concept = static_cast<int>(c);
+    }
+    u.detector = u.best_concept >= 0 && u.iou > o.iou_threshold;
+  }
+  d.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return d;
+}
+
+std::vector<std::pair<std::string, int64_t>> detectors_per_category(const Dissection& d) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const Concept& c : d.concepts) {
+    bool seen = false;
+    for (const auto& [cat, n] : out) seen |= cat == c.category;
+    if (!seen) out.emplace_back(c.category, 0);
+  }
+  for (const UnitDissection& u : d.units)
+    if (u.detector)
+      for (auto& [cat, n] : out)
+        if (cat == d.concepts[static_cast<size_t>(u.best_concept)].category) ++n;
+  return out;
+}
+
+}  // namespace backlight
