@@ -68,6 +68,7 @@ T build(const MethodOptions& o, const Tensor& x) {
   if constexpr (requires { t.batch = o.batch; })
     if (o.batch > 0) t.batch = o.batch;
   if constexpr (requires { t.params = o.rule_params; }) t.params = o.rule_params;
+  if constexpr (requires { t.base_method = o.base_method; }) t.base_method = o.base_method;
   if constexpr (requires { t.rules = o.rules; })
     if (!o.rules.empty()) t.rules = o.rules;
   if constexpr (requires { t.window; t.stride; }) {  // occlusion: default window and half-window stride

@@ -43,6 +43,8 @@ struct MethodOptions {
   std::vector<int64_t> stride;
   int batch = 0;  ///< internal batch size / perturbations per eval; 0: the method's default
   uint64_t seed = 0;
+  /// XRAI: the registered method computing the attribution inside (empty: IG with min/max baselines)
+  std::string base_method;
   /// Buffers reused across calls; a CUDA workspace (Workspace::for_cuda) runs the method on that
   /// device (attribution/on_device.h lists the methods that support it).
   const Workspace* workspace = nullptr;

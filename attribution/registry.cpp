@@ -21,6 +21,7 @@
 #include "attribution/perturbation/perturbation.h"
 #include "attribution/perturbation/rise.h"
 #include "attribution/perturbation/shapley.h"
+#include "attribution/perturbation/xrai.h"
 
 namespace backlight {
 
@@ -79,6 +80,9 @@ const std::vector<Entry>& entries() {
             kInputs, call<&guided_grad_cam>),
       entry("attention_rollout", "attention", "attention rollout to the class token (Abnar & Zuidema 2020)", "layer",
             kInputs, call<&attention_rollout>),
+      entry("xrai", "perturbation",
+            "XRAI: Felzenszwalb regions ranked by attribution gain, [N,1,H,W] (Kapishnikov et al. 2019)",
+            "base_method (default IG, min/max baselines), steps, batch", kInputs, call<&xrai>),
       // --- layer methods (attribution: layer-shaped) ---
       entry("layer_activation", "layer", "the layer's output", "layer", kLayer, call<&layer_activation>),
       entry("layer_gradient_x_activation", "layer", "layer output * d target / d layer output", "layer", kLayer,

@@ -39,3 +39,20 @@ if(BACKLIGHT_BUILD_TESTS)
   find_package(doctest QUIET)
   backlight_require(doctest_FOUND doctest-dev "doctest (unit tests)")
 endif()
+
+# Dataset-scale runs across processes and machines (tools/cluster/, docs/cluster.md): Open MPI,
+# optional. AUTO (default) uses it when found; ON requires it; OFF builds single-process commands.
+set(BACKLIGHT_MPI AUTO CACHE STRING "Open MPI for dataset-scale runs: AUTO (when found), ON (required), OFF")
+set_property(CACHE BACKLIGHT_MPI PROPERTY STRINGS AUTO ON OFF)
+set(BACKLIGHT_HAVE_MPI OFF)
+if(NOT BACKLIGHT_MPI STREQUAL "OFF")
+  # The C API through the C++ compiler (the project enables no C language); the deprecated MPI-2
+  # C++ bindings are kept out.
+  set(MPI_CXX_SKIP_MPICXX TRUE)
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(BACKLIGHT_HAVE_MPI ON)
+  elseif(NOT BACKLIGHT_MPI STREQUAL "AUTO")
+    backlight_require(MPI_CXX_FOUND libopenmpi-dev "Open MPI (-DBACKLIGHT_MPI=ON; also install openmpi-bin for mpirun)")
+  endif()
+endif()

@@ -77,8 +77,46 @@ struct DropoutAttrs {
   float p = 0.5f;
 };
 
+/// pow with a constant exponent.
+struct PowAttrs {
+  float exponent = 2.0f;
+};
+
+/// clip / clamp bounds (+-infinity: unbounded); hardsigmoid's clamp(alpha x + beta, 0, 1).
+struct ClipAttrs {
+  float min = 0.0f, max = 0.0f;
+};
+struct HardSigmoidAttrs {
+  float alpha = 1.0f / 6.0f, beta = 0.5f;  ///< PyTorch's; ONNX's default is alpha 0.2
+};
+
+/// Transposed convolution (PyTorch ConvTranspose2d): the adjoint of conv2d with `conv`'s
+/// geometry; output_padding adds rows/columns at the bottom/right (< stride or dilation).
+struct ConvTranspose2dAttrs {
+  Conv2dAttrs conv;
+  int output_pad_h = 0, output_pad_w = 0;
+};
+
+/// Spatial resize of [N,C,H,W] (ONNX Resize / torch F.interpolate). Source coordinate of output
+/// index o along an axis of input length L and output length M, with inv = 1/scale (1/scale
+/// given, or L/M):
+///   asymmetric o*inv; half_pixel (o+0.5)*inv-0.5; pytorch_half_pixel the same but 0 when M == 1;
+///   align_corners o*(L-1)/(M-1) (0 when M == 1).
+/// nearest rounds it (floor: torch's "nearest"; round_prefer_ceil with half_pixel: "nearest-exact"),
+/// linear interpolates between floor and floor+1 (clamped to the edge) as torch's bilinear.
+struct ResizeAttrs {
+  enum class Mode : uint8_t { Nearest, Linear };
+  enum class Coord : uint8_t { Asymmetric, HalfPixel, PytorchHalfPixel, AlignCorners };
+  enum class Round : uint8_t { Floor, Ceil, RoundPreferFloor, RoundPreferCeil };
+  Mode mode = Mode::Nearest;
+  Coord coord = Coord::Asymmetric;
+  Round round = Round::Floor;
+  int64_t out_h = 1, out_w = 1;
+  float inv_scale_h = 1.0f, inv_scale_w = 1.0f;
+};
+
 using OpAttrs = std::variant<std::monostate, Conv2dAttrs, Pool2dAttrs, AdaptivePoolAttrs, LeakyReluAttrs, GeluAttrs,
                              AxisAttrs, NormAttrs, ScaleAttrs, PermuteAttrs, SliceAttrs, PadAttrs, ReduceAttrs,
-                             DropoutAttrs>;
+                             DropoutAttrs, PowAttrs, ClipAttrs, HardSigmoidAttrs, ConvTranspose2dAttrs, ResizeAttrs>;
 
 }  // namespace backlight

@@ -17,7 +17,8 @@ constexpr std::pair<const char*, VisualSign> kSigns[] = {{"all", VisualSign::All
 constexpr std::pair<const char*, VisualMethod> kMethods[] = {{"heat_map", VisualMethod::HeatMap},
                                                              {"blended_heat_map", VisualMethod::BlendedHeatMap},
                                                              {"masked_image", VisualMethod::MaskedImage},
-                                                             {"alpha_scaling", VisualMethod::AlphaScaling}};
+                                                             {"alpha_scaling", VisualMethod::AlphaScaling},
+                                                             {"top_regions", VisualMethod::TopRegions}};
 
 template <typename E, size_t N>
 std::string names_of(const std::pair<const char*, E> (&table)[N]) {
@@ -140,7 +141,8 @@ Tensor visualize_attribution(const Tensor& map, const Tensor& image, const Visua
                        image.size(1) == h && image.size(2) == w,
                    "visualize_attribution: ", to_string(method), " needs the image [3,", h, ",", w, "] or [1,", h, ",",
                    w, "], got ", image.defined() ? image.shape() : Shape{});
-  BL_CHECK(options.sign != VisualSign::All || uses_colormap(method), "visualize_attribution: ", to_string(method),
+  BL_CHECK(options.sign != VisualSign::All || uses_colormap(method) || method == VisualMethod::TopRegions,
+           "visualize_attribution: ", to_string(method),
            " needs sign positive, negative or absolute_value (all mixes both signs into one mask), got all");
   const Tensor n = normalize_attribution(map, options.sign, options.outlier_percent);
   const int64_t plane = h * w;
@@ -175,6 +177,21 @@ Tensor visualize_attribution(const Tensor& map, const Tensor& image, const Visua
           const float checker = (y / square + x / square) % 2 ? 0.84f : 0.96f;
           for (int64_t k = 0; k < 3; ++k) o[k * plane + i] = v[i] * pixel(k, i) + (1.0f - v[i]) * checker;
         }
+      break;
+    }
+    case VisualMethod::TopRegions: {
+      BL_CHECK(options.top_percent > 0 && options.top_percent <= 100,
+               "visualize_attribution: top_regions expects top_percent in (0, 100], got ", options.top_percent);
+      // numpy.percentile(map, 100 - top_percent) (linear); the raw map, so whole XRAI regions pass or fail.
+      std::vector<float> sorted(map.data(), map.data() + plane);
+      std::sort(sorted.begin(), sorted.end());
+      const double pos = (1.0 - options.top_percent / 100.0) * double(plane - 1);
+      const size_t lo = static_cast<size_t>(pos), hi = std::min(lo + 1, sorted.size() - 1);
+      const double threshold = sorted[lo] + (double(sorted[hi]) - sorted[lo]) * (pos - double(lo));
+      for (int64_t i = 0; i < plane; ++i) {
+        const bool shown = map.data()[i] >= threshold;
+        for (int64_t k = 0; k < 3; ++k) o[k * plane + i] = shown ? pixel(k, i) : 0.0f;
+      }
       break;
     }
   }

@@ -31,13 +31,15 @@
 namespace backlight::cli {
 
 enum class VisualSign { All, Positive, Negative, AbsoluteValue };
-enum class VisualMethod { HeatMap, BlendedHeatMap, MaskedImage, AlphaScaling };
+/// TopRegions (XRAI's visual, PAIR's notebook): the image where the map is at least its
+/// (100 - top_percent) percentile (numpy's linear percentile of the raw map), black elsewhere.
+enum class VisualMethod { HeatMap, BlendedHeatMap, MaskedImage, AlphaScaling, TopRegions };
 
 /// "all" | "positive" | "negative" | "absolute_value"; throws backlight::Error listing them.
 VisualSign visual_sign_from_string(std::string_view name);
 std::string to_string(VisualSign sign);
 std::string visual_sign_names();
-/// "heat_map" | "blended_heat_map" | "masked_image" | "alpha_scaling"; throws listing them.
+/// "heat_map" | "blended_heat_map" | "masked_image" | "alpha_scaling" | "top_regions"; throws listing them.
 VisualMethod visual_method_from_string(std::string_view name);
 std::string to_string(VisualMethod method);
 std::string visual_method_names();
@@ -59,6 +61,7 @@ struct VisualOptions {
   std::optional<Colormap> colormap{};  ///< nullopt: auto (bwr for sign all, else inferno)
   float outlier_percent = 2.0f;
   float alpha_overlay = 0.5f;  ///< blended_heat_map's heat map opacity (Captum's default)
+  float top_percent = 30.0f;   ///< top_regions: the share of the pixels shown, in (0, 100]
 };
 
 /// The colormap actually used: the explicit one, or bwr for sign all and inferno otherwise.

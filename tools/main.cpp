@@ -16,6 +16,7 @@
 
 #include "engine/error.h"
 #include "tools/cli/args.h"
+#include "tools/cluster/cluster.h"
 #include "tools/commands/command.h"
 
 namespace backlight::cli {
@@ -31,7 +32,7 @@ const std::vector<Command>& command_table() {
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
                                               attack_command(),    similarity_command(),
                                               dissect_command(),   visualize_command(), counterfactual_command(),
-                                              tcav_command()};
+                                              tcav_command(),      influence_command()};
   return table;
 }
 
@@ -92,6 +93,12 @@ int dispatch(const std::vector<std::string>& words) {
       std::cout << command_help(c, flags);
       return 0;
     }
+    // Under mpirun/srun every process runs this command: only commands that share their work
+    // across processes may (docs/cluster.md); the others would repeat the whole job per process.
+    if (launched_size() > 1 && c.name != "explain" && c.name != "info")
+      throw UsageError(c.name + ": started as " + std::to_string(launched_size()) +
+                       " MPI processes, but only `explain` (batch mode) shares its work across processes so far; "
+                       "run `" + c.name + "` as one process (docs/cluster.md)");
     if (!args.positional().empty())
       throw UsageError(c.name + ": unexpected argument '" + args.positional()[0] + "' (flags start with --; accepted: " +
                        flag_names(c.flags) + ")");

@@ -27,6 +27,7 @@ bool is_feature_map_op(OpKind k) {
     case OpKind::Conv2d: case OpKind::BatchNorm: case OpKind::MaxPool2d: case OpKind::AvgPool2d:
     case OpKind::AdaptiveAvgPool2d: case OpKind::Relu: case OpKind::Relu6: case OpKind::LeakyRelu:
     case OpKind::Sigmoid: case OpKind::Tanh: case OpKind::Gelu: case OpKind::Add: case OpKind::Dropout:
+    case OpKind::Silu: case OpKind::HardSwish: case OpKind::Clip:
       return true;
     default: return false;
   }

@@ -17,12 +17,12 @@ struct Index8 {
 };
 
 // --- kernels
-__global__ void map_unary_kernel(maps::Unary op, float p, const float* x, float* y, int64_t n) {
-  BL_GRID_LOOP(i, n) y[i] = maps::apply_unary(op, x[i], p);
+__global__ void map_unary_kernel(maps::Unary op, float p, float q, const float* x, float* y, int64_t n) {
+  BL_GRID_LOOP(i, n) y[i] = maps::apply_unary(op, x[i], p, q);
 }
 
-__global__ void map_grad_kernel(maps::Grad op, float p, const float* g, const float* v, float* y, int64_t n) {
-  BL_GRID_LOOP(i, n) y[i] = maps::apply_grad(op, g[i], v[i], p);
+__global__ void map_grad_kernel(maps::Grad op, float p, float q, const float* g, const float* v, float* y, int64_t n) {
+  BL_GRID_LOOP(i, n) y[i] = maps::apply_grad(op, g[i], v[i], p, q);
 }
 
 __global__ void axpby_kernel(float a, const float* x, float b, const float* y, float* out, int64_t n) {
@@ -46,7 +46,7 @@ __global__ void binary_kernel(Binary op, const float* a, const float* b, Index8 
     int64_t oa, ob;
     offsets(ix, i, oa, ob);
     const float va = a[oa], vb = b[ob];
-    out[i] = op == Binary::Add ? va + vb : op == Binary::Sub ? va - vb : va * vb;
+    out[i] = maps::apply_binary(op, va, vb);
   }
 }
 
@@ -94,12 +94,12 @@ int64_t product(const int64_t* dims, int rank) {
 }  // namespace
 
 // --- launchers
-void map_unary(Context& ctx, maps::Unary op, float p, const float* x, float* y, int64_t n) {
-  BL_LAUNCH(ctx, n, map_unary_kernel, op, p, x, y, n);
+void map_unary(Context& ctx, maps::Unary op, float p, float q, const float* x, float* y, int64_t n) {
+  BL_LAUNCH(ctx, n, map_unary_kernel, op, p, q, x, y, n);
 }
 
-void map_grad(Context& ctx, maps::Grad op, float p, const float* g, const float* v, float* y, int64_t n) {
-  BL_LAUNCH(ctx, n, map_grad_kernel, op, p, g, v, y, n);
+void map_grad(Context& ctx, maps::Grad op, float p, float q, const float* g, const float* v, float* y, int64_t n) {
+  BL_LAUNCH(ctx, n, map_grad_kernel, op, p, q, g, v, y, n);
 }
 
 void axpby(Context& ctx, float a, const float* x, float b, const float* y, float* out, int64_t n) {

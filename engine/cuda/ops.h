@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "engine/cuda/context.h"
+#include "engine/functional/binary_math.h"
 #include "engine/functional/map_math.h"
 
 namespace backlight::cuda {
@@ -18,14 +19,14 @@ inline constexpr int kMaxRank = 8;
 
 // --- element-wise (elementwise.cu) --------------------------------------------------------------
 
-/// y[i] = f(x[i]; p).
-void map_unary(Context& ctx, maps::Unary op, float p, const float* x, float* y, int64_t n);
-/// y[i] = g[i] * f'(v[i]; p).
-void map_grad(Context& ctx, maps::Grad op, float p, const float* g, const float* v, float* y, int64_t n);
+/// y[i] = f(x[i]; p, q).
+void map_unary(Context& ctx, maps::Unary op, float p, float q, const float* x, float* y, int64_t n);
+/// y[i] = g[i] * f'(v[i]; p, q).
+void map_grad(Context& ctx, maps::Grad op, float p, float q, const float* g, const float* v, float* y, int64_t n);
 /// out[i] = a * x[i] + b * y[i] (y may be null when b == 0; out may alias x or y).
 void axpby(Context& ctx, float a, const float* x, float b, const float* y, float* out, int64_t n);
 
-enum class Binary { Add, Sub, Mul };
+using Binary = maps::Binary;  ///< engine/functional/binary_math.h
 /// out[idx] = a[idx . sa] (op) b[idx . sb] over the multi-index idx of `dims` (rank <= 8);
 /// broadcast dims have stride 0.
 void binary(Context& ctx, Binary op, const float* a, const int64_t* sa, const float* b, const int64_t* sb,

@@ -48,4 +48,58 @@ BL_HD inline float gelu_tanh_grad(float x) {
   return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
 }
 
+// --- ONNX import's element-wise ops (PyTorch's formulas and backward selects, so NaN and +-Inf
+// propagate as there; checked by tools/reference/make_onnx_ops_fixtures.py).
+constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
+
+BL_HD inline float exp_grad_from_y(float y) { return y; }
+BL_HD inline float log_vjp(float g, float x) { return g / x; }
+BL_HD inline float sqrt_vjp(float g, float y) { return g / (2.0f * y); }
+BL_HD inline float erf_grad(float x) { return kTwoOverSqrtPi * expf(-x * x); }
+/// |x|' = sgn(x): 0 at 0 and at NaN (torch.sgn).
+BL_HD inline float abs_vjp(float g, float x) { return x > 0.0f ? g : (x < 0.0f ? -g : 0.0f); }
+/// x^p with PyTorch's special exponents (0.5 sqrt, -0.5 rsqrt, 2, 3, -1, -2 as products), so
+/// -0, +-Inf and NaN give what torch.pow gives.
+BL_HD inline float pow_scalar(float x, float p) {
+  if (p == 2.0f) return x * x;
+  if (p == 3.0f) return x * x * x;
+  if (p == 0.5f) return sqrtf(x);
+  if (p == -0.5f) return 1.0f / sqrtf(x);
+  if (p == -1.0f) return 1.0f / x;
+  if (p == -2.0f) return 1.0f / (x * x);
+  if (p == 1.0f) return x;
+  if (p == 0.0f) return 1.0f;
+  return powf(x, p);
+}
+/// d x^p / dx = p x^(p-1), and 0 for p = 0 (torch's pow_backward).
+BL_HD inline float pow_vjp(float g, float x, float p) { return p == 0.0f ? 0.0f : g * (p * pow_scalar(x, p - 1.0f)); }
+/// clamp(x, lo, hi): NaN stays NaN; gradient passes where lo <= x <= hi (torch.clamp's backward).
+BL_HD inline float clamp_min(float x, float lo) { return x < lo ? lo : x; }
+BL_HD inline float clamp_max(float x, float hi) { return x > hi ? hi : x; }
+BL_HD inline float clamp_min_vjp(float g, float x, float lo) { return x >= lo ? g : 0.0f; }
+BL_HD inline float clamp_max_vjp(float g, float x, float hi) { return x <= hi ? g : 0.0f; }
+/// SiLU x * sigmoid(x) (torch: x / (1 + exp(-x))) and its derivative s (1 + x (1 - s)).
+BL_HD inline float silu(float x) { return x / (1.0f + expf(-x)); }
+BL_HD inline float silu_grad(float x) {
+  const float s = sigmoid(x);
+  return s * (1.0f + x * (1.0f - s));
+}
+/// HardSigmoid max(0, min(1, alpha x + beta)) (torch: alpha 1/6, beta 1/2); gradient alpha
+/// strictly inside (0, 1), else 0 (NaN: 0).
+BL_HD inline float hard_sigmoid(float x, float alpha, float beta) {
+  const float t = alpha * x + beta;
+  return t <= 0.0f ? 0.0f : (t >= 1.0f ? 1.0f : t);
+}
+BL_HD inline float hard_sigmoid_vjp(float g, float x, float alpha, float beta) {
+  const float t = alpha * x + beta;
+  return (t > 0.0f && t < 1.0f) ? g * alpha : 0.0f;
+}
+/// HardSwish x * relu6(x + 3) / 6 and torch's (vectorised) backward: 0 below -3, g from 3 on,
+/// g (x/3 + 1/2) between (so NaN gives NaN). torch's scalar tail loop differs at x = 3 and NaN;
+/// tensors of more than a few elements take the vectorised path, which this follows.
+BL_HD inline float hard_swish(float x) { return x * relu6(x + 3.0f) / 6.0f; }
+BL_HD inline float hard_swish_vjp(float g, float x) {
+  return x < -3.0f ? 0.0f : (x >= 3.0f ? g : g * (x / 3.0f + 0.5f));
+}
+
 }  // namespace backlight::math

@@ -36,5 +36,9 @@ Tensor conv2d_backward_weight(const Tensor& g, const Tensor& x, const Shape& w_s
                               const Workspace* ws);
 /// db[o] = sum of g over n, oh, ow.
 Tensor conv2d_backward_bias(const Tensor& g, const Workspace* ws);
+/// Transposed convolution x[N,C,H,W], w[C,O/groups,kH,kW], bias[O] (optional) -> [N,O,OH,OW]
+/// (ops.h conv_transpose2d): conv2d_backward_input of x onto the output shape, plus the bias.
+Tensor conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvTranspose2dAttrs& a,
+                                const Workspace* ws);
 
 }  // namespace backlight::fn

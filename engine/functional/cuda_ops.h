@@ -23,8 +23,8 @@ Tensor scale(const Tensor& a, float s);
 /// op: 0 add, 1 sub, 2 mul (fn::BinaryOp's order); out_shape from broadcast_shape.
 Tensor binary(int op, const Tensor& a, const Tensor& b, const Shape& out_shape);
 Tensor sum_to(const Tensor& g, const Shape& shape);
-Tensor map_unary(const Tensor& x, maps::Unary op, float p);
-Tensor map_grad(const Tensor& g, const Tensor& v, maps::Grad op, float p);
+Tensor map_unary(const Tensor& x, maps::Unary op, float p, float q = 0.0f);
+Tensor map_grad(const Tensor& g, const Tensor& v, maps::Grad op, float p, float q = 0.0f);
 Tensor reduce(const Tensor& x, uint32_t mask, bool keepdim, float scale);
 Tensor reduce_backward(const Tensor& g, const Shape& x_shape, uint32_t mask, float scale);
 /// Syncs.

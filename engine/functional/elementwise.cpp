@@ -109,7 +109,9 @@ void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, F f) {
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws) {
-  const char* name = op == BinaryOp::Add ? "add" : op == BinaryOp::Sub ? "sub" : "mul";
+  static constexpr const char* kNames[] = {"add", "sub", "mul", "div", "maximum", "minimum", "gate", "gate_not",
+                                           "max_weight"};
+  const char* name = kNames[static_cast<int>(op)];
   const Shape out_shape = broadcast_shape(a.shape(), b.shape(), name);
   BL_ON_CUDA(name, ws, a, b) return cuda_ops::binary(static_cast<int>(op), a, b, out_shape);
   Tensor out = Tensor::empty(out_shape, ws);
@@ -117,6 +119,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws
     case BinaryOp::Add: broadcast_apply(a, b, out, [](float x, float y) { return x + y; }); break;
     case BinaryOp::Sub: broadcast_apply(a, b, out, [](float x, float y) { return x - y; }); break;
     case BinaryOp::Mul: broadcast_apply(a, b, out, [](float x, float y) { return x * y; }); break;
+    case BinaryOp::Div: broadcast_apply(a, b, out, [](float x, float y) { return x / y; }); break;
+    case BinaryOp::Max:
+    case BinaryOp::Min:
+    case BinaryOp::Gate:
+    case BinaryOp::GateNot:
+    case BinaryOp::MaxWeight:
+      broadcast_apply(a, b, out, [op](float x, float y) { return maps::apply_binary(op, x, y); });
+      break;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 /// Element-wise tensor functions (no tape): in-place accumulation, numpy-style broadcasting
 /// binary ops and the reduction that undoes a broadcast (for their gradients).
+#include "engine/functional/binary_math.h"
 #include "engine/tensor.h"
 
 namespace backlight::fn {
@@ -12,7 +13,8 @@ void add_into(Tensor& out, const Tensor& a, const Tensor& b);
 /// out = a * s.
 Tensor scale(const Tensor& a, float s, const Workspace* ws);
 
-enum class BinaryOp { Add, Sub, Mul };
+/// The ops of engine/functional/binary_math.h (maps::Binary).
+using BinaryOp = maps::Binary;
 
 /// Result shape of broadcasting a and b (numpy rules); throws naming `op` and both shapes.
 Shape broadcast_shape(const Shape& a, const Shape& b, const char* op);

@@ -7,8 +7,8 @@
 
 namespace backlight::fn {
 
-Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p) {
-  BL_ON_CUDA("map", ws, x) return cuda_ops::map_unary(x, op, p);
+Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p, float q) {
+  BL_ON_CUDA("map", ws, x) return cuda_ops::map_unary(x, op, p, q);
   // One instantiation per map, each a lambda (a function pointer would be an indirect call per
   // element and block vectorisation), so the switch costs one branch per call.
   using U = maps::Unary;
@@ -27,12 +27,21 @@ Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p) 
     case U::GammaNegative: return map_unary(x, ws, [p](float v) { return v + p * math::negative_part(v); });
     case U::Scale: return map_unary(x, ws, [p](float v) { return p * v; });
     case U::Abs: return map_unary(x, ws, [](float v) { return std::fabs(v); });
+    case U::Exp: return map_unary(x, ws, [](float v) { return std::exp(v); });
+    case U::Log: return map_unary(x, ws, [](float v) { return std::log(v); });
+    case U::Sqrt: return map_unary(x, ws, [](float v) { return std::sqrt(v); });
+    case U::Erf: return map_unary(x, ws, [](float v) { return std::erf(v); });
+    case U::Pow: return map_unary(x, ws, [p](float v) { return math::pow_scalar(v, p); });
+    case U::Clip: return map_unary(x, ws, [p, q](float v) { return math::clamp_max(math::clamp_min(v, p), q); });
+    case U::Silu: return map_unary(x, ws, [](float v) { return math::silu(v); });
+    case U::HardSigmoid: return map_unary(x, ws, [p, q](float v) { return math::hard_sigmoid(v, p, q); });
+    case U::HardSwish: return map_unary(x, ws, [](float v) { return math::hard_swish(v); });
   }
-  return map_unary(x, ws, [op, p](float v) { return maps::apply_unary(op, v, p); });
+  return map_unary(x, ws, [op, p, q](float v) { return maps::apply_unary(op, v, p, q); });
 }
 
-Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, maps::Grad op, float p) {
-  BL_ON_CUDA("map backward", ws, g, v) return cuda_ops::map_grad(g, v, op, p);
+Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, maps::Grad op, float p, float q) {
+  BL_ON_CUDA("map backward", ws, g, v) return cuda_ops::map_grad(g, v, op, p, q);
   using G = maps::Grad;
   auto with = [&](auto dfdv) { return map_binary(g, v, ws, [dfdv](float gi, float vi) { return gi * dfdv(vi); }); };
   switch (op) {
@@ -44,6 +53,12 @@ Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, map
     case G::Tanh: return with([](float v) { return math::tanh_grad_from_y(v); });
     case G::Gelu: return with([](float v) { return math::gelu_grad(v); });
     case G::GeluTanh: return with([](float v) { return math::gelu_tanh_grad(v); });
+    case G::Exp: return with([](float y) { return math::exp_grad_from_y(y); });
+    case G::Erf: return with([](float x) { return math::erf_grad(x); });
+    case G::Silu: return with([](float x) { return math::silu_grad(x); });
+    // Selects and quotients: the shared per-element form.
+    case G::Log: case G::Sqrt: case G::Abs: case G::Pow: case G::Clip: case G::HardSigmoid: case G::HardSwish:
+      return map_binary(g, v, ws, [op, p, q](float gi, float vi) { return maps::apply_grad(op, gi, vi, p, q); });
   }
   return with([](float) { return 1.0f; });
 }

@@ -42,9 +42,10 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const Workspace* ws, F f) {
   return y;
 }
 
-/// y = f(x; p) for the named map `op`, on x's device.
-Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p = 0.0f);
-/// y = g * f'(v; p) for the named derivative `op` (v: forward input or output, see maps::Grad).
-Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, maps::Grad op, float p = 0.0f);
+/// y = f(x; p, q) for the named map `op`, on x's device.
+Tensor map_named(const Tensor& x, const Workspace* ws, maps::Unary op, float p = 0.0f, float q = 0.0f);
+/// y = g * f'(v; p, q) for the named derivative `op` (v: forward input or output, see maps::Grad).
+Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, maps::Grad op, float p = 0.0f,
+                      float q = 0.0f);
 
 }  // namespace backlight::fn

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
+#include <vector>
 #include <string>
 
 #include "engine/error.h"
@@ -217,6 +219,65 @@ Tensor reduce_backward(const Tensor& g, const Shape& x_shape, uint32_t mask, flo
     }
   });
   return dx;
+}
+
+namespace {
+
+// Offset into the reduced (keepdim) tensor of every input element: the walk is sequential (amax
+// is rare in classification graphs; a row-parallel version is not worth its code yet).
+template <class F>
+void for_each_reduced(const Shape& s, uint32_t mask, F f) {
+  const int r = s.rank();
+  std::array<int64_t, Shape::kMaxDims> out_stride{}, idx{};
+  int64_t st = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    out_stride[d] = ((mask >> d) & 1u) ? 0 : st;
+    if (!((mask >> d) & 1u)) st *= s[d];
+  }
+  int64_t off = 0;
+  for (int64_t i = 0, n = s.numel(); i < n; ++i) {
+    f(i, off);
+    for (int d = r - 1; d >= 0; --d) {  // increment the multi-index
+      off += out_stride[d];
+      if (++idx[d] < s[d]) break;
+      off -= out_stride[d] * s[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void check_cpu(const Tensor& t, const char* op) {
+  BL_CHECK(!t.is_cuda(), op, ": runs on the CPU only (no CUDA kernel yet), got a cuda tensor ", t.shape(),
+           "; run the model on the CPU (--device cpu)");
+}
+
+}  // namespace
+
+Tensor amax(const Tensor& x, uint32_t mask, bool keepdim, const Workspace* ws) {
+  check_cpu(x, "amax");
+  BL_CHECK_SHAPE(x.numel() > 0 || mask == 0, "amax: cannot reduce an empty tensor ", x.shape());
+  Tensor y = Tensor::full(reduced_shape(x.shape(), mask, keepdim), -std::numeric_limits<float>::infinity(), ws);
+  const float* px = x.data();
+  float* py = y.data();
+  for_each_reduced(x.shape(), mask, [&](int64_t i, int64_t o) {
+    const float v = px[i];
+    if (v > py[o] || v != v) py[o] = py[o] != py[o] ? py[o] : v;  // the first NaN stays
+  });
+  return y;
+}
+
+Tensor amax_backward(const Tensor& g, const Tensor& x, const Tensor& y, uint32_t mask, const Workspace* ws) {
+  check_cpu(g, "amax backward");
+  BL_CHECK_SHAPE(g.numel() == y.numel(), "amax backward: gradient ", g.shape(), " does not match output ", y.shape());
+  std::vector<float> count(static_cast<size_t>(y.numel()), 0.0f);
+  const float *px = x.data(), *py = y.data(), *pg = g.data();
+  for_each_reduced(x.shape(), mask, [&](int64_t i, int64_t o) { count[o] += px[i] == py[o] ? 1.0f : 0.0f; });
+  Tensor out = Tensor::empty(x.shape(), ws);
+  float* po = out.data();
+  for_each_reduced(x.shape(), mask, [&](int64_t i, int64_t o) {
+    po[i] = pg[o] / count[o] * (px[i] == py[o] ? 1.0f : 0.0f);
+  });
+  return out;
 }
 
 }  // namespace backlight::fn

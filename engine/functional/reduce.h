@@ -30,4 +30,10 @@ Tensor mean(const Tensor& x, uint32_t mask, bool keepdim, const Workspace* ws);
 /// keepdim (only its element count is checked).
 Tensor reduce_backward(const Tensor& g, const Shape& x_shape, uint32_t mask, float scale, const Workspace* ws);
 
+/// Maximum of x over the masked dims (torch.amax: NaN wins). CPU only.
+Tensor amax(const Tensor& x, uint32_t mask, bool keepdim, const Workspace* ws);
+/// torch.amax's gradient: g / (number of elements equal to the maximum) at those elements, 0
+/// elsewhere (NaN maxima: no element equals, g / 0 * 0 = NaN, as torch). CPU only.
+Tensor amax_backward(const Tensor& g, const Tensor& x, const Tensor& y, uint32_t mask, const Workspace* ws);
+
 }  // namespace backlight::fn

@@ -29,6 +29,17 @@ Var gelu(const Var& x, bool tanh_approximation, std::string_view name) {
   return unary(OpKind::Gelu, x, name, tanh_approximation ? Unary::GeluTanh : Unary::Gelu, 0.0f,
                GeluAttrs{tanh_approximation});
 }
+Var silu(const Var& x, std::string_view name) { return unary(OpKind::Silu, x, name, Unary::Silu); }
+Var hardswish(const Var& x, std::string_view name) { return unary(OpKind::HardSwish, x, name, Unary::HardSwish); }
+Var hardsigmoid(const Var& x, float alpha, float beta, std::string_view name) {
+  Tensor y = fn::map_named(x.value(), &x.tape().workspace(), Unary::HardSigmoid, alpha, beta);
+  return x.tape().record(OpKind::HardSigmoid, name, {x}, std::move(y), HardSigmoidAttrs{alpha, beta});
+}
+Var clip(const Var& x, float min, float max, std::string_view name) {
+  BL_CHECK(!(min > max), "clip: min ", min, " is above max ", max);
+  Tensor y = fn::map_named(x.value(), &x.tape().workspace(), Unary::Clip, min, max);
+  return x.tape().record(OpKind::Clip, name, {x}, std::move(y), ClipAttrs{min, max});
+}
 Var dropout(const Var& x, float p, std::string_view name) {
   // Inference: identity. The output aliases the input; nothing writes to tape values.
   return x.tape().record(OpKind::Dropout, name, {x}, x.value(), DropoutAttrs{p});
@@ -55,5 +66,19 @@ std::vector<Tensor> vjp_Gelu(const RuleContext& ctx, const Tensor& g) {
   return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), op)};
 }
 std::vector<Tensor> vjp_Dropout(const RuleContext&, const Tensor& g) { return {g}; }
+std::vector<Tensor> vjp_Silu(const RuleContext& ctx, const Tensor& g) {
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::Silu)};
+}
+std::vector<Tensor> vjp_HardSwish(const RuleContext& ctx, const Tensor& g) {
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::HardSwish)};
+}
+std::vector<Tensor> vjp_HardSigmoid(const RuleContext& ctx, const Tensor& g) {
+  const auto& a = ctx.attrs<HardSigmoidAttrs>();
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::HardSigmoid, a.alpha, a.beta)};
+}
+std::vector<Tensor> vjp_Clip(const RuleContext& ctx, const Tensor& g) {
+  const auto& a = ctx.attrs<ClipAttrs>();
+  return {fn::map_grad_named(g, ctx.input(0), &ctx.workspace(), Grad::Clip, a.min, a.max)};
+}
 
 }  // namespace backlight

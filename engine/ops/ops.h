@@ -18,6 +18,13 @@ namespace backlight {
 Var linear(const Var& x, const Var& weight, const Var& bias = {}, std::string_view name = {});
 /// x[N,C,H,W], weight[O,C/groups,kH,kW], bias[O] (optional) -> [N,O,OH,OW].
 Var conv2d(const Var& x, const Var& weight, const Var& bias, const Conv2dAttrs& attrs, std::string_view name = {});
+/// Transposed convolution (PyTorch ConvTranspose2d): x[N,C,H,W], weight[C,O/groups,kH,kW],
+/// bias[O] (optional) -> [N,O,(H-1)s-2p+d(k-1)+output_pad+1, ...]; the adjoint of conv2d.
+Var conv_transpose2d(const Var& x, const Var& weight, const Var& bias, const ConvTranspose2dAttrs& attrs,
+                     std::string_view name = {});
+/// [N,C,H,W] -> [N,C,out_h,out_w] nearest or bilinear resize (ResizeAttrs; torch F.interpolate).
+/// CPU only (a CUDA tensor throws).
+Var resize(const Var& x, const ResizeAttrs& attrs, std::string_view name = {});
 /// Inference batch norm over axis 1 of [N,C], [N,C,L] or [N,C,H,W]:
 /// y = (x - mean) / sqrt(var + eps) * weight + bias. Node inputs: x, weight, bias, mean, var.
 Var batchnorm(const Var& x, const Var& weight, const Var& bias, const Var& running_mean, const Var& running_var,
@@ -37,6 +44,9 @@ Var mean(const Var& x, std::span<const int> axes, bool keepdim = false, std::str
 /// [N,C,H,W] max pooling (kernel, stride, padding (-inf), dilation, ceil_mode). Gradient goes to
 /// the first maximum of each window (PyTorch's choice on ties).
 Var maxpool2d(const Var& x, const Pool2dAttrs& attrs, std::string_view name = {});
+/// Maximum over `axes` (torch.amax): NaN propagates; the gradient is shared evenly by the tied
+/// maxima. CPU only (a CUDA tensor throws).
+Var amax(const Var& x, std::span<const int> axes, bool keepdim = false, std::string_view name = {});
 
 // --- element-wise activations -----------------------------------------------------------------
 // Kinks: the gradient at exactly 0 (relu, relu6 at 0 and 6, leaky_relu) is 0 for relu/relu6 at
@@ -51,6 +61,25 @@ Var tanh(const Var& x, std::string_view name = {});
 Var gelu(const Var& x, bool tanh_approximation = false, std::string_view name = {});
 /// Identity at inference (kept as a node so module names line up with PyTorch's).
 Var dropout(const Var& x, float p = 0.5f, std::string_view name = {});
+/// SiLU x * sigmoid(x) as one node (EfficientNet's activation; torch exports Sigmoid -> Mul).
+Var silu(const Var& x, std::string_view name = {});
+/// clamp(alpha x + beta, 0, 1) (torch: alpha 1/6, beta 1/2; gradient alpha strictly inside).
+Var hardsigmoid(const Var& x, float alpha = 1.0f / 6.0f, float beta = 0.5f, std::string_view name = {});
+/// x * relu6(x + 3) / 6 with torch's backward (x/3 + 1/2 on [-3, 3), 1 from 3 on).
+Var hardswish(const Var& x, std::string_view name = {});
+/// clamp(x, min, max) (+-infinity: unbounded); gradient where min <= x <= max, as torch.clamp.
+Var clip(const Var& x, float min, float max, std::string_view name = {});
+
+// --- element-wise math (ONNX import; PyTorch's formulas, NaN/Inf as torch) ---------------------
+
+Var exp(const Var& x, std::string_view name = {});
+Var log(const Var& x, std::string_view name = {});
+Var sqrt(const Var& x, std::string_view name = {});
+Var erf(const Var& x, std::string_view name = {});
+/// |x|, gradient sgn(x) (0 at 0 and NaN).
+Var abs(const Var& x, std::string_view name = {});
+/// x^exponent for a constant exponent (gradient 0 for exponent 0, as torch).
+Var pow(const Var& x, float exponent, std::string_view name = {});
 
 // --- normalisation and attention pieces -------------------------------------------------------
 
@@ -67,6 +96,14 @@ Var matmul(const Var& a, const Var& b, std::string_view name = {});
 Var add(const Var& a, const Var& b, std::string_view name = {});
 Var sub(const Var& a, const Var& b, std::string_view name = {});
 Var mul(const Var& a, const Var& b, std::string_view name = {});
+/// a / b (torch's gradients: g / b and -g a / b^2).
+Var div(const Var& a, const Var& b, std::string_view name = {});
+/// torch.maximum / torch.minimum: NaN if either side is NaN; ties split the gradient in halves.
+Var maximum(const Var& a, const Var& b, std::string_view name = {});
+Var minimum(const Var& a, const Var& b, std::string_view name = {});
+/// condition ? a : b with a constant condition (non-zero = true; saved on the node) broadcast
+/// against a and b. Node inputs: a, b.
+Var where(const Tensor& condition, const Var& a, const Var& b, std::string_view name = {});
 
 // --- shape ops --------------------------------------------------------------------------------
 

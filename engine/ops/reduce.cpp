@@ -19,6 +19,17 @@ Var mean(const Var& x, std::span<const int> axes, bool keepdim, std::string_view
                   ReduceAttrs{mask, keepdim});
 }
 
+Var amax(const Var& x, std::span<const int> axes, bool keepdim, std::string_view name) {
+  Tape& t = x.tape();
+  const uint32_t mask = fn::reduce_mask(x.shape(), axes, "amax");
+  return t.record(OpKind::ReduceMax, name, {x}, fn::amax(x.value(), mask, keepdim, &t.workspace()),
+                  ReduceAttrs{mask, keepdim});
+}
+
+std::vector<Tensor> vjp_ReduceMax(const RuleContext& ctx, const Tensor& g) {
+  return {fn::amax_backward(g, ctx.input(0), ctx.output(), ctx.attrs<ReduceAttrs>().axes_mask, &ctx.workspace())};
+}
+
 std::vector<Tensor> vjp_Sum(const RuleContext& ctx, const Tensor& g) {
   return {fn::reduce_backward(g, ctx.input(0).shape(), ctx.attrs<ReduceAttrs>().axes_mask, 1.0f, &ctx.workspace())};
 }

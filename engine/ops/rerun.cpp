@@ -32,6 +32,9 @@ Var rerun(const Node& node, std::span<const Var> v, const Shape& recorded_output
   switch (node.kind) {
     case OpKind::Linear: return linear(v[0], a1, a2, name);
     case OpKind::Conv2d: return conv2d(v[0], a1, a2, std::get<Conv2dAttrs>(node.attrs), name);
+    case OpKind::ConvTranspose2d:
+      return conv_transpose2d(v[0], a1, a2, std::get<ConvTranspose2dAttrs>(node.attrs), name);
+    case OpKind::Resize: return resize(v[0], std::get<ResizeAttrs>(node.attrs), name);
     case OpKind::BatchNorm:
       return batchnorm(v[0], v[1], v[2], v[3], v[4], std::get<NormAttrs>(node.attrs).eps, name);
     case OpKind::LayerNorm: {
@@ -51,6 +54,26 @@ Var rerun(const Node& node, std::span<const Var> v, const Shape& recorded_output
     case OpKind::Tanh: return tanh(v[0], name);
     case OpKind::Gelu: return gelu(v[0], std::get<GeluAttrs>(node.attrs).tanh_approximation, name);
     case OpKind::Dropout: return dropout(v[0], std::get<DropoutAttrs>(node.attrs).p, name);
+    case OpKind::Silu: return silu(v[0], name);
+    case OpKind::HardSwish: return hardswish(v[0], name);
+    case OpKind::HardSigmoid: {
+      const HardSigmoidAttrs& a = std::get<HardSigmoidAttrs>(node.attrs);
+      return hardsigmoid(v[0], a.alpha, a.beta, name);
+    }
+    case OpKind::Clip: {
+      const ClipAttrs& a = std::get<ClipAttrs>(node.attrs);
+      return clip(v[0], a.min, a.max, name);
+    }
+    case OpKind::Exp: return exp(v[0], name);
+    case OpKind::Log: return log(v[0], name);
+    case OpKind::Sqrt: return sqrt(v[0], name);
+    case OpKind::Erf: return erf(v[0], name);
+    case OpKind::Abs: return abs(v[0], name);
+    case OpKind::Pow: return pow(v[0], std::get<PowAttrs>(node.attrs).exponent, name);
+    case OpKind::Div: return div(v[0], v[1], name);
+    case OpKind::Maximum: return maximum(v[0], v[1], name);
+    case OpKind::Minimum: return minimum(v[0], v[1], name);
+    case OpKind::Where: return where(node.saved.at(0), v[0], v[1], name);
     case OpKind::Scale: return scale(v[0], std::get<ScaleAttrs>(node.attrs).factor, name);
     case OpKind::Softmax: return softmax(v[0], std::get<AxisAttrs>(node.attrs).axis, name);
     case OpKind::LogSoftmax: return log_softmax(v[0], std::get<AxisAttrs>(node.attrs).axis, name);
@@ -79,6 +102,10 @@ Var rerun(const Node& node, std::span<const Var> v, const Shape& recorded_output
     case OpKind::Sum: {
       const ReduceAttrs& a = std::get<ReduceAttrs>(node.attrs);
       return record_like(node, v, fn::sum(x, a.axes_mask, a.keepdim, ws));
+    }
+    case OpKind::ReduceMax: {
+      const ReduceAttrs& a = std::get<ReduceAttrs>(node.attrs);
+      return record_like(node, v, fn::amax(x, a.axes_mask, a.keepdim, ws));
     }
     case OpKind::Mean: {
       const ReduceAttrs& a = std::get<ReduceAttrs>(node.attrs);

@@ -57,6 +57,15 @@ constexpr AffineOps affine_Conv2d{
       return fn::conv2d_backward_input(s, w, ctx.input(0).shape(), ctx.attrs<Conv2dAttrs>(), &ctx.workspace());
     }};
 
+constexpr AffineOps affine_ConvTranspose2d{
+    weight_bias_params,
+    [](const RuleContext& ctx, const Tensor& x, const Tensor& w, const Tensor& b) {
+      return fn::conv_transpose2d_forward(x, w, b, ctx.attrs<ConvTranspose2dAttrs>(), &ctx.workspace());
+    },
+    [](const RuleContext& ctx, const Tensor& s, const Tensor& w) {
+      return fn::conv2d_forward(s, w, Tensor(), ctx.attrs<ConvTranspose2dAttrs>().conv, &ctx.workspace());
+    }};
+
 constexpr AffineOps affine_BatchNorm{
     [](const RuleContext& ctx) -> AffineParams {
       const fn::ChannelAffine a = fn::batchnorm_affine(ctx.input(1), ctx.input(2), ctx.input(3), ctx.input(4),
@@ -98,6 +107,7 @@ constexpr const AffineOps& affine_AvgPool2d = kParameterFree;
 constexpr const AffineOps& affine_AdaptiveAvgPool2d = kParameterFree;
 constexpr const AffineOps& affine_Sum = kParameterFree;
 constexpr const AffineOps& affine_Mean = kParameterFree;
+constexpr const AffineOps& affine_Resize = kParameterFree;
 
 #define BL_AFFINE_linear(e) &affine_##e
 #define BL_AFFINE_elementwise(e) nullptr

@@ -139,7 +139,8 @@ bool is_foldable(std::string_view op) {
   static constexpr std::string_view kOps[] = {"Constant", "Identity", "Cast", "ConstantOfShape", "Gather", "Concat",
                                               "Unsqueeze", "Squeeze", "Slice", "Add", "Sub", "Mul", "Div",
                                               "Reshape", "Equal", "Where", "Range", "Transpose", "Floor", "Ceil",
-                                              "Sqrt", "Neg", "Expand", "Flatten", "Dropout"};
+                                              "Sqrt", "Neg", "Expand", "Flatten", "Dropout", "Mod", "Pow",
+                                              "Not", "ScatterND"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -291,11 +292,57 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     }
     return {t};
   }
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal") {
+  if (op == "Not") {  // bool tensors are stored as ints 0/1
+    auto t = std::make_shared<ConstTensor>(need(n, in, 0));
+    for (int64_t i = 0; i < t->numel(); ++i) {
+      if (t->is_int) t->ints[i] = t->ints[i] == 0 ? 1 : 0; else t->floats[i] = t->floats[i] == 0.0f ? 1.0f : 0.0f;
+    }
+    return {t};
+  }
+  if (op == "ScatterND") {  // data[indices[..., :]] = updates (reduction none), e.g. swin's window mask
+    BL_CHECK(attr_string(n, "reduction", "none") == "none", "onnx: ", n.describe(), ": folding ScatterND needs reduction=none");
+    const ConstTensor& data = need(n, in, 0);
+    const ConstTensor& idx = need(n, in, 1);
+    const ConstTensor& upd = need(n, in, 2);
+    BL_CHECK(!idx.dims.empty(), "onnx: ", n.describe(), ": indices of rank 0");
+    const int64_t k = idx.dims.back(), r = static_cast<int64_t>(data.dims.size());
+    BL_CHECK(k >= 1 && k <= r, "onnx: ", n.describe(), ": index depth ", k, " for data of rank ", r);
+    int64_t slice = 1;
+    for (int64_t d = k; d < r; ++d) slice *= data.dims[d];
+    const int64_t count = idx.numel() / k;
+    BL_CHECK(upd.numel() == count * slice, "onnx: ", n.describe(), ": updates has ", upd.numel(), " elements, expected ",
+             count * slice);
+    auto t = std::make_shared<ConstTensor>(data);
+    for (int64_t q = 0; q < count; ++q) {
+      int64_t off = 0;
+      for (int64_t d = 0; d < k; ++d) {
+        int64_t v = idx.int_at(q * k + d);
+        if (v < 0) v += data.dims[d];
+        BL_CHECK(v >= 0 && v < data.dims[d], "onnx: ", n.describe(), ": index ", v, " out of range");
+        off = off * data.dims[d] + v;
+      }
+      for (int64_t j = 0; j < slice; ++j) {
+        if (t->is_int) t->ints[off * slice + j] = upd.int_at(q * slice + j);
+        else t->floats[off * slice + j] = static_cast<float>(upd.at(q * slice + j));
+      }
+    }
+    return {t};
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal" || op == "Mod" || op == "Pow") {
     const ConstTensor& a = need(n, in, 0);
     const ConstTensor& b = need(n, in, 1);
     const bool ints = (a.is_int && b.is_int) || op == "Equal";
     std::function<double(double, double)> f;
+    if (op == "Pow") f = [](double x, double y) { return std::pow(x, y); };
+    if (op == "Mod") {  // fmod=0: the result takes the divisor's sign (Python's %); fmod=1: C's fmod
+      const bool c_fmod = attr_int(n, "fmod", 0) != 0;
+      BL_CHECK(c_fmod || ints, "onnx: ", n.describe(), ": Mod with fmod=0 needs integer operands");
+      f = [&n, c_fmod](double x, double y) {
+        BL_CHECK(y != 0, "onnx: ", n.describe(), ": modulo by zero");
+        const double r = std::fmod(x, y);
+        return c_fmod || r == 0 || (r < 0) == (y < 0) ? r : r + y;
+      };
+    }
     if (op == "Add") f = [](double x, double y) { return x + y; };
     if (op == "Sub") f = [](double x, double y) { return x - y; };
     if (op == "Mul") f = [](double x, double y) { return x * y; };
@@ -310,23 +357,32 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     return {broadcast_binary(n, a, b, f, ints)};
   }
   if (op == "Where") {
-    const ConstTensor& c = need(n, in, 0);
-    const ConstTensor& a = need(n, in, 1);
-    const ConstTensor& b = need(n, in, 2);
-    if (c.numel() == a.numel() && a.numel() == b.numel()) {
-      auto t = std::make_shared<ConstTensor>(a);
-      for (int64_t i = 0; i < a.numel(); ++i)
-        if (!c.int_at(i)) {
-          if (t->is_int) t->ints[i] = b.int_at(i); else t->floats[i] = static_cast<float>(b.at(i));
-        }
-      return {t};
+    // Broadcast the three operands to one shape first (masked_fill writes Where(mask, scalar, x)).
+    Dims out;
+    for (size_t i = 0; i < 3; ++i) {
+      const Dims& d = need(n, in, i).dims;
+      if (d.size() > out.size()) out.insert(out.begin(), d.size() - out.size(), 1);
+      for (size_t k = 0; k < d.size(); ++k) {
+        int64_t& o = out[out.size() - d.size() + k];
+        BL_CHECK(o == d[k] || o == 1 || d[k] == 1, "onnx: ", n.describe(), ": shapes do not broadcast");
+        o = std::max(o, d[k]);
+      }
     }
-    // Broadcasting (numpy rules, as torch's exported attention masks use): c ? a : 0 and
-    // c ? 0 : b broadcast separately, then summed (one of the two is 0 at every element).
-    const bool ints = a.is_int && b.is_int;
-    const ConstPtr pa = broadcast_binary(n, c, a, [](double ci, double ai) { return ci != 0 ? ai : 0.0; }, ints);
-    const ConstPtr pb = broadcast_binary(n, c, b, [](double ci, double bi) { return ci != 0 ? 0.0 : bi; }, ints);
-    return {broadcast_binary(n, *pa, *pb, [](double x, double y) { return x + y; }, ints)};
+    ConstTensor zeros;
+    zeros.dims = out;
+    zeros.floats.assign(static_cast<size_t>(numel_of(out)), 0.0f);
+    auto expand = [&](size_t i) {
+      const ConstTensor& x = need(n, in, i);
+      return broadcast_binary(n, x, zeros, [](double v, double) { return v; }, x.is_int);
+    };
+    const ConstPtr cp = expand(0), ap = expand(1), bp = expand(2);
+    const ConstTensor &c = *cp, &a = *ap, &b = *bp;
+    auto t = std::make_shared<ConstTensor>(a);
+    for (int64_t i = 0; i < a.numel(); ++i)
+      if (!c.int_at(i)) {
+        if (t->is_int) t->ints[i] = b.int_at(i); else t->floats[i] = static_cast<float>(b.at(i));
+      }
+    return {t};
   }
   if (op == "Range") {
     const double s = need(n, in, 0).at(0), l = need(n, in, 1).at(0), d = need(n, in, 2).at(0);

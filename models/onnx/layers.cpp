@@ -35,8 +35,9 @@ std::array<int64_t, 4> window_pads(const Step& s, const Shape& x, std::array<int
                                    std::array<int64_t, 2> dil) {
   const std::string autopad = attr_string(s.node, "auto_pad", "NOTSET");
   std::vector<int64_t> p = attr_ints(s.node, "pads", {0, 0, 0, 0});
+  if (p.size() == 2) p = {0, p[0], 0, p[1]};  // 1-D window on [N,C,1,L]
   BL_CHECK(p.size() == 4, "onnx: ", s.node.describe(), ": attribute pads has ", p.size(),
-           " entries; only 2-D windows are supported (4 pads)");
+           " entries; only 1-D and 2-D windows are supported (2 or 4 pads)");
   if (autopad == "NOTSET") return {p[0], p[1], p[2], p[3]};
   if (autopad == "VALID") return {0, 0, 0, 0};
   BL_CHECK(autopad == "SAME_UPPER" || autopad == "SAME_LOWER", "onnx: ", s.node.describe(), ": attribute auto_pad='",
@@ -53,9 +54,10 @@ std::array<int64_t, 4> window_pads(const Step& s, const Shape& x, std::array<int
 }
 
 std::array<int64_t, 2> pair_attr(const Step& s, std::string_view name, std::vector<int64_t> fallback) {
-  const std::vector<int64_t> v = attr_ints(s.node, name, fallback);
+  std::vector<int64_t> v = attr_ints(s.node, name, fallback);
+  if (v.size() == 1) v = {1, v[0]};  // 1-D window on [N,C,1,L]
   BL_CHECK(v.size() == 2, "onnx: ", s.node.describe(), ": attribute ", name, " has ", v.size(),
-           " entries; only 2-D windows are supported");
+           " entries; only 1-D and 2-D windows are supported");
   BL_CHECK(v[0] > 0 && v[1] > 0 && v[0] < (1 << 20) && v[1] < (1 << 20), "onnx: ", s.node.describe(), ": attribute ",
            name, " must be positive");
   return {v[0], v[1]};
@@ -63,7 +65,20 @@ std::array<int64_t, 2> pair_attr(const Step& s, std::string_view name, std::vect
 
 void require_rank4(const Step& s, const Var& x) {
   BL_CHECK_SHAPE(x.shape().rank() == 4, "onnx: ", s.node.describe(), ": input of shape ", x.shape().str(),
-                 "; only 2-D (N,C,H,W) inputs are supported");
+                 "; only 1-D (N,C,L) and 2-D (N,C,H,W) inputs are supported");
+}
+
+// 1-D windows run as 2-D ones on [N,C,1,L] (kernel 1, stride 1, no padding along the new axis:
+// exactly the 1-D op); the result is reshaped back to [N,C,L'].
+Var as_2d(const Step& s, const Var& x) {
+  if (x.shape().rank() != 3) return x;
+  const std::vector<int64_t> d{x.shape()[0], x.shape()[1], 1, x.shape()[2]};
+  return reshape(x, d, s.path);
+}
+Var from_2d(const Step& s, const Var& y, const Var& x) {
+  if (x.shape().rank() != 3) return y;
+  const std::vector<int64_t> d{y.shape()[0], y.shape()[1], y.shape()[3]};
+  return reshape(y, d, s.path);
 }
 
 // Pads asymmetric windows explicitly (value: 0 for conv/avg, -inf for max); returns the
@@ -78,7 +93,7 @@ Var pad_asymmetric(const Step& s, Var x, std::array<int64_t, 4>& p, float value)
 }
 
 Var conv(const Step& s, std::span<const Value> in, const Module* layer, Tape& tape) {
-  Var x = in[0].var;
+  Var x = as_2d(s, in[0].var);
   require_rank4(s, x);
   const Var w = weight(s, layer, tape, "weight");
   const Var b = weight(s, layer, tape, "bias", true);
@@ -91,11 +106,39 @@ Var conv(const Step& s, std::span<const Value> in, const Module* layer, Tape& ta
   a.pad_h = static_cast<int>(p[0]), a.pad_w = static_cast<int>(p[1]);
   a.dilation_h = static_cast<int>(dil[0]), a.dilation_w = static_cast<int>(dil[1]);
   a.groups = static_cast<int>(attr_int(s.node, "group", 1));
-  return conv2d(x, w, b, a, s.path);
+  return from_2d(s, conv2d(x, w, b, a, s.path), in[0].var);
+}
+
+// ConvTranspose: symmetric pads, output_padding; output_shape and auto_pad are not supported
+// (torch writes neither).
+Var conv_transpose(const Step& s, std::span<const Value> in, const Module* layer, Tape& tape) {
+  Var x = as_2d(s, in[0].var);
+  require_rank4(s, x);
+  BL_CHECK(attr_ints(s.node, "output_shape").empty(), "onnx: ", s.node.describe(),
+           ": attribute output_shape is not supported (give pads and output_padding)");
+  BL_CHECK(attr_string(s.node, "auto_pad", "NOTSET") == "NOTSET", "onnx: ", s.node.describe(),
+           ": attribute auto_pad='", attr_string(s.node, "auto_pad", "NOTSET"), "' is not supported (NOTSET)");
+  const Var w = weight(s, layer, tape, "weight");
+  const Var b = weight(s, layer, tape, "bias", true);
+  const auto st = pair_attr(s, "strides", {1, 1}), dil = pair_attr(s, "dilations", {1, 1});
+  std::vector<int64_t> p = attr_ints(s.node, "pads", {0, 0, 0, 0});
+  if (p.size() == 2) p = {0, p[0], 0, p[1]};
+  BL_CHECK(p.size() == 4 && p[0] == p[2] && p[1] == p[3] && p[0] >= 0 && p[1] >= 0, "onnx: ", s.node.describe(),
+           ": attribute pads must be symmetric and non-negative (begin == end) for ConvTranspose");
+  std::vector<int64_t> op = attr_ints(s.node, "output_padding", {0, 0});
+  if (op.size() == 1) op = {0, op[0]};
+  BL_CHECK(op.size() == 2, "onnx: ", s.node.describe(), ": attribute output_padding has ", op.size(), " entries");
+  ConvTranspose2dAttrs a;
+  a.conv.stride_h = static_cast<int>(st[0]), a.conv.stride_w = static_cast<int>(st[1]);
+  a.conv.pad_h = static_cast<int>(p[0]), a.conv.pad_w = static_cast<int>(p[1]);
+  a.conv.dilation_h = static_cast<int>(dil[0]), a.conv.dilation_w = static_cast<int>(dil[1]);
+  a.conv.groups = static_cast<int>(attr_int(s.node, "group", 1));
+  a.output_pad_h = static_cast<int>(op[0]), a.output_pad_w = static_cast<int>(op[1]);
+  return from_2d(s, conv_transpose2d(x, w, b, a, s.path), in[0].var);
 }
 
 Var pool(const Step& s, std::span<const Value> in) {
-  Var x = in[0].var;
+  Var x = as_2d(s, in[0].var);
   require_rank4(s, x);
   const bool is_max = s.node.op_type == "MaxPool";
   BL_CHECK(s.node.outputs.size() < 2 || s.node.outputs[1].empty(), "onnx: ", s.node.describe(),
@@ -115,19 +158,19 @@ Var pool(const Step& s, std::span<const Value> in) {
   a.dilation_h = static_cast<int>(dil[0]), a.dilation_w = static_cast<int>(dil[1]);
   a.ceil_mode = attr_int(s.node, "ceil_mode", 0) != 0;
   a.count_include_pad = include;
-  return is_max ? maxpool2d(x, a, s.path) : avgpool2d(x, a, s.path);
+  return from_2d(s, is_max ? maxpool2d(x, a, s.path) : avgpool2d(x, a, s.path), in[0].var);
 }
 
 }  // namespace
 
 bool is_layer_op(std::string_view op) {
-  return op == "Conv" || op == "Gemm" || op == "BatchNormalization" || op == "LayerNormalization" ||
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "BatchNormalization" || op == "LayerNormalization" ||
          op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool";
 }
 
 bool has_weights(const Step& s, const Program& p) {
   const std::string& op = s.node.op_type;
-  if (op == "Conv" || op == "Gemm") {
+  if (op == "Conv" || op == "ConvTranspose" || op == "Gemm") {
     BL_CHECK(at_load(s, p, 1) && (!present(s, 2) || at_load(s, p, 2)), "onnx: ", s.node.describe(),
              ": weights computed from activations are not supported (W and B must be constants)");
     return true;
@@ -147,10 +190,13 @@ std::vector<Weight> step_weights(const Step& s, const Program& p) {
   const std::string& op = s.node.op_type;
   auto c = [&](size_t i) -> const ConstTensor& { return *p.constants[s.in[i]]; };
   std::vector<Weight> w;
-  if (op == "Conv") {
-    BL_CHECK(c(1).dims.size() == 4, "onnx: ", s.node.describe(), ": weight of rank ", c(1).dims.size(),
-             "; only 2-D convolutions (rank-4 weights) are supported");
-    w.push_back({"weight", s.in[1], to_tensor(c(1))});
+  if (op == "Conv" || op == "ConvTranspose") {
+    const std::vector<int64_t>& d = c(1).dims;
+    BL_CHECK(d.size() == 4 || d.size() == 3, "onnx: ", s.node.describe(), ": weight of rank ", d.size(),
+             "; only 1-D and 2-D convolutions (rank-3 or rank-4 weights) are supported");
+    Tensor t = to_tensor(c(1));
+    if (d.size() == 3) t = t.reshape(Shape{d[0], d[1], 1, d[2]});  // 1-D: kernel [1, k] on [N,C,1,L]
+    w.push_back({"weight", s.in[1], t});
     if (present(s, 2)) w.push_back({"bias", s.in[2], to_tensor(c(2))});
   } else if (op == "Gemm") {
     BL_CHECK(attr_int(s.node, "transA", 0) == 0, "onnx: ", s.node.describe(), ": attribute transA=1 is not supported");
@@ -198,7 +244,9 @@ std::vector<Weight> step_weights(const Step& s, const Program& p) {
 
 std::string torch_type(const Step& s, const Program& p) {
   const std::string& op = s.node.op_type;
+  // (1-D convolutions: model.cpp renames them from the input rank; the weight constants are gone here)
   if (op == "Conv") return "Conv2d";
+  if (op == "ConvTranspose") return "ConvTranspose2d";
   if (op == "Gemm" || op == "MatMul") return "Linear";
   if (op == "LayerNormalization") return "LayerNorm";
   if (op == "Gather") return "Embedding";
@@ -216,10 +264,12 @@ Var run_layer(const Step& s, std::span<const Value> in, const Module* layer, Tap
   const Var& x = in[0].var;
   BL_CHECK(x.defined(), "onnx: ", s.node.describe(), ": input 0 must be an activation");
   if (op == "Conv") return conv(s, in, layer, tape);
+  if (op == "ConvTranspose") return conv_transpose(s, in, layer, tape);
   if (op == "MaxPool" || op == "AveragePool") return pool(s, in);
   if (op == "GlobalAveragePool") {
-    require_rank4(s, x);
-    return adaptive_avgpool2d(x, 1, 1, s.path);
+    const Var x4 = as_2d(s, x);
+    require_rank4(s, x4);
+    return from_2d(s, adaptive_avgpool2d(x4, 1, 1, s.path), x);
   }
   if (op == "Gemm" || op == "MatMul") return linear(x, weight(s, layer, tape, "weight"), weight(s, layer, tape, "bias", true), s.path);
   if (op == "BatchNormalization") {

@@ -167,7 +167,9 @@ ModulePtr build_model(onnx::Graph g, std::vector<int64_t> input_shape, OnnxModel
     const auto dims_it = g.value_dims.find(s.node.inputs[0]);
     const bool rank4 = dims_it == g.value_dims.end() || dims_it->second.size() == 4;
     const float eps = onnx::attr_float(s.node, "epsilon", 1e-5f);
-    const std::string type = onnx::torch_type(s, *program);
+    std::string type = onnx::torch_type(s, *program);
+    if (dims_it != g.value_dims.end() && dims_it->second.size() == 3 && (type == "Conv2d" || type == "ConvTranspose2d"))
+      type = type == "Conv2d" ? "Conv1d" : "ConvTranspose1d";  // 1-D layers run as 2-D ones on [N,C,1,L]
     Module* m = ensure_module(*model, s.path, [&]() -> ModulePtr {
       if (bn && rank4) return std::make_shared<BatchNorm2d>(channels, eps);
       if (bn) return std::make_shared<BatchNorm1d>(channels, eps);

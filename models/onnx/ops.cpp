@@ -70,8 +70,7 @@ Var binary(const Step& s, std::span<const Value> in, Tape& tape) {
     for (int64_t i = 0; i < v.c->numel(); ++i) t.data()[i] = static_cast<float>(v.c->at(i));
     return tape.buffer(t, s.path + (s.path.empty() ? "" : ".") + std::string(which));
   };
-  if (op == "Div") {
-    BL_CHECK(b.c, "onnx: ", s.node.describe(), ": Div by an activation is not supported (only by constants)");
+  if (op == "Div" && b.c && a.var.defined()) {  // by a constant tensor: a product with its reciprocal
     Tensor t = Tensor::empty(Shape(b.c->dims));
     for (int64_t i = 0; i < b.c->numel(); ++i) t.data()[i] = static_cast<float>(1.0 / b.c->at(i));
     return mul(a.var, tape.buffer(t, s.path + (s.path.empty() ? "" : ".") + "divisor"), s.path);
@@ -79,7 +78,67 @@ Var binary(const Step& s, std::span<const Value> in, Tape& tape) {
   const Var x = leaf(a, "constant0"), y = leaf(b, "constant1");
   if (op == "Add") return add(x, y, s.path);
   if (op == "Sub") return sub(x, y, s.path);
+  if (op == "Div") return div(x, y, s.path);
   return mul(x, y, s.path);
+}
+
+// A constant or activation operand as a tape value (constants become buffers named after the node).
+Var operand(const Step& s, const Value& v, std::string_view which, Tape& tape) {
+  if (v.var.defined()) return v.var;
+  Tensor t = Tensor::empty(Shape(v.c->dims.empty() ? std::vector<int64_t>{} : v.c->dims));
+  for (int64_t i = 0; i < v.c->numel(); ++i) t.data()[i] = static_cast<float>(v.c->at(i));
+  return tape.buffer(t, s.path + (s.path.empty() ? "" : ".") + std::string(which));
+}
+
+// Max / Min of one or more operands (numpy broadcasting), folded left to right.
+Var extremum(const Step& s, std::span<const Value> in, Tape& tape) {
+  BL_CHECK(!in.empty(), "onnx: ", s.node.describe(), ": needs at least one input");
+  Var acc = operand(s, input(s, in, 0), "constant0", tape);
+  for (size_t i = 1; i < in.size(); ++i) {
+    const Var v = operand(s, input(s, in, i), "constant" + std::to_string(i), tape);
+    acc = s.node.op_type == "Max" ? maximum(acc, v, s.path) : minimum(acc, v, s.path);
+  }
+  return acc;
+}
+
+// Pow(x, constant scalar exponent) -> pow node; an activation exponent is not supported.
+Var pow_op(const Step& s, std::span<const Value> in) {
+  const Value& e = input(s, in, 1);
+  BL_CHECK(e.c && e.c->numel() == 1, "onnx: ", s.node.describe(), ": Pow needs a constant scalar exponent (got ",
+           e.c ? "a constant of " + std::to_string(e.c->numel()) + " elements" : std::string("an activation"),
+           "); supported: x^c for a constant c");
+  return pow(in[0].var, static_cast<float>(e.c->at(0)), s.path);
+}
+
+// Where(condition, a, b): the condition must be constant (folded), the branches may be
+// activations or constants.
+Var where_op(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Value& c = input(s, in, 0);
+  BL_CHECK(c.c, "onnx: ", s.node.describe(), ": Where with an activation as condition is not supported "
+           "(supported: a constant condition, e.g. a mask computed from shapes)");
+  Tensor cond = Tensor::empty(Shape(c.c->dims.empty() ? std::vector<int64_t>{} : c.c->dims));
+  for (int64_t i = 0; i < c.c->numel(); ++i) cond.data()[i] = c.c->at(i) != 0.0 ? 1.0f : 0.0f;
+  return where(cond, operand(s, input(s, in, 1), "constant1", tape), operand(s, input(s, in, 2), "constant2", tape),
+               s.path);
+}
+
+// Expand(x, shape) on an activation: numpy broadcast of x against `shape`, written as x * ones
+// (exact for every float, NaN and Inf included; the gradient sums back over the broadcast dims).
+Var expand_op(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Var& x = in[0].var;
+  const std::vector<int64_t> shape = const_ints(const_input(s, in, 1, "shape"));
+  std::vector<int64_t> xd = dims_of(x);
+  const size_t r = std::max(xd.size(), shape.size());
+  std::vector<int64_t> out(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t a = i + xd.size() >= r ? xd[i + xd.size() - r] : 1;
+    const int64_t b = i + shape.size() >= r ? shape[i + shape.size() - r] : 1;
+    BL_CHECK(a == b || a == 1 || b == 1, "onnx: ", s.node.describe(), ": cannot expand ", Shape(xd), " to ",
+             Shape(shape));
+    out[i] = a == 1 ? b : a;
+  }
+  if (out == xd) return x;
+  return mul(x, tape.buffer(Tensor::full(Shape(out), 1.0f), s.path + (s.path.empty() ? "" : ".") + "ones"), s.path);
 }
 
 Var clip(const Step& s, std::span<const Value> in) {
@@ -89,14 +148,14 @@ Var clip(const Step& s, std::span<const Value> in) {
   if (in.size() > 2 && (in[2].c || in[2].var.defined())) hi = static_cast<float>(const_input(s, in, 2, "max").at(0));
   if (lo == 0.0f && hi == 6.0f) return relu6(in[0].var, s.path);
   if (lo == 0.0f && std::isinf(hi) && hi > 0) return relu(in[0].var, s.path);
-  BL_THROW("onnx: ", s.node.describe(), ": Clip with min ", lo, " and max ", hi,
-           " is not supported (supported: [0, 6] -> relu6, [0, inf) -> relu)");
+  BL_CHECK(!(lo > hi), "onnx: ", s.node.describe(), ": Clip with min ", lo, " above max ", hi);
+  return clip(in[0].var, lo, hi, s.path);
 }
 
 Var reduce(const Step& s, std::span<const Value> in) {
   const Var& x = in[0].var;
   const int64_t rank = x.shape().rank();
-  // ReduceSum takes axes as input from opset 13, ReduceMean from opset 18.
+  // ReduceSum takes axes as input from opset 13, ReduceMean and ReduceMax from opset 18.
   std::vector<int64_t> axes = axes_of(s, in, 1);
   const bool keep = attr_int(s.node, "keepdims", 1) != 0;
   if (axes.empty()) {
@@ -106,6 +165,7 @@ Var reduce(const Step& s, std::span<const Value> in) {
   }
   std::vector<int> ax;
   for (int64_t a : axes) ax.push_back(norm_axis(s, a, rank));
+  if (s.node.op_type == "ReduceMax") return amax(x, ax, keep, s.path);
   return s.node.op_type == "ReduceMean" ? mean(x, ax, keep, s.path) : sum(x, ax, keep, s.path);
 }
 
@@ -185,12 +245,99 @@ Var gather_activation(const Step& s, std::span<const Value> in) {
   return parts.size() == 1 ? parts[0] : concat(parts, axis, s.path);
 }
 
-// HardSigmoid max(0, min(1, alpha x + beta)) as relu6(6 alpha x + 6 beta) / 6: scale, add,
-// relu6, scale nodes with PyTorch's gradient (1/6 inside (-3, 3), 0 at and beyond the kinks).
-// Composed from existing tape ops until the op table gains an atomic hardsigmoid.
-Var hard_sigmoid(const Step& s, const Var& x, float alpha, float beta, Tape& tape) {
-  const Var shift = tape.buffer(Tensor::full(Shape{1}, 6.0f * beta), s.path + (s.path.empty() ? "" : ".") + "beta");
-  return scale(relu6(add(scale(x, 6.0f * alpha, s.path), shift, s.path), s.path), 1.0f / 6.0f, s.path);
+// InstanceNormalization(x, scale[C], bias[C]): layernorm over every axis after the channel axis
+// (no affine), then the per-channel affine when it is not the identity. torch's GroupNorm export
+// (Reshape [N, G, -1] -> InstanceNormalization(ones, zeros) -> Reshape -> Mul -> Add) thus becomes
+// reshape, one layernorm node per group normalisation, reshape, mul, add.
+Var instance_norm(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Var& x = in[0].var;
+  const int64_t rank = x.shape().rank();
+  BL_CHECK_SHAPE(rank >= 3, "onnx: ", s.node.describe(), ": input of shape ", x.shape().str(),
+                 "; expected [N, C, ...] with at least one spatial axis");
+  const ConstTensor& scale = const_input(s, in, 1, "scale");
+  const ConstTensor& bias = const_input(s, in, 2, "B");
+  const int64_t c = x.shape()[1];
+  BL_CHECK(scale.numel() == c && bias.numel() == c, "onnx: ", s.node.describe(), ": scale and B need ", c,
+           " elements, got ", scale.numel(), " and ", bias.numel());
+  Var y = layernorm(x, Var(), Var(), static_cast<int>(rank - 2), attr_float(s.node, "epsilon", 1e-5f), s.path);
+  bool ones = true, zeros = true;
+  for (int64_t i = 0; i < c; ++i) {
+    ones &= scale.at(i) == 1.0;
+    zeros &= bias.at(i) == 0.0;
+  }
+  std::vector<int64_t> dims(static_cast<size_t>(rank - 1), 1);
+  dims[0] = c;
+  auto buffer = [&](const ConstTensor& v, const char* name) {
+    Tensor t = Tensor::empty(Shape(dims));
+    for (int64_t i = 0; i < c; ++i) t.data()[i] = static_cast<float>(v.at(i));
+    return tape.buffer(t, s.path + (s.path.empty() ? "" : ".") + name);
+  };
+  if (!ones) y = mul(y, buffer(scale, "weight"), s.path);
+  if (!zeros) y = add(y, buffer(bias, "bias"), s.path);
+  return y;
+}
+
+// Resize(X, roi, scales, sizes) on [N, C, H, W] (and [N, C, L] as H = 1): nearest or linear, the
+// coordinate modes torch writes (asymmetric, half_pixel, pytorch_half_pixel, align_corners).
+Var resize_op(const Step& s, std::span<const Value> in) {
+  const Var& x = in[0].var;
+  const int64_t rank = x.shape().rank();
+  BL_CHECK_SHAPE(rank == 4 || rank == 3, "onnx: ", s.node.describe(), ": input of shape ", x.shape().str(),
+                 "; only [N, C, H, W] and [N, C, L] are supported");
+  ResizeAttrs a;
+  const std::string mode = attr_string(s.node, "mode", "nearest");
+  BL_CHECK(mode == "nearest" || mode == "linear", "onnx: ", s.node.describe(), ": attribute mode='", mode,
+           "' is not supported (nearest, linear)");
+  a.mode = mode == "nearest" ? ResizeAttrs::Mode::Nearest : ResizeAttrs::Mode::Linear;
+  const std::string coord = attr_string(s.node, "coordinate_transformation_mode", "half_pixel");
+  if (coord == "asymmetric") a.coord = ResizeAttrs::Coord::Asymmetric;
+  else if (coord == "half_pixel") a.coord = ResizeAttrs::Coord::HalfPixel;
+  else if (coord == "pytorch_half_pixel") a.coord = ResizeAttrs::Coord::PytorchHalfPixel;
+  else if (coord == "align_corners") a.coord = ResizeAttrs::Coord::AlignCorners;
+  else
+    BL_THROW("onnx: ", s.node.describe(), ": attribute coordinate_transformation_mode='", coord,
+             "' is not supported (asymmetric, half_pixel, pytorch_half_pixel, align_corners)");
+  const std::string round = attr_string(s.node, "nearest_mode", "round_prefer_floor");
+  if (round == "floor") a.round = ResizeAttrs::Round::Floor;
+  else if (round == "ceil") a.round = ResizeAttrs::Round::Ceil;
+  else if (round == "round_prefer_floor") a.round = ResizeAttrs::Round::RoundPreferFloor;
+  else if (round == "round_prefer_ceil") a.round = ResizeAttrs::Round::RoundPreferCeil;
+  else BL_THROW("onnx: ", s.node.describe(), ": attribute nearest_mode='", round, "' is not supported");
+  BL_CHECK(attr_int(s.node, "antialias", 0) == 0, "onnx: ", s.node.describe(), ": attribute antialias=1 is not supported");
+  BL_CHECK(attr_string(s.node, "keep_aspect_ratio_policy", "stretch") == "stretch", "onnx: ", s.node.describe(),
+           ": attribute keep_aspect_ratio_policy is not supported (stretch)");
+  BL_CHECK(attr_ints(s.node, "axes").empty(), "onnx: ", s.node.describe(), ": attribute axes is not supported");
+  const std::vector<int64_t> d = dims_of(x);
+  const bool has_scales = in.size() > 2 && in[2].c && in[2].c->numel() > 0;
+  const bool has_sizes = in.size() > 3 && in[3].c && in[3].c->numel() > 0;
+  BL_CHECK(has_scales != has_sizes, "onnx: ", s.node.describe(), ": needs constant scales or sizes (exactly one)");
+  std::vector<double> scale(d.size(), 1.0);
+  std::vector<int64_t> out = d;
+  const ConstTensor& given = *(has_scales ? in[2].c : in[3].c);
+  BL_CHECK(given.numel() == rank, "onnx: ", s.node.describe(), ": ", has_scales ? "scales" : "sizes", " has ",
+           given.numel(), " entries for rank ", rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    if (has_scales) {
+      scale[i] = given.at(i);
+      BL_CHECK(scale[i] > 0, "onnx: ", s.node.describe(), ": scales must be positive");
+      out[i] = static_cast<int64_t>(std::floor(static_cast<double>(d[i]) * scale[i]));
+    } else {
+      out[i] = given.int_at(i);
+    }
+  }
+  BL_CHECK(out[0] == d[0] && out[1] == d[1], "onnx: ", s.node.describe(),
+           ": resizing the batch or channel axis is not supported");
+  const Var x4 = rank == 3 ? reshape(x, std::vector<int64_t>{d[0], d[1], 1, d[2]}, s.path) : x;
+  const int64_t ih = rank == 3 ? 1 : d[2], iw = d[rank - 1];
+  a.out_h = rank == 3 ? 1 : out[2];
+  a.out_w = out[rank - 1];
+  // torch: 1/scale_factor when scales are given, else in/out (float).
+  a.inv_scale_h = rank == 3 ? 1.0f : has_scales ? static_cast<float>(1.0 / scale[2])
+                                                : static_cast<float>(ih) / static_cast<float>(a.out_h);
+  a.inv_scale_w = has_scales ? static_cast<float>(1.0 / scale[rank - 1])
+                             : static_cast<float>(iw) / static_cast<float>(a.out_w);
+  const Var y = resize(x4, a, s.path);
+  return rank == 3 ? reshape(y, std::vector<int64_t>{d[0], d[1], a.out_w}, s.path) : y;
 }
 
 // PRelu: a scalar slope is a leaky_relu node; per-channel slopes (broadcast like numpy) are
@@ -240,7 +387,8 @@ bool is_runnable(std::string_view op) {
       "GlobalAveragePool", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Softmax", "LogSoftmax", "Clip",
       "Add", "Sub", "Mul", "Div", "ReduceMean", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze",
       "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape",
-      "HardSigmoid", "HardSwish", "PRelu", "Neg", "Split"};
+      "HardSigmoid", "HardSwish", "PRelu", "Neg", "Split", "Silu", "Exp", "Log", "Sqrt", "Pow", "Abs", "Erf",
+      "Max", "Min", "Where", "Expand", "ReduceMax", "ConvTranspose", "InstanceNormalization", "Resize"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -257,7 +405,9 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   }
   if (is_layer_op(s.node.op_type) || s.weighted) return one(run_layer(s, in, layer, tape));
   const Var& x = input(s, in, 0).var;
-  BL_CHECK(x.defined() || op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Concat" || op == "MatMul", "onnx: ",
+  BL_CHECK(x.defined() || op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Concat" || op == "MatMul" ||
+               op == "Max" || op == "Min" || op == "Where",
+           "onnx: ",
            s.node.describe(), ": input 0 must be an activation here");
   if (op == "Relu") return one(relu(x, s.path));
   if (op == "LeakyRelu") return one(leaky_relu(x, attr_float(s.node, "alpha", 0.01f), s.path));
@@ -269,8 +419,20 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (op == "Neg") return one(scale(x, -1.0f, s.path));
   if (op == "Split") return split(s, in);
   if (op == "HardSigmoid")
-    return one(hard_sigmoid(s, x, attr_float(s.node, "alpha", 0.2f), attr_float(s.node, "beta", 0.5f), tape));
-  if (op == "HardSwish") return one(mul(x, hard_sigmoid(s, x, 1.0f / 6.0f, 0.5f, tape), s.path));
+    return one(hardsigmoid(x, attr_float(s.node, "alpha", 0.2f), attr_float(s.node, "beta", 0.5f), s.path));
+  if (op == "HardSwish") return one(hardswish(x, s.path));
+  if (op == "Silu") return one(silu(x, s.path));  // fused Sigmoid -> Mul (program.cpp)
+  if (op == "Exp") return one(exp(x, s.path));
+  if (op == "Log") return one(log(x, s.path));
+  if (op == "Sqrt") return one(sqrt(x, s.path));
+  if (op == "Abs") return one(abs(x, s.path));
+  if (op == "Erf") return one(erf(x, s.path));
+  if (op == "Pow") return one(pow_op(s, in));
+  if (op == "Max" || op == "Min") return one(extremum(s, in, tape));
+  if (op == "Where") return one(where_op(s, in, tape));
+  if (op == "Expand") return one(expand_op(s, in, tape));
+  if (op == "InstanceNormalization") return one(instance_norm(s, in, tape));
+  if (op == "Resize") return one(resize_op(s, in));
   if (op == "Softmax" || op == "LogSoftmax") {
     const int64_t rank = x.shape().rank();
     // Before opset 13 the default axis is 1 and the input is coerced to 2-D at that axis: the
@@ -281,7 +443,7 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
     return one(op == "Softmax" ? softmax(x, axis, s.path) : log_softmax(x, axis, s.path));
   }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return one(binary(s, in, tape));
-  if (op == "ReduceMean" || op == "ReduceSum") return one(reduce(s, in));
+  if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax") return one(reduce(s, in));
   if (op == "Identity" || op == "Cast") return {in[0]};
   if (op == "Dropout") return one(dropout(x, 0.5f, s.path));
   if (op == "Flatten") {

@@ -1,5 +1,5 @@
 // Graph -> Program: value slots, what is known when (load / per call / tape), constant folding
-// at load, GELU pattern fusion, and the check that every op that reaches the tape is supported.
+// at load, GELU and SiLU pattern fusion, and the check that every op that reaches the tape is supported.
 #include "models/onnx/build.h"
 
 #include <cmath>
@@ -69,6 +69,35 @@ void fuse_gelu(Program& p) {
     mul2.node.attrs.clear();
     mul2.node.inputs = {p.slot_names[x]};
     mul2.in = {x};
+  }
+}
+
+// torch 1.13 exports nn.SiLU / F.silu as Sigmoid(x) -> Mul(x, .) (either operand order): one
+// Silu step (on the Mul) so rules see the activation, not a product of two activations.
+void fuse_silu(Program& p) {
+  std::vector<int> uses(p.slot_names.size(), 0);
+  for (const Step& s : p.steps)
+    for (int slot : s.in)
+      if (slot >= 0) ++uses[slot];
+  if (p.output_slot >= 0) ++uses[p.output_slot];
+  std::vector<int> producer(p.slot_names.size(), -1);
+  for (size_t k = 0; k < p.steps.size(); ++k)
+    for (int slot : p.steps[k].out)
+      if (slot >= 0) producer[slot] = static_cast<int>(k);
+  for (Step& mul : p.steps) {
+    if (mul.node.op_type != "Mul" || mul.absorbed || mul.known != Known::OnTape || mul.in.size() != 2) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int sig_slot = mul.in[side], x = mul.in[1 - side];
+      if (sig_slot < 0 || x < 0 || uses[sig_slot] != 1 || producer[sig_slot] < 0) continue;
+      Step& sig = p.steps[producer[sig_slot]];
+      if (sig.node.op_type != "Sigmoid" || sig.absorbed || sig.in.size() != 1 || sig.in[0] != x) continue;
+      sig.absorbed = true;
+      mul.node.op_type = "Silu";
+      mul.node.attrs.clear();
+      mul.node.inputs = {p.slot_names[x]};
+      mul.in = {x};
+      break;
+    }
   }
 }
 
@@ -173,6 +202,7 @@ Program build_program(const Graph& g) {
            g.outputs.empty() ? "" : g.outputs[0], "' is not produced by any node");
   p.output_slot = slot_of.at(g.outputs[0]);
   fuse_gelu(p);
+  fuse_silu(p);
   fuse_linear_bias(p);
   // Where a folded weight came from (Identity/Transpose/Cast of an initializer keep its name).
   p.origin.assign(p.slot_names.size(), std::string());

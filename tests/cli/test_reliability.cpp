@@ -36,7 +36,7 @@ size_t count_files(const std::string& dir) {
   size_t n = 0;
   for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
        it.increment(ec))
-    ++n;
+    n += it->path().filename() != ".backlight-manifest";  // batch mode's resume bookkeeping, not an output
   return n;
 }
 

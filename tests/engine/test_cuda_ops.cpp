@@ -100,6 +100,19 @@ std::vector<OpCase> op_cases() {
       {"tanh", {{2, 7}}, [](const V& v) { return tanh(v[0]); }},
       {"gelu", {{2, 7}}, [](const V& v) { return gelu(v[0]); }},
       {"gelu_tanh", {{2, 7}}, [](const V& v) { return gelu(v[0], true); }},
+      {"silu", {{2, 7}}, [](const V& v) { return silu(v[0]); }},
+      {"hardswish", {{2, 7}}, [](const V& v) { return hardswish(v[0]); }, false, -5.0f, 5.0f},
+      {"hardsigmoid", {{2, 7}}, [](const V& v) { return hardsigmoid(v[0], 0.2f, 0.5f); }, false, -5.0f, 5.0f},
+      {"clip", {{2, 7}}, [](const V& v) { return clip(v[0], -0.5f, 0.7f); }},
+      {"exp", {{2, 7}}, [](const V& v) { return backlight::exp(v[0]); }},
+      {"erf", {{2, 7}}, [](const V& v) { return backlight::erf(v[0]); }},
+      {"abs", {{2, 7}}, [](const V& v) { return backlight::abs(v[0]); }},
+      {"pow3", {{2, 7}}, [](const V& v) { return backlight::pow(v[0], 3.0f); }},
+      {"sqrt", {{2, 7}}, [](const V& v) { return backlight::sqrt(v[0]); }, false, 0.5f, 2.0f},
+      {"log", {{2, 7}}, [](const V& v) { return backlight::log(v[0]); }, false, 0.5f, 2.0f},
+      {"div_broadcast", {{2, 3, 4}, {3, 1}}, [](const V& v) { return div(v[0], v[1]); }, false, 0.5f, 2.0f},
+      {"maximum_broadcast", {{2, 3, 4}, {4}}, [](const V& v) { return maximum(v[0], v[1]); }},
+      {"minimum_broadcast", {{2, 3, 4}, {3, 1}}, [](const V& v) { return minimum(v[0], v[1]); }},
       {"add_broadcast", {{2, 3, 4}, {3, 1}}, [](const V& v) { return add(v[0], v[1]); }},
       {"sub_broadcast", {{2, 3, 4}, {4}}, [](const V& v) { return sub(v[0], v[1]); }},
       {"mul_broadcast", {{2, 1, 4}, {3, 1}}, [](const V& v) { return mul(v[0], v[1]); }},
@@ -114,6 +127,14 @@ std::vector<OpCase> op_cases() {
        [](const V& v) { return conv2d(v[0], v[1], v[2], conv(1, 2, 2)); }, true},
       {"conv2d_depthwise", {{1, 4, 8, 8}, {4, 1, 3, 3}, {4}},
        [](const V& v) { return conv2d(v[0], v[1], v[2], conv(1, 1, 1, 4)); }, true},
+      {"conv_transpose2d", {{1, 4, 5, 5}, {4, 3, 3, 3}, {6}},
+       [](const V& v) {
+         ConvTranspose2dAttrs a;
+         a.conv = conv(2, 1, 1, 2);
+         a.output_pad_h = a.output_pad_w = 1;
+         return conv_transpose2d(v[0], v[1], v[2], a);
+       },
+       true},
       {"batchnorm", {{2, 3, 4, 4}, {3}, {3}, {3}, {3}},
        [](const V& v) { return batchnorm(v[0], v[1], v[2], v[3], v[4]); }, false, 0.5f, 2.0f},
       {"maxpool2d", {{2, 3, 9, 9}}, [](const V& v) { return maxpool2d(v[0], pool(3, 2, 1)); }},

@@ -145,11 +145,28 @@ TEST_CASE("heatmap: names round trip; unknown names list the accepted ones") {
   for (VisualSign s : {VisualSign::All, VisualSign::Positive, VisualSign::Negative, VisualSign::AbsoluteValue})
     CHECK(visual_sign_from_string(to_string(s)) == s);
   for (VisualMethod v : {VisualMethod::HeatMap, VisualMethod::BlendedHeatMap, VisualMethod::MaskedImage,
-                         VisualMethod::AlphaScaling})
+                         VisualMethod::AlphaScaling, VisualMethod::TopRegions})
     CHECK(visual_method_from_string(to_string(v)) == v);
   CHECK_THROWS_WITH_AS(visual_sign_from_string("both"), doctest::Contains("all, positive, negative, absolute_value"),
                        Error);
   CHECK_THROWS_WITH_AS(visual_method_from_string("overlay"), doctest::Contains("heat_map, blended_heat_map"), Error);
+}
+
+TEST_CASE("heatmap: top_regions shows the image where the map reaches its top percent, black elsewhere") {
+  // Regions of values 3 (2 px), 2 (3 px), 1 (5 px); top 20%: the first region; top 50%: two.
+  const Tensor m = Tensor::from({2, 5}, {3, 3, 2, 2, 2, 1, 1, 1, 1, 1});
+  const Tensor image = Tensor::full({3, 2, 5}, 0.5f);
+  auto shown = [&](float percent) {
+    const Tensor p = visualize_attribution(m, image, {.method = VisualMethod::TopRegions, .top_percent = percent});
+    int n = 0;
+    for (int64_t i = 0; i < 10; ++i) n += p.data()[i] == 0.5f && p.data()[10 + i] == 0.5f;
+    return n;
+  };
+  CHECK(shown(20) == 2);
+  CHECK(shown(50) == 5);
+  CHECK(shown(100) == 10);
+  CHECK_THROWS_WITH_AS(visualize_attribution(m, image, {.method = VisualMethod::TopRegions, .top_percent = 0}),
+                       doctest::Contains("top_percent in (0, 100]"), Error);
 }
 
 }  // TEST_SUITE

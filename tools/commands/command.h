@@ -34,5 +34,6 @@ Command dissect_command();     // dissect.cpp
 Command visualize_command();   // visualize.cpp
 Command counterfactual_command();  // counterfactual.cpp
 Command tcav_command();        // tcav.cpp
+Command influence_command();  // influence.cpp
 
 }  // namespace backlight::cli

@@ -20,6 +20,7 @@
 #include "tools/cli/finite_check.h"
 #include "io/image_io.h"
 #include "io/npy.h"
+#include "tools/cluster/cluster.h"
 #include "tools/commands/command.h"
 #include "tools/commands/explain_batch.h"
 #include "tools/commands/explain_inputs.h"
@@ -179,6 +180,11 @@ void check_paths(const ExplainConfig& c) {
 
 int run_explain(const Args& args) {
   ExplainConfig config = parse_explain_config(args);  // usage errors before any work
+  // Under mpirun/srun only batch mode splits its work; one image would be explained N times.
+  if (!config.batch && launched_size() > 1)
+    throw UsageError("explain: started as " + std::to_string(launched_size()) +
+                     " MPI processes, but only batch mode (--images DIR or several --image) shares its images "
+                     "across processes; run one image as one process");
   check_paths(config);
   if (config.device == "cuda") {
     require_cuda_device("explain");  // then the methods of cuda_methods() (attribution/on_device.h) run on

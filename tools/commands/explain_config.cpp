@@ -8,9 +8,11 @@
 #include <climits>
 
 #include "attribution/core/limits.h"
+#include "attribution/registry.h"
 #include "engine/parallel.h"
 #include "models/zoo.h"
 #include "io/image_io.h"
+#include "tools/cluster/manifest.h"
 #include "tools/commands/flag_checks.h"
 
 namespace backlight::cli {
@@ -121,6 +123,13 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   }
   MethodOptions& o = c.options;
   o.rules = args.get_or("rules", "");
+  o.base_method = args.get_or("base-method", "");
+  if (!o.base_method.empty()) {
+    if (o.base_method == "xrai") throw UsageError("explain: --base-method cannot be xrai itself");
+    const std::vector<MethodInfo> known = methods();
+    if (std::none_of(known.begin(), known.end(), [&](const MethodInfo& m) { return m.name == o.base_method; }))
+      throw UsageError("explain: --base-method: unknown method '" + o.base_method + "' (backlight methods lists them)");
+  }
   for (const std::string& kv : args.get_all("rule-param")) {
     try {
       o.rule_params.insert(parse_rule_param(kv));
@@ -182,6 +191,10 @@ void parse_methods(const Args& args, ExplainConfig& c) {
   const bool permutes = std::find(c.methods.begin(), c.methods.end(), "feature_permutation") != c.methods.end();
   c.chunk = permutes ? kExplainPermutationChunk : 1;
   if (const auto k = positive_flag(args, "chunk")) c.chunk = static_cast<int>(*k);
+  c.fresh = args.flag("fresh");
+  // Flags that change no output file; everything else (and the files flags name) identifies the job.
+  static constexpr std::string_view kNotInFingerprint[] = {"threads", "json", "fresh"};
+  c.fingerprint = args_fingerprint(args, kNotInFingerprint);
 }
 
 void parse_output(const Args& args, ExplainConfig& c) {
@@ -202,7 +215,7 @@ void parse_output(const Args& args, ExplainConfig& c) {
     throw UsageError(std::string("explain: --visual: ") + e.what());
   }
   // Captum cannot mask or fade with both signs at once; those default to the magnitude.
-  const bool needs_magnitude = !uses_colormap(v.method);
+  const bool needs_magnitude = !uses_colormap(v.method) && v.method != VisualMethod::TopRegions;
   const std::string sign = args.get_or("sign", needs_magnitude ? "absolute_value" : "all");
   try {
     v.sign = visual_sign_from_string(sign);
@@ -212,6 +225,11 @@ void parse_output(const Args& args, ExplainConfig& c) {
   if (needs_magnitude && v.sign == VisualSign::All)
     throw UsageError("explain: --visual " + to_string(v.method) +
                      " needs --sign positive, negative or absolute_value (one mask cannot show both signs)");
+  if (const auto p = args.get_double("top-percent")) {
+    if (!(*p > 0 && *p <= 100))
+      throw UsageError("explain: --top-percent expects a share of the pixels in (0, 100], got " + std::to_string(*p));
+    v.top_percent = static_cast<float>(*p);
+  }
   const std::string cmap = args.get_or("colormap", "auto");
   if (cmap != "auto") {
     try {
@@ -259,6 +277,7 @@ std::vector<FlagSpec> explain_flags() {
        .help = std::string("methods; default: ") + kExplainDefaultMethods + " (tabular rows and token ids: " +
                kExplainDefaultNonImageMethods + ")"},
       {.name = "rules", .metavar = "NAME", .help = "rule set for lrp / layer_lrp (backlight rules)"},
+      {.name = "base-method", .metavar = "NAME", .help = "xrai: the method inside (default integrated_gradients, min/max baselines)"},
       {.name = "rule-param", .metavar = "KEY=VALUE", .help = "rule set parameter, e.g. gamma=0.5", .repeated = true},
       {.name = "target", .metavar = "N|top1", .help = "class to explain (default top1)"},
       {.name = "layer",
@@ -281,6 +300,10 @@ std::vector<FlagSpec> explain_flags() {
       {.name = "chunk",
        .metavar = "N",
        .help = "batch mode: same-size images per method call (default 1; 16 with feature_permutation)"},
+      {.name = "fresh",
+       .kind = FlagKind::Bool,
+       .help = "batch mode: redo every image (default: resume, skipping images whose outputs a previous run of "
+               "the same command completed; docs/cluster.md)"},
       {.name = "seed", .metavar = "N", .help = "seed of every random draw"},
       {.name = "device", .metavar = "cpu|cuda", .help = "device (cuda needs a CUDA build and a device)"},
       {.name = "threads",
@@ -298,7 +321,8 @@ std::vector<FlagSpec> explain_flags() {
        .help = "raw float32 attribution of the first method (batch: DIR/<stem>.npy)"},
       {.name = "visual",
        .metavar = "NAME",
-       .help = "heat_map (default), blended_heat_map, masked_image or alpha_scaling"},
+       .help = "heat_map (default), blended_heat_map, masked_image, alpha_scaling or top_regions (XRAI)"},
+      {.name = "top-percent", .metavar = "X", .help = "--visual top_regions: share of the pixels shown (default 30)"},
       {.name = "sign",
        .metavar = "NAME",
        .help = "all (default for heat maps), positive, negative or absolute_value (default for masked_image and "

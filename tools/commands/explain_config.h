@@ -54,6 +54,8 @@ struct ExplainConfig {
   bool layer_given = false, neuron_given = false;
   std::optional<int64_t> target_class;  ///< nullopt: top1
   int chunk = 1;                       ///< batch mode: images per method call (--chunk)
+  bool fresh = false;                  ///< --fresh: batch mode ignores the resume manifest
+  std::string fingerprint;             ///< the job's identity for the resume manifest (tools/cluster/manifest.h)
   // output
   std::string out;                     ///< PNG file (single) or folder (batch)
   std::optional<std::string> save;     ///< .npy file (single) or folder (batch)

@@ -6,6 +6,7 @@
 
 #include "engine/parallel.h"
 #include "engine/cuda/device.h"
+#include "tools/cluster/cluster.h"
 #include "tools/commands/command.h"
 
 #ifndef BACKLIGHT_BUILD_TYPE
@@ -47,6 +48,10 @@ int run_info(const Args& args) {
         {"cuda_compiled", cuda_compiled()},
         {"cuda_devices", cuda_device_count()},
         {"cuda_summary", devices},
+        {"mpi_compiled", mpi_compiled()},
+        {"mpi_library", mpi_library_version()},
+        {"mpi_launched", launched_by_mpi()},
+        {"mpi_ranks", launched_size()},
     };
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -60,7 +65,12 @@ int run_info(const Args& args) {
             << "cpu threads:  " << num_threads() << " (OpenMP; OMP_NUM_THREADS overrides), "
             << std::thread::hardware_concurrency() << " hardware threads\n"
             << "cuda backend: " << (cuda_compiled() ? "compiled in" : "not compiled in") << "\n"
-            << "cuda devices: " << indented << "\n";
+            << "cuda devices: " << indented << "\n"
+            << "mpi:          "
+            << (mpi_compiled() ? "compiled in (" + mpi_library_version() + ")" : std::string("not compiled in")) << "; "
+            << (launched_by_mpi() ? "launched as " + std::to_string(launched_size()) + " ranks"
+                                  : std::string("not launched by mpirun/srun (1 rank)"))
+            << "\n";
   return 0;
 }
 

@@ -8,11 +8,16 @@
 #include <ctime>
 #include <iostream>
 #include <numeric>
+#include <filesystem>
+#include <optional>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
 
 #include "models/data/shapes.h"
+#include "models/data/label_flip.h"
+#include "models/checkpoints.h"
 #include "engine/losses.h"
 #include "engine/optim.h"
 #include "engine/parallel.h"
@@ -31,6 +36,10 @@ struct TrainSettings {
   uint64_t seed = 0;
   float lr = 0.0f;
   std::string out;
+  std::string optimizer = "adam";
+  int64_t save_every = 0;  // optimizer steps between checkpoints; 0: none
+  std::string checkpoint_dir;
+  double flip_fraction = 0.0;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -59,11 +68,26 @@ TrainSettings parse_settings(const Args& args) {
   s.out = *out;
   check_output_file(s.out, "train: --out");
   if (const auto dir = args.get("images")) check_output_dir(*dir, "train: --images");
+  s.optimizer = args.get_or("optimizer", "adam");
+  if (s.optimizer != "adam" && s.optimizer != "sgd")
+    throw UsageError("train: --optimizer accepts adam or sgd, got '" + s.optimizer + "'");
+  s.save_every = positive_flag(args, "save-every", INT32_MAX).value_or(0);
+  s.checkpoint_dir = args.get_or("checkpoint-dir", "");
+  if (s.save_every > 0 && s.checkpoint_dir.empty())
+    throw UsageError("train: --save-every needs --checkpoint-dir DIR (where the checkpoints go)");
+  if (s.save_every == 0 && !s.checkpoint_dir.empty())
+    throw UsageError("train: --checkpoint-dir needs --save-every N (optimizer steps between checkpoints)");
+  if (!s.checkpoint_dir.empty()) check_output_dir(s.checkpoint_dir, "train: --checkpoint-dir");
+  if (const auto f = args.get_double("flip-labels")) {
+    if (!(*f >= 0.0 && *f < 1.0))
+      throw UsageError("train: --flip-labels expects a fraction in [0, 1), got " + std::to_string(*f));
+    s.flip_fraction = *f;
+  }
   return s;
 }
 
 // Samples `indices` of dataset `seed` as one batch (generated in parallel).
-ShapesBatch gather(uint64_t seed, std::span<const int64_t> indices) {
+ShapesBatch gather(uint64_t seed, std::span<const int64_t> indices, double flip_fraction) {
   const ShapesConfig cfg;
   const int64_t n = static_cast<int64_t>(indices.size()), h = cfg.height, w = cfg.width;
   ShapesBatch b{Tensor::empty({n, 3, h, w}), std::vector<int64_t>(indices.size()), Tensor()};
@@ -71,7 +95,8 @@ ShapesBatch gather(uint64_t seed, std::span<const int64_t> indices) {
     for (int64_t i = lo; i < hi; ++i) {
       const ShapesSample s = make_shapes_sample(cfg, seed, indices[static_cast<size_t>(i)]);
       std::copy(s.image.span().begin(), s.image.span().end(), b.images.data() + i * 3 * h * w);
-      b.labels[static_cast<size_t>(i)] = s.label;
+      const int64_t index = indices[static_cast<size_t>(i)];
+      b.labels[static_cast<size_t>(i)] = flipped_label(seed, index, flip_fraction, s.label, kNumShapeClasses);
     }
   });
   return b;
@@ -113,27 +138,62 @@ int run_train(const Args& args) {
     throw UsageError("train: --samples must stay below the held-out range (" + std::to_string(kShapesHeldOutBegin) +
                      "), got " + std::to_string(s.samples));
   if (s.threads > 0) set_num_threads(static_cast<int>(s.threads));
+  if (!s.checkpoint_dir.empty()) std::filesystem::create_directories(s.checkpoint_dir);
   const auto t0 = std::chrono::steady_clock::now();
   const std::clock_t cpu0 = std::clock();
   std::mt19937_64 rng(s.seed);
   ModulePtr model = make_shapes_cnn(rng);
-  Adam adam(*model, AdamOptions{.lr = s.lr});
+  if (const auto init = args.get("init")) {
+    // Fine-tuning (e.g. on flipped labels) from trained weights instead of the random init.
+    if (*init == "default") model = default_model();
+    else load_weights(*model, *init, LoadOptions{.arch = "shapes_cnn"});
+  }
+  // One of the two optimizers; step() updates the model in place.
+  std::optional<Adam> adam;
+  std::optional<SGD> sgd;
+  if (s.optimizer == "adam") adam.emplace(*model, AdamOptions{.lr = s.lr});
+  else sgd.emplace(*model, SGDOptions{.lr = s.lr});
+  const std::map<std::string, std::string> data_meta = {
+      {"arch", "shapes_cnn"},
+      {"num_classes", std::to_string(kNumShapeClasses)},
+      {"data_seed", std::to_string(s.seed)},
+      {"train_indices", "[0, " + std::to_string(s.samples) + ")"},
+      {"samples", std::to_string(s.samples)},
+      {"flip_labels", fixed(s.flip_fraction, 6)},
+      {"optimizer", s.optimizer}};
+  int64_t step = 0;
+  // The float lr as the decimal the user typed (7 significant digits), not its binary expansion.
+  const double lr_meta = [&] {
+    std::ostringstream os;
+    os.precision(7);
+    os << s.lr;
+    return std::stod(os.str());
+  }();
   std::vector<int64_t> order(static_cast<size_t>(s.samples));
   std::iota(order.begin(), order.end(), int64_t{0});
 
   std::cerr << "train: shapes_cnn on " << s.samples << " samples of dataset " << s.seed << ", " << s.epochs
-            << " epochs, batch " << s.batch << ", Adam lr " << s.lr << ", " << num_threads() << " threads\n";
+            << " epochs, batch " << s.batch << ", " << (adam ? "Adam" : "SGD") << " lr " << s.lr << ", "
+            << num_threads() << " threads";
+  if (s.flip_fraction > 0) std::cerr << ", labels flipped with probability " << s.flip_fraction;
+  if (s.save_every > 0) std::cerr << ", a checkpoint every " << s.save_every << " steps in " << s.checkpoint_dir;
+  std::cerr << "\n";
   for (int64_t epoch = 1; epoch <= s.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     double loss_sum = 0.0;
     int64_t correct = 0;
     for (int64_t begin = 0; begin < s.samples; begin += s.batch) {
       const int64_t n = std::min(s.batch, s.samples - begin);
-      const ShapesBatch b = gather(s.seed, std::span<const int64_t>(order).subspan(static_cast<size_t>(begin), n));
+      const ShapesBatch b =
+          gather(s.seed, std::span<const int64_t>(order).subspan(static_cast<size_t>(begin), n), s.flip_fraction);
       Tape tape;  // a new tape per step: the step updates the parameters the old tape holds
       const Var logits = model->forward(tape.input(b.images));
       const Var loss = cross_entropy(logits, b.labels);
-      adam.step(parameter_gradients(*model, loss));
+      const NamedTensors grads = parameter_gradients(*model, loss);
+      if (adam) adam->step(grads);
+      else sgd->step(grads);
+      ++step;
+      if (s.save_every > 0 && step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, lr_meta, epoch, step, data_meta);
       loss_sum += static_cast<double>(loss.value().item()) * static_cast<double>(n);
       correct += count_correct(logits.value(), b.labels);
     }
@@ -147,6 +207,9 @@ int run_train(const Args& args) {
   const std::string command = "backlight train --model shapes_cnn --epochs " + std::to_string(s.epochs) +
                               " --seed " + std::to_string(s.seed) + " --samples " + std::to_string(s.samples) +
                               " --batch " + std::to_string(s.batch) + " --lr " + fixed(s.lr, 6) +
+                              (s.optimizer != "adam" ? " --optimizer " + s.optimizer : "") +
+                              (args.has("init") ? " --init " + args.get_or("init", "") : "") +
+                              (s.flip_fraction > 0 ? " --flip-labels " + fixed(s.flip_fraction, 6) : "") +
                               (s.threads > 0 ? " --threads " + std::to_string(s.threads) : "") + " --out " + s.out;
   save_weights(*model, s.out,
                {{"arch", "shapes_cnn"},
@@ -163,6 +226,8 @@ int run_train(const Args& args) {
                 {"train_seconds", fixed(train_seconds, 1)},
                 {"train_cpu_seconds", fixed(cpu_seconds, 1)},
                 {"threads", std::to_string(num_threads())},
+                {"optimizer", s.optimizer},
+                {"flip_labels", fixed(s.flip_fraction, 6)},
                 {"command", command}});
   std::cout << "held-out accuracy " << fixed(100.0 * accuracy, 2) << "% (" << s.held_out
             << " samples from index " << kShapesHeldOutBegin << "), training " << fixed(train_seconds, 1)
@@ -191,7 +256,12 @@ Command train_command() {
           "into the file's metadata. The embedded default weights were made with:\n"
           "  backlight train --model shapes_cnn --epochs 4 --samples 12800 --seed 1 --threads 1 \\\n"
           "      --out models/weights/shapes_cnn.safetensors --images models/images\n"
-          "(--threads 1: the float sums, hence the weights, depend on the thread count).",
+          "(--threads 1: the float sums, hence the weights, depend on the thread count).\n"
+          "With --save-every N --checkpoint-dir DIR it also writes the weights every N optimizer steps\n"
+          "as DIR/checkpoint-<step>.safetensors with the learning rate, epoch and step in the metadata\n"
+          "(the checkpoints `backlight influence` reads). --flip-labels F changes each training label\n"
+          "with probability F to another class (models/data/label_flip.h, seeded by --seed), to check\n"
+          "that influence self-scores find the flipped ones.",
       .flags =
           {
               {.name = "model", .metavar = "NAME", .help = "architecture; only shapes_cnn (default)"},
@@ -204,6 +274,11 @@ Command train_command() {
               {.name = "held-out", .metavar = "N", .help = "held-out samples to evaluate; default 1000"},
               {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads; default: all (OMP_NUM_THREADS)"},
               {.name = "images", .metavar = "DIR", .help = "also write default_images() as DIR/<class>.png"},
+              {.name = "init", .metavar = "FILE|default", .help = "start from these weights (default: the embedded model) instead of a random init"},
+              {.name = "optimizer", .metavar = "NAME", .help = "adam (default) or sgd (torch.optim's formulas)"},
+              {.name = "save-every", .metavar = "N", .help = "write a checkpoint every N optimizer steps (for backlight influence)"},
+              {.name = "checkpoint-dir", .metavar = "DIR", .help = "where --save-every writes checkpoint-<step>.safetensors (lr, epoch, step in metadata)"},
+              {.name = "flip-labels", .metavar = "FRACTION", .help = "train on wrong labels: each sample's label changes with this probability (seeded by --seed)"},
           },
       .run = run_train,
   };

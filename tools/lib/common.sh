@@ -8,10 +8,12 @@
 
 # Everything the build needs; all from Debian 12. make: cmake's generator (only a Recommends
 # of cmake, so --no-install-recommends would skip it).
+# libopenmpi-dev, openmpi-bin: dataset-scale runs under mpirun (the "mpi" test suite runs 2 and 3 ranks).
 # python3-venv, python3-dev, python3-pytest, python3-numpy: the Python package's stage (its build
 # requirement nanobind comes from the package index into the stage's venv, as for any pip build).
 BL_PACKAGES=(cmake make g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev ccache
-             libonnx-dev libprotobuf-dev python3-venv python3-dev python3-pytest python3-numpy)
+             libonnx-dev libprotobuf-dev python3-venv python3-dev python3-pytest python3-numpy
+             libopenmpi-dev openmpi-bin)
 
 bl_repo_root() (
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd

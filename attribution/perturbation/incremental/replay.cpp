@@ -32,6 +32,11 @@ struct BatchAxisUse {
   std::string operator()(const GeluAttrs&) const { return {}; }
   std::string operator()(const ScaleAttrs&) const { return {}; }
   std::string operator()(const DropoutAttrs&) const { return {}; }
+  std::string operator()(const PowAttrs&) const { return {}; }
+  std::string operator()(const ClipAttrs&) const { return {}; }
+  std::string operator()(const HardSigmoidAttrs&) const { return {}; }
+  std::string operator()(const ConvTranspose2dAttrs&) const { return {}; }
+  std::string operator()(const ResizeAttrs&) const { return {}; }
   std::string operator()(const AxisAttrs& a) const {
     return resolved_axis(a.axis, x.rank()) == 0 ? " works along the batch axis" : "";
   }

@@ -63,15 +63,15 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   return y;
 }
 
-Tensor map_unary(const Tensor& x, maps::Unary op, float p) {
+Tensor map_unary(const Tensor& x, maps::Unary op, float p, float q) {
   Tensor y = out_like(x.shape(), x);
-  cuda::map_unary(ctx_of(x), op, p, x.device_data(), y.device_data(), x.numel());
+  cuda::map_unary(ctx_of(x), op, p, q, x.device_data(), y.device_data(), x.numel());
   return y;
 }
 
-Tensor map_grad(const Tensor& g, const Tensor& v, maps::Grad op, float p) {
+Tensor map_grad(const Tensor& g, const Tensor& v, maps::Grad op, float p, float q) {
   Tensor y = out_like(g.shape(), g);
-  cuda::map_grad(ctx_of(g), op, p, g.device_data(), v.device_data(), y.device_data(), g.numel());
+  cuda::map_grad(ctx_of(g), op, p, q, g.device_data(), v.device_data(), y.device_data(), g.numel());
   return y;
 }
 

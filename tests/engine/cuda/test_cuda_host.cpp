@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/functional/elementwise.h"
 #include "engine/functional/map.h"
 #include "engine/cuda/check.h"
 #include "engine/functional/map_math.h"
@@ -78,6 +79,31 @@ TEST_CASE("cuda/map_math: fn::map_named on the CPU equals the per-element device
     CAPTURE(op);
     const Tensor y = fn::map_grad_named(g, x, nullptr, d, 0.3f);
     for (int64_t i = 0; i < x.numel(); ++i) CHECK(y.data()[i] == near(maps::apply_grad(d, 0.75f, x.data()[i], 0.3f)));
+  }
+}
+
+TEST_CASE("cuda/map_math: the ONNX import maps (exp ... hardswish) on the CPU equal the device formula") {
+  const Tensor x = Tensor::from(Shape{static_cast<int64_t>(kProbe.size())}, kProbe);
+  const Tensor g = Tensor::full(x.shape(), 0.75f);
+  auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b || a == near(b); };
+  for (int op = static_cast<int>(maps::Unary::Exp); op <= static_cast<int>(maps::Unary::HardSwish); ++op) {
+    const auto u = static_cast<maps::Unary>(op);
+    CAPTURE(op);
+    const Tensor y = fn::map_named(x, nullptr, u, -0.5f, 0.7f);
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK(same(y.data()[i], maps::apply_unary(u, x.data()[i], -0.5f, 0.7f)));
+  }
+  for (int op = static_cast<int>(maps::Grad::Exp); op <= static_cast<int>(maps::Grad::HardSwish); ++op) {
+    const auto d = static_cast<maps::Grad>(op);
+    CAPTURE(op);
+    const Tensor y = fn::map_grad_named(g, x, nullptr, d, -0.5f, 0.7f);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      CHECK(same(y.data()[i], maps::apply_grad(d, 0.75f, x.data()[i], -0.5f, 0.7f)));
+  }
+  for (int op = 0; op <= static_cast<int>(maps::Binary::MaxWeight); ++op) {
+    const auto b = static_cast<maps::Binary>(op);
+    CAPTURE(op);
+    const Tensor y = fn::binary(b, x, g, nullptr);
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK(same(y.data()[i], maps::apply_binary(b, x.data()[i], 0.75f)));
   }
 }
 

@@ -1,0 +1,300 @@
+// `backlight influence`: TracIn (attribution/influence/tracin.h) from training checkpoints. For
+// test examples, the training examples that helped (proponents) and hurt (opponents) most; with
+// --self-influence, the training examples ranked by self-influence (likely mislabelled first).
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "attribution/core/progress.h"
+#include "attribution/influence/tracin.h"
+#include "engine/parallel.h"
+#include "io/image_io.h"
+#include "models/checkpoints.h"
+#include "models/default_model.h"
+#include "models/zoo.h"
+#include "render/grid.h"
+#include "render/resize.h"
+#include "tools/commands/command.h"
+#include "tools/commands/flag_checks.h"
+#include "tools/commands/influence_data.h"
+
+namespace backlight::cli {
+namespace {
+
+// The architecture the checkpoints are loaded into.
+ModulePtr architecture(const std::string& name, const std::map<std::string, std::string>& meta) {
+  int64_t classes = kNumShapeClasses;
+  if (const auto it = meta.find("num_classes"); it != meta.end()) classes = std::stoll(it->second);
+  if (name == "shapes_cnn") {
+    std::mt19937_64 rng(0);  // every tensor is replaced by a checkpoint's
+    return make_shapes_cnn(rng, classes);
+  }
+  for (const ModelInfo& mi : zoo_models())
+    if (mi.name == name) return make_model(name, {.num_classes = classes});
+  throw UsageError("influence: --model: unknown model '" + name + "' (see 'backlight models')");
+}
+
+std::string score_text(float v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
+std::vector<int64_t> predictions(const Module& model, const Tensor& images) {
+  Tape tape(TapeOptions{.record = false});
+  const Tensor z = model.forward(tape.input(images)).value();
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < z.size(0); ++i) {
+    const float* r = z.data() + i * z.size(1);
+    out.push_back(std::max_element(r, r + z.size(1)) - r);
+  }
+  return out;
+}
+
+// Panels of one row, all resized to the size of the first.
+Tensor row_grid(std::vector<Panel> panels, int64_t size) {
+  for (Panel& p : panels)
+    if (p.image.size(1) != size || p.image.size(2) != size) p.image = resize_image(p.image, size, size);
+  return make_grid(panels, GridOptions{.min_panel_size = 96, .gap = 6});
+}
+
+// Rows stacked vertically on white, left-aligned.
+Tensor stack_rows(const std::vector<Tensor>& rows) {
+  int64_t h = 0, w = 0;
+  for (const Tensor& r : rows) {
+    h += r.size(1);
+    w = std::max(w, r.size(2));
+  }
+  Tensor out = Tensor::full(Shape{3, h, w}, 1.0f);
+  int64_t y0 = 0;
+  for (const Tensor& r : rows) {
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < r.size(1); ++y)
+        std::copy(r.data() + (c * r.size(1) + y) * r.size(2), r.data() + (c * r.size(1) + y + 1) * r.size(2),
+                  out.data() + (c * h + y0 + y) * w);
+    y0 += r.size(1);
+  }
+  return out;
+}
+
+struct Setup {
+  std::string arch;
+  ModulePtr model;
+  std::vector<CheckpointInfo> infos;
+  std::vector<TracInCheckpoint> checkpoints;
+  TrainingSet train;
+  TracInOptions options;
+  int64_t top = 10;
+};
+
+Setup setup(const Args& args) {
+  Setup s;
+  const auto dir = args.get("checkpoints");
+  if (!dir) throw UsageError("influence: --checkpoints DIR is required (written by backlight train --save-every N)");
+  const auto train = args.get("train");
+  if (!train) throw UsageError("influence: --train builtin:shapes|DIR is required");
+  s.options.method = [&] {
+    try {
+      return tracin_method_from_string(args.get_or("method", "tracincp"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("influence: --method: ") + e.what());
+    }
+  }();
+  if (const auto layers = args.get_list("layers")) s.options.layers = *layers;
+  s.options.batch_size = positive_flag(args, "batch", 4096).value_or(64);
+  s.options.projection_dim = positive_flag(args, "projection-dim", 1 << 20).value_or(16);
+  s.options.seed = seed_flag(args).value_or(0);
+  s.top = positive_flag(args, "top", 1000).value_or(10);
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
+  s.infos = list_checkpoints(*dir);
+  s.arch = args.get_or("model", s.infos[0].metadata.count("arch") ? s.infos[0].metadata.at("arch") : "shapes_cnn");
+  s.model = architecture(s.arch, s.infos[0].metadata);
+  for (const CheckpointInfo& c : s.infos)
+    s.checkpoints.push_back({c.lr, [m = s.model, c] { return load_checkpoint(*m, c); }});
+  s.train = training_set(*train, s.infos[0].metadata, positive_flag(args, "train-limit", INT32_MAX).value_or(0));
+  return s;
+}
+
+nlohmann::json example_json(const Setup& s, int64_t index, float score, int64_t label) {
+  nlohmann::json j = {{"index", index}, {"score", score}, {"source", s.train.name(index)}, {"label", label},
+                      {"class", class_name(s.arch, label)}};
+  if (s.train.has_flips) j["flipped"] = s.train.flipped(index);
+  return j;
+}
+
+// Labels of the training examples named in `ranked` (one batch load each: few of them).
+std::vector<int64_t> labels_of(const Setup& s, const std::vector<int64_t>& idx) {
+  std::vector<int64_t> out;
+  for (int64_t i : idx) out.push_back(s.train.source.load(i, 1).labels.at(0));
+  return out;
+}
+
+std::vector<Panel> ranked_panels(const Setup& s, const Ranked& r, const std::vector<int64_t>& labels, const char* tag) {
+  std::vector<Panel> out;
+  for (size_t i = 0; i < r.indices.size(); ++i) {
+    std::string label = std::string(tag) + std::to_string(i + 1) + " " + score_text(r.scores[i]) + " " +
+                        class_name(s.arch, labels[i]) + " #" + std::to_string(r.indices[i]);
+    if (s.train.has_flips && s.train.flipped(r.indices[i])) label += " FLIPPED";
+    out.push_back({s.train.image(r.indices[i]), label});
+  }
+  return out;
+}
+
+int run_self_influence(const Args& args, Setup& s) {
+  Progress progress("tracin self-influence", s.train.source.size * static_cast<int64_t>(s.checkpoints.size()));
+  s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
+  const Tensor self = tracin_self_influence(s.checkpoints, s.train.source, s.options);
+  progress.finish();
+  const int64_t n = self.numel();
+  const Ranked r = top_k(self.span(), std::min(n, s.top), true);
+  const std::vector<int64_t> labels = labels_of(s, r.indices);
+  nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
+                      {"train", s.train.description}, {"train_size", n}};
+  j["self_influence"] = nlohmann::json::array();
+  for (size_t i = 0; i < r.indices.size(); ++i) j["self_influence"].push_back(example_json(s, r.indices[i], r.scores[i], labels[i]));
+  if (s.train.has_flips) {
+    // precision at k for every k up to --top: how many of the k highest are flipped ones
+    int64_t flipped_total = 0, hits = 0;
+    for (int64_t i = 0; i < n; ++i) flipped_total += s.train.flipped(i);
+    for (int64_t i : r.indices) hits += s.train.flipped(i);
+    j["flipped_total"] = flipped_total;
+    j["precision_at_top"] = static_cast<double>(hits) / static_cast<double>(std::max<size_t>(1, r.indices.size()));
+  }
+  if (args.flag("json")) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "self-influence (" << to_string(s.options.method) << ", " << s.infos.size() << " checkpoints) of "
+              << s.train.description << ", highest first:\n";
+    for (size_t i = 0; i < r.indices.size(); ++i)
+      std::cout << "  " << std::setw(3) << i + 1 << "  " << std::setw(10) << score_text(r.scores[i]) << "  "
+                << s.train.name(r.indices[i]) << "  label " << class_name(s.arch, labels[i])
+                << (s.train.has_flips && s.train.flipped(r.indices[i]) ? "  (flipped)" : "") << "\n";
+    if (s.train.has_flips)
+      std::cout << "precision at " << r.indices.size() << ": " << j["precision_at_top"].get<double>() << " ("
+                << j["flipped_total"].get<int64_t>() << " of " << n << " labels flipped)\n";
+  }
+  if (const auto out = args.get("out")) {
+    std::vector<Panel> panels = ranked_panels(s, r, labels, "S");
+    std::vector<Tensor> rows;
+    for (size_t b = 0; b < panels.size(); b += 10)
+      rows.push_back(row_grid({panels.begin() + static_cast<std::ptrdiff_t>(b),
+                               panels.begin() + static_cast<std::ptrdiff_t>(std::min(panels.size(), b + 10))},
+                              panels[0].image.size(1)));
+    write_png(*out, stack_rows(rows));
+    std::cerr << "influence: wrote " << *out << "\n";
+  }
+  return 0;
+}
+
+int run_influence(const Args& args) {
+  Setup s = setup(args);
+  if (args.flag("self-influence")) {
+    if (args.has("test")) throw UsageError("influence: --self-influence ranks the training set; drop --test");
+    return run_self_influence(args, s);
+  }
+  const auto test_spec = args.get("test");
+  if (!test_spec) throw UsageError("influence: --test IMG|DIR|builtin:<class> is required (or --self-influence)");
+  const TestSet test = test_set(*test_spec);
+  const int64_t t = test.images.size(0);
+  // Label of each test example: --label, or the class the last checkpoint predicts.
+  const ModulePtr last = s.checkpoints.back().load();
+  const std::vector<int64_t> pred = predictions(*last, test.images);
+  LabeledBatch tb{test.images, pred};
+  if (const auto k = args.get_int("label", 0, 1 << 20)) std::fill(tb.labels.begin(), tb.labels.end(), *k);
+
+  Progress progress("tracin", s.train.source.size * static_cast<int64_t>(s.checkpoints.size()));
+  s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
+  const Tensor scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options);
+  progress.finish();
+  const int64_t n = scores.size(1);
+
+  nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
+                      {"train", s.train.description}, {"train_size", n}, {"tests", nlohmann::json::array()}};
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < t; ++i) {
+    const std::span<const float> row(scores.data() + i * n, static_cast<size_t>(n));
+    const Ranked pro = top_k(row, s.top, true), opp = top_k(row, s.top, false);
+    const std::vector<int64_t> pl = labels_of(s, pro.indices), ol = labels_of(s, opp.indices);
+    nlohmann::json tj = {{"source", test.names[static_cast<size_t>(i)]},
+                         {"label", tb.labels[static_cast<size_t>(i)]},
+                         {"class", class_name(s.arch, tb.labels[static_cast<size_t>(i)])},
+                         {"predicted", class_name(s.arch, pred[static_cast<size_t>(i)])},
+                         {"proponents", nlohmann::json::array()},
+                         {"opponents", nlohmann::json::array()}};
+    for (size_t k = 0; k < pro.indices.size(); ++k) tj["proponents"].push_back(example_json(s, pro.indices[k], pro.scores[k], pl[k]));
+    for (size_t k = 0; k < opp.indices.size(); ++k) tj["opponents"].push_back(example_json(s, opp.indices[k], opp.scores[k], ol[k]));
+    j["tests"].push_back(tj);
+    if (!args.flag("json")) {
+      std::cout << test.names[static_cast<size_t>(i)] << " (label " << tj["class"].get<std::string>() << ", predicted "
+                << tj["predicted"].get<std::string>() << "), " << to_string(s.options.method) << " over "
+                << s.infos.size() << " checkpoints:\n";
+      for (const auto* part : {"proponents", "opponents"}) {
+        std::cout << "  " << part << ":\n";
+        for (const auto& e : tj[part])
+          std::cout << "    " << std::setw(10) << score_text(e["score"].get<float>()) << "  " << e["source"].get<std::string>()
+                    << "  label " << e["class"].get<std::string>()
+                    << (e.contains("flipped") && e["flipped"].get<bool>() ? "  (flipped)" : "") << "\n";
+      }
+    }
+    if (args.has("out")) {
+      const Tensor img = test.images.slice_batch(i, i + 1).reshape({3, test.images.size(2), test.images.size(3)});
+      const int64_t size = s.train.image(pro.indices.at(0)).size(1);
+      std::vector<Panel> top{{img, "test: " + tj["class"].get<std::string>()}};
+      for (Panel& p : ranked_panels(s, pro, pl, "P")) top.push_back(std::move(p));
+      std::vector<Panel> bottom{{Tensor::full(Shape{3, size, size}, 1.0f), "opponents:"}};
+      for (Panel& p : ranked_panels(s, opp, ol, "O")) bottom.push_back(std::move(p));
+      rows.push_back(row_grid(top, size));
+      rows.push_back(row_grid(bottom, size));
+    }
+  }
+  if (args.flag("json")) std::cout << j.dump(2) << "\n";
+  if (const auto out = args.get("out")) {
+    write_png(*out, stack_rows(rows));
+    std::cerr << "influence: wrote " << *out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command influence_command() {
+  return {
+      .name = "influence",
+      .summary = "training examples that most influenced a prediction (TracIn), or self-influence",
+      .description =
+          "TracIn (Pruthi et al. 2020) from training checkpoints: influence(z, z') = sum over checkpoints of\n"
+          "lr_i * grad L(z) . grad L(z') on the chosen layers (default: the last Linear layer), with the\n"
+          "per-example cross-entropy (sum reduction). For every --test example: the --top training examples\n"
+          "with the highest scores (proponents) and the lowest (opponents); the test label is --label or the\n"
+          "class the last checkpoint predicts. With --self-influence: training examples ranked by\n"
+          "sum lr_i |grad L(z)|^2 (mislabelled and unusual examples first). Methods: tracincp (exact, any\n"
+          "Linear/Conv2d layers), fast (TracInCPFast: one Linear layer, (a.a')(g.g'), weight only) and\n"
+          "fast-rand-proj (fast on random projections of a and g, --projection-dim rows, --seed).\n"
+          "Checkpoints: backlight train --save-every N --checkpoint-dir DIR. Training data are streamed in\n"
+          "batches of --batch. Progress on stderr. See docs/influence.md.",
+      .flags =
+          {
+              {.name = "model", .metavar = "NAME", .help = "architecture of the checkpoints (default: their \"arch\" metadata, else shapes_cnn)"},
+              {.name = "checkpoints", .metavar = "DIR", .help = "folder of checkpoint *.safetensors with \"lr\" metadata (required)"},
+              {.name = "train", .metavar = "DIR|builtin:shapes", .help = "training set: class subfolders, or the shapes samples the checkpoints were trained on"},
+              {.name = "train-limit", .metavar = "N", .help = "use only the first N training examples"},
+              {.name = "test", .metavar = "IMG|DIR|builtin:<class>", .help = "test image(s) to explain"},
+              {.name = "label", .metavar = "K", .help = "class of the test examples' loss (default: the prediction)"},
+              {.name = "layers", .metavar = "A,B", .help = "Linear/Conv2d module paths (default: the last Linear layer)"},
+              {.name = "method", .metavar = "NAME", .help = "tracincp (default), fast or fast-rand-proj"},
+              {.name = "projection-dim", .metavar = "K", .help = "fast-rand-proj: rows of each random projection; default 16"},
+              {.name = "seed", .metavar = "S", .help = "fast-rand-proj: projection seed; default 0"},
+              {.name = "top", .metavar = "K", .help = "proponents, opponents or self-influence entries shown; default 10"},
+              {.name = "self-influence", .kind = FlagKind::Bool, .help = "rank the training examples by self-influence"},
+              {.name = "batch", .metavar = "N", .help = "training examples per batch; default 64"},
+              {.name = "threads", .metavar = "N", .help = "CPU threads; default: all"},
+              {.name = "out", .metavar = "FILE.png", .help = "picture: test image, proponents and opponents (or the top self-influence)"},
+              {.name = "json", .kind = FlagKind::Bool, .help = "print JSON instead of text"},
+          },
+      .run = run_influence,
+  };
+}
+
+}  // namespace backlight::cli

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Sweeps torchvision classification architectures through tools/export_onnx.py and backlight.
+
+For each architecture (random weights, BatchNorm statistics randomised, small input): export with
+tools/export_onnx.py's export() (the same call as `tools/export_onnx.py --arch NAME`), run
+`backlight explain --model FILE.onnx --input x.npy --method saliency --json --save sal.npy`, and
+compare against torch in float64:
+  forward   max |logits_backlight - logits_torch| <= 1e-4 * max |logits_torch|
+  saliency  max |sal_backlight - sal_captum| <= 1e-3 * max |sal_captum|  (Captum Saliency, abs) against
+            the float64 or the float32 model (near-ties in max pools route float32 and float64
+            gradients differently; the row shows both errors and torch's own float32-vs-64 one,
+            and says "ok (float32 ties)" when backlight is no further from float64 torch than
+            1.5x torch's own float32 result is)
+Prints one row per architecture (arch, input, status, errors or the first error line) and, with
+--markdown, the table for docs/models.md.
+
+Not run in CI (minutes per architecture, ViT/Swin export hundreds of MB). Usage:
+  /usr/bin/python3 tools/reference/sweep_torchvision_onnx.py --backlight build/backlight \\
+      [--arch efficientnet_b0 --arch swin_t ...] [--workdir /tmp/bl-sweep] [--markdown]
+Needs torch 1.13, torchvision 0.14, captum, numpy.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from export_onnx import IMAGENET_MEAN, IMAGENET_STD, export  # noqa: E402
+
+# (arch, input side): small inputs where the architecture allows them.
+ARCHS = [
+    ("resnet18", 64), ("resnext50_32x4d", 64), ("wide_resnet50_2", 64), ("efficientnet_b0", 64),
+    ("mobilenet_v3_large", 64), ("mobilenet_v3_small", 64), ("convnext_tiny", 64), ("densenet121", 64),
+    ("regnet_y_400mf", 64), ("shufflenet_v2_x0_5", 64), ("mnasnet0_5", 64), ("squeezenet1_0", 64),
+    ("googlenet", 64), ("inception_v3", 96), ("swin_t", 224), ("vit_b_16", 224),
+]
+FORWARD_TOL = 1e-4
+SALIENCY_TOL = 1e-3
+
+
+def randomise_bn(model, gen):
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            c = m.num_features
+            m.running_mean.data = torch.randn(c, generator=gen) * 0.1
+            m.running_var.data = torch.rand(c, generator=gen) + 0.5
+
+
+def run_one(arch, side, backlight, workdir, seed):
+    import torchvision
+    from captum.attr import Saliency
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = getattr(torchvision.models, arch)(weights=None).eval()
+    randomise_bn(model, gen)
+    shape = [1, 3, side, side]
+    path = os.path.join(workdir, f"{arch}.onnx")
+    meta = {"backlight.arch": arch, "backlight.input_shape": "x".join(map(str, shape)),
+            "backlight.mean": ",".join(map(str, IMAGENET_MEAN)), "backlight.std": ",".join(map(str, IMAGENET_STD)),
+            "backlight.image_size": f"{side}x{side}"}
+    t0 = time.time()
+    try:
+        export(model, shape, "float32", path, meta)
+    except Exception as e:  # noqa: BLE001
+        return {"status": "export failed", "detail": f"{type(e).__name__}: {e}".splitlines()[0]}
+    x = torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1
+    md = model.double()
+    with torch.no_grad():
+        logits = md(x)[0]
+    target = int(logits.argmax())
+    sal = Saliency(md).attribute(x.clone(), target=target, abs=True)[0].detach().numpy()
+    # float32 torch as well: a max-pool window whose two largest inputs differ by less than float32
+    # rounding can route the gradient differently in float32 and float64 (both are right).
+    mf = model.float()
+    sal32 = Saliency(mf).attribute(x.float().clone(), target=target, abs=True)[0].detach().double().numpy()
+    x_npy = os.path.join(workdir, f"{arch}.x.npy")
+    sal_npy = os.path.join(workdir, f"{arch}.sal.npy")
+    np.save(x_npy, x.float().numpy())
+    cmd = [backlight, "explain", "--model", path, "--input", x_npy, "--method", "saliency", "--target",
+           str(target), "--json", "--save", sal_npy, "--out", os.path.join(workdir, f"{arch}.png")]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.time() - t0
+    if r.returncode != 0:
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        return {"status": "backlight failed", "detail": lines[-1] if lines else f"exit {r.returncode}",
+                "seconds": seconds}
+    out = json.loads(r.stdout)
+    got = np.array(out["output"][0] if isinstance(out, dict) else out[0]["output"][0], dtype=np.float64).ravel()
+    ref = logits.numpy()
+    fwd = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30))
+    sal_got = np.load(sal_npy).astype(np.float64).reshape(sal.shape)
+    sal_err = float(np.abs(sal_got - sal).max() / max(np.abs(sal).max(), 1e-30))
+    sal32_err = float(np.abs(sal_got - sal32).max() / max(np.abs(sal32).max(), 1e-30))
+    torch32_err = float(np.abs(sal32 - sal).max() / max(np.abs(sal).max(), 1e-30))
+    ok = fwd <= FORWARD_TOL and min(sal_err, sal32_err) <= SALIENCY_TOL
+    # Max-pool near-ties: torch's own float32 saliency is as far from float64 as backlight's.
+    ties = fwd <= FORWARD_TOL and not ok and sal_err <= 1.5 * torch32_err
+    return {"status": "ok" if ok else "ok (float32 ties)" if ties else "mismatch", "forward_rel": fwd, "saliency_rel": sal_err,
+            "saliency32_rel": sal32_err, "torch32_vs_64": torch32_err, "seconds": seconds}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backlight", default=os.path.join(HERE, "..", "..", "build", "backlight"))
+    p.add_argument("--arch", action="append", help="architecture (repeatable; default: the whole list)")
+    p.add_argument("--size", type=int, default=0, help="input side for every --arch (default: per arch)")
+    p.add_argument("--workdir", default="/tmp/bl-sweep")
+    p.add_argument("--seed", type=int, default=20261206)
+    p.add_argument("--markdown", action="store_true", help="print the docs/models.md table at the end")
+    p.add_argument("--keep", action="store_true", help="keep the exported .onnx files")
+    args = p.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    sides = dict(ARCHS)
+    archs = args.arch or [a for a, _ in ARCHS]
+    rows = []
+    for arch in archs:
+        side = args.size or sides.get(arch, 64)
+        res = run_one(arch, side, args.backlight, args.workdir, args.seed)
+        rows.append((arch, side, res))
+        print(json.dumps({"arch": arch, "input": side, **res}), flush=True)
+        if not args.keep:
+            for ext in (".onnx", ".x.npy", ".sal.npy", ".png"):
+                f = os.path.join(args.workdir, arch + ext)
+                if os.path.exists(f):
+                    os.remove(f)
+    if args.markdown:
+        print("\n| architecture | input | result | forward error | saliency error vs float64 / float32 torch "
+              "| torch float32 vs float64 |\n|---|---|---|---|---|---|")
+        for arch, side, r in rows:
+            result = r["status"] if "detail" not in r else f"{r['status']}: {r['detail']}"
+            fe = f"{r['forward_rel']:.1e}" if "forward_rel" in r else ""
+            se = f"{r['saliency_rel']:.1e} / {r['saliency32_rel']:.1e}" if "saliency_rel" in r else ""
+            te = f"{r['torch32_vs_64']:.1e}" if "torch32_vs_64" in r else ""
+            print(f"| {arch} | {side}x{side} | {result} | {fe} | {se} | {te} |")
+    return 0 if all(r["status"].startswith("ok") for _, _, r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
