@@ -160,8 +160,18 @@ std::optional<NpyDtype> dtype_of(const std::string& d, bool ints) {
   return std::nullopt;
 }
 
-NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string& path, bool ints) {
-  const uint64_t file_size = bytes.size();
+struct ParsedHeader {
+  std::vector<int64_t> dims;
+  NpyDtype dtype = NpyDtype::Float32;
+  uint64_t data_offset = 0;
+  uint64_t data_bytes = 0;  // shape-many values of `dtype`
+};
+
+// The one header parser (parse_npy, parse_npy_array, read_npy_info): magic, version, dtype
+// (float32; int64/int32 too when `ints`), order, shape, and that the file holds exactly
+// shape-many values. `bytes` holds at least the header; `file_size` is the whole file's size.
+ParsedHeader parse_header(std::span<const unsigned char> bytes, uint64_t file_size, const std::string& path,
+                          bool ints) {
   BL_CHECK(file_size >= kMagicLen + 2 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, "load_npy: '", path,
            "' is not a .npy file (expected the magic \\x93NUMPY at the start)");
   const int major = bytes[6], minor = bytes[7];
@@ -191,7 +201,6 @@ NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string&
            ints ? "': expected dtype '<f4' (float32), '<i8' (int64) or '<i4' (int32), little-endian, got '"
                 : "': expected dtype '<f4' (float32, little-endian), got '",
            quoted(descr.text), "'");
-  const uint64_t elem = *dtype == NpyDtype::Int64 ? 8 : 4;
   const HeaderValue& fortran = field("fortran_order");
   BL_CHECK(fortran.text == "False", "load_npy: '", path, "': expected fortran_order False (C order), got ",
            fortran.text.empty() ? "a non-boolean" : quoted(fortran.text));
@@ -200,26 +209,29 @@ NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string&
   const std::vector<int64_t>& dims = *shape_v.tuple;
   BL_CHECK(static_cast<int>(dims.size()) <= Shape::kMaxDims, "load_npy: '", path, "': expected at most ",
            Shape::kMaxDims, " dimensions, got ", dims.size());
-  const uint64_t have = file_size - data_offset;
-  uint64_t need = elem;
+  uint64_t need = *dtype == NpyDtype::Int64 ? 8 : 4;
   bool overflow = false;
   for (int64_t d : dims) overflow |= __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   if (std::find(dims.begin(), dims.end(), 0) != dims.end()) need = 0, overflow = false;
-  const Shape shape(dims);
-  BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", shape, " needs ",
-           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of ", to_string(*dtype), " data, file holds ",
-           have);
+  const uint64_t have = file_size - data_offset;
+  BL_CHECK(!overflow && have == need, "load_npy: '", path, "': shape ", Shape(dims), " needs ",
+           overflow ? std::string("more than 2^64") : std::to_string(need), " bytes of ", to_string(*dtype),
+           " data, file holds ", have);
+  return {dims, *dtype, data_offset, need};
+}
 
-  Tensor t = Tensor::empty(shape);
-  const unsigned char* src = bytes.data() + data_offset;
-  if (*dtype == NpyDtype::Float32) {
-    if (need) std::memcpy(t.data(), src, need);
-    return {std::move(t), *dtype};
+NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string& path, bool ints) {
+  const ParsedHeader h = parse_header(bytes, bytes.size(), path, ints);
+  Tensor t = Tensor::empty(Shape(h.dims));
+  const unsigned char* src = bytes.data() + h.data_offset;
+  if (h.dtype == NpyDtype::Float32) {
+    if (h.data_bytes) std::memcpy(t.data(), src, h.data_bytes);
+    return {std::move(t), h.dtype};
   }
   // Integers become float32 values, exact up to 2^24 (every vocabulary in use is smaller).
   for (int64_t i = 0; i < t.numel(); ++i) {
     int64_t v = 0;
-    if (*dtype == NpyDtype::Int64) {
+    if (h.dtype == NpyDtype::Int64) {
       std::memcpy(&v, src + i * 8, 8);
     } else {
       int32_t v32 = 0;
@@ -230,7 +242,7 @@ NpyArray parse_npy_impl(std::span<const unsigned char> bytes, const std::string&
              " is outside +-", kNpyMaxExactInt, " (expected token ids that float32 holds exactly)");
     t.data()[i] = static_cast<float>(v);
   }
-  return {std::move(t), *dtype};
+  return {std::move(t), h.dtype};
 }
 
 }  // namespace
@@ -260,6 +272,44 @@ Tensor load_npy(const std::string& path) {
 NpyArray load_npy_array(const std::string& path) {
   const std::string bytes = read_file(path, "load_npy");
   return parse_npy_array({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
+
+NpyInfo read_npy_info(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  BL_CHECK(f, "load_npy: cannot open '", path, "'");
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  BL_CHECK(!ec, "load_npy: cannot read the size of '", path, "': ", ec.message());
+  // Magic, version and header length first, then the header itself (no data is read).
+  std::vector<unsigned char> head(std::min<uint64_t>(size, 12));
+  f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  uint64_t header_end = head.size();
+  if (head.size() >= 10 && std::memcmp(head.data(), kMagic, kMagicLen) == 0) {
+    const size_t len_bytes = head[6] == 1 ? 2 : 4;
+    uint64_t len = 0;
+    for (size_t i = len_bytes; i-- > 0;) len = (len << 8) | head[kMagicLen + 2 + i];
+    header_end = std::min<uint64_t>(size, kMagicLen + 2 + len_bytes + len);
+  }
+  head.resize(header_end);
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  BL_CHECK(f, "load_npy: cannot read the header of '", path, "'");
+  const ParsedHeader h = parse_header(head, size, path, /*ints=*/false);
+  return {Shape(h.dims), h.data_offset};
+}
+
+Tensor load_npy_rows(const std::string& path, const NpyInfo& info, int64_t begin, int64_t end) {
+  BL_CHECK(info.shape.rank() >= 1 && 0 <= begin && begin <= end && end <= info.shape[0], "load_npy_rows: '", path,
+           "': rows [", begin, ", ", end, ") outside the first axis of ", info.shape);
+  std::vector<int64_t> dims = info.shape.to_vector();
+  const int64_t row = dims[0] > 0 ? info.shape.numel() / dims[0] : 0;
+  dims[0] = end - begin;
+  Tensor t = Tensor::empty(Shape(dims));
+  std::ifstream f(path, std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(info.data_offset + static_cast<uint64_t>(begin * row) * sizeof(float)));
+  f.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>((end - begin) * row * sizeof(float)));
+  BL_CHECK(f, "load_npy_rows: '", path, "': could not read rows [", begin, ", ", end, ")");
+  return t;
 }
 
 }  // namespace backlight::cli

@@ -1,6 +1,7 @@
 #pragma once
-/// NumPy .npy files holding float32 arrays (and, for reading, int64/int32 token ids) (format v1.0, little-endian, C order), so raw
-/// attributions open with numpy.load() and reference arrays come back from Python.
+/// NumPy .npy files holding float32 arrays (and, for reading, int64/int32 token ids) (format
+/// v1.0, little-endian, C order), so raw attributions open with numpy.load() and reference
+/// arrays come back from Python. One header parser serves every reader below.
 /// Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include <cstdint>
 #include <span>
@@ -47,5 +48,18 @@ struct NpyArray {
 NpyArray load_npy_array(const std::string& path);
 /// The same from bytes (`name` names them in errors).
 NpyArray parse_npy_array(std::span<const unsigned char> bytes, const std::string& name);
+
+/// Shape and data offset of a .npy file, from its header only (for reading a large stack in
+/// pieces). Same checks as load_npy (float32 only), including that the file holds exactly
+/// shape-many values.
+struct NpyInfo {
+  Shape shape;
+  uint64_t data_offset = 0;
+};
+NpyInfo read_npy_info(const std::string& path);
+
+/// Rows [begin, end) along the first axis of the .npy described by `info`, read from disk
+/// without loading the rest (shape [end - begin, ...]).
+Tensor load_npy_rows(const std::string& path, const NpyInfo& info, int64_t begin, int64_t end);
 
 }  // namespace backlight::cli

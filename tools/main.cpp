@@ -32,7 +32,7 @@ const std::vector<Command>& command_table() {
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
                                               attack_command(),    similarity_command(),
                                               dissect_command(),   visualize_command(), counterfactual_command(),
-                                              influence_command(), sanity_command()};
+                                              tcav_command(),      influence_command(), sanity_command()};
   return table;
 }
 

@@ -1,6 +1,6 @@
 // `backlight dissect` and `backlight visualize` end to end (JSON, PNG, exit statuses), the
-// concept-mask dataset readers (tools/cli/concept_data.h), and similarity's .npy stacks and
-// --mean/--std.
+// concept-mask dataset readers (tools/cli/concept_data.h), and similarity's inputs
+// (tools/commands/input_batches.h: .npy stacks, mixed folders, --mean/--std).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/error.h"
+#include "io/image_io.h"
 #include "io/npy.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
@@ -132,6 +133,41 @@ TEST_CASE("similarity: .npy stack inputs and --mean/--std") {
   CHECK(nlohmann::json::parse(n.output)["matrix"][0]["values"][1].get<double>() != ms[0]["values"][1].get<double>());
   CHECK(run_cli("similarity --inputs '" + dir.file("x.npy") + "' --mean 0,0,0").status == 2);
   CHECK(run_cli("similarity --std 1,0,1").status == 2);
+}
+
+TEST_CASE("similarity: folders mixing images and .npy files; --mean/--std reach images, never .npy values") {
+  if (!backlight::default_model_available()) return;
+  const TempDir dir("similarity_mixed");
+  std::filesystem::create_directories(dir.file("npy"));
+  std::filesystem::create_directories(dir.file("png"));
+  std::filesystem::create_directories(dir.file("bad"));
+  const backlight::ShapesBatch b =
+      backlight::make_shapes_batch({}, backlight::kShapesCnnDataSeed, backlight::kShapesHeldOutBegin, 8);
+  backlight::cli::save_npy(dir.file("npy/a.npy"), b.images.slice_batch(0, 5));                      // [5, 3, 64, 64]
+  backlight::cli::save_npy(dir.file("npy/b.npy"), b.images.slice_batch(5, 6).reshape({3, 64, 64}));  // one example
+  for (int64_t i = 0; i < 4; ++i)
+    backlight::cli::write_image(dir.file("png/" + std::to_string(i) + ".png"),
+                                b.images.slice_batch(i, i + 1).reshape({3, 64, 64}));
+  const std::string layers = " --layers features.6,features.9 --batch 4 --json --out '" + dir.file("o.png") + "'";
+  auto value = [&](const std::string& args) {
+    const Run r = run_cli("similarity " + args + layers, true);
+    REQUIRE(r.status == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.output);
+    return std::make_pair(j["examples"].get<int64_t>(), j["matrix"][0]["values"][1].get<double>());
+  };
+  const std::string norm = " --mean 0.5,0.5,0.5 --std 0.25,0.25,0.25";
+  const auto npy_plain = value("--inputs '" + dir.file("npy") + "'");
+  const auto npy_norm = value("--inputs '" + dir.file("npy") + "'" + norm);
+  CHECK(npy_plain.first == 6);
+  CHECK(npy_norm.second == npy_plain.second);  // .npy values are used as stored
+  const auto png_plain = value("--inputs '" + dir.file("png") + "'");
+  const auto png_norm = value("--inputs '" + dir.file("png") + "'" + norm);
+  CHECK(png_plain.first == 4);
+  CHECK(png_norm.second != png_plain.second);
+  backlight::cli::save_npy(dir.file("bad/x.npy"), backlight::Tensor::full(backlight::Shape{4, 1, 8, 8}, 0.5f));
+  const Run bad = run_cli("similarity --inputs '" + dir.file("bad") + "'" + layers);
+  CHECK(bad.status == 1);
+  CHECK(contains(bad.output, "expected [3, H, W] or [N, 3, H, W]"));
 }
 
 }  // TEST_SUITE

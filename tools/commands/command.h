@@ -33,6 +33,7 @@ Command similarity_command();  // similarity.cpp
 Command dissect_command();     // dissect.cpp
 Command visualize_command();   // visualize.cpp
 Command counterfactual_command();  // counterfactual.cpp
+Command tcav_command();        // tcav.cpp
 Command influence_command();  // influence.cpp
 Command sanity_command();      // sanity.cpp
 

@@ -1,5 +1,5 @@
 #pragma once
-/// The model flags of the concept commands (similarity, dissect, visualize): --model NAME
+/// The model flags of the concept commands (similarity, tcav, dissect, visualize): --model NAME
 /// (shapes_cnn, the embedded model, or a zoo model) with optional --weights FILE.safetensors.
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 // `backlight similarity`: layer-by-layer representation similarity (CKA, RBF CKA, CCA, SVCCA,
 // PWCCA) between the layers of one model or of two models on the same inputs, streamed over a
-// folder of images or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
+// folder of examples, a .npy stack or the built-in shapes dataset; writes the heatmap PNG and optionally JSON.
 // The work is attribution/concepts/layer_similarity.h; this file parses flags and draws.
 #include <algorithm>
 #include <climits>
@@ -12,18 +12,13 @@
 
 #include "attribution/concepts/layer_similarity.h"
 #include "io/image_io.h"
-#include "io/npy.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
-#include "models/safetensors.h"
-#include "models/state_dict.h"
-#include "models/zoo.h"
 #include "render/matrix_heatmap.h"
-#include "render/resize.h"
-#include "tools/cli/image_list.h"
-#include "tools/commands/flag_checks.h"
 #include "tools/commands/command.h"
 #include "tools/commands/concept_model.h"
+#include "tools/commands/flag_checks.h"
+#include "tools/commands/input_batches.h"
 
 namespace backlight::cli {
 
@@ -64,61 +59,25 @@ int run_similarity(const Args& args) {
                      std::to_string(b.input[2]) + "])");
   const int64_t h = a.input[1], w = a.input[2];
 
-  // The input stream: shapes images generated per batch, image files loaded per batch, or
-  // slices of a .npy stack [N, C, H, W] (read whole; used as given).
-  const std::vector<float> mean = channel_values_flag(args, "similarity", "mean", 3);
-  const std::vector<float> stdev = channel_values_flag(args, "similarity", "std", 3);
-  std::vector<std::string> files;
-  Tensor stack;
-  int64_t total = count;
+  // The input stream (input_batches.h): shapes images generated per batch, or the examples of a
+  // folder or a .npy stack [N, C, H, W] read per batch; --mean/--std apply to images only.
+  const ImageNormalization norm{channel_values_flag(args, "similarity", "mean", a.input[0]),
+                                channel_values_flag(args, "similarity", "std", a.input[0])};
   const bool npy = inputs.size() > 4 && inputs.substr(inputs.size() - 4) == ".npy";
-  if (npy) {
-    if (!mean.empty() || !stdev.empty())
-      throw UsageError("similarity: --mean/--std apply to images, not to a .npy stack (used as given)");
-    stack = load_npy(inputs);
-    if (stack.dim() != 4 || stack.size(1) != a.input[0] || stack.size(2) != h || stack.size(3) != w)
-      throw Error("similarity: '" + inputs + "' has shape " + stack.shape().str() + ", expected [N, " +
-                  std::to_string(a.input[0]) + ", " + std::to_string(h) + ", " + std::to_string(w) +
-                  "] (the model's input)");
-    if (stack.size(0) < 2) throw UsageError("similarity: --inputs " + inputs + " holds fewer than 2 inputs");
-    total = stack.size(0);
-  } else if (inputs != "builtin:shapes") {
-    files = list_images(inputs);
-    if (files.size() < 2) throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.size()) +
-                                           " image(s); at least 2 are needed");
-    total = static_cast<int64_t>(files.size());
+  if (npy && !norm.empty())
+    throw UsageError("similarity: --mean/--std apply to images, not to a .npy stack (used as given)");
+  ExampleFiles files;
+  int64_t total = count;
+  if (inputs != "builtin:shapes") {
+    files = list_examples(inputs, a.input[0]);
+    if (files.total < 2)
+      throw UsageError("similarity: --inputs " + inputs + " holds " + std::to_string(files.total) +
+                       " example(s); at least 2 are needed");
+    total = files.total;
   }
-  int64_t next = 0;
-  const BatchSource source = [&]() -> Tensor {
-    if (next >= total) return {};
-    const int64_t nb = std::min(batch, total - next);
-    Tensor t;
-    if (npy) {
-      t = stack.slice_batch(next, next + nb).clone();
-    } else if (files.empty()) {
-      t = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, kShapesHeldOutBegin + next, nb)
-              .images;
-    } else {
-      t = Tensor::empty(Shape{nb, 3, h, w});
-      for (int64_t i = 0; i < nb; ++i) {
-        Tensor img = load_image(files[static_cast<size_t>(next + i)], max_pixels);
-        if (img.size(0) != 3)
-          throw Error("similarity: '" + files[static_cast<size_t>(next + i)] + "' has " +
-                      std::to_string(img.size(0)) + " channels, expected an RGB image");
-        if (img.size(1) != h || img.size(2) != w) img = resize_image(img, h, w);
-        std::copy(img.data(), img.data() + img.numel(), t.data() + i * 3 * h * w);
-      }
-    }
-    if (!npy && (!mean.empty() || !stdev.empty()))
-      for (int64_t i = 0; i < nb; ++i)
-        for (int64_t c = 0; c < 3; ++c) {
-          const float m = mean.empty() ? 0.0f : mean[c], s = stdev.empty() ? 1.0f : stdev[c];
-          float* p = t.data() + (i * 3 + c) * h * w;
-          for (int64_t j = 0; j < h * w; ++j) p[j] = (p[j] - m) / s;
-        }
-    next += nb;
-    return t;
-  };
+  const BatchSource source = inputs == "builtin:shapes"
+                                 ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch, norm)
+                                 : example_batches(files, h, w, batch, max_pixels, {}, norm);
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
   const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
   const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
@@ -168,8 +127,9 @@ Command similarity_command() {
           "inputs, streamed in batches (images are never held whole). Activations are flattened per input.\n"
           "Measures: cka (linear CKA), cka_rbf (RBF kernel CKA, --unbiased for the unbiased HSIC), cca (mean\n"
           "canonical correlation), svcca (SVD keeping 99% of the variance, then CCA), pwcca (projection-weighted\n"
-          "CCA). cca and pwcca need more inputs than each layer has features. Folder images are resized to the\n"
-          "model's input size and read as RGB in [0, 1], then --mean/--std apply; a .npy stack is used as given.\n"
+          "CCA). cca and pwcca need more inputs than each layer has features. --inputs DIR holds images and .npy\n"
+          "files ([C,H,W] or [N,C,H,W]); every example is resized to the model's input size, images are read as\n"
+          "RGB in [0, 1], then --mean/--std apply; .npy values (a folder's or a FILE.npy stack) are used as given.\n"
           "See docs/concepts.md.",
       .flags = {{.name = "model", .metavar = "NAME", .help = "model A (default: shapes_cnn, the embedded model)"},
                 {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of model A"},
@@ -178,7 +138,8 @@ Command similarity_command() {
                 {.name = "weights-b", .metavar = "FILE.safetensors", .help = "weights of model B"},
                 {.name = "layers-b", .metavar = "all|L1,L2", .help = "layers of model B (default: --layers)"},
                 {.name = "inputs", .metavar = "DIR|FILE.npy|builtin:shapes",
-                 .help = "image folder, a float32 .npy stack [N,C,H,W], or shapes images (default builtin:shapes)"},
+                 .help = "folder of images and .npy files, a float32 .npy stack [N,C,H,W], or shapes images "
+                         "(default builtin:shapes)"},
                 {.name = "mean", .metavar = "M,M,M", .help = "per-channel mean subtracted from images (default none)"},
                 {.name = "std", .metavar = "S,S,S", .help = "per-channel std dividing images (default none)"},
                 {.name = "count", .metavar = "N", .help = "number of builtin:shapes images (default 500)"},
