@@ -17,16 +17,21 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/error.h"
 #include "io/atomic_write.h"
 #include "io/file_checks.h"
 #include "io/jpeg_check.h"
+#include "io/png_empty_idat.h"
 
 namespace backlight::cli {
 
 Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, int64_t max_pixels) {
+  if (const std::optional<std::string> cleaned = without_empty_idat(bytes))  // stb 2.27's memcpy(nullptr, _, 0)
+    return decode_image(std::span(reinterpret_cast<const unsigned char*>(cleaned->data()), cleaned->size()), name,
+                        max_pixels);
   BL_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image: '", name, "' is ", bytes.size(),
            " bytes, more than the decoder reads (2 GiB)");
   const int len = static_cast<int>(bytes.size());
