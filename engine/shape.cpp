@@ -24,8 +24,13 @@ int Shape::norm_axis(int d) const {
 int64_t Shape::numel() const { return numel_range(0, rank_); }
 
 int64_t Shape::numel_range(int begin, int end) const {
+  // A zero anywhere makes the product 0 even when the other dimensions alone would overflow
+  // ([2^40, 2^40, 0] from an empty .npy): look for it first.
+  for (int i = begin; i < end; ++i)
+    if (dims_[i] == 0) return 0;
   int64_t n = 1;
-  for (int i = begin; i < end; ++i) n *= dims_[i];
+  for (int i = begin; i < end; ++i)
+    BL_CHECK_SHAPE(!__builtin_mul_overflow(n, dims_[i], &n), "Shape: ", str(), " has more than 2^63 elements");
   return n;
 }
 
