@@ -235,7 +235,14 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
       const int64_t r = static_cast<int64_t>(dims.size() + axes.size());
       for (int64_t& a : axes) a = norm_axis(n, a, r);
       std::sort(axes.begin(), axes.end());
-      for (int64_t a : axes) dims.insert(dims.begin() + a, 1);
+      BL_CHECK(std::adjacent_find(axes.begin(), axes.end()) == axes.end(), "onnx: ", n.describe(),
+               ": Unsqueeze axes must be distinct");
+      for (int64_t a : axes) {
+        // Sorted distinct axes in [0, r) insert in order; the check keeps a hostile list in bounds.
+        BL_CHECK(a <= static_cast<int64_t>(dims.size()), "onnx: ", n.describe(), ": Unsqueeze axis ", a,
+                 " out of range");
+        dims.insert(dims.begin() + a, 1);
+      }
     } else {
       const int64_t r = static_cast<int64_t>(dims.size());
       Dims keep;

@@ -473,7 +473,9 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
       std::vector<int64_t> sorted;
       for (int64_t a : axes) sorted.push_back(norm_axis(s, a, r));
       std::sort(sorted.begin(), sorted.end());
-      for (int64_t a : sorted) d.insert(d.begin() + a, 1);
+      BL_CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), "onnx: ", s.node.describe(),
+               ": Unsqueeze axes must be distinct");
+      for (int64_t a : sorted) d.insert(d.begin() + a, 1);  // sorted, distinct, < r: each a <= d.size()
     } else {
       const int64_t r = static_cast<int64_t>(d.size());
       std::vector<int64_t> keep;
