@@ -66,6 +66,10 @@ void check(const Tensor& t, const Shape& x, const ResizeAttrs& a, const char* op
            "; run the model on the CPU (--device cpu)");
   BL_CHECK_SHAPE(x.rank() == 4 && x[2] > 0 && x[3] > 0, op, ": expected input [N,C,H,W], got ", x);
   BL_CHECK(a.out_h > 0 && a.out_w > 0, op, ": output size ", a.out_h, "x", a.out_w, " must be positive");
+  // A hostile or mistaken scale (found by fuzzing the ONNX importer) would allocate terabytes.
+  constexpr int64_t kMaxSide = int64_t{1} << 16;
+  BL_CHECK(a.out_h <= kMaxSide && a.out_w <= kMaxSide, op, ": output size ", a.out_h, "x", a.out_w,
+           " exceeds ", kMaxSide, " per side");
 }
 
 }  // namespace
