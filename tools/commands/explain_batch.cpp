@@ -32,8 +32,8 @@ using Clock = std::chrono::steady_clock;
 // Shared by the workers; every member is touched under `mutex` only.
 struct BatchState {
   std::mutex mutex;
-  std::vector<size_t> todo;                               // this rank's input indices, ascending
-  size_t next = 0;                                        // next position in `todo` to take
+  std::vector<size_t> assigned;                               // this rank's input indices, ascending
+  size_t next = 0;                                        // next position in `assigned` to take
   std::vector<std::pair<size_t, ExplainRecord>> records;  // (input index, record), any order
   Progress* progress = nullptr;
   Manifest* manifest = nullptr;                           // nullptr: --fresh
@@ -41,13 +41,13 @@ struct BatchState {
   bool terminal = false;
 };
 
-// Takes the next `count` input indices (consecutive in `todo`, so a chunk's images are
+// Takes the next `count` input indices (consecutive in `assigned`, so a chunk's images are
 // neighbours in input order); empty when all are taken.
 std::vector<size_t> take(BatchState& s, size_t count) {
   std::lock_guard<std::mutex> lock(s.mutex);
   const size_t begin = s.next;
-  s.next = std::min(s.todo.size(), s.next + count);
-  return {s.todo.begin() + static_cast<std::ptrdiff_t>(begin), s.todo.begin() + static_cast<std::ptrdiff_t>(s.next)};
+  s.next = std::min(s.assigned.size(), s.next + count);
+  return {s.assigned.begin() + static_cast<std::ptrdiff_t>(begin), s.assigned.begin() + static_cast<std::ptrdiff_t>(s.next)};
 }
 
 void add(BatchState& s, size_t index, ExplainRecord r, int64_t advance) {
@@ -217,7 +217,7 @@ int run_explain_batch(ExplainConfig& c, const Module& model, std::span<const std
   for (size_t i = 0; i < paths.size(); ++i)
     if (!done[i]) pending.push_back(i);
   BatchState state;
-  for (size_t k : cluster.shard(pending.size())) state.todo.push_back(pending[k]);
+  for (size_t k : cluster.shard(pending.size())) state.assigned.push_back(pending[k]);
   state.who = cluster.distributed() ? "explain: " + cluster.describe() : "explain";
   state.manifest = manifest ? &*manifest : nullptr;
   state.terminal = isatty(fileno(stderr)) != 0;
@@ -230,12 +230,12 @@ int run_explain_batch(ExplainConfig& c, const Module& model, std::span<const std
   ProgressOptions progress_options;
   progress_options.enabled = cluster.leader();
   Progress progress(cluster.distributed() ? "explain (rank 0 of " + std::to_string(cluster.size()) + ")" : "explain",
-                    static_cast<int64_t>(state.todo.size()), progress_options);
+                    static_cast<int64_t>(state.assigned.size()), progress_options);
   state.progress = &progress;
   // Whole images per core: ops on small images do not keep several cores busy.
   // num_threads() is --threads (checked) or OMP_NUM_THREADS: held to the same cap.
   const int cores = std::clamp(num_threads(), 1, max_threads());
-  const size_t chunks = (state.todo.size() + static_cast<size_t>(c.chunk) - 1) / static_cast<size_t>(c.chunk);
+  const size_t chunks = (state.assigned.size() + static_cast<size_t>(c.chunk) - 1) / static_cast<size_t>(c.chunk);
   const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(cores), chunks));
   const int per_worker = std::max(1, cores / std::max(workers, 1));
   std::vector<std::thread> pool;
