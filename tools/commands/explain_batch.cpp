@@ -32,8 +32,8 @@ using Clock = std::chrono::steady_clock;
 // Shared by the workers; every member is touched under `mutex` only.
 struct BatchState {
   std::mutex mutex;
-  std::vector<size_t> assigned;                               // this rank's input indices, ascending
-  size_t next = 0;                                        // next position in `assigned` to take
+  std::vector<size_t> assigned;                           // this rank's input indices, ascending
+  size_t next = 0;                                        // next position in `assigned`
   std::vector<std::pair<size_t, ExplainRecord>> records;  // (input index, record), any order
   Progress* progress = nullptr;
   Manifest* manifest = nullptr;                           // nullptr: --fresh
