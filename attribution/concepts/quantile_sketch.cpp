@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attribution/core/reducer.h"
 #include "engine/error.h"
 
 namespace backlight {
@@ -23,10 +24,10 @@ int64_t QuantileSketch::index_of(float x) const {
   return std::max(min_index_, static_cast<int64_t>(std::ceil(std::log(m) / log_gamma_)));
 }
 
-void QuantileSketch::Store::add(int64_t key, int64_t max_buckets) {
+void QuantileSketch::Store::add(int64_t key, int64_t max_buckets, int64_t n) {
   if (counts.empty()) {
     lo = key;
-    counts.assign(1, 1);
+    counts.assign(1, n);
     return;
   }
   const int64_t hi = lo + static_cast<int64_t>(counts.size()) - 1;
@@ -34,13 +35,13 @@ void QuantileSketch::Store::add(int64_t key, int64_t max_buckets) {
     counts.resize(static_cast<size_t>(key - lo + 1), 0);
   } else if (key < lo) {
     if (merged) {  // below the merged floor: the floor stands for everything lower
-      ++counts[0];
+      counts[0] += n;
       return;
     }
     counts.insert(counts.begin(), static_cast<size_t>(lo - key), 0);
     lo = key;
   }
-  ++counts[static_cast<size_t>(key - lo)];
+  counts[static_cast<size_t>(key - lo)] += n;
   const int64_t excess = static_cast<int64_t>(counts.size()) - max_buckets;
   if (excess > 0) {  // merge the lowest buckets into one: only the low quantiles lose their bound
     int64_t sum = 0;
@@ -50,6 +51,62 @@ void QuantileSketch::Store::add(int64_t key, int64_t max_buckets) {
     lo += excess;
     merged = true;
   }
+}
+
+void QuantileSketch::Store::merge(const Store& o, int64_t max_buckets) {
+  for (size_t j = 0; j < o.counts.size(); ++j)
+    if (o.counts[j]) add(o.lo + static_cast<int64_t>(j), max_buckets, o.counts[j]);
+  if (!o.merged || counts.empty()) return;
+  // o's floor bucket also holds o's values below o.lo: everything below it folds into it here too.
+  if (o.lo > lo) {
+    const size_t fold = static_cast<size_t>(o.lo - lo);
+    int64_t sum = 0;
+    for (size_t j = 0; j <= fold; ++j) sum += counts[j];
+    counts.erase(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(fold));
+    counts[0] = sum;
+    lo = o.lo;
+  }
+  merged = true;
+}
+
+void QuantileSketch::merge(const QuantileSketch& o) {
+  BL_CHECK(o.accuracy_ == accuracy_ && o.max_buckets_ == max_buckets_,
+           "QuantileSketch::merge: expected the same relative_accuracy and max_buckets, got ", accuracy_, "/",
+           max_buckets_, " and ", o.accuracy_, "/", o.max_buckets_);
+  negative_.merge(o.negative_, max_buckets_);
+  positive_.merge(o.positive_, max_buckets_);
+  zeros_ += o.zeros_;
+  count_ += o.count_;
+}
+
+std::string QuantileSketch::to_bytes() const {
+  std::string out;
+  pack(out, accuracy_);
+  pack(out, max_buckets_);
+  pack(out, zeros_);
+  pack(out, count_);
+  for (const Store* s : {&negative_, &positive_}) {
+    pack(out, s->lo);
+    pack(out, static_cast<int64_t>(s->merged));
+    pack_span(out, std::span<const int64_t>(s->counts));
+  }
+  return out;
+}
+
+QuantileSketch QuantileSketch::from_bytes(std::string_view bytes) {
+  Unpacker u(bytes);
+  const double accuracy = u.get<double>();
+  const int64_t max_buckets = u.get<int64_t>();
+  QuantileSketch q({.relative_accuracy = accuracy, .max_buckets = max_buckets});
+  q.zeros_ = u.get<int64_t>();
+  q.count_ = u.get<int64_t>();
+  for (Store* s : {&q.negative_, &q.positive_}) {
+    s->lo = u.get<int64_t>();
+    s->merged = u.get<int64_t>() != 0;
+    s->counts = u.get_vector<int64_t>();
+  }
+  BL_CHECK(u.done(), "QuantileSketch::from_bytes: ", bytes.size(), " bytes hold more than one sketch");
+  return q;
 }
 
 void QuantileSketch::add(float x) {

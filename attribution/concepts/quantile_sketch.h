@@ -24,6 +24,8 @@
 /// Not thread-safe; one sketch per unit.
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace backlight {
@@ -61,13 +63,25 @@ class QuantileSketch {
   bool bounded(double p) const;
   double relative_accuracy() const { return accuracy_; }
 
+  /// Adds `other`'s counts bucket by bucket (DDSketch's merge; both must have the same options):
+  /// the result is the sketch of both streams together. Counts are integers, so the order of
+  /// merges does not matter; without merged (collapsed) low buckets it equals the sketch that saw
+  /// every value. A merged floor of either side becomes a floor of the result (values below it
+  /// count there). Throws when the options differ.
+  void merge(const QuantileSketch& other);
+  /// The sketch as bytes (for the collectives of a distributed run) and back. `from_bytes`
+  /// throws for bytes not written by `to_bytes`.
+  std::string to_bytes() const;
+  static QuantileSketch from_bytes(std::string_view bytes);
+
  private:
   // Dense counts over a window of integer keys; beyond max_buckets the lowest keys merge.
   struct Store {
     std::vector<int64_t> counts;  ///< counts[j] is key lo + j
     int64_t lo = 0;
     bool merged = false;  ///< counts[0] also holds every key below lo
-    void add(int64_t key, int64_t max_buckets);
+    void add(int64_t key, int64_t max_buckets, int64_t n = 1);
+    void merge(const Store& other, int64_t max_buckets);
   };
   // Where the p-quantile lies: store (-1 negative, 0 zero, +1 positive) and key.
   struct Found {

@@ -16,9 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "attribution/core/reducer.h"
+
 namespace backlight::cli {
 
-class Cluster {
+/// A Reducer (attribution/core/reducer.h), so library scans (dissect, layer_similarity) can shard
+/// their batches and combine their statistics over the job's processes.
+class Cluster : public Reducer {
  public:
   /// Joins the job (MPI_Init_thread when launched under mpirun/srun with MPI compiled in).
   /// `command` names the command in error messages.
@@ -26,10 +30,10 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
   /// MPI_Finalize when this object initialised MPI.
-  ~Cluster();
+  ~Cluster() override;
 
-  int rank() const { return rank_; }
-  int size() const { return size_; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
   bool distributed() const { return size_ > 1; }
   /// Rank 0 writes summaries and JSON.
   bool leader() const { return rank_ == 0; }
@@ -41,17 +45,17 @@ class Cluster {
   std::vector<size_t> shard(size_t n) const;
 
   /// Element-wise sums over all ranks, returned on every rank. Integers (counts) are exact.
-  std::vector<int64_t> sum(std::span<const int64_t> values) const;
+  std::vector<int64_t> sum(std::span<const int64_t> values) const override;
   /// Element-wise sums over all ranks, returned on every rank. The order in which floating-point
   /// partial sums meet is MPI's (fixed for a given rank count, not across rank counts): use
   /// gather() and sum in item order where results must not depend on the rank count.
-  std::vector<double> sum(std::span<const double> values) const;
+  std::vector<double> sum(std::span<const double> values) const override;
   /// Whether `mine` holds on every rank.
   bool all(bool mine) const;
   /// Every rank's string, in rank order, on every rank.
-  std::vector<std::string> all_gather(const std::string& mine) const;
+  std::vector<std::string> all_gather(const std::string& mine) const override;
   /// Every rank's string, in rank order, on rank 0 (empty on the other ranks).
-  std::vector<std::string> gather(const std::string& mine) const;
+  std::vector<std::string> gather(const std::string& mine) const override;
   /// Waits until every rank is here.
   void barrier() const;
 

@@ -69,6 +69,50 @@ TEST_CASE("quantile_sketch: merging the lowest buckets keeps the top quantile an
   CHECK(std::isinf(n.quantile_range(0.1).lo));
 }
 
+TEST_CASE("quantile_sketch: merged shards equal one sketch of the whole stream; bytes round-trip") {
+  std::mt19937_64 rng(0xdeadbeef);
+  std::vector<float> v;
+  for (int i = 0; i < 6000; ++i) {
+    const float x = std::normal_distribution<float>(0, 2)(rng);
+    v.push_back(i % 7 == 0 ? 0.0f : x);
+  }
+  QuantileSketch whole;
+  for (float x : v) whole.add(x);
+  // Three shards, round robin (as ranks take batches); merged in another order.
+  std::vector<QuantileSketch> shard(3);
+  for (size_t i = 0; i < v.size(); ++i) shard[i % 3].add(v[i]);
+  QuantileSketch merged = QuantileSketch::from_bytes(shard[2].to_bytes());
+  merged.merge(shard[0]);
+  merged.merge(QuantileSketch::from_bytes(shard[1].to_bytes()));
+  CHECK(merged.count() == whole.count());
+  CHECK(merged.to_bytes() == whole.to_bytes());  // the same counts in the same buckets
+  for (double p : {0.0, 0.1, 0.5, 0.995, 1.0}) {
+    CAPTURE(p);
+    CHECK(merged.quantile(p) == whole.quantile(p));
+  }
+  // A shard alone is a different sketch (the test can fail).
+  CHECK(shard[0].to_bytes() != whole.to_bytes());
+  // An empty shard (a rank without batches) changes nothing.
+  QuantileSketch empty;
+  merged.merge(empty);
+  CHECK(merged.to_bytes() == whole.to_bytes());
+  CHECK_THROWS_WITH_AS(merged.merge(QuantileSketch({.relative_accuracy = 1e-2})), doctest::Contains("same relative_accuracy"),
+                       Error);
+  CHECK_THROWS_WITH_AS(QuantileSketch::from_bytes(whole.to_bytes().substr(0, 20)), doctest::Contains("bytes"), Error);
+}
+
+TEST_CASE("quantile_sketch: a merged floor of one shard stays a floor; the top quantile keeps its bound") {
+  std::vector<float> v;
+  for (int i = 0; i < 1000; ++i) v.push_back(std::pow(10.0f, -20.0f + 25.0f * i / 999.0f));
+  QuantileSketch a({.relative_accuracy = 1e-3, .max_buckets = 64}), b({.relative_accuracy = 1e-3, .max_buckets = 64});
+  for (size_t i = 0; i < v.size(); ++i) (i % 2 ? a : b).add(v[i]);
+  a.merge(b);
+  CHECK(a.count() == 1000);
+  CHECK(a.bounded(0.999));
+  CHECK(std::fabs(a.quantile(0.999) - exact_quantile(v, 0.999)) <= 1e-3 * exact_quantile(v, 0.999) * (1 + 1e-9));
+  CHECK_FALSE(a.bounded(0.1));
+}
+
 TEST_CASE("quantile_sketch: errors and ranks") {
   QuantileSketch s;
   CHECK_THROWS_WITH_AS(s.quantile(0.5), doctest::Contains("empty"), Error);
