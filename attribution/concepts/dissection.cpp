@@ -106,9 +106,13 @@ template <class F>
 void scan(const Module& model, const ConceptSource& data, const DissectionOptions& o, int op, const Workspace& ws,
           const char* label, F&& fn) {
   const int64_t n = data.size();
-  Progress progress(label, n, o.progress);
+  int64_t mine = 0;  // this process's images (its batches)
+  for (int64_t begin = 0; begin < n; begin += o.batch)
+    if (owns_batch(o.reducer, begin / o.batch)) mine += std::min(o.batch, n - begin);
+  Progress progress(label, mine, o.progress);
   std::vector<ConceptImage> batch;
   for (int64_t begin = 0; begin < n; begin += o.batch) {
+    if (!owns_batch(o.reducer, begin / o.batch)) continue;
     const int64_t b = std::min(o.batch, n - begin);
     batch.clear();
     for (int64_t i = 0; i < b; ++i) batch.push_back(data.load(begin + i));
@@ -123,6 +127,45 @@ void scan(const Module& model, const ConceptSource& data, const DissectionOption
     progress.advance(b);
   }
   progress.finish();
+}
+
+// Distributed pass 1: every process's sketches merged (bucket counts added) and top images
+// merged by (activation desc, index asc) - the order keep_top produces over the whole stream.
+void merge_pass1(const Reducer& red, std::vector<QuantileSketch>& sketches,
+                 std::vector<std::vector<std::pair<float, int64_t>>>& tops, int64_t top_images) {
+  std::string mine;
+  for (size_t k = 0; k < sketches.size(); ++k) {
+    const std::string s = sketches[k].to_bytes();
+    pack_span(mine, std::span<const char>(s.data(), s.size()));
+    std::vector<float> v;
+    std::vector<int64_t> idx;
+    for (const auto& [value, index] : tops[k]) v.push_back(value), idx.push_back(index);
+    pack_span(mine, std::span<const float>(v));
+    pack_span(mine, std::span<const int64_t>(idx));
+  }
+  const std::vector<std::string> parts = red.all_gather(mine);
+  std::vector<QuantileSketch> merged;
+  std::vector<std::vector<std::pair<float, int64_t>>> all(sketches.size());
+  for (const std::string& part : parts) {
+    Unpacker u(part);
+    for (size_t k = 0; k < sketches.size(); ++k) {
+      const std::vector<char> bytes = u.get_vector<char>();
+      QuantileSketch s = QuantileSketch::from_bytes(std::string_view(bytes.data(), bytes.size()));
+      if (merged.size() <= k) merged.push_back(std::move(s));
+      else merged[k].merge(s);
+      const std::vector<float> v = u.get_vector<float>();
+      const std::vector<int64_t> idx = u.get_vector<int64_t>();
+      for (size_t i = 0; i < v.size(); ++i) all[k].emplace_back(v[i], idx[i]);
+    }
+  }
+  for (size_t k = 0; k < sketches.size(); ++k) {
+    std::sort(all[k].begin(), all[k].end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    if (static_cast<int64_t>(all[k].size()) > top_images) all[k].resize(static_cast<size_t>(top_images));
+  }
+  sketches = std::move(merged);
+  tops = std::move(all);
 }
 
 }  // namespace
@@ -178,23 +221,25 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
 
   Workspace ws;
   const ConceptImage first = data.load(0);
-  const int op = layer_op_index(model, make_input(std::span(&first, 1), o), o.layer, ws);
+  const Tensor first_input = make_input(std::span(&first, 1), o);
+  const int op = layer_op_index(model, first_input, o.layer, ws);
+  // The layer's shape from the first image, so a process without batches has it too.
+  const Tensor probe = eval_layer(model, first_input, op, ws).layer;
+  BL_CHECK(probe.dim() == 4, "dissect: layer '", o.layer, "' has output ", probe.shape().str(),
+           ", expected [N, K, h, w] (a convolutional layer)");
+  const Reducer* red = o.reducer;
 
   Dissection d;
   d.layer = o.layer;
   d.concepts = concepts;
   d.images = n;
-  int64_t k_units = 0, h = 0, w = 0;
-  std::vector<QuantileSketch> sketches;
-  std::vector<std::vector<std::pair<float, int64_t>>> tops;
+  const int64_t k_units = probe.size(1), h = probe.size(2), w = probe.size(3);
+  std::vector<QuantileSketch> sketches(static_cast<size_t>(k_units),
+                                       QuantileSketch({.relative_accuracy = o.sketch_accuracy}));
+  std::vector<std::vector<std::pair<float, int64_t>>> tops(static_cast<size_t>(k_units));
 
   // Pass 1: sketches and top images.
   scan(model, data, o, op, ws, "dissect (thresholds)", [&](int64_t begin, std::span<const ConceptImage>, const Tensor& a) {
-    if (sketches.empty()) {
-      k_units = a.size(1), h = a.size(2), w = a.size(3);
-      sketches.assign(static_cast<size_t>(k_units), QuantileSketch({.relative_accuracy = o.sketch_accuracy}));
-      tops.resize(static_cast<size_t>(k_units));
-    }
     BL_CHECK(a.size(1) == k_units && a.size(2) == h && a.size(3) == w, "dissect: layer '", o.layer,
              "' changed shape between batches (", a.shape().str(), " vs [N, ", k_units, ", ", h, ", ", w, "])");
     const int64_t b = a.size(0), plane = h * w;
@@ -208,6 +253,7 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
     });
   });
   d.passes = 1;
+  if (red) merge_pass1(*red, sketches, tops, o.top_images);
 
   const double p = 1.0 - o.quantile;
   std::vector<double> thresholds(static_cast<size_t>(k_units));
@@ -239,6 +285,20 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
           }
       });
     });
+    if (red) {  // counts below add up; the values inside the bucket are gathered (few: one bucket's)
+      below = red->sum(std::span<const int64_t>(below));
+      std::string mine;
+      for (const std::vector<float>& v : inside) pack_span(mine, std::span<const float>(v));
+      std::vector<std::vector<float>> all(static_cast<size_t>(k_units));
+      for (const std::string& part : red->all_gather(mine)) {
+        Unpacker u(part);
+        for (int64_t k = 0; k < k_units; ++k) {
+          const std::vector<float> v = u.get_vector<float>();
+          all[k].insert(all[k].end(), v.begin(), v.end());
+        }
+      }
+      inside = std::move(all);
+    }
     for (int64_t k = 0; k < k_units; ++k) {
       const int64_t r = rank - below[k];
       BL_CHECK(r >= 1 && r <= static_cast<int64_t>(inside[k].size()), "dissect: internal error: unit ", k,
@@ -287,6 +347,11 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
     }
   });
   d.passes += 1;
+  if (red) {
+    act_count = red->sum(std::span<const int64_t>(act_count));
+    mask_count = red->sum(std::span<const int64_t>(mask_count));
+    d.intersections = red->sum(std::span<const int64_t>(d.intersections));
+  }
 
   d.iou.assign(static_cast<size_t>(k_units * nc), 0.0);
   d.unions.assign(static_cast<size_t>(k_units * nc), 0);

@@ -21,12 +21,21 @@
 ///   3. IoU counts.
 /// Units are processed in parallel (engine/parallel.h); results do not depend on the thread
 /// count or the batch size.
+///
+/// Distributed (options.reducer, attribution/core/reducer.h): batch j (images j*batch ..) is
+/// scanned by process j % size only. After pass 1 the sketches merge by adding bucket counts
+/// and the top images by (activation desc, index asc); the exact pass sums the counts below each
+/// bucket and gathers the values inside it; pass 3 sums the intersection and union counts. All of
+/// it is integer or order-free, so every process ends with the single-process Dissection (same
+/// thresholds, counts and IoU; only `seconds` differs), as long as no sketch collapsed its low
+/// buckets (the top quantile is not affected by such a collapse either way).
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "attribution/core/progress.h"
+#include "attribution/core/reducer.h"
 #include "engine/module.h"
 
 namespace backlight {
@@ -73,6 +82,9 @@ struct DissectionOptions {
   /// Per-channel mean and std applied to the [0, 1] images before the model (empty: none).
   std::vector<float> mean{}, std{};
   ProgressOptions progress{};
+  /// Distributed run: this process's share of the batches and the collectives (nullptr: one
+  /// process). Not owned; every process must call dissect with the same data and options.
+  const Reducer* reducer = nullptr;
 };
 
 struct UnitDissection {

@@ -56,6 +56,76 @@ std::vector<Eigen::MatrixXd> capture(const ModelTap& tap, const Tensor& inputs, 
   return out;
 }
 
+// Feature space, distributed: every sum and product added over the processes (in place).
+void add_over_processes(const Reducer& red, std::vector<Eigen::VectorXd>& sa, std::vector<Eigen::VectorXd>& sb,
+                        std::vector<Eigen::MatrixXd>& xxa, std::vector<Eigen::MatrixXd>& xxb,
+                        std::vector<Eigen::MatrixXd>& xy) {
+  std::vector<double> flat;
+  auto put = [&](const auto& m) { flat.insert(flat.end(), m.data(), m.data() + m.size()); };
+  for (auto* group : {&sa, &sb})
+    for (const auto& v : *group) put(v);
+  for (auto* group : {&xxa, &xxb, &xy})
+    for (const auto& m : *group) put(m);
+  const std::vector<double> total = red.sum(std::span<const double>(flat));
+  size_t at = 0;
+  auto take = [&](auto& m) {
+    std::copy(total.begin() + static_cast<std::ptrdiff_t>(at), total.begin() + static_cast<std::ptrdiff_t>(at + m.size()),
+              m.data());
+    at += static_cast<size_t>(m.size());
+  };
+  for (auto* group : {&sa, &sb})
+    for (auto& v : *group) take(v);
+  for (auto* group : {&xxa, &xxb, &xy})
+    for (auto& m : *group) take(m);
+}
+
+// Example space, distributed: every process's rows on process 0, in stream order (batch j is
+// process j % size's (j / size)-th batch). Elsewhere the rows are left as they are.
+void gather_rows(const Reducer& red, const std::vector<int64_t>& batch_rows, std::vector<std::vector<float>>& rows_a,
+                 const std::vector<int64_t>& pa, std::vector<std::vector<float>>& rows_b,
+                 const std::vector<int64_t>& pb) {
+  std::string mine;
+  pack_span(mine, std::span<const int64_t>(batch_rows));
+  for (const auto& r : rows_a) pack_span(mine, std::span<const float>(r));
+  for (const auto& r : rows_b) pack_span(mine, std::span<const float>(r));
+  const std::vector<std::string> parts = red.gather(mine);
+  if (red.rank() != 0) return;
+  struct Part {
+    std::vector<int64_t> rows, offset;  // per local batch: rows and first row
+    std::vector<std::vector<float>> a, b;
+  };
+  std::vector<Part> got(parts.size());
+  size_t batches = 0;
+  for (size_t r = 0; r < parts.size(); ++r) {
+    Unpacker u(parts[r]);
+    got[r].rows = u.get_vector<int64_t>();
+    int64_t at = 0;
+    for (int64_t k : got[r].rows) got[r].offset.push_back(at), at += k;
+    for (size_t i = 0; i < rows_a.size(); ++i) got[r].a.push_back(u.get_vector<float>());
+    for (size_t j = 0; j < rows_b.size(); ++j) got[r].b.push_back(u.get_vector<float>());
+    batches += got[r].rows.size();
+  }
+  const size_t size = parts.size();
+  auto assemble = [&](std::vector<std::vector<float>>& rows, const std::vector<int64_t>& features, bool side_a) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i].clear();
+      const size_t p = static_cast<size_t>(features[i]);
+      for (size_t j = 0; j < batches; ++j) {
+        const Part& part = got[j % size];
+        const size_t k = j / size;
+        BL_CHECK(k < part.rows.size(), "layer_similarity: process ", j % size, " sent ", part.rows.size(),
+                 " batches, batch ", j, " of the stream is missing");
+        const std::vector<float>& src = side_a ? part.a[i] : part.b[i];
+        const size_t begin = static_cast<size_t>(part.offset[k]) * p, count = static_cast<size_t>(part.rows[k]) * p;
+        rows[i].insert(rows[i].end(), src.begin() + static_cast<std::ptrdiff_t>(begin),
+                       src.begin() + static_cast<std::ptrdiff_t>(begin + count));
+      }
+    }
+  };
+  assemble(rows_a, pa, true);
+  assemble(rows_b, pb, false);
+}
+
 }  // namespace
 
 std::vector<std::string> model_layer_names(const Module& model, const Tensor& probe) {
@@ -78,64 +148,80 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
                                  const BatchSource& next_batch, const LayerSimilarityOptions& o) {
   BL_CHECK(!layers_a.empty() && !layers_b.empty(), "layer_similarity: expected at least one layer on each side, got ",
            layers_a.size(), " and ", layers_b.size());
+  const Reducer* red = o.reducer;
+  BL_CHECK(!red || (o.probe.defined() && o.probe.dim() >= 1 && o.probe.size(0) >= 1),
+           "layer_similarity: a distributed run needs a probe input (a process may get no batch)");
   const bool same = &model_a == &model_b;
   const bool rbf = o.measure == SimilarityMeasure::CkaRbf;
   Workspace ws;
   ModelTap ta{&model_a, layers_a, {}, {}}, tb{&model_b, layers_b, {}, {}};
 
   Tensor batch = next_batch();
-  BL_CHECK(batch.defined(), "layer_similarity: the input stream is empty");
+  const Tensor& shapes = o.probe.defined() ? o.probe : batch;
+  BL_CHECK(shapes.defined(), "layer_similarity: the input stream is empty");
   for (ModelTap* t : {&ta, &tb}) {
-    for (const std::string& name : t->names) t->ops.push_back(layer_op_index(*t->model, batch, name, ws));
+    for (const std::string& name : t->names) t->ops.push_back(layer_op_index(*t->model, shapes, name, ws));
   }
 
   LayerSimilarity res{layers_a, layers_b, Eigen::MatrixXd(layers_a.size(), layers_b.size()), 0, ""};
   std::vector<Eigen::VectorXd> sa, sb;          // column sums
   std::vector<Eigen::MatrixXd> xxa, xxb, xy;    // feature space
   std::vector<std::vector<float>> rows_a, rows_b;  // example space
-  bool feature = false;
-  Progress progress("similarity", o.expected_examples > 0 ? o.expected_examples : 1, o.progress);
+  std::vector<int64_t> batch_rows;              // rows of each of this process's batches
+  bool feature = false, ready = false;
+  const int64_t share = red && o.expected_examples > 0 ? (o.expected_examples + red->size() - 1) / red->size()
+                                                       : o.expected_examples;
+  Progress progress("similarity", share > 0 ? share : 1, o.progress);
+
+  // Shapes known: choose the space (the same on every process: it depends on the layers and
+  // the expected count only) and allocate the statistics.
+  auto prepare = [&](const std::vector<Eigen::MatrixXd>& xa, const std::vector<Eigen::MatrixXd>& xb) {
+    for (const auto& x : xa) ta.features.push_back(x.cols());
+    for (const auto& x : xb) tb.features.push_back(x.cols());
+    const int64_t n = o.expected_examples;
+    bool fits = !rbf && n > 0;
+    double fbytes = 0, ebytes = 0;
+    for (int64_t p : ta.features) fits &= p < n, fbytes += 8.0 * p * (p + 1), ebytes += 4.0 * p * std::max<int64_t>(n, 1);
+    for (int64_t q : tb.features) fits &= q < n, fbytes += 8.0 * q * (q + 1), ebytes += 4.0 * q * std::max<int64_t>(n, 1);
+    for (int64_t p : ta.features)
+      for (int64_t q : tb.features) fbytes += 8.0 * p * q;
+    feature = fits && fbytes <= static_cast<double>(o.max_bytes);
+    res.space = feature ? "feature" : "example";
+    if (!feature) {
+      BL_CHECK(o.measure != SimilarityMeasure::Cca && o.measure != SimilarityMeasure::Pwcca,
+               "layer_similarity: ", to_string(o.measure), " needs more examples than features in every layer (",
+               "every canonical correlation is 1 otherwise); got ", n, " examples and layers of up to ",
+               std::max(*std::max_element(ta.features.begin(), ta.features.end()),
+                        *std::max_element(tb.features.begin(), tb.features.end())),
+               " features: use svcca, cka or more examples");
+      BL_CHECK(ebytes <= static_cast<double>(o.max_bytes), "layer_similarity: keeping the activations of ", n,
+               " examples needs about ", static_cast<int64_t>(ebytes / (1 << 20)), " MiB, above the cap of ",
+               o.max_bytes >> 20, " MiB: use fewer layers or examples");
+    }
+    for (size_t i = 0; i < xa.size(); ++i) {
+      sa.push_back(Eigen::VectorXd::Zero(ta.features[i]));
+      if (feature) xxa.push_back(Eigen::MatrixXd::Zero(ta.features[i], ta.features[i]));
+      else rows_a.emplace_back();
+    }
+    for (size_t j = 0; j < xb.size(); ++j) {
+      sb.push_back(Eigen::VectorXd::Zero(tb.features[j]));
+      if (feature) xxb.push_back(Eigen::MatrixXd::Zero(tb.features[j], tb.features[j]));
+      else rows_b.emplace_back();
+    }
+    if (feature)
+      for (size_t i = 0; i < xa.size(); ++i)
+        for (size_t j = 0; j < xb.size(); ++j) xy.push_back(Eigen::MatrixXd::Zero(ta.features[i], tb.features[j]));
+    ready = true;
+  };
+  if (o.probe.defined()) {
+    const std::vector<Eigen::MatrixXd> pa = capture(ta, o.probe, ws);
+    prepare(pa, same && layers_a == layers_b ? pa : capture(tb, o.probe, ws));
+  }
 
   for (; batch.defined(); batch = next_batch()) {
     const std::vector<Eigen::MatrixXd> xa = capture(ta, batch, ws);
     const std::vector<Eigen::MatrixXd> xb = same && layers_a == layers_b ? xa : capture(tb, batch, ws);
-    if (res.examples == 0) {  // first batch: shapes known, choose the space
-      for (const auto& x : xa) ta.features.push_back(x.cols());
-      for (const auto& x : xb) tb.features.push_back(x.cols());
-      const int64_t n = o.expected_examples;
-      bool fits = !rbf && n > 0;
-      double fbytes = 0, ebytes = 0;
-      for (int64_t p : ta.features) fits &= p < n, fbytes += 8.0 * p * (p + 1), ebytes += 4.0 * p * std::max<int64_t>(n, 1);
-      for (int64_t q : tb.features) fits &= q < n, fbytes += 8.0 * q * (q + 1), ebytes += 4.0 * q * std::max<int64_t>(n, 1);
-      for (int64_t p : ta.features)
-        for (int64_t q : tb.features) fbytes += 8.0 * p * q;
-      feature = fits && fbytes <= static_cast<double>(o.max_bytes);
-      res.space = feature ? "feature" : "example";
-      if (!feature) {
-        BL_CHECK(o.measure != SimilarityMeasure::Cca && o.measure != SimilarityMeasure::Pwcca,
-                 "layer_similarity: ", to_string(o.measure), " needs more examples than features in every layer (",
-                 "every canonical correlation is 1 otherwise); got ", n, " examples and layers of up to ",
-                 std::max(*std::max_element(ta.features.begin(), ta.features.end()),
-                          *std::max_element(tb.features.begin(), tb.features.end())),
-                 " features: use svcca, cka or more examples");
-        BL_CHECK(ebytes <= static_cast<double>(o.max_bytes), "layer_similarity: keeping the activations of ", n,
-                 " examples needs about ", static_cast<int64_t>(ebytes / (1 << 20)), " MiB, above the cap of ",
-                 o.max_bytes >> 20, " MiB: use fewer layers or examples");
-      }
-      for (size_t i = 0; i < xa.size(); ++i) {
-        sa.push_back(Eigen::VectorXd::Zero(ta.features[i]));
-        if (feature) xxa.push_back(Eigen::MatrixXd::Zero(ta.features[i], ta.features[i]));
-        else rows_a.emplace_back();
-      }
-      for (size_t j = 0; j < xb.size(); ++j) {
-        sb.push_back(Eigen::VectorXd::Zero(tb.features[j]));
-        if (feature) xxb.push_back(Eigen::MatrixXd::Zero(tb.features[j], tb.features[j]));
-        else rows_b.emplace_back();
-      }
-      if (feature)
-        for (size_t i = 0; i < xa.size(); ++i)
-          for (size_t j = 0; j < xb.size(); ++j) xy.push_back(Eigen::MatrixXd::Zero(ta.features[i], tb.features[j]));
-    }
+    if (!ready) prepare(xa, xb);
     for (size_t i = 0; i < xa.size(); ++i) {
       if (feature) {
         sa[i] += xa[i].colwise().sum().transpose();
@@ -156,9 +242,21 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
       }
     }
     res.examples += batch.size(0);
+    batch_rows.push_back(batch.size(0));
     progress.advance(batch.size(0));
   }
   progress.finish();
+  bool root = true;  // this process computes the matrix
+  if (red) {
+    const int64_t mine = res.examples;
+    res.examples = red->sum(std::span<const int64_t>(&mine, 1))[0];
+    if (feature) {
+      add_over_processes(*red, sa, sb, xxa, xxb, xy);
+    } else {
+      root = red->rank() == 0;
+      gather_rows(*red, batch_rows, rows_a, ta.features, rows_b, tb.features);
+    }
+  }
   const int64_t n = res.examples;
   BL_CHECK(n >= (rbf && o.similarity.unbiased ? 4 : 2), "layer_similarity: need at least ",
            rbf && o.similarity.unbiased ? 4 : 2, " examples, the stream gave ", n);
@@ -173,6 +271,10 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
       for (size_t j = 0; j < nb; ++j)
         res.values(static_cast<int64_t>(i), static_cast<int64_t>(j)) = similarity_from_moments(
             o.measure, PairMoments::from_sums(n, sa[i], sb[j], xxa[i], xxb[j], xy[i * nb + j]), o.similarity);
+    return res;
+  }
+  if (!root) {
+    res.values.resize(0, 0);
     return res;
   }
   // Example space: one n x n object per layer, then every pair.

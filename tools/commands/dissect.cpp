@@ -12,10 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "attribution/concepts/dissection.h"
+#include "engine/parallel.h"
 #include "io/image_io.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
 #include "tools/cli/concept_data.h"
+#include "tools/cluster/cluster.h"
 #include "tools/commands/command.h"
 #include "tools/commands/concept_model.h"
 #include "tools/commands/dissect_montage.h"
@@ -42,7 +44,9 @@ int run_dissect(const Args& args) {
   const std::string out = args.get_or("out", "dissect.png");
   require_image_extension(args, "out", out);
   const std::string data_spec = args.get_or("data", "builtin:shapes");
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
 
+  const Cluster cluster("dissect");  // one process, or this rank of an mpirun/srun job
   const LoadedModel m = load_concept_model("dissect", args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   DissectionOptions o{.quantile = quantile,
                       .iou_threshold = iou_threshold,
@@ -53,6 +57,8 @@ int run_dissect(const Args& args) {
                       .input_shape = m.input};
   o.mean = channel_values_flag(args, "dissect", "mean", m.input[0]);
   o.std = channel_values_flag(args, "dissect", "std", m.input[0]);
+  if (cluster.distributed()) o.reducer = &cluster;  // batches sharded, sketches and counts reduced
+  o.progress.enabled = o.progress.enabled && cluster.leader();
 
   std::unique_ptr<ConceptSource> data;
   if (data_spec == "builtin:shapes") {
@@ -64,10 +70,13 @@ int run_dissect(const Args& args) {
   Tensor probe = Tensor::empty(Shape{1, m.input[0], m.input[1], m.input[2]});
   std::fill(probe.data(), probe.data() + probe.numel(), 0.5f);
   o.layer = args.has("layer") ? *args.get("layer") : last_convolution(*m.model, probe);
-  std::cerr << "dissect: layer " << o.layer << " of " << m.label << " over " << data->size() << " images ("
+  if (cluster.leader())
+    std::cerr << "dissect: layer " << o.layer << " of " << m.label << " over " << data->size() << " images ("
             << data_spec << "), " << data->concepts().size() << " concepts, quantile " << quantile
-            << (o.exact ? " (exact)" : "") << "\n";
+            << (o.exact ? " (exact)" : "") << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
+            << "\n";
   const Dissection d = dissect(*m.model, *data, o);
+  if (!cluster.leader()) return 0;  // every rank holds the same result; rank 0 reports it
   std::cerr << "dissect: " << d.passes << " passes in " << std::fixed << std::setprecision(2) << d.seconds << " s ("
             << std::setprecision(1) << static_cast<double>(d.images * d.passes) / std::max(d.seconds, 1e-9)
             << " images/s)\n";
@@ -103,7 +112,8 @@ int run_dissect(const Args& args) {
                               {"iou_threshold", iou_threshold}, {"passes", d.passes},
                               {"seconds", d.seconds},   {"concepts", concepts},
                               {"units", units},         {"detectors", detectors},
-                              {"detectors_per_category", per_cat}, {"png", out}};
+                              {"detectors_per_category", per_cat}, {"png", out},
+                              {"ranks", cluster.size()}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -152,7 +162,8 @@ Command dissect_command() {
                 {.name = "montage-units", .metavar = "N", .help = "units (rows) in the montage, best IoU first (default 8)"},
                 {.name = "top-images", .metavar = "N", .help = "top-activating images per unit in the montage (default 4)"},
                 {.name = "out", .metavar = "FILE.png", .help = "montage picture (default dissect.png)"},
-                {.name = "json", .kind = FlagKind::Bool, .help = "print every unit, the summary and the settings as JSON"}},
+                {.name = "json", .kind = FlagKind::Bool, .help = "print every unit, the summary and the settings as JSON"},
+                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"}},
       .run = run_dissect};
 }
 

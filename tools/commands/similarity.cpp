@@ -4,6 +4,7 @@
 // The work is attribution/concepts/layer_similarity.h; this file parses flags and draws.
 #include <algorithm>
 #include <climits>
+#include <memory>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attribution/concepts/layer_similarity.h"
+#include "engine/parallel.h"
 #include "io/image_io.h"
 #include "models/data/shapes.h"
 #include "models/default_model.h"
@@ -19,6 +21,7 @@
 #include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
+#include "tools/cluster/cluster.h"
 
 namespace backlight::cli {
 
@@ -39,6 +42,7 @@ int run_similarity(const Args& args) {
     throw UsageError(std::string("--measure: ") + e.what());
   }
   const std::string inputs = args.get_or("inputs", "builtin:shapes");
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
   const int64_t count = args.get_int("count", 2, INT_MAX).value_or(500);
   const int64_t batch = positive_flag(args, "batch").value_or(50);
   const double threshold = args.get_double("rbf-threshold").value_or(0.5);
@@ -47,6 +51,7 @@ int run_similarity(const Args& args) {
   const std::string out = args.get_or("out", "similarity.png");
   require_image_extension(args, "out", out);
 
+  const Cluster cluster("similarity");  // one process, or this rank of an mpirun/srun job
   const LoadedModel a = load_concept_model("similarity", args.get_or("model", "shapes_cnn"), args.get("weights"), "--model");
   const bool two = args.has("model-b") || args.has("weights-b");
   const LoadedModel b = two ? load_concept_model("similarity", args.get_or("model-b", "shapes_cnn"), args.get("weights-b"),
@@ -75,9 +80,30 @@ int run_similarity(const Args& args) {
                        " example(s); at least 2 are needed");
     total = files.total;
   }
-  const BatchSource source = inputs == "builtin:shapes"
-                                 ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch, norm)
-                                 : example_batches(files, h, w, batch, max_pixels, {}, norm);
+  // Distributed: this rank reads only its batches (batch j when j % ranks == rank), the same
+  // batches a single process forms, so every example's activations are the same bit for bit.
+  const bool shapes = inputs == "builtin:shapes";
+  BatchSource source;
+  if (!cluster.distributed()) {
+    source = shapes ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch, norm)
+                    : example_batches(files, h, w, batch, max_pixels, {}, norm);
+  } else if (shapes) {
+    auto next = std::make_shared<int64_t>(cluster.rank());  // global batch index
+    const int64_t step = cluster.size();
+    source = [=]() -> Tensor {
+      const int64_t begin = *next * batch;
+      if (begin >= total) return {};
+      *next += step;
+      return shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin + begin, std::min(batch, total - begin),
+                            batch, norm)();
+    };
+  } else {
+    std::vector<int64_t> pick;
+    for (int64_t j = cluster.rank(); j * batch < total; j += cluster.size())
+      for (int64_t i = j * batch; i < std::min(total, (j + 1) * batch); ++i) pick.push_back(i);
+    source = pick.empty() ? BatchSource([]() { return Tensor(); })
+                          : example_batches(files, h, w, batch, max_pixels, std::move(pick), norm);
+  }
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
   const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
   const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
@@ -85,9 +111,17 @@ int run_similarity(const Args& args) {
   LayerSimilarityOptions o{.measure = measure, .expected_examples = total};
   o.similarity.rbf_threshold = static_cast<float>(threshold);
   o.similarity.unbiased = args.flag("unbiased");
-  std::cerr << "similarity: " << measure_name << " of " << la.size() << " x " << lb.size() << " layers over " << total
-            << " inputs (" << inputs << ")\n";
+  if (cluster.distributed()) {
+    o.reducer = &cluster;
+    o.probe = probe;
+    o.progress.enabled = cluster.leader();
+  }
+  if (cluster.leader())
+    std::cerr << "similarity: " << measure_name << " of " << la.size() << " x " << lb.size() << " layers over " << total
+            << " inputs (" << inputs << ")" << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
+            << "\n";
   const LayerSimilarity r = layer_similarity(*a.model, la, *b.model, lb, source, o);
+  if (!cluster.leader()) return 0;  // rank 0 draws and reports
 
   std::vector<double> flat;
   for (int64_t i = 0; i < r.values.rows(); ++i)
@@ -106,7 +140,7 @@ int run_similarity(const Args& args) {
     nlohmann::json j = {{"command", "similarity"}, {"measure", measure_name},  {"model_a", a.label},
                         {"model_b", b.label},      {"inputs", inputs},         {"examples", r.examples},
                         {"space", r.space},        {"layers_a", r.layers_a},   {"layers_b", r.layers_b},
-                        {"matrix", rows},          {"png", out}};
+                        {"matrix", rows},          {"png", out},               {"ranks", cluster.size()}};
     if (measure == SimilarityMeasure::CkaRbf) j["unbiased"] = o.similarity.unbiased, j["rbf_threshold"] = threshold;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -150,7 +184,8 @@ Command similarity_command() {
                  .help = "cka_rbf: sigma = T * sqrt(median squared distance) (default 0.5)"},
                 {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
                 {.name = "out", .metavar = "FILE.png", .help = "heatmap picture (default similarity.png)"},
-                {.name = "json", .kind = FlagKind::Bool, .help = "print the matrix as JSON (rows with layer names)"}},
+                {.name = "json", .kind = FlagKind::Bool, .help = "print the matrix as JSON (rows with layer names)"},
+                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"}},
       .run = run_similarity};
 }
 
