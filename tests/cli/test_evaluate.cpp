@@ -67,17 +67,20 @@ TEST_CASE("evaluate: --metrics all gives mean and standard error per method and 
   std::ifstream f(dir.file("ev/evaluation.json"));
   REQUIRE(f.good());
   const nlohmann::json j = nlohmann::json::parse(f);
-  REQUIRE(j["metrics"].size() == 12);
+  REQUIRE(j["metrics"].size() == 14);
   const auto& m = j["methods"][0]["metrics"];
   for (const std::string name : {"pointing_game", "relevance_mass", "relevance_rank", "mask_iou", "deletion", "insertion",
-                                 "infidelity", "sensitivity_max", "faithfulness_correlation", "sensitivity_n",
-                                 "pixel_faithfulness", "randomisation"}) {
+                                 "infidelity", "sensitivity_max", "fragility", "fragility_spearman",
+                                 "faithfulness_correlation", "sensitivity_n", "pixel_faithfulness", "randomisation"}) {
     CAPTURE(name);
     REQUIRE(m.contains(name));
     CHECK(std::isfinite(m[name]["mean"].get<double>()));
     CHECK(m[name]["se"].get<double>() >= 0.0);
   }
-  for (const std::string name : {"faithfulness_correlation", "sensitivity_n", "pixel_faithfulness", "randomisation"}) {
+  CHECK(m["fragility"]["mean"].get<double>() >= 0.0);  // top-k intersection
+  CHECK(m["fragility"]["mean"].get<double>() <= 1.0);
+  for (const std::string name : {"faithfulness_correlation", "sensitivity_n", "pixel_faithfulness", "randomisation",
+                                 "fragility_spearman"}) {
     CHECK(m[name]["mean"].get<double>() >= -1.0);
     CHECK(m[name]["mean"].get<double>() <= 1.0);
   }
@@ -92,6 +95,31 @@ TEST_CASE("evaluate: --metrics all gives mean and standard error per method and 
   CHECK(run_evaluate("--images 1 --metrics infidelity --infidelity-stdev -1", bad) == 2);
   CHECK(run_evaluate("--images 1 --metrics sensitivity_n --sensitivity-n-fractions 0.5,2", bad) == 2);
   CHECK(run_evaluate("--images 1 --chart '" + dir.file("chart.txt") + "'", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics fragility --fragility-attack topk", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics fragility --fragility-epsilon -0.1", bad) == 2);
+  CHECK(run_evaluate("--images 1 --chunk 0", bad) == 2);
+}
+
+TEST_CASE("evaluate: --out also draws the table as evaluation.png; fragility follows its budget") {
+  if (!backlight::default_model_available()) return;
+  const TempDir dir("evaluate_png");
+  std::string out;
+  const std::string common = "--images 2 --methods saliency --metrics fragility,fragility_spearman,sensitivity_max "
+                             "--sensitivity-samples 2 --threads 1 ";
+  REQUIRE(run_evaluate(common + "--fragility-epsilon 0 --out '" + dir.file("zero") + "'", out) == 0);
+  std::ifstream png(dir.file("zero/evaluation.png"), std::ios::binary);
+  char magic[4] = {};
+  png.read(magic, 4);
+  CHECK(std::string(magic + 1, 3) == "PNG");
+  std::ifstream f0(dir.file("zero/evaluation.json"));
+  const nlohmann::json zero = nlohmann::json::parse(f0);
+  CHECK(zero["methods"][0]["metrics"]["fragility"]["mean"].get<double>() == 1.0);  // nothing moved
+  CHECK(zero["methods"][0]["metrics"]["fragility_spearman"]["mean"].get<double>() == doctest::Approx(1.0));
+  REQUIRE(run_evaluate(common + "--fragility-epsilon 0.3 --fragility-top-k 50 --out '" + dir.file("big") + "'", out) == 0);
+  std::ifstream f1(dir.file("big/evaluation.json"));
+  const nlohmann::json big = nlohmann::json::parse(f1);
+  CHECK(big["methods"][0]["metrics"]["fragility"]["mean"].get<double>() < 1.0);
+  CHECK(big["methods"][0]["metrics"]["fragility_spearman"]["mean"].get<double>() < 0.999);
 }
 
 }  // TEST_SUITE

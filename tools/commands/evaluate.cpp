@@ -1,10 +1,14 @@
 // `backlight evaluate`: methods x metrics on generated shapes images with the default model
 // (docs/evaluation.md). Metrics come from attribution/metrics/; this file only loops and prints.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +33,8 @@
 #include "tools/commands/flag_checks.h"
 #include "io/image_io.h"
 #include "render/bar_chart.h"
+#include "render/table_picture.h"
+#include "tools/cluster/cluster.h"
 
 namespace backlight::cli {
 
@@ -128,16 +134,84 @@ Tensor chart(const std::vector<Row>& rows, const std::vector<std::string>& metri
   return bar_chart(panels, "backlight evaluate", 800);
 }
 
+// Chunk k's seed: the --seed itself for the first chunk (so runs of at most one chunk keep the
+// values evaluate always gave), a SplitMix64 mix of (seed, k) for the others.
+uint64_t chunk_seed(uint64_t seed, int64_t k) {
+  if (k == 0) return seed;
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(k + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// One chunk's results: per method its attribution seconds and per metric the chunk's per-image
+// values (NaN for a metric that does not apply).
+struct ChunkResult {
+  int64_t chunk = 0;
+  std::vector<double> seconds;                    // [method]
+  std::vector<std::vector<double>> values;        // [method * metrics + metric][image of the chunk]
+};
+
+std::string pack_chunks(const std::vector<ChunkResult>& chunks) {
+  std::string out;
+  pack(out, static_cast<int64_t>(chunks.size()));
+  for (const ChunkResult& c : chunks) {
+    pack(out, c.chunk);
+    pack_span(out, std::span<const double>(c.seconds));
+    pack(out, static_cast<int64_t>(c.values.size()));
+    for (const std::vector<double>& v : c.values) pack_span(out, std::span<const double>(v));
+  }
+  return out;
+}
+
+void unpack_chunks(const std::string& bytes, std::vector<ChunkResult>& into) {
+  Unpacker u(bytes);
+  const int64_t n = u.get<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    ChunkResult c;
+    c.chunk = u.get<int64_t>();
+    c.seconds = u.get_vector<double>();
+    const int64_t cells = u.get<int64_t>();
+    for (int64_t k = 0; k < cells; ++k) c.values.push_back(u.get_vector<double>());
+    into.push_back(std::move(c));
+  }
+}
+
+// evaluation.png: the markdown table as a picture (mean +- se per cell).
+Tensor table_image(const std::vector<Row>& rows, const std::vector<std::string>& metrics, int64_t count,
+                   const std::string& model) {
+  std::vector<std::string> header{"method"};
+  header.insert(header.end(), metrics.begin(), metrics.end());
+  header.push_back("s / image");
+  std::vector<std::vector<std::string>> cells;
+  char buf[64];
+  for (const Row& r : rows) {
+    std::vector<std::string> line{r.method};
+    for (const MeanSe& v : r.metrics) {
+      if (std::isfinite(v.mean)) std::snprintf(buf, sizeof buf, "%.3f +- %.3f", v.mean, v.se);
+      else std::snprintf(buf, sizeof buf, "-");
+      line.push_back(buf);
+    }
+    std::snprintf(buf, sizeof buf, "%.4f", r.seconds);
+    line.push_back(buf);
+    cells.push_back(std::move(line));
+  }
+  return table_picture(header, cells,
+                       {.title = "backlight evaluate: " + model + ", " + std::to_string(count) +
+                                 " images (mean +- standard error)"});
+}
+
 int run_evaluate(const Args& args) {
   // The validators explain uses (flag_checks.h): usage errors before any work, exit 2.
   const int64_t images = positive_flag(args, "images", kMaxImages).value_or(16);
   const uint64_t seed = seed_flag(args).value_or(kShapesCnnDataSeed);
   if (const auto t = threads_flag(args)) set_num_threads(*t);
+  const int64_t chunk = positive_flag(args, "chunk", kMaxImages).value_or(16);
   const std::optional<std::string> out = args.get("out");
   if (out) check_output_dir(*out, "evaluate: --out");  // before the work, not after
   const std::optional<std::string> chart_out = args.get("chart");
   if (chart_out) require_image_extension(args, "chart", *chart_out);
-  const MetricParams params = metric_params_from_flags(args, seed);
+  MetricParams params = metric_params_from_flags(args, seed);
 
   const std::string model_name = args.get_or("model", "shapes_cnn");
   const bool onnx = model_name.ends_with(".onnx");
@@ -162,7 +236,10 @@ int run_evaluate(const Args& args) {
         throw UsageError("evaluate: --metrics " + m + " needs ground-truth masks (the shapes dataset); --model " +
                          model_name + " has none");
   const std::string layer = args.get_or("layer", onnx ? "" : "features.10");  // "": CAM finds the maps itself
+  if (!onnx) params.fragility.lower_bound = 0, params.fragility.upper_bound = 1;  // shapes pixels lie in [0, 1]
 
+  const Cluster cluster("evaluate");  // one process, or this rank of an mpirun/srun job
+  const std::string who = cluster.distributed() ? "evaluate: " + cluster.describe() : "evaluate";
   ModulePtr model = onnx ? load_onnx_model(model_name) : default_model();
   if (tabular) model = std::make_shared<RowsAsImages>(model, onnx_data.inputs.size(3));
   std::vector<MethodInfo> infos = methods();
@@ -171,45 +248,84 @@ int run_evaluate(const Args& args) {
       if (info.name == name && tabular && (info.family == "cam" || info.family == "attention" || name == "rise"))
         throw UsageError("evaluate: --methods " + name + " does not apply to tabular rows (--input '" + *input +
                          "'): it needs image feature maps [N,C,H,W]");
-  ShapesBatch data;
+  ShapesBatch onnx_all;  // --input with its top-1 targets (every rank computes the same)
   if (onnx) {
-    data.images = onnx_data.inputs;
-    const Tensor logits = top1(*model, data.images, *input);
+    onnx_all.images = onnx_data.inputs;
+    const Tensor logits = top1(*model, onnx_all.images, *input);
     const int64_t n = logits.size(0), k = logits.numel() / n;
     for (int64_t i = 0; i < n; ++i)
-      data.labels.push_back(std::max_element(logits.data() + i * k, logits.data() + (i + 1) * k) - (logits.data() + i * k));
-  } else {
-    data = make_shapes_batch(ShapesConfig{}, seed, kShapesHeldOutBegin, images);
+      onnx_all.labels.push_back(std::max_element(logits.data() + i * k, logits.data() + (i + 1) * k) - (logits.data() + i * k));
   }
-  const Target target = Target::indices(data.labels);
-  const int64_t count = data.images.size(0);
+  const int64_t count = onnx ? onnx_all.images.size(0) : images;
+  const size_t nm = names.size(), nk = metric_names.size();
 
-  std::vector<Row> rows;
-  for (const std::string& name : names) {
-    MethodOptions mo;
-    mo.seed = seed;
-    for (const MethodInfo& info : infos)
-      if (info.name == name && (info.needs_layer || info.family == "cam")) mo.layer = layer;
-    if (name == "occlusion" && !onnx) mo.window = {3, 8, 8}, mo.stride = {3, 4, 4};
-    const auto t0 = std::chrono::steady_clock::now();
-    const Tensor attr = attribute(name, *model, data.images, target, mo).attribution;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    Row r{.method = name};
-    r.seconds = secs / static_cast<double>(count);
-    const MetricInput in{.model = *model, .images = data.images, .masks = data.masks, .target = target,
-                         .method = name, .method_options = mo, .attributions = attr, .tabular = tabular};
-    for (const std::string& metric : metric_names) {
-      // Localisation needs the shapes' ground-truth masks: not for imported models' own data.
-      if (onnx && metric_needs_masks(metric)) {
-        r.metrics.push_back({std::nan(""), std::nan("")});
-        continue;
-      }
-      const auto m0 = std::chrono::steady_clock::now();
-      r.metrics.push_back(mean_se(metric_values(metric, in, params)));
-      std::cerr << "evaluate: " << name << " " << metric << " ("
-                << std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count() << " s)\n";
+  // Items are chunks of --chunk images; chunk k goes to rank k % ranks. A chunk is computed the
+  // same way whatever the rank count (same images, same seeds), so every per-image value is.
+  const int64_t chunks = (count + chunk - 1) / chunk;
+  std::vector<ChunkResult> mine;
+  for (size_t ck : cluster.shard(static_cast<size_t>(chunks))) {
+    const int64_t k = static_cast<int64_t>(ck), begin = k * chunk, len = std::min(chunk, count - begin);
+    ShapesBatch data;
+    if (onnx) {
+      data.images = onnx_all.images.slice_batch(begin, begin + len);
+      data.labels.assign(onnx_all.labels.begin() + begin, onnx_all.labels.begin() + begin + len);
+    } else {
+      data = make_shapes_batch(ShapesConfig{}, seed, kShapesHeldOutBegin + begin, len);
     }
-    std::cerr << "evaluate: " << name << " done (" << secs << " s attribution)\n";
+    const Target target = Target::indices(data.labels);
+    MetricParams p = params;
+    p.seed = chunk_seed(seed, k);
+    ChunkResult cr{.chunk = k};
+    for (const std::string& name : names) {
+      MethodOptions mo;
+      mo.seed = p.seed;
+      for (const MethodInfo& info : infos)
+        if (info.name == name && (info.needs_layer || info.family == "cam")) mo.layer = layer;
+      if (name == "occlusion" && !onnx) mo.window = {3, 8, 8}, mo.stride = {3, 4, 4};
+      const auto t0 = std::chrono::steady_clock::now();
+      const Tensor attr = attribute(name, *model, data.images, target, mo).attribution;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      cr.seconds.push_back(secs);
+      const MetricInput in{.model = *model, .images = data.images, .masks = data.masks, .target = target,
+                           .method = name, .method_options = mo, .attributions = attr, .tabular = tabular};
+      const auto m0 = std::chrono::steady_clock::now();
+      for (const std::string& metric : metric_names) {
+        // Localisation needs the shapes' ground-truth masks: not for imported models' own data.
+        if (onnx && metric_needs_masks(metric)) cr.values.emplace_back(static_cast<size_t>(len), std::nan(""));
+        else cr.values.push_back(metric_values(metric, in, p));
+      }
+      std::cerr << who << ": images " << begin << ".." << begin + len - 1 << ": " << name << " (" << secs
+                << " s attribution, "
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count() << " s metrics)\n";
+    }
+    mine.push_back(std::move(cr));
+  }
+
+  // The per-image values meet on rank 0 and are reduced there in image order: the table is the
+  // single-process table bit for bit, whatever the rank count (docs/cluster.md).
+  std::vector<ChunkResult> all;
+  if (cluster.distributed()) {
+    const std::vector<std::string> parts = cluster.gather(pack_chunks(mine));
+    if (!cluster.leader()) return 0;
+    for (const std::string& part : parts) unpack_chunks(part, all);
+  } else {
+    all = std::move(mine);
+  }
+  std::sort(all.begin(), all.end(), [](const ChunkResult& a, const ChunkResult& b) { return a.chunk < b.chunk; });
+  BL_CHECK(static_cast<int64_t>(all.size()) == chunks, "evaluate: ", all.size(), " of ", chunks,
+           " chunks arrived on rank 0");
+  std::vector<Row> rows;
+  for (size_t m = 0; m < nm; ++m) {
+    Row r{.method = names[m]};
+    double secs = 0;
+    for (const ChunkResult& c : all) secs += c.seconds[m];
+    r.seconds = secs / static_cast<double>(count);
+    for (size_t k = 0; k < nk; ++k) {
+      std::vector<double> v;
+      for (const ChunkResult& c : all) v.insert(v.end(), c.values[m * nk + k].begin(), c.values[m * nk + k].end());
+      const bool applies = !(onnx && metric_needs_masks(metric_names[k]));
+      r.metrics.push_back(applies ? mean_se(v) : MeanSe{std::nan(""), std::nan("")});
+    }
     rows.push_back(r);
   }
 
@@ -217,7 +333,7 @@ int run_evaluate(const Args& args) {
   std::cout << md;
   if (out) {
     nlohmann::json j = {{"images", count}, {"seed", seed}, {"model", model_name}, {"layer", layer},
-                        {"metrics", metric_names}};
+                        {"metrics", metric_names}, {"chunk", chunk}, {"ranks", cluster.size()}};
     if (input) j["input"] = *input, j["targets"] = "top1";
     const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
     for (const Row& r : rows) {
@@ -229,9 +345,12 @@ int run_evaluate(const Args& args) {
       }
       j["methods"].push_back(m);
     }
-    StagedFiles files;  // both files or neither, each write checked
+    StagedFiles files;  // all three files or none, each write checked
     files.stage(*out + "/evaluation.json", j.dump(2) + "\n");
     files.stage(*out + "/evaluation.md", md);
+    files.stage(*out + "/evaluation.png",
+                encode_image(table_image(rows, metric_names, count, model_name), ImageFormat::Png,
+                             *out + "/evaluation.png"));
     files.commit();
   }
   if (chart_out) write_image(*chart_out, chart(rows, metric_names, count));
@@ -248,7 +367,9 @@ Command evaluate_command() {
               "Runs each method on N held-out images of the shapes dataset with the default model (or on --input\n"
               "with --model FILE.onnx), explaining the true class (top-1 for FILE.onnx), and prints a markdown table\n"
               "of the --metrics (mean +- standard error over the images) and attribution seconds per image.\n"
-              "Metric parameters are flags with the papers' defaults. See docs/metrics.md and docs/evaluation.md.",
+              "Metric parameters are flags with the papers' defaults. See docs/metrics.md and docs/evaluation.md.\n"
+              "Under mpirun/srun the chunks of --chunk images are shared by the ranks and rank 0 writes the table,\n"
+              "identical to a single-process run's (docs/cluster.md).",
           .flags = {{.name = "methods", .metavar = "LIST", .help = std::string("comma-separated methods (default ") +
                                                                     kDefaultMethods + ")"},
                     {.name = "images", .metavar = "N", .help = "number of images, 1 to 1048576 (default 16)"},
@@ -256,7 +377,8 @@ Command evaluate_command() {
                     {.name = "layer", .metavar = "PATH", .help = "layer for CAM/layer methods (default features.10; FILE.onnx: found by CAM)"},
                     {.name = "model", .metavar = "shapes_cnn|FILE.onnx", .help = "model (default shapes_cnn on generated shapes images)"},
                     {.name = "input", .metavar = "FILE.npy", .help = "FILE.onnx: float32 images [N,C,H,W] or rows [N,F] (targets: top-1)"},
-                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json and DIR/evaluation.md"},
+                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json, .md and .png (the table as a picture)"},
+                    {.name = "chunk", .metavar = "N", .help = "images per unit of work (default 16; seeds are per chunk, so values depend on it, not on the rank count)"},
                     {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"},
                     {.name = "metrics", .metavar = "LIST", .help = std::string("comma-separated metrics or all (default ") + kDefaultEvaluateMetrics + ")"},
                     {.name = "chart", .metavar = "FILE.png", .help = "also draw the means as bar charts (one panel per metric)"}},

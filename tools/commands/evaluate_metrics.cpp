@@ -40,7 +40,8 @@ Tensor expand_channels(const Tensor& a, int64_t c) {
 const std::vector<std::string>& evaluate_metric_names() {
   static const std::vector<std::string> names{
       "pointing_game",  "relevance_mass",           "relevance_rank", "mask_iou",      "deletion",
-      "insertion",      "infidelity",               "sensitivity_max", "faithfulness_correlation",
+      "insertion",      "infidelity",               "sensitivity_max", "fragility",     "fragility_spearman",
+      "faithfulness_correlation",
       "sensitivity_n",  "pixel_faithfulness",       "randomisation"};
   return names;
 }
@@ -68,6 +69,12 @@ std::vector<FlagSpec> evaluate_metric_flags() {
       {.name = "sensitivity-n-samples", .metavar = "N", .help = "sensitivity_n: subsets per size (default 100)"},
       {.name = "pixel-step", .metavar = "K", .help = "pixel_faithfulness: pixels removed together (default 1)"},
       {.name = "iou-fraction", .metavar = "F", .help = "mask_iou: top fraction of pixels kept (default 0.1)"},
+      {.name = "fragility-attack", .metavar = "A",
+       .help = "fragility: perturbation random_sign|fgsm|pgd (default random_sign, Ghorbani et al.'s baseline)"},
+      {.name = "fragility-epsilon", .metavar = "E", .help = "fragility: L-inf budget (default 8/255 = 0.0314)"},
+      {.name = "fragility-steps", .metavar = "N", .help = "fragility: pgd steps (default 10)"},
+      {.name = "fragility-step-size", .metavar = "S", .help = "fragility: pgd step (default epsilon/4)"},
+      {.name = "fragility-top-k", .metavar = "K", .help = "fragility: the K most salient positions (default 2 %)"},
   };
 }
 
@@ -85,6 +92,18 @@ MetricParams metric_params_from_flags(const Args& args, uint64_t seed) {
   p.sensitivity_n_samples = static_cast<int>(args.get_int("sensitivity-n-samples", 2, 1 << 20).value_or(p.sensitivity_n_samples));
   p.pixel_step = positive_flag(args, "pixel-step", 1 << 30).value_or(p.pixel_step);
   p.iou_fraction = static_cast<float>(number_flag(args, "iou-fraction", 0, 1, true).value_or(p.iou_fraction));
+  if (const auto a = args.get("fragility-attack")) {
+    try {
+      p.fragility.attack = fragility_attack_from_string(*a);
+    } catch (const Error& e) {
+      throw UsageError(std::string("evaluate: --fragility-attack: ") + e.what());
+    }
+  }
+  p.fragility.epsilon = static_cast<float>(number_flag(args, "fragility-epsilon", 0, 1e6).value_or(p.fragility.epsilon));
+  p.fragility.steps = positive_flag(args, "fragility-steps", 1 << 20).value_or(p.fragility.steps);
+  p.fragility.step_size = static_cast<float>(number_flag(args, "fragility-step-size", 0, 1e6, true).value_or(0));
+  p.fragility.top_k = positive_flag(args, "fragility-top-k", 1 << 30).value_or(0);
+  p.fragility.seed = seed;
   return p;
 }
 
@@ -113,6 +132,12 @@ std::vector<double> metric_values(const std::string& metric, const MetricInput& 
   if (metric == "sensitivity_max")
     return values_of(sensitivity_max(in.method, in.model, in.images, in.target, in.method_options,
                                      {.samples = p.sensitivity_samples, .radius = p.sensitivity_radius, .seed = p.seed}));
+  if (metric == "fragility" || metric == "fragility_spearman") {
+    FragilityOptions fo = p.fragility;
+    fo.seed = p.seed;
+    const FragilityResult r = attack_fragility(in.method, in.model, in.images, in.target, in.method_options, fo);
+    return metric == "fragility" ? r.top_k_intersection : r.spearman;
+  }
   if (metric == "faithfulness_correlation")
     return values_of(faithfulness_correlation(in.model, in.images, a, in.target,
                                               {.subsets = p.faithfulness_subsets,

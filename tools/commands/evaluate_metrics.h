@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attribution/metrics/fragility_attack.h"
 #include "attribution/registry.h"
 #include "tools/cli/args.h"
 
@@ -37,6 +38,10 @@ struct MetricParams {
   int sensitivity_n_samples = 100;   ///< --sensitivity-n-samples: subsets per size
   int64_t pixel_step = 1;            ///< --pixel-step: pixels removed together (Melis & Jaakkola: 1)
   float iou_fraction = 0.1f;         ///< --iou-fraction: top fraction of pixels for mask_iou
+  /// fragility / fragility_spearman (Ghorbani et al. 2019; attribution/metrics/fragility_attack.h):
+  /// --fragility-attack, --fragility-epsilon, --fragility-steps, --fragility-step-size,
+  /// --fragility-top-k; the bounds are the data's value range (shapes: [0, 1]), not a flag.
+  FragilityOptions fragility{};
   uint64_t seed = 1;
 };
 
