@@ -187,9 +187,9 @@ TEST_SUITE("mpi") {
 TEST_CASE("mpi: a command that does not share its work refuses to run as several processes") {
   if (!backlight::test::mpirun_available()) return;
   TempDir dir("mpi_refuse");
-  const MpiRun r = mpirun_cli(2, "similarity --layers all", dir.file("err.txt"));
+  const MpiRun r = mpirun_cli(2, "visualize", dir.file("err.txt"));
   CHECK(r.status == 2);
-  CHECK(contains(r.all, "similarity: started as 2 MPI processes"));
+  CHECK(contains(r.all, "visualize: started as 2 MPI processes"));
 }
 
 }  // TEST_SUITE
