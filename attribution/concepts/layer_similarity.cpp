@@ -1,5 +1,6 @@
 #include "attribution/concepts/layer_similarity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -281,6 +282,8 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
   // X X^T in float straight from the kept rows (p may be large; the n x n result is small), then
   // double for the centring and eigendecomposition.
   auto reduce = [&](const std::vector<float>& rows, int64_t p) -> Eigen::MatrixXd {
+    BL_CHECK(static_cast<int64_t>(rows.size()) == n * p, "layer_similarity: kept ", rows.size(), " values for ", n,
+             " examples of ", p, " features");
     const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> x(rows.data(), n, p);
     Eigen::MatrixXf kf(n, n);
     kf.setZero();

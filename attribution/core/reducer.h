@@ -6,9 +6,14 @@
 /// Open MPI) implements it; the library never sees MPI. Every process must make the same calls in
 /// the same order (they are collectives). nullptr: one process, nothing is combined.
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
+
+#include "engine/error.h"
 
 namespace backlight {
 
@@ -31,16 +36,6 @@ class Reducer {
 
 /// Whether batch `j` of a stream is this process's (always true without a reducer).
 inline bool owns_batch(const Reducer* r, int64_t j) { return !r || j % r->size() == r->rank(); }
-
-}  // namespace backlight
-
-#include <cstring>
-#include <string_view>
-#include <type_traits>
-
-#include "engine/error.h"
-
-namespace backlight {
 
 /// Raw bytes of trivially copyable values appended to `out`, for the byte collectives above
 /// (every process runs the same build on the same kind of machine: no byte-order conversion).
