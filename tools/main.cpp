@@ -95,9 +95,11 @@ int dispatch(const std::vector<std::string>& words) {
     }
     // Under mpirun/srun every process runs this command: only commands that share their work
     // across processes may (docs/cluster.md); the others would repeat the whole job per process.
-    if (launched_size() > 1 && c.name != "explain" && c.name != "info")
+    if (launched_size() > 1 && c.name != "explain" && c.name != "info" &&
+        c.name != "tcav" && c.name != "influence" && c.name != "sanity")
       throw UsageError(c.name + ": started as " + std::to_string(launched_size()) +
-                       " MPI processes, but only `explain` (batch mode) shares its work across processes so far; "
+                       " MPI processes, but only `explain` (batch mode), `tcav`, `influence` and `sanity` share "
+                       "their work across processes so far; "
                        "run `" + c.name + "` as one process (docs/cluster.md)");
     if (!args.positional().empty())
       throw UsageError(c.name + ": unexpected argument '" + args.positional()[0] + "' (flags start with --; accepted: " +
