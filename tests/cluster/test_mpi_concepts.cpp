@@ -126,10 +126,10 @@ TEST_CASE("mpi/influence: self-influence and proponents/opponents equal the sing
   CHECK(j.at("self_influence").size() == 10);
   CHECK(result(two.out) == j);
 
-  const auto test = [&](const std::string& png) {
+  const auto test_args = [&](const std::string& png) {
     return "influence" + ck + " --test builtin:circle --top 5 --batch 8 --out '" + png + "'";
   };
-  const auto [one_t, two_t] = both(dir, 2, test(dir.file("one.png")), test(dir.file("two.png")), 0, "test");
+  const auto [one_t, two_t] = both(dir, 2, test_args(dir.file("one.png")), test_args(dir.file("two.png")), 0, "test");
   const nlohmann::json jt = result(one_t.out);
   REQUIRE(jt.at("tests").size() == 1);
   CHECK(jt["tests"][0].at("proponents").size() == 5);

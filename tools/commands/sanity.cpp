@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attribution/core/progress.h"
 #include "attribution/metrics/map_similarity.h"
 #include "attribution/metrics/randomisation.h"
 #include "attribution/metrics/scoring.h"
@@ -184,9 +185,14 @@ void run_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& re
   }
 }
 
-// Chunks run by `workers` threads of this rank; outputs by chunk.
-std::vector<ChunkOutput> run_chunks(const SanityJob& job, const std::vector<int64_t>& mine, int threads) {
+// Chunks run by `workers` threads of this rank; outputs by chunk. Progress: rank 0's share.
+std::vector<ChunkOutput> run_chunks(const SanityJob& job, const std::vector<int64_t>& mine, int threads,
+                                    const Cluster& cluster) {
   std::vector<ChunkOutput> outs(mine.size());
+  ProgressOptions po;
+  po.enabled = cluster.leader();
+  Progress progress(cluster.distributed() ? "sanity (rank 0 of " + std::to_string(cluster.size()) + ")" : "sanity",
+                    std::max<int64_t>(1, static_cast<int64_t>(mine.size())), po);
   std::mutex mutex, report;
   size_t next = 0;
   const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), mine.size()));
@@ -207,9 +213,12 @@ std::vector<ChunkOutput> run_chunks(const SanityJob& job, const std::vector<int6
         } catch (const std::exception& e) {
           outs[k].error = e.what();
         }
+        std::lock_guard<std::mutex> lock(report);
+        progress.advance(1);
       }
     });
   for (std::thread& t : pool) t.join();
+  progress.finish();
   return outs;
 }
 
@@ -245,7 +254,7 @@ int run_sanity(const Args& args) {
   // Chunk k is rank k % size's; each rank's workers take its chunks in turn.
   std::vector<int64_t> mine;
   for (int64_t k = cluster.rank(); k < chunks; k += cluster.size()) mine.push_back(k);
-  std::vector<ChunkOutput> outs = run_chunks(job, mine, threads);
+  std::vector<ChunkOutput> outs = run_chunks(job, mine, threads, cluster);
   std::string error;
   for (const ChunkOutput& o : outs)
     if (error.empty() && !o.error.empty()) error = o.error;
