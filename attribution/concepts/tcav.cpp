@@ -12,15 +12,34 @@ namespace {
 
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Seed of one CAV: the user's seed mixed with what the CAV is (splitmix64 finaliser).
-uint64_t mix(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
+}  // namespace
+
+// The user's seed mixed with what the CAV is (splitmix64 finaliser).
+uint64_t tcav_cav_seed(uint64_t seed, size_t layer, size_t set, size_t run) {
+  const uint64_t a = layer, b = set, c = run;
   uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (c * 0x165667B19E3779F9ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
 
-}  // namespace
+void tcav_add_batch(const Module& model, const std::vector<std::string>& layers, const Tensor& batch, int64_t target,
+                    const Workspace& ws, std::vector<TcavAccumulator>& accs) {
+  BL_CHECK(accs.size() == layers.size(), "tcav_add_batch: expected one accumulator per layer, got ", accs.size(),
+           " for ", layers.size(), " layers");
+  const RuleSet gradient("gradient");
+  ForwardPass pass = forward_pass(model, batch, ws);
+  BL_CHECK(pass.output.value().dim() == 2 && target >= 0 && target < pass.output.value().size(1),
+           "tcav: target class ", target, " is outside the model's output ", pass.output.value().shape());
+  std::vector<Var> wrt;
+  for (const std::string& l : layers) wrt.push_back(layer_output(*pass.tape, l));
+  const std::vector<Tensor> grads = target_backward(pass, Target::index(target), gradient, wrt);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const Tensor g = grads[l].is_cuda() ? grads[l].to_cpu() : grads[l];
+    const int64_t b = g.size(0);
+    accs[l].add(Eigen::Map<const RowMatrixF>(g.data(), b, g.numel() / b));
+  }
+}
 
 std::vector<std::vector<TcavScore>> tcav_score_inputs(const Module& model, const std::vector<std::string>& layers,
                                                       const std::vector<Eigen::MatrixXf>& cavs, ExampleSet& inputs,
@@ -30,20 +49,9 @@ std::vector<std::vector<TcavScore>> tcav_score_inputs(const Module& model, const
            cavs.size(), " for ", layers.size(), " layers");
   std::vector<TcavAccumulator> accs;
   for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
-  const RuleSet gradient("gradient");
   int64_t seen = 0;
   for (Tensor batch = inputs.batches(); batch.defined(); batch = inputs.batches()) {
-    ForwardPass pass = forward_pass(model, batch, ws);
-    BL_CHECK(pass.output.value().dim() == 2 && target >= 0 && target < pass.output.value().size(1),
-             "tcav: target class ", target, " is outside the model's output ", pass.output.value().shape());
-    std::vector<Var> wrt;
-    for (const std::string& l : layers) wrt.push_back(layer_output(*pass.tape, l));
-    const std::vector<Tensor> grads = target_backward(pass, Target::index(target), gradient, wrt);
-    for (size_t l = 0; l < layers.size(); ++l) {
-      const Tensor g = grads[l].is_cuda() ? grads[l].to_cpu() : grads[l];
-      const int64_t b = g.size(0);
-      accs[l].add(Eigen::Map<const RowMatrixF>(g.data(), b, g.numel() / b));
-    }
+    tcav_add_batch(model, layers, batch, target, ws, accs);
     seen += batch.size(0);
     if (progress) progress->advance(batch.size(0));
   }
@@ -107,7 +115,7 @@ TcavResult tcav(const Module& model, std::vector<ExampleSet> concepts, std::vect
     for (size_t c = 0; c <= nc; ++c)
       for (size_t i = 0; i < nr; ++i) {
         CavOptions co = o.cav;
-        co.seed = mix(o.cav.seed, l, c, i);
+        co.seed = tcav_cav_seed(o.cav.seed, l, c, i);
         const Eigen::MatrixXf& pos = c < nc ? cact[c][l] : ract[(i + 1) % nr][l];
         const Cav cav = train_cav(pos, ract[i][l], co);
         cavs[l].row(static_cast<int64_t>(c * nr + i)) = cav.direction.transpose();
@@ -121,6 +129,22 @@ TcavResult tcav(const Module& model, std::vector<ExampleSet> concepts, std::vect
       tcav_score_inputs(model, o.layers, cavs, inputs, o.target, ws, &progress, &res.inputs);
   progress.finish();
 
+  return tcav_result(std::move(res.concepts), o.layers, runs, scores, acc, res.inputs, o);
+}
+
+TcavResult tcav_result(std::vector<std::string> concepts, const std::vector<std::string>& layers, int runs,
+                       const std::vector<std::vector<TcavScore>>& scores,
+                       const std::vector<std::vector<double>>& acc, int64_t inputs, const TcavOptions& o) {
+  const size_t nl = layers.size(), nc = concepts.size(), nr = static_cast<size_t>(runs);
+  BL_CHECK(scores.size() == nl && acc.size() == nl, "tcav_result: expected scores and accuracies of ", nl, " layers");
+  for (size_t l = 0; l < nl; ++l)
+    BL_CHECK(scores[l].size() == (nc + 1) * nr && acc[l].size() == (nc + 1) * nr, "tcav_result: layer ", layers[l],
+             " has ", scores[l].size(), " scores and ", acc[l].size(), " accuracies, expected ", (nc + 1) * nr);
+  TcavResult res;
+  res.concepts = std::move(concepts);
+  res.layers = layers;
+  res.runs = runs;
+  res.inputs = inputs;
   res.tests = static_cast<int64_t>(nc * nl);
   res.random_scores.assign(nl, {});
   res.random_accuracies.assign(nl, {});

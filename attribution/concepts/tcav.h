@@ -72,6 +72,27 @@ std::vector<std::vector<TcavScore>> tcav_score_inputs(const Module& model, const
                                                       int64_t target, const Workspace& ws, Progress* progress = nullptr,
                                                       int64_t* inputs_seen = nullptr);
 
+/// The steps of tcav() one by one, for callers that share them among processes (the CLI's MPI
+/// ranks, tools/commands/tcav_job.h): the same inputs give the same values wherever they run.
+///
+/// The seed of the CAV of `layer`, set `set` (concept index, or the number of concepts for the
+/// random-vs-random CAVs) and `run`: the user's seed mixed with the three (splitmix64), so a CAV
+/// does not depend on which process trains it or in which order.
+uint64_t tcav_cav_seed(uint64_t seed, size_t layer, size_t set, size_t run);
+
+/// Step 3 for one batch of inputs [b, ...]: one recorded forward and one backward from logit
+/// `target` to every layer, each layer's gradients added to accs[l] (one per layer, built on
+/// that layer's CAVs). Throws for a target outside the model's output or non-finite gradients.
+void tcav_add_batch(const Module& model, const std::vector<std::string>& layers, const Tensor& batch, int64_t target,
+                    const Workspace& ws, std::vector<TcavAccumulator>& accs);
+
+/// Step 4: cells, random-vs-random scores, t-tests and Bonferroni from the scores and held-out
+/// accuracies of every CAV (scores[l][row], accuracies[l][row], rows as tcav() orders them:
+/// c * runs + i for concept c, concepts * runs + i for random-vs-random).
+TcavResult tcav_result(std::vector<std::string> concepts, const std::vector<std::string>& layers, int runs,
+                       const std::vector<std::vector<TcavScore>>& scores,
+                       const std::vector<std::vector<double>>& accuracies, int64_t inputs, const TcavOptions& options);
+
 /// Runs TCAV for `concepts` against `randoms` on `inputs` (each stream is read once). Throws
 /// backlight::Error for no concepts or layers, fewer than 2 runs or fewer random sets than runs,
 /// an unknown layer, empty sets, a target outside the model's classes, or a classifier failure.

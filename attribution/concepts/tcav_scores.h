@@ -34,6 +34,10 @@ class TcavAccumulator {
   /// Throws backlight::Error when p differs from the CAVs' or a value is not finite.
   void add(const Eigen::Ref<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>& grads);
   int64_t inputs() const { return inputs_; }
+  /// Per CAV: the inputs with a positive directional derivative, and the sum of the derivatives
+  /// (what scores() divides by inputs(); partial accumulators of disjoint inputs add up).
+  const std::vector<int64_t>& positive() const { return positive_; }
+  const std::vector<double>& sums() const { return sum_; }
   /// One score per CAV; throws when no input was added.
   std::vector<TcavScore> scores() const;
 

@@ -112,6 +112,21 @@ Rep represent_all(Representer& rep, const Module& model, const LabeledBatch& tes
 
 ConstMatMap rows(const Tensor& x) { return mat(x.data(), x.size(0), x.size(1)); }
 
+// Training examples in the batches options.batch_filter selects (all without a filter).
+int64_t assigned_examples(int64_t n, const TracInOptions& o) {
+  if (!o.batch_filter) return n;
+  int64_t m = 0;
+  for (int64_t b = 0; b < n; b += o.batch_size)
+    if (o.batch_filter(b / o.batch_size)) m += std::min(o.batch_size, n - b);
+  return m;
+}
+
+// top_k's order: better score first, ties by lower index.
+bool better(float a, int64_t ia, float b, int64_t ib, bool largest) {
+  if (a != b) return largest ? a > b : a < b;
+  return ia < ib;
+}
+
 }  // namespace
 
 std::string_view to_string(TracInMethod m) {
@@ -139,7 +154,7 @@ Tensor tracin_influence(std::span<const TracInCheckpoint> checkpoints, const Exa
   Tensor scores = Tensor::zeros(Shape{t, n});
   MatMap s = mat(scores.data(), t, n);
   Representer rep(o);
-  const int64_t total = n * static_cast<int64_t>(checkpoints.size());
+  const int64_t total = assigned_examples(n, o) * static_cast<int64_t>(checkpoints.size());
   int64_t done = 0;
   for (const TracInCheckpoint& ck : checkpoints) {
     const ModulePtr model = ck.load();
@@ -147,6 +162,7 @@ Tensor tracin_influence(std::span<const TracInCheckpoint> checkpoints, const Exa
     const Rep rt = represent_all(rep, *model, test, o.batch_size);
     const float lr = static_cast<float>(ck.lr);
     for (int64_t b = 0; b < n; b += o.batch_size) {
+      if (o.batch_filter && !o.batch_filter(b / o.batch_size)) continue;
       const int64_t count = std::min(o.batch_size, n - b);
       const Rep rz = rep(*model, load_checked(train, b, count));
       if (!rt.g.defined()) {
@@ -169,12 +185,13 @@ Tensor tracin_self_influence(std::span<const TracInCheckpoint> checkpoints, cons
   const int64_t n = train.size;
   std::vector<double> acc(static_cast<size_t>(n), 0.0);
   Representer rep(o);
-  const int64_t total = n * static_cast<int64_t>(checkpoints.size());
+  const int64_t total = assigned_examples(n, o) * static_cast<int64_t>(checkpoints.size());
   int64_t done = 0;
   for (const TracInCheckpoint& ck : checkpoints) {
     const ModulePtr model = ck.load();
     BL_CHECK(model != nullptr, "tracin: a checkpoint loader returned no model");
     for (int64_t b = 0; b < n; b += o.batch_size) {
+      if (o.batch_filter && !o.batch_filter(b / o.batch_size)) continue;
       const int64_t count = std::min(o.batch_size, n - b);
       const Rep rz = rep(*model, load_checked(train, b, count));
       const Eigen::VectorXf na = rows(rz.a).rowwise().squaredNorm();
@@ -192,19 +209,44 @@ Tensor tracin_self_influence(std::span<const TracInCheckpoint> checkpoints, cons
 }
 
 Ranked top_k(std::span<const float> scores, int64_t k, bool largest) {
+  std::vector<int64_t> all(scores.size());
+  std::iota(all.begin(), all.end(), int64_t{0});
+  return top_k_of(scores, all, k, largest);
+}
+
+Ranked top_k_of(std::span<const float> scores, std::span<const int64_t> candidates, int64_t k, bool largest) {
   BL_CHECK(k >= 0, "top_k: expected k >= 0, got ", k);
-  std::vector<int64_t> idx(scores.size());
-  std::iota(idx.begin(), idx.end(), int64_t{0});
+  std::vector<int64_t> idx(candidates.begin(), candidates.end());
+  for (int64_t i : idx)
+    BL_CHECK(i >= 0 && static_cast<size_t>(i) < scores.size(), "top_k: candidate ", i, " outside the ",
+             scores.size(), " scores");
   const size_t m = std::min(idx.size(), static_cast<size_t>(k));
   std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(m), idx.end(), [&](int64_t x, int64_t y) {
-    const float a = scores[static_cast<size_t>(x)], b = scores[static_cast<size_t>(y)];
-    if (a != b) return largest ? a > b : a < b;
-    return x < y;
+    return better(scores[static_cast<size_t>(x)], x, scores[static_cast<size_t>(y)], y, largest);
   });
   Ranked r;
   for (size_t i = 0; i < m; ++i) {
     r.indices.push_back(idx[i]);
     r.scores.push_back(scores[static_cast<size_t>(idx[i])]);
+  }
+  return r;
+}
+
+Ranked merge_top_k(std::span<const Ranked> parts, int64_t k, bool largest) {
+  BL_CHECK(k >= 0, "merge_top_k: expected k >= 0, got ", k);
+  std::vector<std::pair<float, int64_t>> all;
+  for (const Ranked& p : parts) {
+    BL_CHECK(p.indices.size() == p.scores.size(), "merge_top_k: a part has ", p.indices.size(), " indices and ",
+             p.scores.size(), " scores");
+    for (size_t i = 0; i < p.indices.size(); ++i) all.emplace_back(p.scores[i], p.indices[i]);
+  }
+  const size_t m = std::min(all.size(), static_cast<size_t>(k));
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m), all.end(),
+                    [&](const auto& x, const auto& y) { return better(x.first, x.second, y.first, y.second, largest); });
+  Ranked r;
+  for (size_t i = 0; i < m; ++i) {
+    r.indices.push_back(all[i].second);
+    r.scores.push_back(all[i].first);
   }
   return r;
 }

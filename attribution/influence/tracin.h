@@ -65,6 +65,11 @@ struct TracInOptions {
   uint64_t seed = 0;
   /// Called after every batch with (examples done, total) over all checkpoints (progress bars).
   std::function<void(int64_t done, int64_t total)> progress;
+  /// The training batches this call computes (batch b = examples [b * batch_size, (b + 1) *
+  /// batch_size)); unset: all. The scores of the others stay 0. Batches are fixed by batch_size,
+  /// so a batch's scores do not depend on which call computes it: processes that share a training
+  /// set (the CLI's MPI ranks, docs/cluster.md) get the single run's values bit for bit.
+  std::function<bool(int64_t batch)> batch_filter;
 };
 
 /// Influence of every training example on every test example: [T, N], row t = test example t,
@@ -85,5 +90,13 @@ struct Ranked {
   std::vector<float> scores;
 };
 Ranked top_k(std::span<const float> scores, int64_t k, bool largest);
+
+/// top_k over the entries `candidates` of `scores` only (indices into scores; e.g. one process's
+/// share of the training set, without examples that failed to load). Same order and tie rule.
+Ranked top_k_of(std::span<const float> scores, std::span<const int64_t> candidates, int64_t k, bool largest);
+
+/// The k best of several top-k lists (each best first, as top_k returns them), with top_k's order
+/// and tie rule: merging the lists of disjoint shares gives top_k of the whole.
+Ranked merge_top_k(std::span<const Ranked> parts, int64_t k, bool largest);
 
 }  // namespace backlight

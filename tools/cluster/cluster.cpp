@@ -203,6 +203,15 @@ std::vector<std::string> Cluster::gather(const std::string& mine) const {
   return {mine};
 }
 
+void Cluster::fail_together(const std::string& error) const {
+  const std::vector<std::string> all = all_gather(error);
+  for (size_t r = 0; r < all.size(); ++r)
+    if (!all[r].empty()) {
+      const std::string who = size_ > 1 ? "rank " + std::to_string(r) + " of " + std::to_string(size_) + ": " : "";
+      throw Error(command_ + ": " + who + all[r]);
+    }
+}
+
 void Cluster::barrier() const {
 #ifdef BACKLIGHT_HAVE_MPI
   if (initialised_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", command_, rank_);

@@ -58,6 +58,11 @@ class Cluster : public Reducer {
   std::vector<std::string> gather(const std::string& mine) const override;
   /// Waits until every rank is here.
   void barrier() const;
+  /// Every rank passes what went wrong in its share ("" when nothing did); when some rank failed,
+  /// every rank throws one Error with the lowest failing rank's message ("<command>: rank 1 of 2:
+  /// ..."). Call it after work that can fail on one rank only and before the next collective, so
+  /// no rank waits there for one that left.
+  void fail_together(const std::string& error) const;
 
  private:
   std::string command_;

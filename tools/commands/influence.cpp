@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,6 +19,8 @@
 #include "render/resize.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/cluster/cluster.h"
+#include "tools/cluster/packing.h"
 #include "tools/commands/influence_data.h"
 
 namespace backlight::cli {
@@ -142,16 +145,124 @@ std::vector<Panel> ranked_panels(const Setup& s, const Ranked& r, const std::vec
   return out;
 }
 
-int run_self_influence(const Args& args, Setup& s) {
-  Progress progress("tracin self-influence", s.train.source.size * static_cast<int64_t>(s.checkpoints.size()));
+// The ranks' shares: training batch b (examples [b * batch, (b + 1) * batch)) is rank b % size's.
+struct Share {
+  std::vector<int64_t> indices;  // this rank's training examples, ascending
+  int64_t batches = 0;
+};
+
+Share share_of(const Cluster& cluster, const Setup& s) {
+  Share sh;
+  const int64_t n = s.train.source.size, b = s.options.batch_size;
+  sh.batches = (n + b - 1) / b;
+  for (int64_t k = cluster.rank(); k < sh.batches; k += cluster.size())
+    for (int64_t i = k * b; i < std::min(n, (k + 1) * b); ++i) sh.indices.push_back(i);
+  return sh;
+}
+
+// This rank's examples that were read (unreadable ones are left out of every ranking).
+std::vector<int64_t> readable(const Share& sh, const SkippedExamples& skipped) {
+  std::vector<int64_t> out;
+  for (int64_t i : sh.indices)
+    if (!skipped.errors.count(i)) out.push_back(i);
+  return out;
+}
+
+void pack_ranked(Packer& p, const Ranked& r) {
+  p.put_span(std::span<const int64_t>(r.indices));
+  p.put_span(std::span<const float>(r.scores));
+}
+
+Ranked unpack_ranked(Unpacker& u) {
+  Ranked r;
+  r.indices = u.get_vector<int64_t>();
+  r.scores = u.get_vector<float>();
+  return r;
+}
+
+void pack_skipped(Packer& p, const SkippedExamples& skipped) {
+  p.put<uint64_t>(skipped.errors.size());
+  for (const auto& [i, e] : skipped.errors) {
+    p.put<int64_t>(i);
+    p.put_string(e);
+  }
+}
+
+void unpack_skipped(Unpacker& u, std::map<int64_t, std::string>& into) {
+  const uint64_t n = u.get<uint64_t>();
+  for (uint64_t k = 0; k < n; ++k) {
+    const int64_t i = u.get<int64_t>();
+    into[i] = u.get_string();
+  }
+}
+
+nlohmann::json skipped_json(const Setup& s, const std::map<int64_t, std::string>& skipped) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [i, e] : skipped) j.push_back({{"index", i}, {"source", s.train.name(i)}, {"error", e}});
+  return j;
+}
+
+// What the leader says at the end about unreadable training examples; the exit status.
+int finish(const std::map<int64_t, std::string>& skipped, int64_t n) {
+  if (skipped.empty()) return 0;
+  std::cerr << "influence: " << skipped.size() << " of " << n
+            << " training examples could not be read (reported above) and were left out\n";
+  return 1;
+}
+
+ProgressOptions leader_only(const Cluster& cluster) {
+  ProgressOptions o;
+  o.enabled = cluster.leader();
+  return o;
+}
+
+int run_self_influence(const Args& args, Setup& s, const Cluster& cluster) {
+  const Share sh = share_of(cluster, s);
+  Progress progress(cluster.distributed() ? "tracin self-influence (rank 0 of " + std::to_string(cluster.size()) + ")"
+                                          : "tracin self-influence",
+                    std::max<int64_t>(1, static_cast<int64_t>(sh.indices.size() * s.checkpoints.size())),
+                    leader_only(cluster));
   s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
-  const Tensor self = tracin_self_influence(s.checkpoints, s.train.source, s.options);
+  Tensor self;
+  std::string error;
+  try {
+    self = tracin_self_influence(s.checkpoints, s.train.source, s.options);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   progress.finish();
-  const int64_t n = self.numel();
-  const Ranked r = top_k(self.span(), std::min(n, s.top), true);
+  cluster.fail_together(error);
+  // Every rank's entries meet on rank 0 in index order (exact: each entry is computed whole by
+  // one rank, in the same batch as in a single run).
+  Packer p;
+  {
+    std::vector<float> mine;
+    for (int64_t i : sh.indices) mine.push_back(self.data()[i]);
+    p.put_span(std::span<const int64_t>(sh.indices));
+    p.put_span(std::span<const float>(mine));
+    pack_skipped(p, *s.train.skipped);
+  }
+  const std::vector<std::string> parts = cluster.gather(p.take());
+  if (!cluster.leader()) return s.train.skipped->errors.empty() ? 0 : 1;
+  const int64_t n = s.train.source.size;
+  std::vector<float> all(static_cast<size_t>(n), 0.0f);
+  std::map<int64_t, std::string> skipped;
+  for (const std::string& part : parts) {
+    Unpacker u(part, "influence: gathering self-influence");
+    const std::vector<int64_t> idx = u.get_vector<int64_t>();
+    const std::vector<float> v = u.get_vector<float>();
+    BL_CHECK(idx.size() == v.size(), "influence: a rank sent ", idx.size(), " indices and ", v.size(), " values");
+    for (size_t k = 0; k < idx.size(); ++k) all.at(static_cast<size_t>(idx[k])) = v[k];
+    unpack_skipped(u, skipped);
+  }
+  std::vector<int64_t> good;
+  for (int64_t i = 0; i < n; ++i)
+    if (!skipped.count(i)) good.push_back(i);
+  const Ranked r = top_k_of(all, good, std::min(n, s.top), true);
   const std::vector<int64_t> labels = labels_of(s, r.indices);
   nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
-                      {"train", s.train.description}, {"train_size", n}};
+                      {"train", s.train.description}, {"train_size", n}, {"ranks", cluster.size()},
+                      {"skipped", skipped_json(s, skipped)}};
   j["self_influence"] = nlohmann::json::array();
   for (size_t i = 0; i < r.indices.size(); ++i) j["self_influence"].push_back(example_json(s, r.indices[i], r.scores[i], labels[i]));
   if (s.train.has_flips) {
@@ -175,7 +286,7 @@ int run_self_influence(const Args& args, Setup& s) {
       std::cout << "precision at " << r.indices.size() << ": " << j["precision_at_top"].get<double>() << " ("
                 << j["flipped_total"].get<int64_t>() << " of " << n << " labels flipped)\n";
   }
-  if (const auto out = args.get("out")) {
+  if (const auto out = args.get("out"); out && !r.indices.empty()) {
     std::vector<Panel> panels = ranked_panels(s, r, labels, "S");
     std::vector<Tensor> rows;
     for (size_t b = 0; b < panels.size(); b += 10)
@@ -185,14 +296,17 @@ int run_self_influence(const Args& args, Setup& s) {
     write_png(*out, stack_rows(rows));
     std::cerr << "influence: wrote " << *out << "\n";
   }
-  return 0;
+  return finish(skipped, n);
 }
 
 int run_influence(const Args& args) {
+  const Cluster cluster("influence");  // one process, or this rank of an mpirun/srun job
   Setup s = setup(args);
+  if (cluster.distributed()) s.train.skipped->who = "influence: " + cluster.describe();
+  s.options.batch_filter = [rank = cluster.rank(), size = cluster.size()](int64_t b) { return b % size == rank; };
   if (args.flag("self-influence")) {
     if (args.has("test")) throw UsageError("influence: --self-influence ranks the training set; drop --test");
-    return run_self_influence(args, s);
+    return run_self_influence(args, s, cluster);
   }
   const auto test_spec = args.get("test");
   if (!test_spec) throw UsageError("influence: --test IMG|DIR|builtin:<class> is required (or --self-influence)");
@@ -204,18 +318,53 @@ int run_influence(const Args& args) {
   LabeledBatch tb{test.images, pred};
   if (const auto k = args.get_int("label", 0, 1 << 20)) std::fill(tb.labels.begin(), tb.labels.end(), *k);
 
-  Progress progress("tracin", s.train.source.size * static_cast<int64_t>(s.checkpoints.size()));
+  const Share sh = share_of(cluster, s);
+  Progress progress(cluster.distributed() ? "tracin (rank 0 of " + std::to_string(cluster.size()) + ")" : "tracin",
+                    std::max<int64_t>(1, static_cast<int64_t>(sh.indices.size() * s.checkpoints.size())),
+                    leader_only(cluster));
   s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
-  const Tensor scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options);
+  Tensor scores;
+  std::string error;
+  try {
+    scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   progress.finish();
+  cluster.fail_together(error);
   const int64_t n = scores.size(1);
+  // Per test example, this rank's top-k proponents and opponents; rank 0 merges them (the k best
+  // of the ranks' k best are the k best of all, with top_k's tie rule: lower index first).
+  Packer p;
+  {
+    const std::vector<int64_t> good = readable(sh, *s.train.skipped);
+    for (int64_t i = 0; i < t; ++i) {
+      const std::span<const float> row(scores.data() + i * n, static_cast<size_t>(n));
+      pack_ranked(p, top_k_of(row, good, s.top, true));
+      pack_ranked(p, top_k_of(row, good, s.top, false));
+    }
+    pack_skipped(p, *s.train.skipped);
+  }
+  const std::vector<std::string> parts = cluster.gather(p.take());
+  if (!cluster.leader()) return s.train.skipped->errors.empty() ? 0 : 1;
+  std::vector<std::vector<Ranked>> pro_parts(static_cast<size_t>(t)), opp_parts(static_cast<size_t>(t));
+  std::map<int64_t, std::string> skipped;
+  for (const std::string& part : parts) {
+    Unpacker u(part, "influence: gathering proponents and opponents");
+    for (int64_t i = 0; i < t; ++i) {
+      pro_parts[static_cast<size_t>(i)].push_back(unpack_ranked(u));
+      opp_parts[static_cast<size_t>(i)].push_back(unpack_ranked(u));
+    }
+    unpack_skipped(u, skipped);
+  }
 
   nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
-                      {"train", s.train.description}, {"train_size", n}, {"tests", nlohmann::json::array()}};
+                      {"train", s.train.description}, {"train_size", n}, {"ranks", cluster.size()},
+                      {"skipped", skipped_json(s, skipped)}, {"tests", nlohmann::json::array()}};
   std::vector<Tensor> rows;
   for (int64_t i = 0; i < t; ++i) {
-    const std::span<const float> row(scores.data() + i * n, static_cast<size_t>(n));
-    const Ranked pro = top_k(row, s.top, true), opp = top_k(row, s.top, false);
+    const Ranked pro = merge_top_k(pro_parts[static_cast<size_t>(i)], s.top, true);
+    const Ranked opp = merge_top_k(opp_parts[static_cast<size_t>(i)], s.top, false);
     const std::vector<int64_t> pl = labels_of(s, pro.indices), ol = labels_of(s, opp.indices);
     nlohmann::json tj = {{"source", test.names[static_cast<size_t>(i)]},
                          {"label", tb.labels[static_cast<size_t>(i)]},
@@ -238,7 +387,7 @@ int run_influence(const Args& args) {
                     << (e.contains("flipped") && e["flipped"].get<bool>() ? "  (flipped)" : "") << "\n";
       }
     }
-    if (args.has("out")) {
+    if (args.has("out") && !pro.indices.empty()) {
       const Tensor img = test.images.slice_batch(i, i + 1).reshape({3, test.images.size(2), test.images.size(3)});
       const int64_t size = s.train.image(pro.indices.at(0)).size(1);
       std::vector<Panel> top{{img, "test: " + tj["class"].get<std::string>()}};
@@ -250,11 +399,11 @@ int run_influence(const Args& args) {
     }
   }
   if (args.flag("json")) std::cout << j.dump(2) << "\n";
-  if (const auto out = args.get("out")) {
+  if (const auto out = args.get("out"); out && !rows.empty()) {
     write_png(*out, stack_rows(rows));
     std::cerr << "influence: wrote " << *out << "\n";
   }
-  return 0;
+  return finish(skipped, n);
 }
 
 }  // namespace
@@ -273,7 +422,9 @@ Command influence_command() {
           "Linear/Conv2d layers), fast (TracInCPFast: one Linear layer, (a.a')(g.g'), weight only) and\n"
           "fast-rand-proj (fast on random projections of a and g, --projection-dim rows, --seed).\n"
           "Checkpoints: backlight train --save-every N --checkpoint-dir DIR. Training data are streamed in\n"
-          "batches of --batch. Progress on stderr. See docs/influence.md.",
+          "batches of --batch. Progress on stderr. See docs/influence.md.\n"
+          "Under mpirun/srun the training batches are shared among the processes and the results merged\n"
+          "on rank 0, equal to a single run's (docs/cluster.md).",
       .flags =
           {
               {.name = "model", .metavar = "NAME", .help = "architecture of the checkpoints (default: their \"arch\" metadata, else shapes_cnn)"},

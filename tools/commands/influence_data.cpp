@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -101,10 +102,28 @@ TrainingSet folder_set(const std::string& dir, int64_t limit) {
   }
   TrainingSet t;
   t.source.size = static_cast<int64_t>(paths->size());
-  t.source.load = [paths, labels](int64_t begin, int64_t count) {
+  t.source.load = [paths, labels, skipped = t.skipped](int64_t begin, int64_t count) {
     std::vector<Tensor> images(static_cast<size_t>(count));
     std::vector<std::string> names(paths->begin() + begin, paths->begin() + begin + count);
-    for (int64_t i = 0; i < count; ++i) images[static_cast<size_t>(i)] = load_image(names[static_cast<size_t>(i)]);
+    std::vector<int64_t> bad;
+    for (int64_t i = 0; i < count; ++i) {
+      try {
+        images[static_cast<size_t>(i)] = load_image(names[static_cast<size_t>(i)]);
+      } catch (const std::exception& e) {
+        bad.push_back(i);
+        std::lock_guard<std::mutex> lock(skipped->mutex);
+        if (skipped->errors.emplace(begin + i, e.what()).second)
+          std::cerr << skipped->who << ": skipped '" << names[static_cast<size_t>(i)] << "': " << e.what() << "\n";
+      }
+    }
+    // A stand-in of the batch's size for each unreadable image (64x64 when none is readable).
+    Shape shape{3, 64, 64};
+    for (const Tensor& im : images)
+      if (im.defined()) {
+        shape = im.shape();
+        break;
+      }
+    for (int64_t i : bad) images[static_cast<size_t>(i)] = Tensor::zeros(shape);
     return LabeledBatch{stack(images, names),
                         std::vector<int64_t>(labels->begin() + begin, labels->begin() + begin + count)};
   };

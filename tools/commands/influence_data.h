@@ -9,12 +9,23 @@
 //   --test IMG | DIR | builtin:<class>   one image, every image directly in DIR, or a default image
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "attribution/influence/examples.h"
 
 namespace backlight::cli {
+
+/// Training examples of a folder set that could not be read: each is reported once on stderr
+/// (`who`: "influence" or "influence: rank 1 of 2"), stands in its batch as a zero image (so the
+/// other examples' batches, and their scores, are unchanged) and is left out of every ranking.
+struct SkippedExamples {
+  std::mutex mutex;
+  std::map<int64_t, std::string> errors;  ///< example index -> what went wrong
+  std::string who = "influence";
+};
 
 /// A training set for influence, streamed, plus what the report says about each example.
 struct TrainingSet {
@@ -27,6 +38,8 @@ struct TrainingSet {
   bool has_flips = false;
   /// The image of example i, [3, H, W] in [0, 1] (for the picture).
   std::function<Tensor(int64_t)> image;
+  /// Examples the loader met and could not read so far (never null).
+  std::shared_ptr<SkippedExamples> skipped = std::make_shared<SkippedExamples>();
 };
 
 /// `spec` is "builtin:shapes" or a folder; `meta` is the first checkpoint's metadata. Throws

@@ -1,19 +1,26 @@
 // `backlight sanity`: the model-randomisation sanity checks of Adebayo et al. 2018 from the
 // command line (docs/evaluation.md): per method, maps as the layers are randomised (cascading from
 // the top, or one layer at a time), the paper's similarities per step, a figure and JSON.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "attribution/core/progress.h"
 #include "attribution/metrics/map_similarity.h"
 #include "attribution/metrics/randomisation.h"
 #include "attribution/metrics/scoring.h"
 #include "attribution/registry.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "engine/workspace.h"
 #include "io/file_checks.h"
 #include "io/image_io.h"
 #include "models/data/shapes.h"
@@ -22,6 +29,9 @@
 #include "render/heatmap.h"
 #include "render/resize.h"
 #include "tools/cli/image_list.h"
+#include "tools/cluster/cluster.h"
+#include "tools/cluster/packing.h"
+#include "tools/cli/limits.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
 
@@ -31,31 +41,25 @@ namespace {
 
 constexpr const char* kDefaultMethods = "saliency,integrated_gradients,guided_backprop,grad_cam";
 
-// The images: held-out shapes (true classes) or an image folder resized to 64x64 (top-1 classes).
+// The images: held-out shapes (true classes) or an image folder resized to 64x64 (top-1
+// classes), read chunk by chunk: chunk k is images [k * chunk, (k + 1) * chunk), the unit of work
+// a rank (or one of its workers) takes.
 struct SanityData {
-  Tensor images;
-  Target target = Target::top1();
+  std::string name;
+  std::vector<std::string> files;  // empty: builtin:shapes
+  int64_t count = 0;
+  int64_t max_pixels = 0;
 };
 
-SanityData load_data(const std::string& data, int64_t count, const Args& args) {
-  if (data == "builtin:shapes") {
-    const ShapesBatch b = make_shapes_batch(ShapesConfig{}, kShapesCnnDataSeed, kShapesHeldOutBegin, count);
-    return {b.images, Target::indices(b.labels)};
-  }
+SanityData list_data(const std::string& data, int64_t count, const Args& args) {
+  SanityData d{.name = data, .count = count, .max_pixels = max_pixels_flag(args)};
+  if (data == "builtin:shapes") return d;
   if (!std::filesystem::is_directory(data))
     throw UsageError("sanity: --data '" + data + "' is neither builtin:shapes nor a folder of images");
-  const std::vector<std::string> files = list_images(data);
-  if (files.empty()) throw UsageError("sanity: --data '" + data + "' holds no images (expected builtin:shapes or a folder of images)");
-  const int64_t n = std::min<int64_t>(count, static_cast<int64_t>(files.size()));
-  const ShapesConfig c{};
-  Tensor t = Tensor::empty(Shape{n, 3, c.height, c.width});
-  for (int64_t i = 0; i < n; ++i) {
-    Tensor img = load_image(files[static_cast<size_t>(i)], max_pixels_flag(args));
-    if (img.size(0) != 3) throw Error("sanity: '" + files[static_cast<size_t>(i)] + "' is not an RGB image");
-    if (img.size(1) != c.height || img.size(2) != c.width) img = resize_image(img, c.height, c.width);
-    std::copy(img.data(), img.data() + img.numel(), t.data() + i * img.numel());
-  }
-  return {t, Target::top1()};
+  d.files = list_images(data);
+  if (d.files.empty()) throw UsageError("sanity: --data '" + data + "' holds no images (expected builtin:shapes or a folder of images)");
+  d.count = std::min<int64_t>(count, static_cast<int64_t>(d.files.size()));
+  return d;
 }
 
 // Item i's channel-summed map as a plane; `unit`: scaled to [0, 1] by |.| / max |.| (the paper's
@@ -89,6 +93,135 @@ Tensor stack_rows(const std::vector<Tensor>& rows) {
   return out;
 }
 
+constexpr int kMeasures = 4;  // spearman, spearman_abs, ssim, hog
+
+// What the job needs to run a chunk.
+struct SanityJob {
+  SanityData data;
+  const Module* model = nullptr;
+  std::vector<std::string> methods;
+  std::string mode, layer, who;  // who: "sanity" or "sanity: rank 1 of 2"
+  uint64_t seed = 0;
+  int64_t chunk = 2;
+  size_t steps = 0;  // 1 + parameter layers
+};
+
+// One chunk's results: per readable image its [method][step][measure] similarities, the figure's
+// maps of the chunk's first readable image, and the images that could not be read.
+struct ChunkOutput {
+  std::vector<std::pair<int64_t, std::vector<double>>> images;
+  std::vector<std::pair<int64_t, std::string>> skipped;  // (index, "'path': error")
+  int64_t first = -1;                                  // the figure's image, -1: none readable
+  Tensor first_image;                                  // [3, h, w]
+  std::vector<std::vector<float>> planes;              // [method * steps + step], unit maps [h * w]
+  int64_t height = 0, width = 0;
+  std::string error;
+};
+
+void run_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& report) {
+  const int64_t begin = k * job.chunk, end = std::min(job.data.count, begin + job.chunk);
+  const ShapesConfig c{};
+  std::vector<int64_t> index;
+  Tensor images;
+  Target target = Target::top1();
+  if (job.data.files.empty()) {
+    const ShapesBatch b = make_shapes_batch(c, kShapesCnnDataSeed, kShapesHeldOutBegin + begin, end - begin);
+    images = b.images;
+    target = Target::indices(b.labels);
+    for (int64_t i = begin; i < end; ++i) index.push_back(i);
+  } else {
+    std::vector<Tensor> good;
+    for (int64_t i = begin; i < end; ++i) {
+      const std::string& file = job.data.files[static_cast<size_t>(i)];
+      try {
+        Tensor img = load_image(file, job.data.max_pixels);
+        if (img.size(0) != 3) throw Error("not an RGB image (" + std::to_string(img.size(0)) + " channels)");
+        if (img.size(1) != c.height || img.size(2) != c.width) img = resize_image(img, c.height, c.width);
+        good.push_back(img);
+        index.push_back(i);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(report);
+        std::cerr << job.who << ": skipped '" << file << "': " << e.what() << "\n";
+        out.skipped.emplace_back(i, "'" + file + "': " + e.what());
+      }
+    }
+    if (good.empty()) return;
+    images = Tensor::empty(Shape{static_cast<int64_t>(good.size()), 3, c.height, c.width});
+    for (size_t j = 0; j < good.size(); ++j)
+      std::copy(good[j].data(), good[j].data() + good[j].numel(), images.data() + static_cast<int64_t>(j) * good[j].numel());
+  }
+  const size_t n = index.size(), nm = job.methods.size(), ns = job.steps;
+  for (size_t j = 0; j < n; ++j) out.images.emplace_back(index[j], std::vector<double>(nm * ns * kMeasures, 0.0));
+  out.first = index[0];
+  out.first_image = metrics::item(images, 0).reshape({3, c.height, c.width}).clone();
+  out.height = c.height;
+  out.width = c.width;
+  const Workspace workspace;  // this worker's buffers
+  for (size_t m = 0; m < nm; ++m) {
+    MethodOptions mo;
+    mo.seed = job.seed;
+    mo.workspace = &workspace;
+    for (const MethodInfo& info : methods())
+      if (info.name == job.methods[m] && (info.needs_layer || info.family == "cam")) mo.layer = job.layer;
+    const RandomisationOptions ro{.seed = job.seed,
+                                  .mode = job.mode == "independent" ? RandomisationMode::Independent : RandomisationMode::Cascading,
+                                  .keep_maps = true};
+    const std::vector<RandomisationStep> steps = model_randomisation(job.methods[m], *job.model, images, target, mo, ro);
+    BL_CHECK(steps.size() == ns, "sanity: ", job.methods[m], " gave ", steps.size(), " randomisation steps, expected ", ns);
+    for (size_t st = 0; st < ns; ++st) {
+      for (size_t j = 0; j < n; ++j) {
+        const int64_t i = static_cast<int64_t>(j);
+        const MapPlane a0 = plane(steps[0].attribution, i, false), a1 = plane(steps[st].attribution, i, false);
+        const MapPlane u0 = plane(steps[0].attribution, i, true), u1 = plane(steps[st].attribution, i, true);
+        double* v = out.images[j].second.data() + (m * ns + st) * kMeasures;
+        v[0] = map_spearman(a0, a1, false);
+        v[1] = map_spearman(a0, a1, true);
+        v[2] = ssim(u0, u1, 1.0);
+        v[3] = hog_similarity(u0, u1);
+      }
+      const MapPlane u = plane(steps[st].attribution, 0, true);
+      out.planes.emplace_back(u.values.begin(), u.values.end());
+    }
+  }
+}
+
+// Chunks run by `workers` threads of this rank; outputs by chunk. Progress: rank 0's share.
+std::vector<ChunkOutput> run_chunks(const SanityJob& job, const std::vector<int64_t>& mine, int threads,
+                                    const Cluster& cluster) {
+  std::vector<ChunkOutput> outs(mine.size());
+  ProgressOptions po;
+  po.enabled = cluster.leader();
+  Progress progress(cluster.distributed() ? "sanity (rank 0 of " + std::to_string(cluster.size()) + ")" : "sanity",
+                    std::max<int64_t>(1, static_cast<int64_t>(mine.size())), po);
+  std::mutex mutex, report;
+  size_t next = 0;
+  const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), mine.size()));
+  const int per_worker = std::max(1, threads / std::max(workers, 1));
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w)
+    pool.emplace_back([&, per_worker] {
+      set_num_threads(per_worker);  // this thread's OpenMP regions
+      for (;;) {
+        size_t k;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (next >= mine.size()) return;
+          k = next++;
+        }
+        try {
+          run_chunk(job, mine[k], outs[k], report);
+        } catch (const std::exception& e) {
+          outs[k].error = e.what();
+        }
+        std::lock_guard<std::mutex> lock(report);
+        progress.advance(1);
+      }
+    });
+  for (std::thread& t : pool) t.join();
+  progress.finish();
+  return outs;
+}
+
 int run_sanity(const Args& args) {
   const std::string model_name = args.get_or("model", "shapes_cnn");
   if (model_name != "shapes_cnn") throw UsageError("sanity: --model accepts shapes_cnn, got '" + model_name + "'");
@@ -100,51 +233,126 @@ int run_sanity(const Args& args) {
   const std::vector<std::string> names = method_list_flag(args, "methods", kDefaultMethods);
   const int64_t count = positive_flag(args, "images", 4096).value_or(4);
   const uint64_t seed = seed_flag(args).value_or(0);
-  if (const auto t = threads_flag(args)) set_num_threads(*t);
+  const int threads = std::clamp(threads_flag(args).value_or(num_threads()), 1, max_threads());
   const std::optional<std::string> out = args.get("out");
   if (out) require_image_extension(args, "out", *out), check_output_file(*out, "sanity: --out");
-  const std::string data_name = args.get_or("data", "builtin:shapes");
-  const SanityData data = load_data(data_name, count, args);
+  const Cluster cluster("sanity");  // one process, or this rank of an mpirun/srun job
+  SanityJob job;
+  job.data = list_data(args.get_or("data", "builtin:shapes"), count, args);
+  job.chunk = positive_flag(args, "chunk", 4096).value_or(2);
   const ModulePtr model = default_model();
-  const std::string layer = args.get_or("layer", "features.10");
-  const int64_t n = data.images.size(0);
+  job.model = model.get();
+  job.methods = names;
+  job.mode = mode;
+  job.layer = args.get_or("layer", "features.10");
+  job.seed = seed;
+  job.who = cluster.distributed() ? "sanity: " + cluster.describe() : "sanity";
+  const std::vector<std::string> layers = parameter_layers_top_down(*model);
+  job.steps = 1 + layers.size();
+  const int64_t chunks = (job.data.count + job.chunk - 1) / job.chunk;
 
-  nlohmann::json j = {{"model", model_name}, {"data", data_name}, {"mode", mode}, {"images", n}, {"seed", seed}};
-  std::vector<Tensor> rows;
-  for (const std::string& name : names) {
-    MethodOptions mo;
-    mo.seed = seed;
-    for (const MethodInfo& info : methods())
-      if (info.name == name && (info.needs_layer || info.family == "cam")) mo.layer = layer;
-    const RandomisationOptions ro{.seed = seed,
-                                  .mode = mode == "independent" ? RandomisationMode::Independent : RandomisationMode::Cascading,
-                                  .keep_maps = true};
-    const std::vector<RandomisationStep> steps = model_randomisation(name, *model, data.images, data.target, mo, ro);
-    nlohmann::json js;
-    const ShapesConfig c{};
-    std::vector<Panel> panels{{metrics::item(data.images, 0).reshape({3, c.height, c.width}).clone(), "input"}};
-    for (const RandomisationStep& st : steps) {
-      double sp = 0, sp_abs = 0, ss = 0, hg = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const MapPlane a0 = plane(steps[0].attribution, i, false), a1 = plane(st.attribution, i, false);
-        sp += map_spearman(a0, a1, false) / static_cast<double>(n);
-        sp_abs += map_spearman(a0, a1, true) / static_cast<double>(n);
-        const MapPlane u0 = plane(steps[0].attribution, i, true), u1 = plane(st.attribution, i, true);
-        ss += ssim(u0, u1, 1.0) / static_cast<double>(n);
-        hg += hog_similarity(u0, u1) / static_cast<double>(n);
-      }
-      js.push_back({{"layer", st.layer.empty() ? "original" : st.layer}, {"spearman", sp}, {"spearman_abs", sp_abs},
-                    {"ssim", ss}, {"hog", hg}});
-      const MapPlane u = plane(st.attribution, 0, true);
-      Tensor m = Tensor::empty(Shape{u.height, u.width});
-      for (int64_t k = 0; k < m.numel(); ++k) m.data()[k] = static_cast<float>(u.values[static_cast<size_t>(k)]);
-      panels.push_back({visualize_attribution(m, metrics::item(data.images, 0).reshape({3, u.height, u.width}),
-                                              {.sign = VisualSign::AbsoluteValue}),
-                        (st.layer.empty() ? name : "-" + st.layer)});
+  // Chunk k is rank k % size's; each rank's workers take its chunks in turn.
+  std::vector<int64_t> mine;
+  for (int64_t k = cluster.rank(); k < chunks; k += cluster.size()) mine.push_back(k);
+  std::vector<ChunkOutput> outs = run_chunks(job, mine, threads, cluster);
+  std::string error;
+  for (const ChunkOutput& o : outs)
+    if (error.empty() && !o.error.empty()) error = o.error;
+  cluster.fail_together(error);
+
+  // The figure shows the first readable image of the job: the rank holding it sends its maps.
+  int64_t first_here = -1;
+  const ChunkOutput* figure = nullptr;
+  for (const ChunkOutput& o : outs)
+    if (o.first >= 0 && (first_here < 0 || o.first < first_here)) first_here = o.first, figure = &o;
+  int64_t first = -1;
+  for (const std::string& f : cluster.all_gather(std::to_string(first_here))) {
+    const int64_t v = std::stoll(f);
+    if (v >= 0 && (first < 0 || v < first)) first = v;
+  }
+  Packer p;
+  const size_t nm = names.size(), ns = job.steps;
+  {
+    std::vector<int64_t> index;
+    std::vector<double> values;
+    std::vector<std::pair<int64_t, std::string>> skipped;
+    for (const ChunkOutput& o : outs) {
+      for (const auto& [i, v] : o.images) index.push_back(i), values.insert(values.end(), v.begin(), v.end());
+      skipped.insert(skipped.end(), o.skipped.begin(), o.skipped.end());
     }
-    j["methods"].push_back({{"method", name}, {"steps", js}});
+    p.put_span(std::span<const int64_t>(index));
+    p.put_span(std::span<const double>(values));
+    p.put<uint64_t>(skipped.size());
+    for (const auto& [i, e] : skipped) p.put<int64_t>(i), p.put_string(e);
+    const bool sends_figure = first >= 0 && first == first_here;
+    p.put<uint8_t>(sends_figure);
+    if (sends_figure) {
+      p.put<int64_t>(figure->height);
+      p.put<int64_t>(figure->width);
+      p.put_span(std::span<const float>(figure->first_image.data(), static_cast<size_t>(figure->first_image.numel())));
+      for (const std::vector<float>& pl : figure->planes) p.put_span(std::span<const float>(pl));
+    }
+  }
+  const std::vector<std::string> parts = cluster.gather(p.take());
+  size_t skipped_here = 0;
+  for (const ChunkOutput& o : outs) skipped_here += o.skipped.size();
+  if (!cluster.leader()) return skipped_here ? 1 : 0;  // rank 0 reports for the job
+
+  // Per-image values in image order; the means summed in that order (as a single run does).
+  std::map<int64_t, std::vector<double>> per_image;
+  std::map<int64_t, std::string> skipped;
+  Tensor figure_image;
+  std::vector<std::vector<float>> planes;
+  int64_t fh = 0, fw = 0;
+  for (const std::string& part : parts) {
+    Unpacker u(part, "sanity: gathering the similarities");
+    const std::vector<int64_t> index = u.get_vector<int64_t>();
+    const std::vector<double> values = u.get_vector<double>();
+    const size_t per = nm * ns * kMeasures;
+    BL_CHECK(values.size() == index.size() * per, "sanity: a rank sent ", values.size(), " values for ", index.size(), " images");
+    for (size_t k = 0; k < index.size(); ++k)
+      per_image[index[k]].assign(values.begin() + static_cast<std::ptrdiff_t>(k * per),
+                                 values.begin() + static_cast<std::ptrdiff_t>((k + 1) * per));
+    const uint64_t ns_skipped = u.get<uint64_t>();
+    for (uint64_t k = 0; k < ns_skipped; ++k) {
+      const int64_t i = u.get<int64_t>();
+      skipped[i] = u.get_string();
+    }
+    if (u.get<uint8_t>()) {
+      fh = u.get<int64_t>();
+      fw = u.get<int64_t>();
+      const std::vector<float> img = u.get_vector<float>();
+      figure_image = Tensor::empty(Shape{3, fh, fw});
+      BL_CHECK(static_cast<int64_t>(img.size()) == figure_image.numel(), "sanity: the figure's image has ", img.size(), " values");
+      std::copy(img.begin(), img.end(), figure_image.data());
+      for (size_t k = 0; k < nm * ns; ++k) planes.push_back(u.get_vector<float>());
+    }
+  }
+  const int64_t n = static_cast<int64_t>(per_image.size());
+  BL_CHECK(n > 0, "sanity: none of the ", job.data.count, " images of '", job.data.name, "' could be read");
+
+  nlohmann::json j = {{"model", model_name}, {"data", job.data.name}, {"mode", mode}, {"images", n}, {"seed", seed},
+                      {"ranks", cluster.size()}, {"chunk", job.chunk}};
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& [i, e] : skipped) j["skipped"].push_back({{"index", i}, {"error", e}});
+  std::vector<Tensor> rows;
+  for (size_t m = 0; m < nm; ++m) {
+    nlohmann::json js;
+    std::vector<Panel> panels{{figure_image, "input"}};
+    for (size_t st = 0; st < ns; ++st) {
+      double v[kMeasures] = {0, 0, 0, 0};
+      for (const auto& [i, values] : per_image)
+        for (int q = 0; q < kMeasures; ++q) v[q] += values[(m * ns + st) * kMeasures + static_cast<size_t>(q)] / static_cast<double>(n);
+      const std::string layer = st == 0 ? "original" : layers[st - 1];
+      js.push_back({{"layer", layer}, {"spearman", v[0]}, {"spearman_abs", v[1]}, {"ssim", v[2]}, {"hog", v[3]}});
+      Tensor map = Tensor::empty(Shape{fh, fw});
+      const std::vector<float>& pl = planes.at(m * ns + st);
+      std::copy(pl.begin(), pl.end(), map.data());
+      panels.push_back({visualize_attribution(map, figure_image, {.sign = VisualSign::AbsoluteValue}),
+                        st == 0 ? names[m] : "-" + layers[st - 1]});
+    }
+    j["methods"].push_back({{"method", names[m]}, {"steps", js}});
     rows.push_back(make_grid(panels, {.min_panel_size = 64, .gap = 4}));
-    std::cerr << "sanity: " << name << " done (" << steps.size() << " steps)\n";
   }
   if (args.flag("json")) {
     std::cout << j.dump(2) << "\n";
@@ -157,6 +365,10 @@ int run_sanity(const Args& args) {
                   << " |\n";
   }
   if (out) write_image(*out, stack_rows(rows));
+  if (!skipped.empty()) {
+    std::cerr << "sanity: " << skipped.size() << " of " << job.data.count << " images could not be read (reported above)\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -169,7 +381,10 @@ Command sanity_command() {
               "For each method, re-runs the attribution while the model's layers are randomised from the top\n"
               "(cascading) or one at a time (independent), and reports per step the mean over the images of the\n"
               "Spearman rank correlation with the original map (signed and absolute), SSIM and HOG similarity of\n"
-              "the [0,1]-normalised absolute maps. --out draws one row per method (first image). docs/evaluation.md.",
+              "the [0,1]-normalised absolute maps. --out draws one row per method (first image). docs/evaluation.md.\n"
+              "Images are explained in chunks of --chunk by --threads workers; under mpirun/srun the chunks are\n"
+              "shared among the processes and rank 0 writes the one summary, equal to a single run's\n"
+              "(docs/cluster.md).",
           .flags = {{.name = "model", .metavar = "shapes_cnn", .help = "model (default shapes_cnn)"},
                     {.name = "data", .metavar = "builtin:shapes|DIR", .help = "images (default builtin:shapes, true classes; DIR: top-1)"},
                     {.name = "methods", .metavar = "LIST", .help = std::string("methods (default ") + kDefaultMethods + ")"},
@@ -180,7 +395,8 @@ Command sanity_command() {
                     {.name = "out", .metavar = "FILE.png", .help = "the figure: rows of maps per method"},
                     {.name = "json", .kind = FlagKind::Bool, .help = "print JSON instead of the markdown table"},
                     {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap of DIR images"},
-                    {.name = "threads", .metavar = "N", .help = "CPU threads"}},
+                    {.name = "threads", .metavar = "N", .help = "CPU threads"},
+                    {.name = "chunk", .metavar = "N", .help = "images per unit of work (a worker's batch; default 2)"}},
           .run = run_sanity};
 }
 

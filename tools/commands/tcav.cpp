@@ -14,11 +14,13 @@
 #include "io/image_io.h"
 #include "models/data/shapes.h"
 #include "render/grouped_bar_chart.h"
+#include "engine/parallel.h"
 #include "tools/commands/command.h"
 #include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
 #include "tools/commands/tcav_demo.h"
+#include "tools/commands/tcav_job.h"
 
 namespace backlight::cli {
 
@@ -68,6 +70,7 @@ int run_tcav(const Args& args) {
   const int64_t set_size = positive_flag(args, "set-size").value_or(50);
   if (set_size < 2) throw UsageError("tcav: --set-size expects at least 2");
   const int64_t max_pixels = max_pixels_flag(args);
+  if (const auto t = threads_flag(args)) set_num_threads(*t);
   const std::string out = args.get_or("out", "tcav.png");
   require_image_extension(args, "out", out);
 
@@ -88,8 +91,8 @@ int run_tcav(const Args& args) {
   if (demo && target >= kNumShapeClasses)
     throw UsageError("tcav: --target " + std::to_string(target) + " is not a shapes class (0-3 or circle, square, triangle, cross)");
 
-  std::vector<ExampleSet> concepts, randoms;
-  ExampleSet inputs;
+  std::vector<BatchedSet> concepts, randoms;
+  BatchedSet inputs;
   const int64_t random_sets = positive_flag(args, "random-sets").value_or(demo ? 10 : 0);
   if (demo) {
     const std::vector<std::string> names =
@@ -98,18 +101,20 @@ int run_tcav(const Args& args) {
     for (const std::string& n : names) {
       if (!is_demo_concept(n))
         throw UsageError("tcav: --demo-concepts: unknown concept '" + n + "' (accepted: " + demo_concept_names() + ")");
-      concepts.push_back(demo_concept(n, set_size, h, w, batch, cav.seed));
+      concepts.push_back(stream_batches(demo_concept(n, set_size, h, w, batch, cav.seed), set_size, batch));
     }
-    for (int64_t i = 0; i < random_sets; ++i) randoms.push_back(demo_random_set(i, set_size, h, w, batch));
-    inputs = demo_inputs(target, args.get_int("count", 1, INT_MAX).value_or(100), h, w, batch);
+    for (int64_t i = 0; i < random_sets; ++i)
+      randoms.push_back(stream_batches(demo_random_set(i, set_size, h, w, batch), set_size, batch));
+    const int64_t count = args.get_int("count", 1, INT_MAX).value_or(100);
+    inputs = stream_batches(demo_inputs(target, count, h, w, batch), count, batch);
   } else {
     for (const std::string& v : args.get_all("concept")) {
       const auto [name, dir] = concept_flag(v);
-      for (const ExampleSet& c : concepts)
+      for (const BatchedSet& c : concepts)
         if (c.name == name) throw UsageError("tcav: --concept " + name + " is given twice");
       const ExampleFiles f = list_examples(dir, m.input[0]);
       if (f.total < 2) throw Error("tcav: concept '" + name + "' (" + dir + ") holds " + std::to_string(f.total) + " example(s); at least 2 are needed");
-      concepts.push_back({name, example_batches(f, h, w, batch, max_pixels), f.total});
+      concepts.push_back(folder_batches(name, f, h, w, batch, max_pixels));
     }
     const std::vector<std::string> rdirs = args.get_all("random");
     if (args.has("random-sets")) {
@@ -126,18 +131,18 @@ int run_tcav(const Args& args) {
         std::shuffle(all.begin(), all.end(), rng);
         all.resize(static_cast<size_t>(set_size));
         std::sort(all.begin(), all.end());
-        randoms.push_back({"random" + std::to_string(i), example_batches(pool, h, w, batch, max_pixels, all), set_size});
+        randoms.push_back(folder_batches("random" + std::to_string(i), pool, h, w, batch, max_pixels, all));
       }
     } else {
       for (const std::string& d : rdirs) {
         const ExampleFiles f = list_examples(d, m.input[0]);
         if (f.total < 2) throw Error("tcav: random set " + d + " holds " + std::to_string(f.total) + " example(s); at least 2 are needed");
-        randoms.push_back({d, example_batches(f, h, w, batch, max_pixels), f.total});
+        randoms.push_back(folder_batches(d, f, h, w, batch, max_pixels));
       }
     }
     const ExampleFiles in = list_examples(*args.get("inputs"), m.input[0]);
     if (in.total < 1) throw Error("tcav: --inputs " + *args.get("inputs") + " holds no examples");
-    inputs = {*args.get("inputs"), example_batches(in, h, w, batch, max_pixels), in.total};
+    inputs = folder_batches(*args.get("inputs"), in, h, w, batch, max_pixels);
   }
   o.runs = static_cast<int>(args.get_int("runs", 2, 1000).value_or(static_cast<int64_t>(randoms.size())));
   if (static_cast<int64_t>(randoms.size()) < o.runs)
@@ -150,10 +155,15 @@ int run_tcav(const Args& args) {
   o.target = target;
   o.max_set_examples = args.get_int("max-set", 2, INT_MAX).value_or(5000);
 
-  std::cerr << "tcav: " << concepts.size() << " concept(s) x " << o.layers.size() << " layer(s) x " << o.runs
-            << " runs, " << classifier_name << " CAVs, target " << target << (target_name.empty() ? "" : " (" + target_name + ")")
-            << (demo ? ", built-in demo data" : "") << "\n";
-  const TcavResult r = tcav(*m.model, std::move(concepts), std::move(randoms), std::move(inputs), o);
+  const Cluster cluster("tcav");  // one process, or this rank of an mpirun/srun job
+  if (cluster.leader())
+    std::cerr << "tcav: " << concepts.size() << " concept(s) x " << o.layers.size() << " layer(s) x " << o.runs
+              << " runs, " << classifier_name << " CAVs, target " << target << (target_name.empty() ? "" : " (" + target_name + ")")
+              << (demo ? ", built-in demo data" : "")
+              << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " processes" : "") << "\n";
+  const TcavJobResult job = tcav_job(*m.model, concepts, randoms, inputs, o, m.input, cluster);
+  if (!cluster.leader()) return job.skipped_here ? 1 : 0;  // rank 0 reports for the job
+  const TcavResult& r = job.result;
 
   // The picture: one group per concept, one bar per layer.
   std::vector<BarGroup> groups;
@@ -192,7 +202,8 @@ int run_tcav(const Args& args) {
                         {"classifier", classifier_name}, {"test", to_string(o.test)}, {"significance", o.alpha},
                         {"bonferroni_tests", r.tests}, {"runs", r.runs},          {"inputs", r.inputs},
                         {"layers", r.layers},        {"concepts", r.concepts},    {"demo", demo},
-                        {"random", random},          {"results", results},        {"png", out}};
+                        {"random", random},          {"results", results},        {"png", out},
+                        {"ranks", cluster.size()},   {"skipped", job.skipped}};
     if (!target_name.empty()) j["target_name"] = target_name;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -201,6 +212,10 @@ int run_tcav(const Args& args) {
       std::printf("%-12s %-14s %6.3f %6.3f %10.3g %10.3g  %s\n", c.concept_name.c_str(), c.layer.c_str(), c.score.mean,
                   c.score.std, c.test.p_value, c.p_corrected, c.significant ? stars(c, o.alpha).c_str() : "not significant");
     std::printf("tcav: wrote %s\n", out.c_str());
+  }
+  if (!job.skipped.empty()) {
+    std::cerr << "tcav: " << job.skipped.size() << " example(s) could not be read (reported above) and were left out\n";
+    return 1;
   }
   return 0;
 }
@@ -219,7 +234,9 @@ Command tcav_command() {
           "default) with Bonferroni correction over concepts x layers marks each bar significant or not.\n"
           "Folders hold images (PNG/JPEG/BMP) and/or float32 .npy files ([C,H,W] or [N,C,H,W]); everything is\n"
           "resized to the model's input and streamed. Without --concept/--random/--inputs: the built-in demo on\n"
-          "shapes_cnn (shape and colour concepts, random shapes images). See docs/concepts.md.",
+          "shapes_cnn (shape and colour concepts, random shapes images). See docs/concepts.md.\n"
+          "Under mpirun/srun the batches, CAVs and input batches are shared among the processes and rank 0\n"
+          "writes the chart and JSON, equal to a single run's (docs/cluster.md).",
       .flags = {{.name = "model", .metavar = "NAME", .help = "model (default: shapes_cnn, the embedded model)"},
                 {.name = "weights", .metavar = "FILE.safetensors", .help = "weights of the model"},
                 {.name = "layers", .metavar = "L1,L2", .help = "layers (module paths; shapes_cnn default features.5,features.8,features.9)"},
@@ -242,6 +259,7 @@ Command tcav_command() {
                 {.name = "batch", .metavar = "B", .help = "examples per forward pass (default 32)"},
                 {.name = "max-set", .metavar = "N", .help = "largest concept/random set (activations are kept) (default 5000)"},
                 {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
+                {.name = "threads", .metavar = "N", .help = "CPU threads (per process under mpirun); default: all"},
                 {.name = "out", .metavar = "FILE.png", .help = "bar chart (default tcav.png)"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print every run's scores, mean, std, p_value as JSON"}},
       .run = run_tcav};

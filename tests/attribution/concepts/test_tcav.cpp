@@ -63,6 +63,64 @@ TEST_CASE("tcav: shapes of the result, one pass over the inputs, invariance to t
   CHECK(a.random_scores[0].size() == 3);
 }
 
+TEST_CASE("tcav: the steps one by one, inputs split in two shares, give tcav()'s result") {
+  const ModulePtr model = make_net("small_vgg_bn");
+  const TcavOptions o{.layers = {"features.9", "features.10"}, .target = 3, .progress = {.enabled = false}};
+  const auto sets = [] {
+    std::vector<ExampleSet> s{images("concept", 12, -0.2f, 1.0f, 4)};
+    for (int i = 0; i < 3; ++i) s.push_back(images("random" + std::to_string(i), 12, -1.0f, 0.8f, 4));
+    return s;
+  };
+  std::vector<ExampleSet> once = sets();  // streams are read once: a fresh copy for each run
+  const TcavResult whole = tcav(*model, {once[0]}, {once[1], once[2], once[3]}, images("inputs", 7, -1.0f, 1.0f, 2), o);
+  std::vector<ExampleSet> all = sets();
+
+  const Workspace ws;
+  const std::vector<int> ops = layer_ops(*model, o.layers, Tensor::zeros(Shape{1, 3, 32, 32}), ws);
+  std::vector<std::vector<Eigen::MatrixXf>> acts;
+  for (ExampleSet& s : all) acts.push_back(gather_activations(*model, ops, o.layers, s, ws, 100));
+  const size_t nc = 1, nr = 3, nl = 2;
+  std::vector<Eigen::MatrixXf> cavs(nl);
+  std::vector<std::vector<double>> acc(nl);
+  for (size_t l = 0; l < nl; ++l) {
+    cavs[l].resize(static_cast<int64_t>((nc + 1) * nr), acts[0][l].cols());
+    for (size_t c = 0; c <= nc; ++c)
+      for (size_t i = 0; i < nr; ++i) {
+        CavOptions co = o.cav;
+        co.seed = tcav_cav_seed(o.cav.seed, l, c, i);
+        const Cav cav = train_cav(c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l], acts[nc + i][l], co);
+        cavs[l].row(static_cast<int64_t>(c * nr + i)) = cav.direction.transpose();
+        acc[l].push_back(cav.accuracy);
+      }
+  }
+  // Input batches dealt to two accumulators (two ranks), then added up.
+  std::vector<TcavAccumulator> share[2];
+  for (auto& sh : share)
+    for (const Eigen::MatrixXf& c : cavs) sh.emplace_back(c);
+  ExampleSet inputs = images("inputs", 7, -1.0f, 1.0f, 2);
+  int b = 0;
+  for (Tensor t = inputs.batches(); t.defined(); t = inputs.batches(), ++b) tcav_add_batch(*model, o.layers, t, o.target, ws, share[b % 2]);
+  std::vector<std::vector<TcavScore>> scores(nl);
+  for (size_t l = 0; l < nl; ++l)
+    for (size_t r = 0; r < (nc + 1) * nr; ++r) {
+      const int64_t n = share[0][l].inputs() + share[1][l].inputs();
+      scores[l].push_back({static_cast<double>(share[0][l].positive()[r] + share[1][l].positive()[r]) / static_cast<double>(n),
+                           (share[0][l].sums()[r] + share[1][l].sums()[r]) / static_cast<double>(n)});
+    }
+  const TcavResult steps = tcav_result({"concept"}, o.layers, 3, scores, acc, 7, o);
+  REQUIRE(steps.cells.size() == whole.cells.size());
+  CHECK(steps.inputs == 7);
+  for (size_t i = 0; i < whole.cells.size(); ++i) {
+    CAPTURE(i);
+    CHECK(steps.cells[i].scores == whole.cells[i].scores);
+    CHECK(steps.cells[i].cav_accuracies == whole.cells[i].cav_accuracies);
+    for (size_t r = 0; r < 3; ++r) CHECK(steps.cells[i].magnitudes[r] == doctest::Approx(whole.cells[i].magnitudes[r]).epsilon(1e-9));
+    CHECK(steps.cells[i].test.p_value == whole.cells[i].test.p_value);
+  }
+  CHECK(steps.random_scores == whole.random_scores);
+  CHECK(tcav_cav_seed(0, 1, 2, 3) != tcav_cav_seed(0, 1, 3, 2));
+}
+
 TEST_CASE("tcav: errors name the problem") {
   const ModulePtr model = make_net("small_vgg_bn");
   auto randoms = [](int n) {

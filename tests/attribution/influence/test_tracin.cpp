@@ -118,6 +118,48 @@ TEST_SUITE("attribution") {
     CHECK(o.indices == std::vector<int64_t>{1, 4, 0, 3, 2});
   }
 
+  TEST_CASE("tracin/batch_filter: shares of the training batches give the whole run's scores bit for bit") {
+    std::mt19937_64 rng(kSeed);
+    const LabeledBatch train = random_batch(7, rng), test = random_batch(2, rng);
+    const auto cks = random_checkpoints();
+    const ExampleSource src = examples_in_memory(train);
+    for (TracInMethod method : {TracInMethod::CP, TracInMethod::Fast}) {
+      CAPTURE(to_string(method));
+      const TracInOptions all{.method = method, .batch_size = 3};  // batches [0,3) [3,6) [6,7)
+      const Tensor whole = tracin_influence(cks, src, test, all), self = tracin_self_influence(cks, src, all);
+      for (int64_t share = 0; share < 2; ++share) {
+        TracInOptions o = all;
+        int64_t progress_total = -1;
+        o.progress = [&](int64_t, int64_t total) { progress_total = total; };
+        o.batch_filter = [share](int64_t b) { return b % 2 == share; };
+        const Tensor part = tracin_influence(cks, src, test, o), part_self = tracin_self_influence(cks, src, o);
+        CHECK(progress_total == (share == 0 ? 4 : 3) * 2);  // its examples x 2 checkpoints
+        for (int64_t n = 0; n < 7; ++n) {
+          CAPTURE(n);
+          const bool mine = (n / 3) % 2 == share;
+          for (int64_t t = 0; t < 2; ++t) CHECK(part.data()[t * 7 + n] == (mine ? whole.data()[t * 7 + n] : 0.0f));
+          CHECK(part_self.data()[n] == (mine ? self.data()[n] : 0.0f));
+        }
+      }
+    }
+  }
+
+  TEST_CASE("tracin/merge_top_k: the k best of each share's k best are top_k of the whole, same tie rule") {
+    const std::vector<float> s{0.5f, -2.0f, 3.0f, 0.5f, -1.0f, 3.0f, 0.5f};
+    const std::vector<int64_t> even{0, 2, 4, 6}, odd{1, 3, 5};
+    for (const bool largest : {true, false})
+      for (int64_t k : {1, 3, 5, 10}) {
+        CAPTURE(largest);
+        CAPTURE(k);
+        const std::vector<Ranked> parts{top_k_of(s, odd, k, largest), top_k_of(s, even, k, largest)};
+        const Ranked merged = merge_top_k(parts, k, largest), whole = top_k(s, k, largest);
+        CHECK(merged.indices == whole.indices);
+        CHECK(merged.scores == whole.scores);
+      }
+    CHECK(top_k_of(s, odd, 2, true).indices == std::vector<int64_t>{5, 3});
+    CHECK_THROWS_WITH_AS(top_k_of(s, std::vector<int64_t>{9}, 1, true), doctest::Contains("candidate 9"), Error);
+  }
+
   TEST_CASE("tracin: errors name the problem") {
     std::mt19937_64 rng(kSeed);
     const LabeledBatch b = random_batch(3, rng);
