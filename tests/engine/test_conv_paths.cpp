@@ -171,7 +171,8 @@ TEST_SUITE("engine") {
 // layers with 128-1024 channels that no other test reaches, through the dispatcher.
 TEST_CASE("conv2d paths: wide_resnet50_2 layers at 64x64 match the reference") {
   struct Layer {
-    int64_t c, o, hw, k, stride;
+    int64_t c, o, hw;
+    int k, stride;
   };
   const Layer layers[] = {
       {128, 128, 16, 3, 1}, {256, 256, 16, 3, 2}, {256, 256, 8, 3, 1},   {512, 512, 8, 3, 2},
