@@ -168,7 +168,10 @@ TEST_CASE("conv2d paths: bias gradient sums over batch and positions") {
 TEST_SUITE("engine") {
 
 // Every convolution of torchvision's wide_resnet50_2 at a 64x64 input (batch 1): the dense 3x3
-// layers with 128-1024 channels that no other test reaches, through the dispatcher.
+// layers with 128-1024 channels that no other test reaches, through the dispatcher (measured:
+// forward and input gradient within 5e-7 of max |reference| on every shape). Written while
+// chasing the model's 5e-3 saliency gap in docs/models.md's sweep, which turned out to be one
+// ReLU gate within float32 rounding of zero, not a kernel.
 TEST_CASE("conv2d paths: wide_resnet50_2 layers at 64x64 match the reference") {
   struct Layer {
     int64_t c, o, hw;
@@ -205,8 +208,6 @@ TEST_CASE("conv2d paths: wide_resnet50_2 layers at 64x64 match the reference") {
           e = std::max(e, std::fabs(static_cast<double>(got.data()[i]) - want.data()[i]));
         return e / max_abs(want);
       };
-      MESSAGE("c=" << l.c << " o=" << l.o << " hw=" << l.hw << " s=" << l.stride << " t=" << threads
-                   << " fwd " << rel(y, y_ref) << " bwd " << rel(dx, dx_ref));
       CHECK(rel(y, y_ref) < 1e-5);
       CHECK(rel(dx, dx_ref) < 1e-5);
     }
