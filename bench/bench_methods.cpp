@@ -295,7 +295,13 @@ class ModelBench {
       o.integration = Integration::GaussLegendre;
       o.batch = static_cast<int>(2 * x_.size(0));
       const Tensor fused = attribute("integrated_gradients", *model_, x_, target_, o).attribution;
-      return expect_close(fused, ig_plain(*model_, x_, target_, 4, ws_), 1e-4, "ig (4 steps) vs ig_plain");
+      // 2e-3, not float round-off: the batched rows take other GEMM/Winograd tiles, and on the deep
+      // 224-px models a pre-activation within float32 epsilon of 0 can then land on the other side
+      // of a ReLU. Measured (VGG-16, synthetic weights): ONE flipped gate of 100352 at features.25
+      // (float64 value -5.1e-7 at scale 5.4) moves the input gradient by 7e-4 relative L2; the two
+      // IG paths differed by 4.8e-4 (vgg16 b1) and 7.8e-4 (resnet18 b16). A wrong weight or scale
+      // in the fused path is O(1).
+      return expect_close(fused, ig_plain(*model_, x_, target_, 4, ws_), 2e-3, "ig (4 steps) vs ig_plain");
     }
     if (w == "smoothgrad") {  // zero noise: the mean of identical saliency maps
       // The 2-sample batch takes other GEMM tiles than the 1-row saliency call, so float32

@@ -35,6 +35,9 @@ Tensor Tensor::empty(const Shape& shape, const Workspace* ws) {
   Tensor t;
   t.shape_ = shape;
   const size_t bytes = std::max<size_t>(1, static_cast<size_t>(shape.numel())) * sizeof(float);
+  if (ws && bytes > ws->max_tensor_bytes())
+    BL_THROW("a tensor of shape ", shape, " (", bytes, " bytes) exceeds this run's limit of ", ws->max_tensor_bytes(),
+             " bytes per tensor");
   try {
     if (ws) {
       t.storage_ = ws->allocate(bytes);

@@ -24,6 +24,7 @@ struct Workspace::State {
             },
             [](void* ptr) { std::free(ptr); }, max_cached) {}
   BlockCache host;
+  size_t max_tensor = SIZE_MAX;  // with_tensor_limit
   std::shared_ptr<cuda::Context> cuda;  // set for for_cuda() workspaces: device blocks come from it
 };
 
@@ -38,6 +39,14 @@ Workspace Workspace::for_cuda(int device, size_t max_cached_bytes) {
 #endif
   return ws;
 }
+
+Workspace Workspace::with_tensor_limit(size_t max_tensor_bytes, size_t max_cached_bytes) {
+  Workspace ws(max_cached_bytes);
+  ws.state_->max_tensor = max_tensor_bytes;
+  return ws;
+}
+
+size_t Workspace::max_tensor_bytes() const { return state_->max_tensor; }
 
 cuda::Context* Workspace::cuda_context() const { return state_->cuda.get(); }
 

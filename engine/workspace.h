@@ -38,6 +38,14 @@ class Workspace {
   /// backlight::Error when the build has no CUDA backend or the device does not exist.
   static Workspace for_cuda(int device = 0, size_t max_cached_bytes = size_t{8} << 30);
 
+  /// A CPU workspace whose tensors may not exceed `max_tensor_bytes` each (Tensor::empty throws
+  /// backlight::Error naming the shape and the limit): for runs whose sizes come from untrusted
+  /// data, e.g. the ONNX importer's validating forward pass, where a hostile attribute (a Pad or
+  /// Resize of millions) would otherwise ask the system for terabytes.
+  static Workspace with_tensor_limit(size_t max_tensor_bytes, size_t max_cached_bytes = size_t{8} << 30);
+  /// The per-tensor limit (SIZE_MAX unless made by with_tensor_limit).
+  size_t max_tensor_bytes() const;
+
   /// A 64-byte aligned block of at least `bytes` bytes (device memory for a CUDA workspace);
   /// release by dropping the returned pointer.
   std::shared_ptr<float> allocate(size_t bytes) const;

@@ -30,10 +30,10 @@ namespace backlight::python {
 namespace {
 
 // Every option key attribute() accepts (backlight's vocabulary, as the CLI's flags).
-constexpr std::array<const char*, 23> kKeys = {
+constexpr std::array<const char*, 24> kKeys = {
     "baselines", "steps", "integration", "batch", "samples", "stdev", "seed", "noise_tunnel", "layer", "neuron",
     "window", "stride", "feature_mask", "rules", "rule_params", "rule_set", "multiply_by_output",
-    "merge_batchnorm", "abs", "relu", "layer_mask", "multiply_by_inputs", "neuron_weights"};
+    "merge_batchnorm", "abs", "relu", "layer_mask", "multiply_by_inputs", "neuron_weights", "base_method"};
 
 // A neuron given as weights W [1, ...] over one item's layer output: the selector
 // sum(W * layer_output) per row, recorded as one linear op (the linear selectors of Captum's
@@ -126,6 +126,8 @@ Call method_options(const nb::dict& kw) {
       c.merge_batchnorm = nb::cast<bool>(v);
     } else if (key == "multiply_by_inputs") {
       o.multiply_by_inputs = nb::cast<bool>(v);
+    } else if (key == "base_method") {
+      o.base_method = nb::cast<std::string>(v);  // xrai: the attribution inside (a registry name)
     } else if (key == "neuron_weights") {
       o.neuron_selector = weighted_selector(to_tensor(nb::cast<InArray>(v), "neuron_weights").clone());
     }

@@ -390,3 +390,16 @@ def test_stubs_shipped():
     for name in ("attribute", "zoo", "load", "merge_batchnorm", "set_num_threads", "methods", "rule_sets"):
         assert f"def {name}(" in stub, f"_core.pyi lacks {name}"
     assert "neuron_weights" in stub  # the docstring of attribute() as it is now
+
+
+def test_xrai_base_method_reaches_the_library():
+    m = backlight.zoo("mnist_cnn", seed=1)
+    x = inputs((1, 1, 28, 28), seed=7, low=0.0, high=1.0)
+    default = backlight.attribute(m, "xrai", x, 3, steps=8)
+    sal = backlight.attribute(m, "xrai", x, 3, base_method="saliency")
+    assert default.shape == sal.shape == (1, 1, 28, 28)
+    assert np.isfinite(sal).all() and not np.array_equal(default, sal)
+    with pytest.raises(ValueError, match="nope"):
+        backlight.attribute(m, "xrai", x, 3, base_method="nope")
+    with pytest.raises(ValueError, match="xrai itself"):
+        backlight.attribute(m, "xrai", x, 3, base_method="xrai")

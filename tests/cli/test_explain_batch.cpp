@@ -89,19 +89,23 @@ TEST_CASE("cli/explain batch: grouped method calls give the per-image results") 
   const std::string in = dir.file("in");
   write_inputs(in);
   for (const char* method : {"integrated_gradients", "lrp", "occlusion"}) {
-    CAPTURE(method);
     const std::string m = method;
+    CAPTURE(m);
+    // Occlusion's values are differences of logits (|logit| ~ 30 here): a batch of 3 images takes
+    // other GEMM tiles than one image, and float32 rounding of the logits (~4e-6 at that scale)
+    // carries into the differences. Measured with OMP_NUM_THREADS=1: 3.8e-6 absolute.
+    const double atol = m == "occlusion" ? 2e-5 : 1e-6;
     const Run batch = run_cli("explain --images '" + in + "' --chunk 3 --steps 8 --method " + m + " --out '" +
                               dir.file("out_" + m) + "' --save '" + dir.file("npy_" + m) + "'");
     REQUIRE_MESSAGE(batch.status == 0, batch.output);
     CHECK(contains(batch.output, "explained 3 of 3 images"));
-    for (const char* stem : {"a", "b", "c"}) {
+    for (const std::string stem : {"a", "b", "c"}) {
       CAPTURE(stem);
       const std::string single = dir.file(m + "_" + stem + ".npy");
       const Run one = run_cli("explain --image '" + in + "/" + stem + ".png' --steps 8 --method " + m + " --out '" +
                               dir.file("one.png") + "' --save '" + single + "'");
       REQUIRE_MESSAGE(one.status == 0, one.output);
-      BL_CHECK_CLOSE(cli::load_npy(dir.file("npy_" + m) + "/" + stem + ".npy"), cli::load_npy(single), 1e-6, 1e-4);
+      BL_CHECK_CLOSE(cli::load_npy(dir.file("npy_" + m) + "/" + stem + ".npy"), cli::load_npy(single), atol, 1e-4);
     }
   }
 }

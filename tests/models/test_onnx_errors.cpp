@@ -96,6 +96,23 @@ TEST_SUITE("models") {
     CHECK(load_error(bytes_of(one_node_model("Relu"))) == "(no error)");
   }
 
+  TEST_CASE("onnx errors: a hostile size (Pad of 300 million) is refused at load, naming the node and the limit") {
+    // Found by fuzzing: the validating forward pass allocated what a Pad's pads asked for.
+    const auto padded = [](int64_t right) {
+      ::onnx::ModelProto pad = one_node_model("Pad");
+      auto* pads = pad.mutable_graph()->add_initializer();
+      pads->set_name("pads");
+      pads->set_data_type(::onnx::TensorProto::INT64);
+      pads->add_dims(4);
+      for (int64_t v : {int64_t{0}, int64_t{0}, int64_t{0}, right}) pads->add_int64_data(v);
+      pad.mutable_graph()->mutable_node(0)->add_input("pads");
+      return bytes_of(pad);
+    };
+    CHECK(load_error(padded(3)) == "(no error)");
+    check_has(load_error(padded(300'000'000)),
+              {"test.onnx", "/block/my_node/Pad", "exceeds this run's limit of 1073741824 bytes per tensor"});
+  }
+
   TEST_CASE("onnx: external data loads from the model's folder; paths leaving it are refused") {
     const test::TempDir dir("onnx_external");
     auto gemm = [](const std::string& location) {
