@@ -32,7 +32,8 @@ const std::vector<Command>& command_table() {
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
                                               attack_command(),    similarity_command(),
                                               dissect_command(),   visualize_command(), counterfactual_command(),
-                                              tcav_command(),      influence_command(), sanity_command()};
+                                              tcav_command(),      influence_command(), sanity_command(),
+                                              roar_command()};
   return table;
 }
 
@@ -95,9 +96,9 @@ int dispatch(const std::vector<std::string>& words) {
     }
     // Under mpirun/srun every process runs this command: only commands that share their work
     // across processes may (docs/cluster.md); the others would repeat the whole job per process.
-    if (launched_size() > 1 && c.name != "explain" && c.name != "info")
+    if (launched_size() > 1 && c.name != "explain" && c.name != "info" && c.name != "roar")
       throw UsageError(c.name + ": started as " + std::to_string(launched_size()) +
-                       " MPI processes, but only `explain` (batch mode) shares its work across processes so far; "
+                       " MPI processes, but only `explain` (batch mode) and `roar` share their work across processes so far; "
                        "run `" + c.name + "` as one process (docs/cluster.md)");
     if (!args.positional().empty())
       throw UsageError(c.name + ": unexpected argument '" + args.positional()[0] + "' (flags start with --; accepted: " +
