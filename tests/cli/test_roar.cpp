@@ -97,7 +97,9 @@ TEST_CASE("roar: a tiny job gives curves per method and fraction, re-measurable 
   CHECK(j3["curves"] == j["curves"]);
 
   // Another recipe is another job: its files are not reused.
-  const SplitRun other = run_cli_split(tiny_job(dir) + " --lr 0.001 --mode roar --methods sobel --fractions 50",
+  const SplitRun other = run_cli_split("roar --methods sobel --fractions 50 --seeds 1 --mode roar --epochs 1 --samples 48 "
+                                       "--test-samples 24 --batch 16 --lr 0.001 --threads 1 --json --cache '" +
+                                           dir.file("cache") + "'",
                                        dir.file("err4"));
   REQUIRE_MESSAGE(other.status == 0, other.err);
   CHECK(nlohmann::json::parse(other.out)["trained"] == 1 + 2);

@@ -57,7 +57,8 @@ TEST_CASE("sanity: cascading and independent randomisation give per-layer simila
   }
   std::string bad;
   CHECK(run_sanity("--mode cascading --epochs 2", bad) == 2);  // a labels-only flag
-  CHECK(run_sanity("--mode labels --permuted-weights '" + dir.file("missing.safetensors") + "'", bad) == 2);
+  // A missing weights file is a runtime error (exit 1), reported before any training.
+  CHECK(run_sanity("--mode labels --permuted-weights '" + dir.file("missing.safetensors") + "'", bad) == 1);
   CHECK(run_sanity("--mode sideways", bad) == 2);
   CHECK(run_sanity("--methods nope", bad) == 2);
   CHECK(run_sanity("--out '" + dir.file("x.txt") + "'", bad) == 2);
