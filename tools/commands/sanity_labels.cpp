@@ -71,7 +71,12 @@ LabelModels label_randomisation_models(const Args& args) {
       std::cerr << "sanity: training the " << which << " model (" << recipe.epochs << " epochs of " << samples
                 << " shapes samples" << (std::string(which) == "permuted-label" ? " with permuted labels" : "")
                 << ")\n";
-      const TrainResult t = train_classifier(*model, data, recipe, rng);
+      TrainCallbacks progress;
+      progress.on_epoch = [&](const EpochReport& e) {
+        std::cerr << "sanity: " << which << " model: epoch " << e.epoch << "/" << e.epochs << ", loss " << e.loss
+                  << ", train accuracy " << 100.0 * e.accuracy << "%, " << e.seconds << " s\n";
+      };
+      const TrainResult t = train_classifier(*model, data, recipe, rng, progress);
       r["source"] = "trained";
       r["train_accuracy"] = t.last.accuracy;
       r["train_seconds"] = t.last.seconds;
