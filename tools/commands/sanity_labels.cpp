@@ -73,8 +73,9 @@ LabelModels label_randomisation_models(const Args& args) {
                 << ")\n";
       TrainCallbacks progress;
       progress.on_epoch = [&](const EpochReport& e) {
-        std::cerr << "sanity: " << which << " model: epoch " << e.epoch << "/" << e.epochs << ", loss " << e.loss
-                  << ", train accuracy " << 100.0 * e.accuracy << "%, " << e.seconds << " s\n";
+        std::cerr << "sanity: " << which << " model: epoch " << e.epoch << "/" << e.epochs << ", loss " << std::fixed
+                  << std::setprecision(4) << e.loss << ", train accuracy " << std::setprecision(1) << 100.0 * e.accuracy
+                  << "%, " << e.seconds << " s" << std::defaultfloat << "\n";
       };
       const TrainResult t = train_classifier(*model, data, recipe, rng, progress);
       r["source"] = "trained";
