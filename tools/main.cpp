@@ -32,7 +32,8 @@ const std::vector<Command>& command_table() {
                                               methods_command(), rules_command(),   models_command(),  layers_command(),
                                               attack_command(),    similarity_command(),
                                               dissect_command(),   visualize_command(), counterfactual_command(),
-                                              tcav_command(),      influence_command(), sanity_command()};
+                                              tcav_command(),      influence_command(), sanity_command(),
+                                              roar_command()};
   return table;
 }
 
@@ -96,11 +97,12 @@ int dispatch(const std::vector<std::string>& words) {
     // Under mpirun/srun every process runs this command: only commands that share their work
     // across processes may (docs/cluster.md); the others would repeat the whole job per process.
     static const std::vector<std::string> distributed = {"explain", "info",      "evaluate", "similarity",
-                                                         "dissect", "tcav",      "influence", "sanity"};
+                                                         "dissect", "tcav",      "influence", "sanity",
+                                                         "roar"};
     if (launched_size() > 1 && std::find(distributed.begin(), distributed.end(), c.name) == distributed.end())
       throw UsageError(c.name + ": started as " + std::to_string(launched_size()) +
                        " MPI processes, but it does not share its work across processes (distributed: explain "
-                       "--images, evaluate, similarity, dissect, tcav, influence, sanity); run `" + c.name +
+                       "--images, evaluate, similarity, dissect, tcav, influence, sanity, roar); run `" + c.name +
                        "` as one process (docs/cluster.md)");
     if (!args.positional().empty())
       throw UsageError(c.name + ": unexpected argument '" + args.positional()[0] + "' (flags start with --; accepted: " +

@@ -36,5 +36,6 @@ Command counterfactual_command();  // counterfactual.cpp
 Command tcav_command();        // tcav.cpp
 Command influence_command();  // influence.cpp
 Command sanity_command();      // sanity.cpp
+Command roar_command();        // roar.cpp
 
 }  // namespace backlight::cli

@@ -1,6 +1,7 @@
-// `backlight sanity`: the model-randomisation sanity checks of Adebayo et al. 2018 from the
-// command line (docs/evaluation.md): per method, maps as the layers are randomised (cascading from
-// the top, or one layer at a time), the paper's similarities per step, a figure and JSON.
+// `backlight sanity`: the sanity checks of Adebayo et al. 2018 from the command line
+// (docs/evaluation.md): per method, maps as the layers are randomised (cascading from the top, or
+// one layer at a time) or of a model retrained on permuted labels (sanity_labels.h), the paper's
+// similarities per step (planes from sanity_maps.h), a figure and JSON.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "attribution/registry.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "engine/tape.h"
 #include "engine/workspace.h"
 #include "io/file_checks.h"
 #include "io/image_io.h"
@@ -34,6 +36,8 @@
 #include "tools/cli/limits.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/sanity_labels.h"
+#include "tools/commands/sanity_maps.h"
 
 namespace backlight::cli {
 
@@ -62,21 +66,6 @@ SanityData list_data(const std::string& data, int64_t count, const Args& args) {
   return d;
 }
 
-// Item i's channel-summed map as a plane; `unit`: scaled to [0, 1] by |.| / max |.| (the paper's
-// normalisation before SSIM and HOG).
-MapPlane plane(const Tensor& a, int64_t i, bool unit) {
-  const int64_t c = a.size(1), h = a.size(2), w = a.size(3);
-  MapPlane p{std::vector<double>(static_cast<size_t>(h * w), 0.0), h, w};
-  for (int64_t ch = 0; ch < c; ++ch)
-    for (int64_t j = 0; j < h * w; ++j) p.values[static_cast<size_t>(j)] += a.data()[(i * c + ch) * h * w + j];
-  if (unit) {
-    double mx = 0;
-    for (double& v : p.values) v = std::fabs(v), mx = std::max(mx, v);
-    if (mx > 0)
-      for (double& v : p.values) v /= mx;
-  }
-  return p;
-}
 
 Tensor stack_rows(const std::vector<Tensor>& rows) {
   int64_t h = 0, w = 0;
@@ -99,6 +88,7 @@ constexpr int kMeasures = 4;  // spearman, spearman_abs, ssim, hog
 struct SanityJob {
   SanityData data;
   const Module* model = nullptr;
+  const Module* permuted = nullptr;  // --mode labels: the permuted-label model (steps: real, permuted)
   std::vector<std::string> methods;
   std::string mode, layer, who;  // who: "sanity" or "sanity: rank 1 of 2"
   uint64_t seed = 0;
@@ -150,6 +140,12 @@ void run_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& re
     for (size_t j = 0; j < good.size(); ++j)
       std::copy(good[j].data(), good[j].data() + good[j].numel(), images.data() + static_cast<int64_t>(j) * good[j].numel());
   }
+  if (job.permuted && job.data.files.size() > 0) {
+    // Both models explain the real model's classes (as model randomisation resolves its targets
+    // once on the original model).
+    Tape tape(TapeOptions{.record = false});
+    target = Target::indices(target.resolve(job.model->forward(tape.input(images)).value()));
+  }
   const size_t n = index.size(), nm = job.methods.size(), ns = job.steps;
   for (size_t j = 0; j < n; ++j) out.images.emplace_back(index[j], std::vector<double>(nm * ns * kMeasures, 0.0));
   out.first = index[0];
@@ -166,20 +162,26 @@ void run_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& re
     const RandomisationOptions ro{.seed = job.seed,
                                   .mode = job.mode == "independent" ? RandomisationMode::Independent : RandomisationMode::Cascading,
                                   .keep_maps = true};
-    const std::vector<RandomisationStep> steps = model_randomisation(job.methods[m], *job.model, images, target, mo, ro);
+    std::vector<RandomisationStep> steps;
+    if (job.permuted) {  // data randomisation: the real model's maps, then the permuted-label model's
+      steps.push_back({.layer = "", .attribution = attribute(job.methods[m], *job.model, images, target, mo).attribution});
+      steps.push_back({.layer = "permuted_labels",
+                       .attribution = attribute(job.methods[m], *job.permuted, images, target, mo).attribution});
+    } else {
+      steps = model_randomisation(job.methods[m], *job.model, images, target, mo, ro);
+    }
     BL_CHECK(steps.size() == ns, "sanity: ", job.methods[m], " gave ", steps.size(), " randomisation steps, expected ", ns);
     for (size_t st = 0; st < ns; ++st) {
       for (size_t j = 0; j < n; ++j) {
         const int64_t i = static_cast<int64_t>(j);
-        const MapPlane a0 = plane(steps[0].attribution, i, false), a1 = plane(steps[st].attribution, i, false);
-        const MapPlane u0 = plane(steps[0].attribution, i, true), u1 = plane(steps[st].attribution, i, true);
+        const SanitySimilarity sim = sanity_image_similarity(steps[0].attribution, steps[st].attribution, i);
         double* v = out.images[j].second.data() + (m * ns + st) * kMeasures;
-        v[0] = map_spearman(a0, a1, false);
-        v[1] = map_spearman(a0, a1, true);
-        v[2] = ssim(u0, u1, 1.0);
-        v[3] = hog_similarity(u0, u1);
+        v[0] = sim.spearman;
+        v[1] = sim.spearman_abs;
+        v[2] = sim.ssim;
+        v[3] = sim.hog;
       }
-      const MapPlane u = plane(steps[st].attribution, 0, true);
+      const MapPlane u = sanity_plane(steps[st].attribution, 0, true);
       out.planes.emplace_back(u.values.begin(), u.values.end());
     }
   }
@@ -226,10 +228,12 @@ int run_sanity(const Args& args) {
   const std::string model_name = args.get_or("model", "shapes_cnn");
   if (model_name != "shapes_cnn") throw UsageError("sanity: --model accepts shapes_cnn, got '" + model_name + "'");
   const std::string mode = args.get_or("mode", "cascading");
-  if (mode == "labels")
-    throw UsageError("sanity: --mode labels (data randomisation) is not implemented yet; accepted: cascading, independent");
-  if (mode != "cascading" && mode != "independent")
-    throw UsageError("sanity: --mode accepts cascading or independent, got '" + mode + "'");
+  if (mode != "cascading" && mode != "independent" && mode != "labels")
+    throw UsageError("sanity: --mode accepts cascading, independent or labels, got '" + mode + "'");
+  if (mode != "labels")
+    for (const char* flag : {"epochs", "samples", "batch", "lr", "held-out", "real-weights", "permuted-weights", "save-weights"})
+      if (args.has(flag))
+        throw UsageError(std::string("sanity: --") + flag + " applies to --mode labels (data randomisation) only");
   const std::vector<std::string> names = method_list_flag(args, "methods", kDefaultMethods);
   const int64_t count = positive_flag(args, "images", 4096).value_or(4);
   const uint64_t seed = seed_flag(args).value_or(0);
@@ -237,17 +241,25 @@ int run_sanity(const Args& args) {
   const std::optional<std::string> out = args.get("out");
   if (out) require_image_extension(args, "out", *out), check_output_file(*out, "sanity: --out");
   const Cluster cluster("sanity");  // one process, or this rank of an mpirun/srun job
+  // Labels mode trains its two models before any map is compared: every rank would train them.
+  if (mode == "labels" && cluster.distributed())
+    throw UsageError("sanity: --mode labels trains two models first and runs as one process; start it without mpirun");
   SanityJob job;
   job.data = list_data(args.get_or("data", "builtin:shapes"), count, args);
   job.chunk = positive_flag(args, "chunk", 4096).value_or(2);
-  const ModulePtr model = default_model();
+  std::optional<LabelModels> label_models;
+  if (mode == "labels") label_models = label_randomisation_models(args);
+  const ModulePtr model = label_models ? label_models->real : default_model();
   job.model = model.get();
+  if (label_models) job.permuted = label_models->permuted.get();
   job.methods = names;
   job.mode = mode;
   job.layer = args.get_or("layer", "features.10");
   job.seed = seed;
   job.who = cluster.distributed() ? "sanity: " + cluster.describe() : "sanity";
-  const std::vector<std::string> layers = parameter_layers_top_down(*model);
+  // Step names after "original": the layers randomised (from the top), or the permuted-label model.
+  const std::vector<std::string> layers =
+      label_models ? std::vector<std::string>{"permuted_labels"} : parameter_layers_top_down(*model);
   job.steps = 1 + layers.size();
   const int64_t chunks = (job.data.count + job.chunk - 1) / job.chunk;
 
@@ -333,6 +345,7 @@ int run_sanity(const Args& args) {
 
   nlohmann::json j = {{"model", model_name}, {"data", job.data.name}, {"mode", mode}, {"images", n}, {"seed", seed},
                       {"ranks", cluster.size()}, {"chunk", job.chunk}};
+  if (label_models) j["models"] = label_models->report;
   j["skipped"] = nlohmann::json::array();
   for (const auto& [i, e] : skipped) j["skipped"].push_back({{"index", i}, {"error", e}});
   std::vector<Tensor> rows;
@@ -349,7 +362,7 @@ int run_sanity(const Args& args) {
       const std::vector<float>& pl = planes.at(m * ns + st);
       std::copy(pl.begin(), pl.end(), map.data());
       panels.push_back({visualize_attribution(map, figure_image, {.sign = VisualSign::AbsoluteValue}),
-                        st == 0 ? names[m] : "-" + layers[st - 1]});
+                        st == 0 ? names[m] : label_models ? "permuted labels" : "-" + layers[st - 1]});
     }
     j["methods"].push_back({{"method", names[m]}, {"steps", js}});
     rows.push_back(make_grid(panels, {.min_panel_size = 64, .gap = 4}));
@@ -376,27 +389,41 @@ int run_sanity(const Args& args) {
 
 Command sanity_command() {
   return {.name = "sanity",
-          .summary = "model-randomisation sanity checks (Adebayo et al. 2018): maps and similarities per layer",
+          .summary = "sanity checks (Adebayo et al. 2018): maps and similarities as layers or labels are randomised",
           .description =
               "For each method, re-runs the attribution while the model's layers are randomised from the top\n"
               "(cascading) or one at a time (independent), and reports per step the mean over the images of the\n"
               "Spearman rank correlation with the original map (signed and absolute), SSIM and HOG similarity of\n"
-              "the [0,1]-normalised absolute maps. --out draws one row per method (first image). docs/evaluation.md.\n"
+              "the [0,1]-normalised absolute maps. --out draws one row per method (first image).\n"
+              "--mode labels (data randomisation): trains shapes_cnn twice with the same recipe and initialisation\n"
+              "(--seed) on shapes samples [0, --samples), once with the true labels and once with the labels\n"
+              "randomly permuted, and compares the two models' maps with the same similarities (step\n"
+              "'permuted_labels'); the JSON also has both models' held-out accuracies (the permuted-label model\n"
+              "should be at chance, 25%). --real-weights / --permuted-weights FILE reuse trained models (e.g. from\n"
+              "--save-weights DIR of an earlier run). docs/evaluation.md.\n"
               "Images are explained in chunks of --chunk by --threads workers; under mpirun/srun the chunks are\n"
               "shared among the processes and rank 0 writes the one summary, equal to a single run's\n"
-              "(docs/cluster.md).",
+              "(docs/cluster.md; --mode labels runs as one process).",
           .flags = {{.name = "model", .metavar = "shapes_cnn", .help = "model (default shapes_cnn)"},
                     {.name = "data", .metavar = "builtin:shapes|DIR", .help = "images (default builtin:shapes, true classes; DIR: top-1)"},
                     {.name = "methods", .metavar = "LIST", .help = std::string("methods (default ") + kDefaultMethods + ")"},
-                    {.name = "mode", .metavar = "cascading|independent", .help = "randomisation (default cascading)"},
+                    {.name = "mode", .metavar = "cascading|independent|labels", .help = "randomisation (default cascading)"},
                     {.name = "images", .metavar = "N", .help = "images (default 4)"},
-                    {.name = "seed", .metavar = "S", .help = "randomisation and method seed (default 0)"},
+                    {.name = "seed", .metavar = "S", .help = "randomisation and method seed; labels: init, shuffling and permutation (default 0)"},
                     {.name = "layer", .metavar = "PATH", .help = "layer for CAM/layer methods (default features.10)"},
                     {.name = "out", .metavar = "FILE.png", .help = "the figure: rows of maps per method"},
                     {.name = "json", .kind = FlagKind::Bool, .help = "print JSON instead of the markdown table"},
                     {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap of DIR images"},
                     {.name = "threads", .metavar = "N", .help = "CPU threads"},
-                    {.name = "chunk", .metavar = "N", .help = "images per unit of work (a worker's batch; default 2)"}},
+                    {.name = "chunk", .metavar = "N", .help = "images per unit of work (a worker's batch; default 2)"},
+                    {.name = "epochs", .metavar = "N", .help = "labels: training epochs (default 3)"},
+                    {.name = "samples", .metavar = "N", .help = "labels: training samples (default 2000)"},
+                    {.name = "batch", .metavar = "N", .help = "labels: minibatch size (default 32)"},
+                    {.name = "lr", .metavar = "X", .help = "labels: Adam learning rate (default 0.002)"},
+                    {.name = "held-out", .metavar = "N", .help = "labels: held-out samples for the accuracies (default 500)"},
+                    {.name = "real-weights", .metavar = "FILE|default", .help = "labels: the true-label model instead of training it (`default`: the embedded model)"},
+                    {.name = "permuted-weights", .metavar = "FILE|default", .help = "labels: the permuted-label model instead of training it"},
+                    {.name = "save-weights", .metavar = "DIR", .help = "labels: write the trained models as DIR/real.safetensors, DIR/permuted.safetensors"}},
           .run = run_sanity};
 }
 

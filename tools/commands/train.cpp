@@ -1,6 +1,7 @@
 // `backlight train`: trains the default model architecture on the synthetic shapes dataset with
-// the engine itself (tape forward, cross_entropy, parameter_gradients, Adam) and writes the
-// weights as safetensors. This is how models/weights/shapes_cnn.safetensors was made.
+// the engine itself (models/training/train_classifier.h: tape forward, cross_entropy,
+// parameter_gradients, Adam) and writes the weights as safetensors. This is how
+// models/weights/shapes_cnn.safetensors was made.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,13 +17,12 @@
 #include <string>
 
 #include "models/data/shapes.h"
-#include "models/data/label_flip.h"
 #include "models/checkpoints.h"
-#include "engine/losses.h"
-#include "engine/optim.h"
 #include "engine/parallel.h"
 #include "models/default_model.h"
 #include "models/state_dict.h"
+#include "models/training/accuracy.h"
+#include "models/training/train_classifier.h"
 #include "io/image_io.h"
 #include "io/file_checks.h"
 #include "tools/commands/command.h"
@@ -86,44 +86,6 @@ TrainSettings parse_settings(const Args& args) {
   return s;
 }
 
-// Samples `indices` of dataset `seed` as one batch (generated in parallel).
-ShapesBatch gather(uint64_t seed, std::span<const int64_t> indices, double flip_fraction) {
-  const ShapesConfig cfg;
-  const int64_t n = static_cast<int64_t>(indices.size()), h = cfg.height, w = cfg.width;
-  ShapesBatch b{Tensor::empty({n, 3, h, w}), std::vector<int64_t>(indices.size()), Tensor()};
-  parallel_for(n, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const ShapesSample s = make_shapes_sample(cfg, seed, indices[static_cast<size_t>(i)]);
-      std::copy(s.image.span().begin(), s.image.span().end(), b.images.data() + i * 3 * h * w);
-      const int64_t index = indices[static_cast<size_t>(i)];
-      b.labels[static_cast<size_t>(i)] = flipped_label(seed, index, flip_fraction, s.label, kNumShapeClasses);
-    }
-  });
-  return b;
-}
-
-int64_t count_correct(const Tensor& logits, std::span<const int64_t> labels) {
-  const int64_t classes = logits.size(1);
-  int64_t correct = 0;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    const float* row = logits.data() + static_cast<int64_t>(i) * classes;
-    correct += std::max_element(row, row + classes) - row == labels[i];
-  }
-  return correct;
-}
-
-// Accuracy on indices [kShapesHeldOutBegin, +count) of dataset `seed`, never used for training.
-double held_out_accuracy(const Module& model, uint64_t seed, int64_t count) {
-  int64_t correct = 0;
-  for (int64_t begin = 0; begin < count; begin += 250) {
-    const int64_t n = std::min<int64_t>(250, count - begin);
-    const ShapesBatch b = make_shapes_batch(ShapesConfig{}, seed, kShapesHeldOutBegin + begin, n);
-    Tape tape(TapeOptions{.record = false});
-    correct += count_correct(model.forward(tape.input(b.images)).value(), b.labels);
-  }
-  return static_cast<double>(correct) / static_cast<double>(count);
-}
-
 std::string fixed(double v, int digits) {
   std::ostringstream os;
   os.setf(std::ios::fixed);
@@ -148,11 +110,6 @@ int run_train(const Args& args) {
     if (*init == "default") model = default_model();
     else load_weights(*model, *init, LoadOptions{.arch = "shapes_cnn"});
   }
-  // One of the two optimizers; step() updates the model in place.
-  std::optional<Adam> adam;
-  std::optional<SGD> sgd;
-  if (s.optimizer == "adam") adam.emplace(*model, AdamOptions{.lr = s.lr});
-  else sgd.emplace(*model, SGDOptions{.lr = s.lr});
   const std::map<std::string, std::string> data_meta = {
       {"arch", "shapes_cnn"},
       {"num_classes", std::to_string(kNumShapeClasses)},
@@ -161,7 +118,6 @@ int run_train(const Args& args) {
       {"samples", std::to_string(s.samples)},
       {"flip_labels", fixed(s.flip_fraction, 6)},
       {"optimizer", s.optimizer}};
-  int64_t step = 0;
   // The float lr as the decimal the user typed (7 significant digits), not its binary expansion.
   const double lr_meta = [&] {
     std::ostringstream os;
@@ -169,41 +125,27 @@ int run_train(const Args& args) {
     os << s.lr;
     return std::stod(os.str());
   }();
-  std::vector<int64_t> order(static_cast<size_t>(s.samples));
-  std::iota(order.begin(), order.end(), int64_t{0});
-
   std::cerr << "train: shapes_cnn on " << s.samples << " samples of dataset " << s.seed << ", " << s.epochs
-            << " epochs, batch " << s.batch << ", " << (adam ? "Adam" : "SGD") << " lr " << s.lr << ", "
+            << " epochs, batch " << s.batch << ", " << (s.optimizer == "adam" ? "Adam" : "SGD") << " lr " << s.lr << ", "
             << num_threads() << " threads";
   if (s.flip_fraction > 0) std::cerr << ", labels flipped with probability " << s.flip_fraction;
   if (s.save_every > 0) std::cerr << ", a checkpoint every " << s.save_every << " steps in " << s.checkpoint_dir;
   std::cerr << "\n";
-  for (int64_t epoch = 1; epoch <= s.epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), rng);
-    double loss_sum = 0.0;
-    int64_t correct = 0;
-    for (int64_t begin = 0; begin < s.samples; begin += s.batch) {
-      const int64_t n = std::min(s.batch, s.samples - begin);
-      const ShapesBatch b =
-          gather(s.seed, std::span<const int64_t>(order).subspan(static_cast<size_t>(begin), n), s.flip_fraction);
-      Tape tape;  // a new tape per step: the step updates the parameters the old tape holds
-      const Var logits = model->forward(tape.input(b.images));
-      const Var loss = cross_entropy(logits, b.labels);
-      const NamedTensors grads = parameter_gradients(*model, loss);
-      if (adam) adam->step(grads);
-      else sgd->step(grads);
-      ++step;
-      if (s.save_every > 0 && step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, lr_meta, epoch, step, data_meta);
-      loss_sum += static_cast<double>(loss.value().item()) * static_cast<double>(n);
-      correct += count_correct(logits.value(), b.labels);
-    }
-    std::cerr << "epoch " << epoch << "/" << s.epochs << ": loss " << fixed(loss_sum / s.samples, 4)
-              << ", train accuracy " << fixed(100.0 * correct / s.samples, 1) << "%, "
-              << fixed(seconds_since(t0), 1) << " s\n";
-  }
+  const TrainRecipe recipe{.epochs = s.epochs, .batch = s.batch, .lr = s.lr, .optimizer = s.optimizer};
+  TrainCallbacks callbacks;
+  callbacks.on_epoch = [&](const EpochReport& e) {
+    std::cerr << "epoch " << e.epoch << "/" << e.epochs << ": loss " << fixed(e.loss, 4) << ", train accuracy "
+              << fixed(100.0 * e.accuracy, 1) << "%, " << fixed(seconds_since(t0), 1) << " s\n";
+  };
+  if (s.save_every > 0)
+    callbacks.on_step = [&](int64_t step, int64_t epoch) {
+      if (step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, lr_meta, epoch, step, data_meta);
+    };
+  train_classifier(*model, shapes_classifier_data(s.seed, 0, s.samples, s.flip_fraction), recipe, rng, callbacks);
   const double train_seconds = seconds_since(t0);
   const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-  const double accuracy = held_out_accuracy(*model, s.seed, s.held_out);
+  const double accuracy =
+      classifier_accuracy(*model, shapes_classifier_data(s.seed, kShapesHeldOutBegin, s.held_out));
   const std::string command = "backlight train --model shapes_cnn --epochs " + std::to_string(s.epochs) +
                               " --seed " + std::to_string(s.seed) + " --samples " + std::to_string(s.samples) +
                               " --batch " + std::to_string(s.batch) + " --lr " + fixed(s.lr, 6) +
