@@ -84,8 +84,12 @@ TEST_CASE("vec_math: the activations match the scalar reference math") {
     CHECK(close(vmath::sigmoid(x), math::sigmoid(x)));
     CHECK(close(vmath::silu(x), math::silu(x)));
     CHECK(close(vmath::silu_grad(x), math::silu_grad(x)));
-    CHECK(close(vmath::gelu(x), math::gelu(x)));
-    CHECK(close(vmath::gelu_grad(x), math::gelu_grad(x)));
+    // GELU's negative tail is x/2 * (1 + erf(x/sqrt2)), a cancellation: both forms carry erf's
+    // absolute error (<= 4e-7) times |x|/2 there.
+    const float tail = 3e-7f * (1.0f + std::abs(x));
+    CHECK((close(vmath::gelu(x), math::gelu(x)) || std::abs(vmath::gelu(x) - math::gelu(x)) <= tail));
+    CHECK((close(vmath::gelu_grad(x), math::gelu_grad(x)) ||
+           std::abs(vmath::gelu_grad(x) - math::gelu_grad(x)) <= tail));
     CHECK(close(vmath::erf_grad(x), math::erf_grad(x)));
   }
 }
@@ -108,8 +112,9 @@ TEST_CASE("vec_math: the CPU named maps equal the shared per-element forms") {
     const Tensor y = fn::map_named(x, nullptr, op);
     for (size_t i = 0; i < xs.size(); ++i) {
       CAPTURE(xs[i]);
-      // Exp overflows at 88.72 in both; compare relative to the reference.
-      CHECK(same(y.data()[i], maps::apply_unary(op, xs[i], 0.0f)));
+      const float ref = maps::apply_unary(op, xs[i], 0.0f);
+      const bool gelu_tail = op == U::Gelu && std::abs(y.data()[i] - ref) <= 3e-7f * (1.0f + std::abs(xs[i]));
+      CHECK((same(y.data()[i], ref) || gelu_tail));  // the GELU tail: see the test above
     }
   }
   for (G op : {G::Silu, G::Gelu, G::Erf}) {
@@ -117,7 +122,9 @@ TEST_CASE("vec_math: the CPU named maps equal the shared per-element forms") {
     const Tensor d = fn::map_grad_named(g, x, nullptr, op);
     for (size_t i = 0; i < xs.size(); ++i) {
       CAPTURE(xs[i]);
-      CHECK(same(d.data()[i], maps::apply_grad(op, gs[i], xs[i], 0.0f)));
+      const float ref = maps::apply_grad(op, gs[i], xs[i], 0.0f);
+      const bool gelu_tail = op == G::Gelu && std::abs(d.data()[i] - ref) <= 3e-7f * gs[i] * (1.0f + std::abs(xs[i]));
+      CHECK((same(d.data()[i], ref) || gelu_tail));
     }
   }
 }
