@@ -33,8 +33,8 @@ inline constexpr int64_t kDefaultChunkRows = 64;
 /// activations per row) held 5.3 GB; every fresh page costs a fault and a clear, and no layer's
 /// activations stay in cache. Measured on EfficientNet-B0 IG-50 with the CLI's --batch (issue 16,
 /// 2 threads): 5 rows 4.07 s, 10 rows 3.81 s, 25 rows 4.23 s, 50 rows 4.79 s; Captum's best
-/// internal_batch_size on the four imported models was 10-50. 1 GiB gives ~10 rows there and
-/// keeps ResNet-18 (~25 MB per row) at about 40, near the 64-row cap.
+/// internal_batch_size on the four imported models was 10-50. 1 GiB gives ~10 rows there;
+/// ResNet-18 (~30 MB per row, counted by hand, not measured) gets 2 chunks of 25 steps.
 inline constexpr int64_t kChunkActivationBytes = int64_t{1} << 30;
 
 /// Throws backlight::Error "<where>: <option> (<flag>) = <value> exceeds the limit of <limit>
