@@ -48,6 +48,7 @@ Var Tape::record(OpKind kind, std::string_view name, std::span<const Var> inputs
                    "') returned shape ", replaced.shape(), ", expected ", output.shape());
     output = std::move(replaced);
   }
+  output_bytes_ += output.numel() * static_cast<int64_t>(sizeof(float));
   if (!options_.record) return Var(this, -1, std::move(output));
   Node node{kind, std::string(name), {}, -1, std::move(attrs), std::move(saved), false};
   node.inputs.reserve(inputs.size());

@@ -111,6 +111,10 @@ class Tape {
 
   /// Number of ops run on this tape so far (recorded or not; node i is op i in record mode).
   int ops_run() const { return ops_run_; }
+  /// Bytes of the outputs of the ops run so far (recorded or not): what a recording forward of the
+  /// same inputs keeps alive. Attribution methods size their chunks of rows from it
+  /// (attribution/core/limits.h).
+  int64_t output_bytes() const { return output_bytes_; }
   /// Substitutes the output of op number `op_index` (0-based, as ops_run() counts) by
   /// fn(computed output), same shape. Runs a model with one layer's activation replaced (layer
   /// integrated gradients, layer ablation) without any hook in the model itself. Set it before
@@ -124,6 +128,7 @@ class Tape {
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   int ops_run_ = 0;
+  int64_t output_bytes_ = 0;
   std::vector<std::pair<int, std::function<Tensor(const Tensor&)>>> hooks_;
 };
 

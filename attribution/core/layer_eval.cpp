@@ -1,5 +1,7 @@
 #include "attribution/core/layer_eval.h"
 
+#include <algorithm>
+
 #include "attribution/core/layer.h"
 #include "engine/error.h"
 
@@ -21,6 +23,7 @@ LayerEval eval_layer(const Module& model, const Tensor& inputs, int op_index, co
     return t;
   });
   e.output = model.forward(tape.input(inputs)).value();
+  e.bytes_per_row = tape.output_bytes() / std::max<int64_t>(inputs.size(0), 1);
   BL_CHECK(e.layer.defined(), "eval_layer: op ", op_index, " did not run (the model ran ", tape.ops_run(), " ops)");
   return e;
 }

@@ -17,6 +17,7 @@ int layer_op_index(const Module& model, const Tensor& inputs, std::string_view l
 struct LayerEval {
   Tensor layer;   ///< the layer's output [N, ...] (a copy)
   Tensor output;  ///< the model output [N, ...]
+  int64_t bytes_per_row = 0;  ///< activation bytes the forward produced per row (chunk sizing, core/limits.h)
 };
 /// One forward without recording (no tape memory) that captures the output of op `op_index`.
 LayerEval eval_layer(const Module& model, const Tensor& inputs, int op_index, const Workspace& ws);

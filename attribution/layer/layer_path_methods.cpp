@@ -23,8 +23,8 @@ void check_path_options(const char* method, const std::string& layer, const std:
 
 // Steps per forward: Captum's internal_batch_size / N (at least 1); 0 runs all steps at once up to
 // kDefaultChunkRows rows (attribution/limits.h), so memory never grows with steps.
-size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps) {
-  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps)));
+size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps, int64_t bytes_per_row = 0) {
+  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps), bytes_per_row));
 }
 
 // Gradient of the target wrt the layer output for path rows (step-major, k1 - k0 steps).
@@ -50,7 +50,8 @@ AttributionResult layer_integrated_gradients(const Module& model, const Tensor& 
   if (!target.is_function()) r.target = target.resolve(ex.output);
   const Tensor fx = target_rows(ex.output, target, r.target);
   const int64_t items = inputs.size(0);
-  const size_t steps = rule.alphas.size(), per_chunk = steps_per_chunk(opt.internal_batch_size, items, steps);
+  const size_t steps = rule.alphas.size(), per_chunk =
+      steps_per_chunk(opt.internal_batch_size, items, steps, ex.bytes_per_row);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.attribution = Tensor::zeros(ex.layer.shape());
   r.delta = Tensor::zeros(Shape{items});
@@ -91,10 +92,12 @@ AttributionResult layer_conductance(const Module& model, const Tensor& inputs, c
   // Captum evaluates steps + 1 points of the method and uses only their alphas.
   const std::vector<double> alphas = integration_rule(opt.method, opt.steps + 1).alphas;
   AttributionResult r;
-  const Tensor fx = target_values(model, inputs, target, ws, &r.target, &r.output);
+  int64_t bytes_per_row = 0;
+  const Tensor fx = target_values(model, inputs, target, ws, &r.target, &r.output, &bytes_per_row);
   const Target fixed = target.is_function() ? target : Target::indices(r.target);
   const int64_t items = inputs.size(0);
-  const size_t points = alphas.size(), per_chunk = steps_per_chunk(opt.internal_batch_size, items, points);
+  const size_t points = alphas.size(), per_chunk =
+      steps_per_chunk(opt.internal_batch_size, items, points, bytes_per_row);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.delta = Tensor::zeros(Shape{items});
   for (const Baseline& b : opt.baselines) {
@@ -140,9 +143,11 @@ AttributionResult internal_influence(const Module& model, const Tensor& inputs, 
   const Workspace& ws = pick_workspace(opt.workspace, local);
   const IntegrationRule rule = integration_rule(opt.method, opt.steps);
   AttributionResult r;
-  target_values(model, inputs, target, ws, &r.target, &r.output);
+  int64_t bytes_per_row = 0;
+  target_values(model, inputs, target, ws, &r.target, &r.output, &bytes_per_row);
   const int64_t items = inputs.size(0);
-  const size_t steps = rule.alphas.size(), per_chunk = steps_per_chunk(opt.internal_batch_size, items, steps);
+  const size_t steps = rule.alphas.size(), per_chunk =
+      steps_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, inputs);

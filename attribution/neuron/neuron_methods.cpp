@@ -43,8 +43,8 @@ Tensor times_difference(const Tensor& g, const Tensor& x, const Tensor& base, bo
   return out;
 }
 
-size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps) {
-  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps)));
+size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps, int64_t bytes_per_row = 0) {
+  return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps), bytes_per_row));
 }
 
 }  // namespace
@@ -86,7 +86,8 @@ AttributionResult neuron_integrated_gradients(const Module& model, const Tensor&
   const LayerEval ex = eval_layer(model, inputs, op, ws);
   const Tensor nx = neuron_values(neuron, ex.layer);
   const int64_t items = inputs.size(0);
-  const size_t steps = rule.alphas.size(), per_chunk = steps_per_chunk(opt.internal_batch_size, items, steps);
+  const size_t steps = rule.alphas.size(), per_chunk =
+      steps_per_chunk(opt.internal_batch_size, items, steps, ex.bytes_per_row);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   AttributionResult r;
   r.output = ex.output;
@@ -122,9 +123,11 @@ AttributionResult neuron_conductance(const Module& model, const Tensor& inputs, 
   require_finite(inputs, "neuron_conductance input");
   const IntegrationRule rule = integration_rule(opt.method, opt.steps);
   AttributionResult r;
-  target_values(model, inputs, target, ws, &r.target, &r.output);
+  int64_t bytes_per_row = 0;
+  target_values(model, inputs, target, ws, &r.target, &r.output, &bytes_per_row);
   const int64_t items = inputs.size(0), per = inputs.numel() / items;
-  const size_t steps = rule.alphas.size(), per_chunk = steps_per_chunk(opt.internal_batch_size, items, steps);
+  const size_t steps = rule.alphas.size(), per_chunk =
+      steps_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.attribution = Tensor::zeros(inputs.shape());
   for (const Baseline& b : opt.baselines) {

@@ -10,9 +10,10 @@
 namespace backlight {
 
 Tensor target_values(const Module& model, const Tensor& inputs, const Target& target, const Workspace& ws,
-                     std::vector<int64_t>* classes, Tensor* output) {
+                     std::vector<int64_t>* classes, Tensor* output, int64_t* bytes_per_row) {
   Tape tape(TapeOptions{.record = false}, ws);
   Var out = model.forward(tape.input(inputs));
+  if (bytes_per_row) *bytes_per_row = tape.output_bytes() / std::max<int64_t>(inputs.size(0), 1);
   // Values, classes and output are host tensors; on CUDA the logits come back (one small copy).
   const Tensor host_out = out.value().is_cuda() ? out.value().to_cpu() : out.value();
   if (output) *output = out.value().is_cuda() ? host_out : out.value().clone();
@@ -47,12 +48,13 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   const RuleSet rules = opt.rules ? *opt.rules : RuleSet("gradient");
 
   AttributionResult r;
-  const Tensor fx = target_values(model, x, target, ws, &r.target, &r.output);
+  int64_t bytes_per_row = 0;
+  const Tensor fx = target_values(model, x, target, ws, &r.target, &r.output, &bytes_per_row);
   // Class targets are fixed by the input's prediction, not re-resolved along the path.
   const Target fixed = target.is_function() ? target : Target::indices(r.target);
   const int64_t items = x.size(0), per_item = x.numel() / items;
   const size_t steps = rule.alphas.size();
-  const size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps));
+  const size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row));
 
   r.attribution = Tensor::zeros(x.shape(), &ws);
   r.delta = Tensor::zeros(Shape{items});

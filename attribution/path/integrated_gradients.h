@@ -25,7 +25,9 @@ struct IntegratedGradientsOptions {
   int steps = 50;
   Integration method = Integration::GaussLegendre;
   std::vector<Baseline> baselines = {Baseline::zero()};
-  int internal_batch_size = 0;  ///< rows per forward (steps x items); 0 = all steps in one batch
+  /// Rows per forward (steps x items); 0 = all steps at once when they fit the activation budget
+  /// (units_per_chunk in attribution/core/limits.h), else equal chunks that do.
+  int internal_batch_size = 0;
   bool multiply_by_inputs = true;
   const RuleSet* rules = nullptr;  ///< backward rules along the path (default: plain gradient)
   const Workspace* workspace = nullptr;
@@ -37,7 +39,10 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
 
 /// The target value per item for a batch (one forward, no recording): f_t(x), shape [N]. The
 /// values, the classes and `output` are host tensors whatever the workspace's device.
+/// `bytes_per_row` receives the activation bytes the forward produced per row (Tape::output_bytes
+/// / N): what chunked methods size their chunks from (units_per_chunk in core/limits.h).
 Tensor target_values(const Module& model, const Tensor& inputs, const Target& target, const Workspace& ws,
-                     std::vector<int64_t>* classes = nullptr, Tensor* output = nullptr);
+                     std::vector<int64_t>* classes = nullptr, Tensor* output = nullptr,
+                     int64_t* bytes_per_row = nullptr);
 
 }  // namespace backlight

@@ -1,12 +1,17 @@
-// Depthwise convolution (groups == C, any channel multiplier): direct loops over the window.
+// Depthwise convolution (groups == C, any channel multiplier): a SIMD path (below) and the direct
+// loops over the window (kept as the fallback for non-finite weights and negative backward pads).
 // A GEMM per group would have one output row per product, far below the GEMM's efficiency.
 // Per output row and tap, the range of output columns whose input column is inside the image is
 // computed once, so the innermost loop has no bounds test: a contiguous multiply-add the compiler
 // vectorises at stride 1 (strided loads otherwise). Memory-bound: each input plane is read kh*kw
 // times from L1/L2 (planes are at most 112x112x4 = 49 KiB).
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
+#include "engine/error.h"
+#include "engine/finite.h"
 #include "engine/functional/conv_paths.h"
 #include "engine/parallel.h"
 
@@ -24,7 +29,7 @@ void column_range(int64_t j, const ConvGeometry& g, int64_t& lo, int64_t& hi) {
 
 }  // namespace
 
-void forward_depthwise(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y) {
+void forward_depthwise_direct(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y) {
   const auto& a = g.a;
   const int64_t mult = g.og();  // outputs per input channel
   const int64_t sw = a.stride_w;
@@ -61,7 +66,7 @@ void forward_depthwise(const float* x, const float* w, const float* b, const Con
   });
 }
 
-void backward_input_depthwise(const float* gy, const float* w, const ConvGeometry& g, float* dx) {
+void backward_input_depthwise_direct(const float* gy, const float* w, const ConvGeometry& g, float* dx) {
   const auto& a = g.a;
   const int64_t mult = g.og();
   const int64_t sw = a.stride_w;
@@ -98,6 +103,175 @@ void backward_input_depthwise(const float* gy, const float* w, const ConvGeometr
       }
     }
   });
+}
+
+// --- SIMD path ------------------------------------------------------------------------------
+// Per plane: copy the input (forward) or the upstream gradient (backward) into a zero-padded
+// scratch plane, its columns split by phase modulo the stride, so that every tap (i, j) reads
+// the output columns ox..ox+B-1 from B contiguous floats. Accumulators for B = 1 or 2 packets of
+// output columns stay in registers over all kh*kw taps and are stored once (the direct loops
+// above read and write the output row once per tap). The backward pass is the same kernel: dx is
+// the stride-1 correlation of g, zero-upsampled by the stride and padded by (k-1)*d - p, with
+// the window flipped. Zero padding is multiplied by the weights here (the direct loops skip it),
+// so 0 x Inf would give NaN where PyTorch gives a finite border: non-finite weights take the
+// direct loops.
+
+// Eigen's packet types are vector types with attributes (__m512, __m256); naming them as template
+// arguments (pset1<Packet>) makes GCC warn that the attributes are ignored, which is harmless.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+namespace {
+
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr int64_t kLanes = static_cast<int64_t>(sizeof(Packet) / sizeof(float));
+
+struct PlanePlan {
+  int64_t sh = 0, sw = 0;        // source plane
+  int64_t up_h = 1, up_w = 1;    // zero insertion between source pixels (backward: the stride)
+  int64_t pad_t = 0, pad_l = 0;  // zeros before the first source pixel
+  int64_t kh = 0, kw = 0, dh = 1, dw = 1, st_h = 1, st_w = 1;
+  int64_t oh = 0, ow = 0;
+  int64_t block = 0;    // output columns per accumulator block (1 or 2 packets)
+  int64_t rows = 0;     // scratch rows
+  int64_t row_len = 0;  // floats per phase row
+  std::vector<int64_t> tap;  // scratch offset of tap (i, j) for output (0, 0)
+
+  PlanePlan(int64_t sh_, int64_t sw_, int64_t up_h_, int64_t up_w_, int64_t pad_t_, int64_t pad_l_, int64_t kh_,
+            int64_t kw_, int64_t dh_, int64_t dw_, int64_t st_h_, int64_t st_w_, int64_t oh_, int64_t ow_)
+      : sh(sh_), sw(sw_), up_h(up_h_), up_w(up_w_), pad_t(pad_t_), pad_l(pad_l_), kh(kh_), kw(kw_), dh(dh_),
+        dw(dw_), st_h(st_h_), st_w(st_w_), oh(oh_), ow(ow_) {
+    block = ow > kLanes ? 2 * kLanes : kLanes;
+    rows = (oh - 1) * st_h + (kh - 1) * dh + 1;
+    row_len = (ow + block - 1) / block * block + (kw - 1) * dw / st_w + 1;
+    tap.resize(kh * kw);
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j)
+        tap[i * kw + j] = i * dh * st_w * row_len + (j * dw % st_w) * row_len + j * dw / st_w;
+  }
+  size_t scratch_floats() const { return static_cast<size_t>(rows * st_w * row_len); }
+};
+
+// Scratch <- the source plane, padded, zero-upsampled (up) or phase-split (st_w), never both.
+void fill_plane(const PlanePlan& p, const float* src, float* s) {
+  std::fill(s, s + p.scratch_floats(), 0.0f);
+  const int64_t pitch = p.st_w * p.row_len;
+  for (int64_t y = 0; y < p.sh; ++y) {
+    const int64_t r = y * p.up_h + p.pad_t;
+    if (r >= p.rows) break;
+    float* row = s + r * pitch;
+    const float* sr = src + y * p.sw;
+    if (p.st_w == 1) {
+      const int64_t n = std::min(p.sw, (p.row_len - p.pad_l + p.up_w - 1) / p.up_w);
+      if (p.up_w == 1) std::memcpy(row + p.pad_l, sr, std::max<int64_t>(n, 0) * sizeof(float));
+      else
+        for (int64_t x = 0; x < n; ++x) row[p.pad_l + x * p.up_w] = sr[x];
+    } else {
+      int64_t phase = p.pad_l % p.st_w, idx = p.pad_l / p.st_w;
+      for (int64_t x = 0; x < p.sw && idx < p.row_len; ++x) {
+        row[phase * p.row_len + idx] = sr[x];
+        if (++phase == p.st_w) phase = 0, ++idx;
+      }
+    }
+  }
+}
+
+template <int NP>
+void correlate_plane(const PlanePlan& p, const float* s, const float* w, float bias, bool accumulate, float* dst) {
+  using namespace Eigen::internal;
+  constexpr int64_t B = NP * kLanes;
+  const int64_t taps = p.kh * p.kw, pitch = p.st_h * p.st_w * p.row_len;
+  alignas(64) float tmp[B];
+  for (int64_t oy = 0; oy < p.oh; ++oy) {
+    const float* base = s + oy * pitch;
+    float* drow = dst + oy * p.ow;
+    for (int64_t ox = 0; ox < p.ow; ox += B) {
+      Packet acc[NP];
+      for (int q = 0; q < NP; ++q) acc[q] = pset1<Packet>(bias);
+      for (int64_t t = 0; t < taps; ++t) {
+        const Packet wv = pset1<Packet>(w[t]);
+        const float* src = base + p.tap[t] + ox;
+        for (int q = 0; q < NP; ++q) acc[q] = pmadd(wv, ploadu<Packet>(src + q * kLanes), acc[q]);
+      }
+      if (ox + B <= p.ow) {
+        for (int q = 0; q < NP; ++q) {
+          float* d = drow + ox + q * kLanes;
+          pstoreu(d, accumulate ? padd(ploadu<Packet>(d), acc[q]) : acc[q]);
+        }
+      } else {
+        for (int q = 0; q < NP; ++q) pstoreu(tmp + q * kLanes, acc[q]);
+        for (int64_t k = 0; k < p.ow - ox; ++k) drow[ox + k] = accumulate ? drow[ox + k] + tmp[k] : tmp[k];
+      }
+    }
+  }
+}
+
+void correlate(const PlanePlan& p, const float* s, const float* w, float bias, bool accumulate, float* dst) {
+  if (p.block == kLanes) correlate_plane<1>(p, s, w, bias, accumulate, dst);
+  else correlate_plane<2>(p, s, w, bias, accumulate, dst);
+}
+
+}  // namespace
+
+bool depthwise_simd_applies(const ConvGeometry& g, const float* w, bool backward) {
+  if (!is_depthwise(g) || !all_finite({w, static_cast<size_t>(g.o * g.kh * g.kw)})) return false;
+  if (!backward) return true;
+  // The backward padding (k-1)*d - p must not be negative.
+  return g.a.pad_h <= (g.kh - 1) * g.a.dilation_h && g.a.pad_w <= (g.kw - 1) * g.a.dilation_w;
+}
+
+void forward_depthwise_simd(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y) {
+  BL_CHECK(depthwise_simd_applies(g, w, false), "forward_depthwise_simd: needs a depthwise convolution with finite "
+           "weights, got groups=", g.a.groups, " for ", g.c, " channels");
+  const auto& a = g.a;
+  const int64_t mult = g.og();
+  const PlanePlan plan(g.h, g.w, 1, 1, a.pad_h, a.pad_w, g.kh, g.kw, a.dilation_h, a.dilation_w, a.stride_h,
+                       a.stride_w, g.oh, g.ow);
+  parallel_for(g.n * g.o, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> scratch(plan.scratch_floats());
+    int64_t filled = -1;  // the (n, c) plane in scratch: channel multipliers reuse it
+    for (int64_t no = lo; no < hi; ++no) {
+      const int64_t n = no / g.o, o = no % g.o, nc = n * g.c + o / mult;
+      if (nc != filled) fill_plane(plan, x + nc * g.h * g.w, scratch.data()), filled = nc;
+      correlate(plan, scratch.data(), w + o * g.kh * g.kw, b ? b[o] : 0.0f, false, y + no * g.oh * g.ow);
+    }
+  });
+}
+
+void backward_input_depthwise_simd(const float* gy, const float* w, const ConvGeometry& g, float* dx) {
+  BL_CHECK(depthwise_simd_applies(g, w, true), "backward_input_depthwise_simd: needs a depthwise convolution with "
+           "finite weights and padding <= (kernel-1)*dilation, got pads ", g.a.pad_h, "x", g.a.pad_w, " for kernel ",
+           g.kh, "x", g.kw);
+  const auto& a = g.a;
+  const int64_t mult = g.og(), taps = g.kh * g.kw;
+  const PlanePlan plan(g.oh, g.ow, a.stride_h, a.stride_w, (g.kh - 1) * a.dilation_h - a.pad_h,
+                       (g.kw - 1) * a.dilation_w - a.pad_w, g.kh, g.kw, a.dilation_h, a.dilation_w, 1, 1, g.h, g.w);
+  // The flipped window of every output channel, once per call (O * kh * kw floats).
+  std::vector<float> flipped(static_cast<size_t>(g.o * taps));
+  for (int64_t o = 0; o < g.o; ++o)
+    for (int64_t t = 0; t < taps; ++t) flipped[o * taps + t] = w[o * taps + (taps - 1 - t)];
+  parallel_for(g.n * g.c, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> scratch(plan.scratch_floats());
+    for (int64_t nc = lo; nc < hi; ++nc) {
+      const int64_t n = nc / g.c, c = nc % g.c;
+      for (int64_t m = 0; m < mult; ++m) {
+        const int64_t o = c * mult + m;
+        fill_plane(plan, gy + (n * g.o + o) * g.oh * g.ow, scratch.data());
+        correlate(plan, scratch.data(), flipped.data() + o * taps, 0.0f, m > 0, dx + nc * g.h * g.w);
+      }
+    }
+  });
+}
+
+void forward_depthwise(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y) {
+  if (depthwise_simd_applies(g, w, false)) forward_depthwise_simd(x, w, b, g, y);
+  else forward_depthwise_direct(x, w, b, g, y);
+}
+
+void backward_input_depthwise(const float* gy, const float* w, const ConvGeometry& g, float* dx) {
+  if (depthwise_simd_applies(g, w, true)) backward_input_depthwise_simd(gy, w, g, dx);
+  else backward_input_depthwise_direct(gy, w, g, dx);
 }
 
 }  // namespace backlight::fn::conv_paths

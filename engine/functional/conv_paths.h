@@ -37,8 +37,16 @@
 ///   W'[c, o, i, j] = W[o, c, 2-i, 2-j] and padding 2 - p, read from W by the weight transform
 ///   (no flipped copy of W). Float32 results differ from the direct sum by rounding only (bounded
 ///   against conv_ref in tests/engine/test_conv_winograd.cpp).
-/// - depthwise_forward / depthwise_backward_input: groups == C (with any channel multiplier),
-///   direct loops over the window (a GEMM with one row per group would be slow).
+/// - forward_depthwise / backward_input_depthwise: groups == C (with any channel multiplier); a
+///   GEMM with one row per group would be slow. Two variants: *_simd copies each plane into a
+///   zero-padded scratch plane split into column phases modulo the stride, then keeps one or two
+///   SIMD packets of output columns in registers over all kh*kw taps (Eigen packet math: 16 lanes
+///   with AVX-512, 8 with AVX2); the input gradient is the same kernel run on the upstream
+///   gradient, zero-upsampled by the stride, padded by (k-1)*d - p, window flipped (4x the
+///   multiply-adds at stride 2, all vectorised). *_direct loops over the window per output row and
+///   tap, skipping the padding. The dispatching forms take *_simd when depthwise_simd_applies
+///   (finite weights - the SIMD path multiplies padding zeros by the weights - and, backward,
+///   p <= (k-1)*d), else *_direct.
 ///
 /// Dispatch (conv.cpp): depthwise -> depthwise loops; Winograd where winograd_applies and C and
 /// O are both >= 16 (reasons and measurements in conv.cpp); else forward_gemm, and for the input gradient backward_input_flipped or
@@ -77,6 +85,10 @@ bool winograd_applies(const ConvGeometry& g);
 void forward_gemm(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y,
                   const Workspace* ws, GemmTiling tiling = {});
 void forward_depthwise(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y);
+void forward_depthwise_simd(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y);
+void forward_depthwise_direct(const float* x, const float* w, const float* bias, const ConvGeometry& g, float* y);
+/// True when the *_simd depthwise paths apply to geometry g with weights w ([O, 1, kh, kw]).
+bool depthwise_simd_applies(const ConvGeometry& g, const float* w, bool backward);
 
 /// dx[n,c,h,w] for upstream gy[n,o,oh,ow]; dx is fully overwritten.
 void backward_input_flipped(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws,
@@ -89,6 +101,8 @@ void backward_input_winograd(const float* gy, const float* w, const ConvGeometry
                              WinogradTiling tiling = {});
 void backward_input_col2im(const float* gy, const float* w, const ConvGeometry& g, float* dx, const Workspace* ws);
 void backward_input_depthwise(const float* gy, const float* w, const ConvGeometry& g, float* dx);
+void backward_input_depthwise_simd(const float* gy, const float* w, const ConvGeometry& g, float* dx);
+void backward_input_depthwise_direct(const float* gy, const float* w, const ConvGeometry& g, float* dx);
 
 /// col[(r - r0) * ld + (p - p0)] = x[c, oy*sh - ph + i*dh, ox*sw - pw + j*dw] (0 outside) for the
 /// im2col rows r = (c*kh + i)*kw + j in [r0, r1) and the output positions p = oy*OW + ox in

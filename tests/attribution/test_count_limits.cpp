@@ -188,9 +188,16 @@ TEST_CASE("count limits: memory is one chunk of rows whatever the steps or sampl
     CHECK(m->max_rows() <= kDefaultChunkRows);
   }
   CHECK(units_per_chunk(0, 1, 50) == 50);
-  CHECK(units_per_chunk(0, 4, 50) == 16);
+  CHECK(units_per_chunk(0, 4, 50) == 13);  // 16 per chunk would take 4 chunks: 13 + 13 + 13 + 11
   CHECK(units_per_chunk(0, 100, 50) == 1);
   CHECK(units_per_chunk(10, 4, 50) == 2);
+  CHECK(units_per_chunk(20, 1, 50) == 20);  // the caller's size is kept, not balanced
+  // A memory budget: ~100 MB per row fits ~10 rows in kChunkActivationBytes, ~30 MB per row 35.
+  CHECK(units_per_chunk(0, 1, 50, kChunkActivationBytes / 10) == 10);
+  CHECK(units_per_chunk(0, 1, 50, kChunkActivationBytes / 35) == 25);  // 2 chunks of 25, not 35 + 15
+  CHECK(units_per_chunk(0, 1, 50, kChunkActivationBytes / 1000) == 50);  // small model: capped by the rows
+  CHECK(units_per_chunk(0, 2, 50, kChunkActivationBytes * 4) == 1);  // one row over the budget: 1 unit
+  CHECK(units_per_chunk(7, 1, 50, kChunkActivationBytes * 4) == 7);  // the caller wins over the budget
 }
 
 }  // TEST_SUITE

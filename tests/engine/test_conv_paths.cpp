@@ -1,7 +1,9 @@
 // Every CPU convolution path (engine/functional/conv_paths.h) against the naive double-accumulating
 // reference (engine/functional/conv_ref.h): pointwise, depthwise, grouped, strided, dilated,
 // asymmetric padding, tiles that split an image or span several images, 1 and 2 threads.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "engine/functional/conv_paths.h"
@@ -42,6 +44,15 @@ const ConvCase kCases[] = {
     {"depthwise dilated, strides 1x3, pads 0x4", {1, 2, 9, 10}, {4, 1, 3, 2},
      {.stride_w = 3, .pad_w = 4, .dilation_h = 2, .dilation_w = 3, .groups = 2}},
     {"depthwise, kernel wider than the map", {1, 3, 3, 2}, {3, 1, 5, 5}, {.pad_h = 2, .pad_w = 2, .groups = 3}},
+    // Maps wider than two SIMD packets (tails, several blocks per row), strides 2 and 3, 3x3 / 5x5 / 7x7.
+    {"depthwise 3x3 p1 on 37x45", {2, 3, 37, 45}, {3, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 3}},
+    {"depthwise 3x3 s2 p1 on 40x41", {1, 4, 40, 41}, {4, 1, 3, 3},
+     {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 4}},
+    {"depthwise 5x5 s2 p2 on 35x70, x2", {1, 2, 35, 70}, {4, 1, 5, 5},
+     {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2, .groups = 2}},
+    {"depthwise 7x7 p3 on 20x33", {2, 3, 20, 33}, {3, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 3}},
+    {"depthwise 3x3 s3 p0, 2x1 dilation on 31x50", {1, 2, 31, 50}, {2, 1, 3, 3},
+     {.stride_h = 3, .stride_w = 3, .dilation_h = 2, .groups = 2}},
     {"batch 5, 3x3 on 4x4", {5, 8, 4, 4}, {8, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}},
     // One image, 3 channels: col2im splits output columns over threads into private dx copies.
     {"stem, batch 1", {1, 3, 30, 30}, {8, 3, 7, 7}, {.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3}},
@@ -88,6 +99,18 @@ void check_paths(const ConvCase& c, int threads) {
     BL_CHECK_CLOSE(y, y_ref, atol, rtol);
     cp::backward_input_depthwise(gy.data(), w.data(), g, dx.data());
     BL_CHECK_CLOSE(dx, dx_ref, atol, rtol);
+    for (const bool simd : {false, true}) {
+      CAPTURE(simd);
+      std::fill(y.span().begin(), y.span().end(), 7.0f);
+      std::fill(dx.span().begin(), dx.span().end(), 7.0f);
+      if (simd) cp::forward_depthwise_simd(x.data(), w.data(), b.data(), g, y.data());
+      else cp::forward_depthwise_direct(x.data(), w.data(), b.data(), g, y.data());
+      BL_CHECK_CLOSE(y, y_ref, atol, rtol);
+      if (simd && !cp::depthwise_simd_applies(g, w.data(), true)) continue;
+      if (simd) cp::backward_input_depthwise_simd(gy.data(), w.data(), g, dx.data());
+      else cp::backward_input_depthwise_direct(gy.data(), w.data(), g, dx.data());
+      BL_CHECK_CLOSE(dx, dx_ref, atol, rtol);
+    }
   } else {
     for (const cp::GemmTiling& t : kTilings) {
       CAPTURE(t.target_cols);
@@ -117,6 +140,32 @@ TEST_SUITE("engine") {
 TEST_CASE("conv2d paths: every path matches the double-accumulating reference") {
   for (const ConvCase& c : kCases)
     for (int threads : {1, 2}) check_paths(c, threads);
+}
+
+TEST_CASE("conv2d paths: depthwise with a non-finite weight keeps the direct loops (no 0 x Inf in the padding)") {
+  std::mt19937_64 rng(kSeed);
+  const Conv2dAttrs a{.pad_h = 1, .pad_w = 1, .groups = 3};
+  const Tensor x = randn({1, 3, 6, 40}, rng), b = randn({3}, rng), gy = randn({1, 3, 6, 40}, rng);
+  Tensor w = randn({3, 1, 3, 3}, rng);
+  const fn::ConvGeometry g = fn::conv2d_geometry(x.shape(), w.shape(), a);
+  CHECK(cp::depthwise_simd_applies(g, w.data(), false));
+  CHECK(cp::depthwise_simd_applies(g, w.data(), true));
+  w.data()[0] = std::numeric_limits<float>::infinity();  // channel 0, tap (0, 0)
+  CHECK_FALSE(cp::depthwise_simd_applies(g, w.data(), false));
+  CHECK_FALSE(cp::depthwise_simd_applies(g, w.data(), true));
+  CHECK_THROWS_WITH_AS(cp::forward_depthwise_simd(x.data(), w.data(), b.data(), g, nullptr),
+                       doctest::Contains("finite weights"), Error);
+  Tensor y = Tensor::empty({1, 3, 6, 40}), y_direct = Tensor::empty({1, 3, 6, 40});
+  cp::forward_depthwise(x.data(), w.data(), b.data(), g, y.data());
+  cp::forward_depthwise_direct(x.data(), w.data(), b.data(), g, y_direct.data());
+  // Output row 0 never reads input row -1 through the Inf tap: finite, as in PyTorch.
+  for (int64_t ox = 0; ox < 40; ++ox) CHECK(std::isfinite(y.data()[ox]));
+  for (int64_t i = 0; i < y.numel(); ++i)
+    CHECK((y.data()[i] == y_direct.data()[i] || (std::isnan(y.data()[i]) && std::isnan(y_direct.data()[i]))));
+  // Backward: a padding wider than (k-1)*d has no SIMD form either.
+  const Tensor w2 = randn({3, 1, 3, 3}, rng);
+  CHECK_FALSE(cp::depthwise_simd_applies(fn::conv2d_geometry({1, 3, 6, 6}, w2.shape(), {.pad_h = 3, .groups = 3}),
+                                         w2.data(), true));
 }
 
 TEST_CASE("conv2d paths: which path the dispatcher may take") {

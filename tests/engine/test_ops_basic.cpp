@@ -1,4 +1,5 @@
 // Gradient checks for linear, conv2d, activations and binary ops.
+#include "engine/functional/elementwise.h"
 #include "tests/helpers.h"
 
 using namespace backlight;
@@ -74,6 +75,43 @@ TEST_CASE("relu family: gradient at the kinks is PyTorch's") {
   Var x = t.input(Tensor::from({4}, {0.0f, 6.0f, -1.0f, 3.0f}));
   CHECK(grad(relu(x), Tensor::full({4}, 1.0f), x).to_vector() == std::vector<float>{0, 1, 0, 1});
   CHECK(grad(relu6(x), Tensor::full({4}, 1.0f), x).to_vector() == std::vector<float>{0, 0, 0, 1});
+}
+
+TEST_CASE("binary ops: broadcast forward and sum_to match a per-element reference") {
+  // Shapes whose dimensions collapse differently: squeeze-excitation gates [N,C,1,1], per-channel
+  // scales [C,1,1], both operands broadcast, scalars, rows long enough for the unrolled sums.
+  std::mt19937_64 rng(kSeed + 7);
+  const std::pair<Shape, Shape> shapes[] = {{{2, 5, 3, 4}, {2, 5, 1, 1}}, {{2, 5, 3, 4}, {5, 1, 1}},
+                                            {{2, 1, 3, 1}, {1, 5, 1, 4}}, {{3, 1}, {1}},
+                                            {{2, 3, 37}, {1, 3, 1}},     {{1, 4, 1}, {2, 4, 19}}};
+  for (const auto& [sa, sb] : shapes) {
+    CAPTURE(sa);
+    CAPTURE(sb);
+    const Tensor a = randn(sa, rng), b = randn(sb, rng);
+    const Shape os = fn::broadcast_shape(sa, sb, "test");
+    const Tensor y = fn::binary(fn::BinaryOp::Mul, a, b, nullptr);
+    REQUIRE(y.shape() == os);
+    // Reference index of operand s for flat output index i.
+    const auto index = [&os](const Shape& s, int64_t i) {
+      int64_t off = 0, rem = i;
+      for (int d = os.rank() - 1; d >= 0; --d) {
+        const int64_t idx = rem % os[d];
+        rem /= os[d];
+        const int ds = s.rank() - os.rank() + d;
+        if (ds >= 0 && s[ds] != 1) off += idx * s.stride(ds);
+      }
+      return off;
+    };
+    std::vector<double> ga(static_cast<size_t>(a.numel()), 0.0), gb(static_cast<size_t>(b.numel()), 0.0);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      CHECK(y.data()[i] == a.data()[index(sa, i)] * b.data()[index(sb, i)]);
+      ga[index(sa, i)] += y.data()[i];
+      gb[index(sb, i)] += y.data()[i];
+    }
+    const Tensor sa_sum = fn::sum_to(y, sa, nullptr), sb_sum = fn::sum_to(y, sb, nullptr);
+    for (int64_t i = 0; i < a.numel(); ++i) CHECK(sa_sum.data()[i] == doctest::Approx(ga[i]).epsilon(1e-5));
+    for (int64_t i = 0; i < b.numel(); ++i) CHECK(sb_sum.data()[i] == doctest::Approx(gb[i]).epsilon(1e-5));
+  }
 }
 
 TEST_CASE("binary ops: broadcasting gradcheck") {
