@@ -39,10 +39,11 @@ from export_onnx import IMAGENET_MEAN, IMAGENET_STD, export  # noqa: E402
 # Input side per architecture: small where the architecture allows it. The ones pinned to 224
 # cannot go smaller in torch 1.13's exporter or in the model: AlexNet's and VGG's
 # AdaptiveAvgPool2d(6 / 7) export only when the feature map is a multiple of the output size
-# (224 gives exactly 6 / 7), ViT's position embedding is fixed to image_size 224.
+# (224 gives exactly 6 / 7), ViT's position embedding is fixed to image_size 224, MaxViT's 7x7
+# block and grid partitions need a multiple of 224.
 # Swin at 64 pads every stage to whole 7x7 windows (16 -> 21, 8 -> 14) and shifts the first two.
 SIDES = {"alexnet": 224, "inception_v3": 96, "googlenet": 64}
-PINNED_224 = ("alexnet", "vgg", "vit_")
+PINNED_224 = ("alexnet", "vgg", "vit_", "maxvit")
 # Skipped unless named with --arch: above ~110M parameters (export into one protobuf buffer,
 # float64 torch and backlight's load take minutes each on 2 shared cores; vit_h_14 needs 518 px),
 # and the vgg13-19 variants (vgg11 / vgg11_bn cover the same ops).
