@@ -284,8 +284,18 @@ Var run_layer(const Step& s, std::span<const Value> in, const Module* layer, Tap
     int64_t axis = attr_int(s.node, "axis", -1);
     if (axis < 0) axis += rank;
     BL_CHECK(axis >= 0 && axis < rank, "onnx: ", s.node.describe(), ": attribute axis out of range");
-    return layernorm(x, weight(s, layer, tape, "weight"), weight(s, layer, tape, "bias", true),
-                     static_cast<int>(rank - axis), attr_float(s.node, "epsilon", 1e-5f), s.path);
+    // ONNX normalises axes [axis, rank): the last one or several trailing ones (torch's
+    // F.layer_norm over normalized_shape of k dims writes axis=-k). Scale and bias must have
+    // exactly that trailing shape; ONNX also allows ones that merely broadcast to it.
+    const Var w = weight(s, layer, tape, "weight"), b = weight(s, layer, tape, "bias", true);
+    const std::vector<int64_t> d = x.shape().to_vector();
+    const Shape normalised(std::vector<int64_t>(d.begin() + axis, d.end()));
+    for (const Var& v : {w, b})
+      BL_CHECK_SHAPE(!v.defined() || v.shape() == normalised, "onnx: ", s.node.describe(), ": scale/bias of shape ",
+                     v.shape().str(), " for input ", x.shape().str(), " normalised over axes ", axis, "..", rank - 1,
+                     "; expected exactly the normalised shape ", normalised.str(),
+                     " (broadcasting scale or bias is not supported)");
+    return layernorm(x, w, b, static_cast<int>(rank - axis), attr_float(s.node, "epsilon", 1e-5f), s.path);
   }
   BL_THROW("onnx: ", s.node.describe(), ": not a layer op");
 }

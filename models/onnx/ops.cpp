@@ -395,7 +395,12 @@ bool is_runnable(std::string_view op) {
 std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Module* layer, Tape& tape) {
   const std::string& op = s.node.op_type;
   auto one = [](Var v) { return std::vector<Value>{Value{std::move(v), nullptr}}; };
-  if (op == "Shape") return {Value{Var(), shape_constant(s.node, input(s, in, 0).var.shape().dims())}};
+  if (op == "Shape") {
+    // The input may itself be a per-call constant (swin's window mask: ConstantOfShape, then the
+    // exporter's Shape of it for the slice assignments); an undefined Var has rank 0.
+    const Value& v = input(s, in, 0);
+    return {Value{Var(), v.c ? shape_constant(s.node, v.c->dims) : shape_constant(s.node, v.var.shape().dims())}};
+  }
   if (s.known != Known::OnTape) {  // shape arithmetic on per-call constants
     std::vector<ConstPtr> cs;
     for (const Value& v : in) cs.push_back(v.c);

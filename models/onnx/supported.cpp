@@ -12,7 +12,7 @@ std::vector<OpSupport> supported_ops() {
       {"Gemm", "linear", "transA=0; transB 0/1, alpha, beta folded into the weights"},
       {"MatMul", "linear / matmul", "constant 2-D right operand: linear (LRP affine); two activations: batched matmul"},
       {"BatchNormalization", "batchnorm", "inference (training_mode=0); an engine BatchNorm module, merged by the canonizer"},
-      {"LayerNormalization", "layernorm", "axis, epsilon; scale and optional bias"},
+      {"LayerNormalization", "layernorm", "epsilon; axis: the last axis or several trailing ones; scale and optional bias of exactly the normalised shape"},
       {"ConvTranspose", "conv_transpose2d", "1-D and 2-D; groups, strides, dilations, symmetric pads, output_padding"},
       {"Resize", "resize", "[N,C,H,W] or [N,C,L]; nearest (floor, ceil, round_prefer_floor/ceil) or linear; asymmetric, half_pixel, pytorch_half_pixel, align_corners; constant scales or sizes"},
       {"InstanceNormalization", "layernorm (+ mul, add)", "epsilon; torch's GroupNorm export (Reshape, InstanceNormalization, Reshape, Mul, Add) runs as is"},

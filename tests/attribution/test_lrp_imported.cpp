@@ -1,7 +1,7 @@
 // LRP on imported torchvision architectures (tiny sizes, random weights; fixtures written by
-// tools/reference/make_onnx_lrp_fixtures.py): the default rule set follows the graph, and with
-// biases, BatchNorm shifts, the class token and position embeddings zeroed - the places where LRP
-// rules lose relevance by design - the input relevance sums to the start value (ViT: input plus
+// tools/reference/make_onnx_lrp_fixtures.py, tiny_swin by make_onnx_swin_fixtures.py): the default
+// rule set follows the graph, and with biases, BatchNorm shifts, the class token and position
+// embeddings zeroed - the places where LRP rules lose relevance by design - the input relevance sums to the start value (ViT: input plus
 // the graph's constants, class token and position embedding). The same models under the rule set
 // without the gate rules (mul as the plain gradient) do not conserve.
 #include <doctest/doctest.h>
@@ -52,6 +52,7 @@ double total(const Tensor& t) {
 struct Case {
   const char* file;
   const char* rules;  // what "auto" must pick
+  int64_t side = 32;  // input height and width
 };
 
 }  // namespace
@@ -62,7 +63,8 @@ TEST_CASE("lrp on imported models: auto picks by graph; conserved where nothing 
   const Case cases[] = {{"tiny_efficientnet", "lrp_epsilon_gamma_box"},
                         {"tiny_mobilenetv3", "lrp_epsilon_gamma_box"},
                         {"tiny_convnext", "lrp_epsilon_gamma_box"},
-                        {"tiny_vit", "cp_lrp"}};
+                        {"tiny_vit", "cp_lrp"},
+                        {"tiny_swin", "cp_lrp", 40}};
   // Stabilisers far below the activations, so the check sees the rules, not the epsilons.
   const RuleParams tiny{{"epsilon", 1e-12f}, {"stabilizer", 1e-12f}};
   for (const Case& c : cases) {
@@ -70,7 +72,7 @@ TEST_CASE("lrp on imported models: auto picks by graph; conserved where nothing 
     CAPTURE(file);
     const ModulePtr model = load_onnx_model(kDir + file + ".onnx");
     std::mt19937_64 rng(kSeed);
-    const Tensor x = uniform({2, 3, 32, 32}, rng, -1.0f, 1.0f);
+    const Tensor x = uniform({2, 3, c.side, c.side}, rng, -1.0f, 1.0f);
     // As exported (random weights, biases, BatchNorm shifts): reported; with random weights the
     // biases take most of it, so this is a message, not a check.
     const AttributionResult r = lrp(*model, x, Target::top1());
@@ -97,6 +99,28 @@ TEST_CASE("lrp on imported models: auto picks by graph; conserved where nothing 
       for (const Tensor& t : rel) sum += total(t);
       MESSAGE("tiny_vit, zero biases: input ", at_input / 2, ", constants ", (sum - at_input) / 2, " per item");
       CHECK(sum == doctest::Approx(2.0).epsilon(2e-3));
+      continue;
+    }
+    if (file == "tiny_swin") {
+      // Shifted windows: relative position bias and window mask are added before the softmax,
+      // which cp_lrp holds constant, and the padded tokens carry zero values, so no constant
+      // takes relevance (checked: relevance at every tape buffer is 0). Measured sums 0.977 and
+      // 0.967 for top-1 (1.005 for class 3): within 5%, not the 2e-3 of the others - the gap is
+      // not explained yet. Without the layernorm rule (layernorm as the plain gradient) it is lost.
+      const AttributionResult e = lrp(*model, x, Target::top1(), {.rules = "cp_lrp", .params = tiny});
+      const RuleSet no_ln = RuleSet("cp_lrp_without_layernorm_rule")
+                                .when(kind(OpKind::Softmax), cp_lrp_softmax())
+                                .when(kind(OpKind::MatMul), cp_lrp_matmul())
+                                .when(any_kind({OpKind::Linear, OpKind::Conv2d, OpKind::Scale}), epsilon(1e-12f))
+                                .when(kind(OpKind::Gelu), pass())
+                                .when(any_kind({OpKind::Add, OpKind::AdaptiveAvgPool2d}), norm(1e-12f));
+      const AttributionResult bad = lrp(*model, x, Target::top1(), {.rule_set = &no_ln});
+      for (int64_t n = 0; n < 2; ++n) {
+        CAPTURE(e.relevance_sum.data()[n]);
+        CAPTURE(bad.relevance_sum.data()[n]);
+        CHECK(e.conservation_error.data()[n] < 0.05);
+        CHECK(bad.conservation_error.data()[n] > 0.2);
+      }
       continue;
     }
     // Nothing left to absorb relevance: epsilon everywhere and the set auto picks conserve.

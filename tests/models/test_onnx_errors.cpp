@@ -5,6 +5,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
+
 #include "engine/error.h"
 #include "models/onnx/model.h"
 #include "tests/cli/run_cli.h"
@@ -111,6 +113,47 @@ TEST_SUITE("models") {
     CHECK(load_error(padded(3)) == "(no error)");
     check_has(load_error(padded(300'000'000)),
               {"test.onnx", "/block/my_node/Pad", "exceeds this run's limit of 1073741824 bytes per tensor"});
+  }
+
+  TEST_CASE("onnx: LayerNormalization over several trailing axes; a broadcasting scale is a clear error") {
+    // X [N, 4, 3] -> LayerNormalization(X, scale, axis) -> Y
+    auto ln = [](std::vector<int64_t> scale_dims, int64_t axis) {
+      ::onnx::ModelProto m = one_node_model("LayerNormalization");
+      auto* g = m.mutable_graph();
+      g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
+      g->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim();
+      auto* n = g->mutable_node(0);
+      n->add_input("scale");
+      auto* a = n->add_attribute();
+      a->set_name("axis");
+      a->set_type(::onnx::AttributeProto::INT);
+      a->set_i(axis);
+      auto* w = g->add_initializer();
+      w->set_name("scale");
+      w->set_data_type(::onnx::TensorProto::FLOAT);
+      int64_t numel = 1;
+      for (int64_t d : scale_dims) {
+        w->add_dims(d);
+        numel *= d;
+      }
+      for (int64_t i = 0; i < numel; ++i) w->add_float_data(1.0f + 0.5f * static_cast<float>(i));
+      return bytes_of(m);
+    };
+    const std::string two_axes = ln({4, 3}, -2);
+    const ModulePtr m = load_onnx_model_from_bytes({reinterpret_cast<const uint8_t*>(two_axes.data()), two_axes.size()},
+                                                   "ln.onnx");
+    std::vector<float> v(12);
+    for (int i = 0; i < 12; ++i) v[i] = static_cast<float>((i * 7) % 5) - 1.5f * static_cast<float>(i % 2);
+    Tape tape;
+    const Tensor y = m->forward(tape.input(Tensor::from(Shape{1, 4, 3}, v))).value();
+    double mean = 0, var = 0;
+    for (float x : v) mean += x / 12.0;
+    for (float x : v) var += (x - mean) * (x - mean) / 12.0;
+    for (int i = 0; i < 12; ++i)  // one normalisation over all 12 values, scale element-wise
+      CHECK(y.data()[i] == doctest::Approx((v[i] - mean) / std::sqrt(var + 1e-5) * (1.0 + 0.5 * i)).epsilon(1e-5));
+    CHECK(load_error(ln({3}, -1)) == "(no error)");
+    check_has(load_error(ln({3}, -2)), {"my_node", "(LayerNormalization)", "expected exactly the normalised shape",
+                                        "broadcasting scale or bias is not supported"});
   }
 
   TEST_CASE("onnx: external data loads from the model's folder; paths leaving it are refused") {

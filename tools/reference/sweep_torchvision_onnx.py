@@ -14,8 +14,11 @@ compare against torch in float64:
             within 1e-6 x max|input| of zero are flipped one at a time in the float64 model, keeping
             the flips that bring it closer to backlight ("ok (float32 ReLU ties: k gate(s))" when
             that reaches the tolerance, with the gates in the JSON row)
-Prints one row per architecture (arch, input, status, errors or the first error line) and, with
---markdown, the table for docs/models.md.
+Every parameter that is all zero (ViT's head, biases) is randomised first, so the comparison is
+informative. Prints one JSON row per architecture (arch, input, status, errors or the first error
+line, parameters in millions, load average) and, with --markdown, the table for docs/models.md.
+Without --arch: every torchvision classification builder (enumerated from torchvision.models)
+except the giant ones (GIANT), at the input side of side_of().
 
 Not run in CI (minutes per architecture, ViT/Swin export hundreds of MB). Usage:
   /usr/bin/python3 tools/reference/sweep_torchvision_onnx.py --backlight build/backlight \\
@@ -36,15 +39,47 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from export_onnx import IMAGENET_MEAN, IMAGENET_STD, export  # noqa: E402
 
-# (arch, input side): small inputs where the architecture allows them.
-ARCHS = [
-    ("resnet18", 64), ("resnext50_32x4d", 64), ("wide_resnet50_2", 64), ("efficientnet_b0", 64),
-    ("mobilenet_v3_large", 64), ("mobilenet_v3_small", 64), ("convnext_tiny", 64), ("densenet121", 64),
-    ("regnet_y_400mf", 64), ("shufflenet_v2_x0_5", 64), ("mnasnet0_5", 64), ("squeezenet1_0", 64),
-    ("googlenet", 64), ("inception_v3", 96), ("swin_t", 224), ("vit_b_16", 224),
-]
+# Input side per architecture: small where the architecture allows it. The ones pinned to 224
+# cannot go smaller in torch 1.13's exporter or in the model: AlexNet's and VGG's
+# AdaptiveAvgPool2d(6 / 7) export only when the feature map is a multiple of the output size
+# (224 gives exactly 6 / 7), ViT's position embedding is fixed to image_size 224, MaxViT's 7x7
+# block and grid partitions need a multiple of 224.
+# Swin at 64 pads every stage to whole 7x7 windows (16 -> 21, 8 -> 14) and shifts the first two.
+SIDES = {"alexnet": 224, "inception_v3": 96, "googlenet": 64}
+PINNED_224 = ("alexnet", "vgg", "vit_", "maxvit")
+# Skipped unless named with --arch: above ~110M parameters (export into one protobuf buffer,
+# float64 torch and backlight's load take minutes each on 2 shared cores; vit_h_14 needs 518 px),
+# and the vgg13-19 variants (vgg11 / vgg11_bn cover the same ops).
+GIANT = ("vit_l_16", "vit_l_32", "vit_h_14", "regnet_y_128gf", "regnet_y_32gf", "convnext_large",
+         "efficientnet_v2_l", "wide_resnet101_2", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
 FORWARD_TOL = 1e-4
 SALIENCY_TOL = 1e-3
+
+
+def classification_builders():
+    """Every torchvision classification builder (torchvision.models' top level, 0.14)."""
+    import inspect
+    import torchvision.models as models
+    if hasattr(models, "list_models"):  # 0.14 has the registration API; later versions take module=
+        try:
+            return sorted(models.list_models(module=models))
+        except TypeError:
+            return sorted(models.list_models())
+    names = []
+    for name in dir(models):
+        f = getattr(models, name)
+        if name.startswith("_") or not inspect.isfunction(f) or name.startswith("get_"):
+            continue
+        params = inspect.signature(f).parameters
+        if "weights" in params and "progress" in params:
+            names.append(name)
+    return sorted(names)
+
+
+def side_of(arch):
+    if arch in SIDES:
+        return SIDES[arch]
+    return 224 if arch.startswith(PINNED_224) else 64
 
 
 def randomise_bn(model, gen):
@@ -127,13 +162,28 @@ def relu_gate_ties(model, x, target, sal_got, tol, rel_tie=1e-6, max_candidates=
     return best, order, len(cands)
 
 
+def randomise_zero_parameters(model, gen):
+    """Parameters that are all zero (torchvision zero-initialises ViT's head, many biases, ViT's
+    class token) get random values, so logits and saliency are not trivially 0 on both sides."""
+    names = []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.numel() and not bool(p.detach().abs().max() > 0):
+                fan_in = p[0].numel() if p.dim() >= 2 else 100
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) / fan_in ** 0.5)
+                names.append(name)
+    return names
+
+
 def run_one(arch, side, backlight, workdir, seed):
     import torchvision
     from captum.attr import Saliency
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None).eval()
+    mparams = sum(p.numel() for p in model.parameters()) / 1e6
     randomise_bn(model, gen)
+    randomised = randomise_zero_parameters(model, gen)
     shape = [1, 3, side, side]
     path = os.path.join(workdir, f"{arch}.onnx")
     meta = {"backlight.arch": arch, "backlight.input_shape": "x".join(map(str, shape)),
@@ -143,7 +193,7 @@ def run_one(arch, side, backlight, workdir, seed):
     try:
         export(model, shape, "float32", path, meta)
     except Exception as e:  # noqa: BLE001
-        return {"status": "export failed", "detail": f"{type(e).__name__}: {e}".splitlines()[0]}
+        return {"status": "export failed", "detail": f"{type(e).__name__}: {e}".splitlines()[0], "mparams": mparams}
     x = torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1
     md = model.double()
     with torch.no_grad():
@@ -164,7 +214,7 @@ def run_one(arch, side, backlight, workdir, seed):
     if r.returncode != 0:
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         return {"status": "backlight failed", "detail": lines[-1] if lines else f"exit {r.returncode}",
-                "seconds": seconds}
+                "seconds": seconds, "mparams": mparams, "load": os.getloadavg()[0]}
     out = json.loads(r.stdout)
     got = np.array(out["output"][0] if isinstance(out, dict) else out[0]["output"][0], dtype=np.float64).ravel()
     ref = logits.numpy()
@@ -187,14 +237,15 @@ def run_one(arch, side, backlight, workdir, seed):
                     "gate_candidates": ncand})
         if gate_err <= SALIENCY_TOL:
             res["status"] = f"ok (float32 ReLU ties: {len(kept)} gate(s))"
-    res["seconds"] = time.time() - t0
+    res.update({"seconds": seconds, "mparams": mparams, "randomised": len(randomised), "load": os.getloadavg()[0]})
     return res
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backlight", default=os.path.join(HERE, "..", "..", "build", "backlight"))
-    p.add_argument("--arch", action="append", help="architecture (repeatable; default: the whole list)")
+    p.add_argument("--arch", action="append", help="architecture (repeatable; default: every classification "
+                   "builder but the giant ones)")
     p.add_argument("--size", type=int, default=0, help="input side for every --arch (default: per arch)")
     p.add_argument("--workdir", default="/tmp/bl-sweep")
     p.add_argument("--seed", type=int, default=20261206)
@@ -202,11 +253,10 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the exported .onnx files")
     args = p.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
-    sides = dict(ARCHS)
-    archs = args.arch or [a for a, _ in ARCHS]
+    archs = args.arch or [a for a in classification_builders() if a not in GIANT]
     rows = []
     for arch in archs:
-        side = args.size or sides.get(arch, 64)
+        side = args.size or side_of(arch)
         res = run_one(arch, side, args.backlight, args.workdir, args.seed)
         rows.append((arch, side, res))
         print(json.dumps({"arch": arch, "input": side, **res}), flush=True)
@@ -216,14 +266,16 @@ def main():
                 if os.path.exists(f):
                     os.remove(f)
     if args.markdown:
-        print("\n| architecture | input | result | forward error | saliency error vs float64 / float32 torch "
-              "| torch float32 vs float64 |\n|---|---|---|---|---|---|")
+        print(f"\n{time.strftime('%Y-%m-%d')}, load average {os.getloadavg()[0]:.1f}\n\n"
+              "| architecture | input | result | logits error | saliency error vs float64 (float32) torch | load |\n"
+              "|---|---|---|---|---|---|")
         for arch, side, r in rows:
             result = r["status"] if "detail" not in r else f"{r['status']}: {r['detail']}"
             fe = f"{r['forward_rel']:.1e}" if "forward_rel" in r else ""
-            se = f"{r['saliency_rel']:.1e} / {r['saliency32_rel']:.1e}" if "saliency_rel" in r else ""
-            te = f"{r['torch32_vs_64']:.1e}" if "torch32_vs_64" in r else ""
-            print(f"| {arch} | {side}x{side} | {result} | {fe} | {se} | {te} |")
+            se = (f"{r['saliency_rel']:.1e} ({r['saliency32_rel']:.1e}; torch float32 vs float64: "
+                  f"{r['torch32_vs_64']:.0e})" if "saliency_rel" in r else "")
+            load = f"{r['load']:.0f}" if "load" in r else ""
+            print(f"| {arch} | {side}x{side} | {result} | {fe} | {se} | {load} |")
     return 0 if all(r["status"].startswith("ok") for _, _, r in rows) else 1
 
 
