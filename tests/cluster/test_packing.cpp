@@ -24,7 +24,7 @@ TEST_CASE("cluster/packing: values, spans and strings read back in order; a shor
   p.put_string("rank 1");
   p.put_span(std::span<const int64_t>());
   const std::string bytes = p.take();
-  Unpacker u(bytes, "test");
+  cli::Unpacker u(bytes, "test");
   CHECK(u.get<int64_t>() == -7);
   CHECK(u.get<double>() == 0.1);
   CHECK(u.get_vector<float>() == v);
@@ -33,7 +33,7 @@ TEST_CASE("cluster/packing: values, spans and strings read back in order; a shor
   CHECK(u.done());
   CHECK_THROWS_WITH_AS(u.get<int32_t>(), doctest::Contains("test: a message ended early"), Error);
   const std::string cut = bytes.substr(0, 28);  // the float span's length, then 4 of its 12 bytes
-  Unpacker w(cut, "cut");
+  cli::Unpacker w(cut, "cut");
   (void)w.get<int64_t>();
   (void)w.get<double>();
   CHECK_THROWS_WITH_AS(w.get_vector<float>(), doctest::Contains("announces 3 values"), Error);
