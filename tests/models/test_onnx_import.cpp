@@ -15,6 +15,7 @@
 #include "models/synthetic_weights.h"
 #include "models/zoo.h"
 #include "tests/helpers.h"
+#include "tests/models/onnx_fixtures.h"
 
 using namespace backlight;
 
@@ -22,28 +23,14 @@ namespace {
 
 const std::string kDir = BACKLIGHT_TEST_DATA "/onnx/";
 
-const SafeTensorsFile& refs() {
-  static const SafeTensorsFile f = read_safetensors(kDir + "onnx_parity.safetensors");
-  return f;
-}
-
-const Tensor& fixture(const std::string& key) {
-  const Tensor* t = refs().find(key);
-  REQUIRE_MESSAGE(t, "onnx_parity.safetensors has no tensor ", key);
-  return *t;
-}
+const SafeTensorsFile& refs() { return test::onnx_refs("onnx_parity.safetensors"); }
+const Tensor& fixture(const std::string& key) { return test::onnx_fixture("onnx_parity.safetensors", key); }
 
 std::vector<int64_t> targets(const std::string& model) {
   return nlohmann::json::parse(refs().metadata.at("targets")).at(model).get<std::vector<int64_t>>();
 }
 
-double rel_err(const Tensor& got, const Tensor& want) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), got.shape().str(), " vs ", want.shape().str());
-  double worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i)
-    worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want.data()[i]));
-  return worst / test::max_abs(want);
-}
+double rel_err(const Tensor& got, const Tensor& want) { return test::onnx_rel_err(got, want); }
 
 // fixture name -> reference prefix (the default export is the same model as small_cnn)
 std::string ref_name(const std::string& file) { return file == "small_cnn_default" ? "small_cnn" : file; }

@@ -11,6 +11,7 @@
 #include "models/onnx/model.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
+#include "tests/models/onnx_fixtures.h"
 
 using namespace backlight;
 
@@ -18,28 +19,14 @@ namespace {
 
 const std::string kDir = BACKLIGHT_TEST_DATA "/onnx/";
 
-const SafeTensorsFile& refs() {
-  static const SafeTensorsFile f = read_safetensors(kDir + "onnx_inputs.safetensors");
-  return f;
-}
-
-const Tensor& fixture(const std::string& key) {
-  const Tensor* t = refs().find(key);
-  REQUIRE_MESSAGE(t, "onnx_inputs.safetensors has no tensor ", key);
-  return *t;
-}
+const SafeTensorsFile& refs() { return test::onnx_refs("onnx_inputs.safetensors"); }
+const Tensor& fixture(const std::string& key) { return test::onnx_fixture("onnx_inputs.safetensors", key); }
 
 Target targets(const std::string& key) {
   return Target::indices(nlohmann::json::parse(refs().metadata.at(key)).get<std::vector<int64_t>>());
 }
 
-double rel_err(const Tensor& got, const Tensor& want) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), got.shape().str(), " vs ", want.shape().str());
-  double worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i)
-    worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want.data()[i]));
-  return worst / test::max_abs(want);
-}
+double rel_err(const Tensor& got, const Tensor& want) { return test::onnx_rel_err(got, want); }
 
 // [N, T, D] -> [N, T]: the per-token sum the CLI shows.
 Tensor per_token(const Tensor& a) {

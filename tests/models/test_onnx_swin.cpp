@@ -15,6 +15,7 @@
 #include "models/onnx/model.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
+#include "tests/models/onnx_fixtures.h"
 
 using namespace backlight;
 
@@ -22,24 +23,10 @@ namespace {
 
 const std::string kDir = BACKLIGHT_TEST_DATA "/onnx/";
 
-const SafeTensorsFile& refs() {
-  static const SafeTensorsFile f = read_safetensors(kDir + "swin_parity.safetensors");
-  return f;
-}
+const SafeTensorsFile& refs() { return test::onnx_refs("swin_parity.safetensors"); }
+const Tensor& fixture(const std::string& key) { return test::onnx_fixture("swin_parity.safetensors", key); }
 
-const Tensor& fixture(const std::string& key) {
-  const Tensor* t = refs().find(key);
-  REQUIRE_MESSAGE(t, "swin_parity.safetensors has no tensor ", key);
-  return *t;
-}
-
-double rel_err(const Tensor& got, const Tensor& want) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), got.shape().str(), " vs ", want.shape().str());
-  double worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i)
-    worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want.data()[i]));
-  return worst / test::max_abs(want);
-}
+double rel_err(const Tensor& got, const Tensor& want) { return test::onnx_rel_err(got, want); }
 
 }  // namespace
 
