@@ -1,6 +1,7 @@
 // The summary commands resume under MPI (tools/cluster/unit_cache.h, docs/cluster.md): one rank of
-// `evaluate` is killed mid-run, the job fails naming it, and the rerun loads the chunks both ranks
-// had finished, recomputes the rest and writes the uninterrupted single-process table bit for bit.
+// `evaluate` is killed mid-run, the job fails naming it, and the rerun (3 ranks) loads the chunks
+// both ranks had finished, recomputes the rest and writes the uninterrupted single-process table
+// bit for bit.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -80,7 +81,9 @@ TEST_CASE("mpi/evaluate: a rank killed mid-run; the rerun resumes and gives the 
   CHECK(kept < static_cast<size_t>(kChunks));
   CHECK_FALSE(fs::exists(out + "/evaluation.json"));
 
-  const MpiRun rerun = mpirun_cli(2, args(out), dir.file("err_rerun.txt"));
+  // The rerun uses another rank count: units are defined by --chunk, so each of 3 ranks loads its
+  // share of what the 2 ranks kept.
+  const MpiRun rerun = mpirun_cli(3, args(out), dir.file("err_rerun.txt"));
   REQUIRE_MESSAGE(rerun.status == 0, rerun.all);
   const nlohmann::json j = nlohmann::json::parse(read_bytes(out + "/evaluation.json"));
   CHECK(j.at("resumed").get<size_t>() >= 2);  // at least the two seen before the kill
@@ -89,6 +92,7 @@ TEST_CASE("mpi/evaluate: a rank killed mid-run; the rerun resumes and gives the 
                                         std::to_string(kChunks) + " units"),
                 rerun.all);
   CHECK_MESSAGE(contains(rerun.all, "earlier run stopped while rank 1 was computing chunk-"), rerun.all);
+  CHECK(j.at("ranks") == 3);
   CHECK(evaluation(out) == evaluation(dir.file("ref")));  // every mean and standard error, to the bit
 }
 
