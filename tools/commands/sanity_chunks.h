@@ -21,8 +21,8 @@ namespace backlight::cli {
 
 constexpr int kSanityMeasures = 4;  // spearman, spearman_abs, ssim, hog
 
-// The images: held-out shapes (true classes) or an image folder resized to 64x64 (top-1 classes),
-// read chunk by chunk.
+/// The images: held-out shapes (true classes) or an image folder resized to 64x64 (top-1 classes),
+/// read chunk by chunk.
 struct SanityData {
   std::string name;
   std::vector<std::string> files;  // empty: builtin:shapes
@@ -30,7 +30,7 @@ struct SanityData {
   int64_t max_pixels = 0;
 };
 
-// What the job needs to run a chunk.
+/// What the job needs to run a chunk.
 struct SanityJob {
   SanityData data;
   const Module* model = nullptr;
@@ -42,8 +42,8 @@ struct SanityJob {
   size_t steps = 0;  // 1 + parameter layers
 };
 
-// One chunk's results: per readable image its [method][step][measure] similarities, the figure's
-// maps of the chunk's first readable image, and the images that could not be read.
+/// One chunk's results: per readable image its [method][step][measure] similarities, the figure's
+/// maps of the chunk's first readable image, and the images that could not be read.
 struct ChunkOutput {
   std::vector<std::pair<int64_t, std::vector<double>>> images;
   std::vector<std::pair<int64_t, std::string>> skipped;  // (index, "'path': error")
@@ -55,25 +55,25 @@ struct ChunkOutput {
   bool resumed = false;  // loaded from the unit cache (no figure maps)
 };
 
-// Runs chunk k into `out`; unreadable images are reported on stderr (under `report`) unless
-// `quiet`.
+/// Runs chunk k into `out`; unreadable images are reported on stderr (under `report`) unless
+/// `quiet`.
 void run_sanity_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& report, bool quiet = false);
 
-// The rank's chunks `pending` run by workers of `per_worker` OpenMP threads each (at most
-// `threads` in all); each finished chunk without unreadable images is stored in `cache`
-// ("chunk-K"; one with unreadable images is tried again by a rerun). Outputs in `pending`'s order.
-// Progress: rank 0's share.
+/// The rank's chunks `pending` run by workers of `per_worker` OpenMP threads each (at most
+/// `threads` in all); each finished chunk without unreadable images is stored in `cache`
+/// ("chunk-K"; one with unreadable images is tried again by a rerun). Outputs in `pending`'s order.
+/// Progress: rank 0's share.
 std::vector<ChunkOutput> run_sanity_chunks(const SanityJob& job, const std::vector<int64_t>& pending, int threads,
                                            int per_worker, const Cluster& cluster, UnitCache& cache);
 
-// Chunk k from the cache (its similarities and first readable image, no maps), when complete and
-// of this job's shape.
+/// Chunk k from the cache (its similarities and first readable image, no maps), when complete and
+/// of this job's shape.
 std::optional<ChunkOutput> cached_sanity_chunk(const SanityJob& job, UnitCache& cache, int64_t k);
 
-// The figure's maps (`out.first_image`, `out.planes`, size) of image `first`: from `chunk` when it
-// has them, else from the cache ("figure-<first>"), else by running the image's chunk again on a
-// worker of `per_worker` threads (a resumed chunk keeps no maps). Stores them in the cache when
-// they were not there. Throws when the chunk no longer starts with that image.
+/// The figure's maps (`out.first_image`, `out.planes`, size) of image `first`: from `chunk` when it
+/// has them, else from the cache ("figure-<first>"), else by running the image's chunk again on a
+/// worker of `per_worker` threads (a resumed chunk keeps no maps). Stores them in the cache unless
+/// they were loaded from it. Throws when the chunk no longer starts with that image.
 ChunkOutput sanity_figure(const SanityJob& job, const ChunkOutput& chunk, int64_t first, int per_worker,
                           UnitCache& cache);
 
