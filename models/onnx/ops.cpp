@@ -101,13 +101,13 @@ Var extremum(const Step& s, std::span<const Value> in, Tape& tape) {
   return acc;
 }
 
-// Pow(x, constant scalar exponent) -> pow node; an activation exponent is not supported.
-Var pow_op(const Step& s, std::span<const Value> in) {
+// Pow(x, constant scalar exponent) -> pow node; any other operands (an activation exponent, a
+// constant base, tensors that broadcast) -> pow_tensor node.
+Var pow_op(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Value& base = input(s, in, 0);
   const Value& e = input(s, in, 1);
-  BL_CHECK(e.c && e.c->numel() == 1, "onnx: ", s.node.describe(), ": Pow needs a constant scalar exponent (got ",
-           e.c ? "a constant of " + std::to_string(e.c->numel()) + " elements" : std::string("an activation"),
-           "); supported: x^c for a constant c");
-  return pow(in[0].var, static_cast<float>(e.c->at(0)), s.path);
+  if (base.var.defined() && e.c && e.c->numel() == 1) return pow(base.var, static_cast<float>(e.c->at(0)), s.path);
+  return pow(operand(s, base, "base", tape), operand(s, e, "exponent", tape), s.path);
 }
 
 // Where(condition, a, b): the condition must be constant (folded), the branches may be
@@ -388,7 +388,8 @@ bool is_runnable(std::string_view op) {
       "Add", "Sub", "Mul", "Div", "ReduceMean", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze",
       "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape",
       "HardSigmoid", "HardSwish", "PRelu", "Neg", "Split", "Silu", "Exp", "Log", "Sqrt", "Pow", "Abs", "Erf",
-      "Max", "Min", "Where", "Expand", "ReduceMax", "ConvTranspose", "InstanceNormalization", "Resize"};
+      "Max", "Min", "Where", "Expand", "ReduceMax", "ConvTranspose", "InstanceNormalization", "Resize",
+      "GroupNorm"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -411,7 +412,7 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (is_layer_op(s.node.op_type) || s.weighted) return one(run_layer(s, in, layer, tape));
   const Var& x = input(s, in, 0).var;
   BL_CHECK(x.defined() || op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Concat" || op == "MatMul" ||
-               op == "Max" || op == "Min" || op == "Where",
+               op == "Max" || op == "Min" || op == "Where" || op == "Pow",
            "onnx: ",
            s.node.describe(), ": input 0 must be an activation here");
   if (op == "Relu") return one(relu(x, s.path));
@@ -432,7 +433,7 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (op == "Sqrt") return one(sqrt(x, s.path));
   if (op == "Abs") return one(abs(x, s.path));
   if (op == "Erf") return one(erf(x, s.path));
-  if (op == "Pow") return one(pow_op(s, in));
+  if (op == "Pow") return one(pow_op(s, in, tape));
   if (op == "Max" || op == "Min") return one(extremum(s, in, tape));
   if (op == "Where") return one(where_op(s, in, tape));
   if (op == "Expand") return one(expand_op(s, in, tape));
