@@ -23,9 +23,21 @@ void require_kind(const RuleContext& ctx, OpKind k, const char* rule) {
                                    to_string(ctx.kind()), ")"));
 }
 
+// Whether the operand holds attention probabilities: a softmax output, possibly through inference
+// dropout (torchvision's Swin writes F.dropout(attn, p) after the softmax: an ONNX Dropout node),
+// reshape or permute, which keep every value. Without looking through the dropout, Swin's
+// attn @ v took the uniform rule and half of the attention branch's relevance went into the
+// constant softmax (tiny Swin: 2-3% lost per image).
 bool produced_by_softmax(const RuleContext& ctx, int input) {
-  const int producer = ctx.tape().value(ctx.node().inputs[input]).producer;
-  return producer >= 0 && ctx.tape().node(producer).kind == OpKind::Softmax;
+  const Tape& tape = ctx.tape();
+  int producer = tape.value(ctx.node().inputs[input]).producer;
+  while (producer >= 0) {
+    const Node& n = tape.node(producer);
+    if (n.kind == OpKind::Softmax) return true;
+    if (n.kind != OpKind::Dropout && n.kind != OpKind::Reshape && n.kind != OpKind::Permute) return false;
+    producer = tape.value(n.inputs.at(0)).producer;
+  }
+  return false;
 }
 
 // The softmax and layernorm rules below loop on the host; on device tensors they say so.

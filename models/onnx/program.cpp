@@ -6,6 +6,7 @@
 #include <map>
 
 #include "engine/error.h"
+#include "models/onnx/einsum.h"
 #include "models/onnx/fold.h"
 #include "models/onnx/names.h"
 #include "models/onnx/supported.h"
@@ -296,8 +297,17 @@ Program build_program(const Graph& g) {
         (op == "Identity" || op == "Transpose" || op == "Cast" || op == "Reshape" || op == "Unsqueeze"))
       p.origin[s.out[0]] = p.origin[s.in[0]];
   }
-  for (const Step& s : p.steps)
-    if (s.known == Known::OnTape && !s.absorbed) check_supported(s.node, g.source);
+  for (const Step& s : p.steps) {
+    if (s.known != Known::OnTape || s.absorbed) continue;
+    check_supported(s.node, g.source);
+    if (s.node.op_type == "Einsum") {  // the equation is checked at load, not on the first call
+      try {
+        plan_einsum(s.node);
+      } catch (const Error& e) {
+        BL_THROW(g.source, ": ", e.what());
+      }
+    }
+  }
   return p;
 }
 

@@ -34,7 +34,9 @@ std::vector<OpSupport> supported_ops() {
       {"Erf", "erf", "(inside torch's GELU pattern: fused into gelu)"},
       {"Max", "maximum", "element-wise, any number of operands, numpy broadcasting"},
       {"Min", "minimum", "element-wise, any number of operands, numpy broadcasting"},
-      {"Where", "where", "constant condition (folded, e.g. a mask from shapes); activation or constant branches (both may be activations), numpy broadcasting"},
+      {"Where", "where", "bool condition: folded from shapes, or a comparison of activations evaluated per call; activation or constant branches (both may be activations), numpy broadcasting"},
+      {"Equal, Greater, Less, GreaterOrEqual, LessOrEqual, Not, And, Or, Xor", "(mask)", "on activations: evaluated per call into a constant bool mask (zero gradient, as torch), read by Where or arithmetic"},
+      {"Einsum", "permute, reshape, matmul", "two operands forming a batched matrix product (e.g. MaxViT's 'bghid,bghjd->bghij'); other equations are refused naming the node and the equation"},
       {"Expand", "mul", "on activations: x * ones(broadcast shape)"},
       {"PRelu", "leaky_relu / relu, sub, mul, add", "scalar slope: one leaky_relu node; per-channel: composed"},
       {"Neg", "scale", "factor -1"},
@@ -64,7 +66,7 @@ std::vector<OpSupport> supported_ops() {
       {"Shape", "folded", "per call (the batch axis stays free)"},
       {"Constant", "folded", "tensor, value_int(s), value_float"},
       {"ConstantOfShape", "folded", ""},
-      {"Gather, Concat, Unsqueeze, Squeeze, Slice, Add, Sub, Mul, Div, Mod, Pow, Not, Equal, Where, ScatterND, Range, Expand, Floor, Ceil, Sqrt, Neg, Transpose, Reshape",
+      {"Gather, Concat, Unsqueeze, Squeeze, Slice, Add, Sub, Mul, Div, Mod, Pow, Not, Equal, Greater, Less, GreaterOrEqual, LessOrEqual, And, Or, Xor, Where, ScatterND, Range, Expand, Floor, Ceil, Sqrt, Neg, Transpose, Reshape",
        "folded", "on constants (shape arithmetic, weight preprocessing)"},
   };
 }

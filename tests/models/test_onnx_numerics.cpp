@@ -12,6 +12,7 @@
 
 #include "attribution/registry.h"
 #include "engine/backward.h"
+#include "engine/error.h"
 #include "models/onnx/model.h"
 #include "models/safetensors.h"
 #include "tests/helpers.h"
@@ -41,9 +42,9 @@ double rel_err(const Tensor& got, const Tensor& want) {
   return worst / test::max_abs(want);
 }
 
-Target targets() {
+Target targets(const char* model = "numerics_ops") {
   return Target::indices(
-      nlohmann::json::parse(refs().metadata.at("targets")).at("numerics_ops").get<std::vector<int64_t>>());
+      nlohmann::json::parse(refs().metadata.at("targets")).at(model).get<std::vector<int64_t>>());
 }
 
 }  // namespace
@@ -88,6 +89,44 @@ TEST_SUITE("models") {
     for (int64_t j = 0; j < y.size(1); ++j) {
       CHECK(std::isnan(y.data()[j]));
       CHECK(std::fabs(y.data()[y.size(1) + j] - ref.data()[y.size(1) + j]) <= 1e-4 * test::max_abs(ref));
+    }
+  }
+
+  TEST_CASE("onnx numerics: Einsum as MaxViT writes it and Where on comparisons of activations match torch") {
+    // einsum_where: "B H I D, B H J D -> B H I J" (q k^T), "B H I J, B H J D -> B H I D" (attn v),
+    // "bhid,de->bhie" (a weight, no batch letters); where(y > 0, ...), where((sum(x) < 0.2) & (y < 0.5), ...).
+    OnnxModelInfo info;
+    const ModulePtr m = load_onnx_model(kDir + "einsum_where.onnx", {}, &info);
+    std::map<std::string, int> ops;
+    for (const auto& l : info.layers) ++ops[l.op];
+    CHECK(ops["matmul"] == 3);
+    CHECK(ops["where"] == 2);
+    Tape tape;
+    const Var x = tape.input(fixture("einsum_where.input"));
+    const Var y = m->forward(x);
+    CHECK(rel_err(y.value(), fixture("einsum_where.logits")) <= 1e-4);
+    CHECK(rel_err(grad(y, fixture("einsum_where.cotangent"), x), fixture("einsum_where.input_grad")) <= 1e-4);
+    CHECK(rel_err(attribute("saliency", *m, fixture("einsum_where.input"), targets("einsum_where")).attribution,
+                  fixture("einsum_where.saliency")) <= 1e-4);
+    // The masks follow each call's values: flipping the input's sign changes them, and the result
+    // differs from the first call (a mask frozen at load or at the first call would not).
+    Tensor neg = fixture("einsum_where.input").clone();
+    for (int64_t i = 0; i < neg.numel(); ++i) neg.data()[i] = -neg.data()[i];
+    Tape t2;
+    const Tensor y2 = m->forward(t2.input(neg)).value();
+    CHECK(rel_err(y2, fixture("einsum_where.logits")) > 1e-3);
+  }
+
+  TEST_CASE("onnx numerics: an Einsum that is not a product of two operands is refused naming node and equation") {
+    try {
+      (void)load_onnx_model(kDir + "einsum_chain.onnx");
+      FAIL("einsum_chain.onnx loaded");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CAPTURE(msg);
+      CHECK(msg.find("/chain/Einsum") != std::string::npos);
+      CHECK(msg.find("ij,jk,kl->il") != std::string::npos);
+      CHECK(msg.find("3 operand(s)") != std::string::npos);
     }
   }
 }
