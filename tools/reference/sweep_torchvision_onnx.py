@@ -324,8 +324,22 @@ def run_one(arch, size, backlight, workdir, seed, ig_steps=0, lrp=False):
             ig = IntegratedGradients(model.double()).attribute(x.clone(), baselines=torch.zeros_like(x), target=target,
                                                    n_steps=ig_steps, method="gausslegendre")[0].detach().numpy()
             res["ig_rel"] = rel(np.load(ig_npy).astype(np.float64).reshape(ig.shape), ig)
-            if res["ig_rel"] > SALIENCY_TOL and res["status"].startswith("ok"):
-                res["status"] = "mismatch (integrated_gradients)"
+            if res["ig_rel"] > SALIENCY_TOL:
+                # A ReLU whose input lies within float32 rounding of zero at one of the steps can
+                # open in one evaluation and not in another: the chunked run (all steps in one
+                # batch) and a step-at-a-time run (--batch 1) round the convolutions differently.
+                # Measured on resnet18 at 64x64: 15 of 16 steps match float64 torch to 1.5e-6
+                # per step, one differs in 75% of the pixels (one layer4 gate: its receptive
+                # field is the whole image). The step-at-a-time run is reported beside it.
+                out1, err1 = run_backlight(base + ["--method", "integrated_gradients", "--steps", str(ig_steps),
+                                                   "--integration", "gausslegendre", "--baseline", "zero", "--batch",
+                                                   "1", "--save", ig_npy, "--out", os.path.join(workdir, f"{arch}.ig.png")])
+                if not err1:
+                    res["ig_rel_batch1"] = rel(np.load(ig_npy).astype(np.float64).reshape(ig.shape), ig)
+                if res.get("ig_rel_batch1", 1.0) <= SALIENCY_TOL:
+                    res["ig_note"] = "float32 ReLU tie at one step of the chunked run; --batch 1 within tolerance"
+                elif res["status"].startswith("ok"):
+                    res["status"] = "mismatch (integrated_gradients)"
     if lrp:
         zmodel = model.float()
         res["zeroed"] = zero_absorbers(zmodel)
@@ -392,6 +406,8 @@ def main():
             se = (f"{r['saliency_rel']:.1e} ({r['saliency32_rel']:.1e}; torch float32 vs float64: "
                   f"{r['torch32_vs_64']:.0e})" if "saliency_rel" in r else "")
             ie = f"{r['ig_rel']:.1e}" if "ig_rel" in r else ""
+            if "ig_rel_batch1" in r:
+                ie += f" (--batch 1: {r['ig_rel_batch1']:.1e})"
             le = f"{r['lrp_rel']:.1e} ({r['lrp_rules']})" if r.get("lrp_rel") is not None else ""
             secs = f"{r['seconds']:.0f}" if "seconds" in r else ""
             load = f"{r['load']:.0f}" if "load" in r else ""
