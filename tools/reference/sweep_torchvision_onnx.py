@@ -19,8 +19,11 @@ compare against torch in float64:
             zero baseline) on the float64 model: max |ig_b - ig_c| <= 1e-3 * max |ig_c|
   lrp       (--lrp) the same architecture exported a second time with every bias, BatchNorm
             running mean, class token and position embedding zeroed (what absorbs relevance by
-            design), `--method lrp --json` with the rule set `auto` picks: the conservation the CLI
-            reports (|sum of input relevance - 1| per item; 2e-3 is what the tiny-model tests hold)
+            design), `--method lrp --json` with the rule set `auto` picks and its stabilisers at
+            1e-30 (`--rule-param epsilon=1e-30 --rule-param stabilizer=1e-30`: with the biases gone
+            EfficientNet's logits are ~1e-13 and the default 1e-6 would swallow everything): the
+            conservation the CLI reports (|sum of input relevance - 1| per item; 2e-3 is what the
+            tiny-model tests hold)
 BatchNorm layers get random running statistics (mean N(0, 0.1^2), var U(0.5, 1.5)) and random
 affine weights (U(0.5, 1.5), N(0, 0.1^2)); every other parameter that is all zero (ViT's head,
 biases) is randomised, so the comparison is informative. Inputs: --size / --sizes (H or HxW;
@@ -346,7 +349,8 @@ def run_one(arch, size, backlight, workdir, seed, ig_steps=0, lrp=False):
         zpath = os.path.join(workdir, f"{arch}.zero.onnx")
         export(zmodel, shape, "float32", zpath, meta)
         out, err = run_backlight([backlight, "explain", "--model", zpath, "--input", x_npy, "--target", str(target),
-                                  "--json", "--method", "lrp", "--out", os.path.join(workdir, f"{arch}.lrp.png")])
+                                  "--json", "--method", "lrp", "--rule-param", "epsilon=1e-30", "--rule-param",
+                                  "stabilizer=1e-30", "--out", os.path.join(workdir, f"{arch}.lrp.png")])
         if err:
             res.update({"status": "backlight failed (lrp)", "detail": err})
         else:
