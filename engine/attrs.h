@@ -44,7 +44,8 @@ struct AxisAttrs {
 
 struct NormAttrs {
   float eps = 1e-5f;
-  int normalized_dims = 1;  ///< layernorm: how many trailing dims are normalised
+  int normalized_dims = 1;  ///< layernorm: how many trailing dims are normalised (group_norm: rank - 1)
+  int64_t groups = 1;       ///< group_norm: channel groups (C / groups channels normalised together)
 };
 
 struct ScaleAttrs {

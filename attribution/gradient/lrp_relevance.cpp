@@ -58,7 +58,7 @@ std::string auto_lrp_rules(const Tape& tape, const Var& output) {
   // activations of both signs and linear bottlenecks, where z+ has outputs whose positive
   // contributions are all zero and drops their relevance; gamma never divides by such a zero.
   bool gated = has_activation_product(tape);
-  for (const Node& node : tape.nodes()) gated |= node.kind == OpKind::LayerNorm;
+  for (const Node& node : tape.nodes()) gated |= node.kind == OpKind::LayerNorm || node.kind == OpKind::GroupNorm;
   return gated ? "lrp_epsilon_gamma_box" : "lrp_epsilon_plus_flat";
 }
 

@@ -180,7 +180,7 @@ inline double row_sum(const float* p, int64_t n) {
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws) {
   static constexpr const char* kNames[] = {"add", "sub", "mul", "div", "maximum", "minimum", "gate", "gate_not",
-                                           "max_weight"};
+                                           "max_weight", "pow", "pow_grad_base", "pow_grad_exponent"};
   const char* name = kNames[static_cast<int>(op)];
   const Shape out_shape = broadcast_shape(a.shape(), b.shape(), name);
   BL_ON_CUDA(name, ws, a, b) return cuda_ops::binary(static_cast<int>(op), a, b, out_shape);
@@ -195,6 +195,9 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws
     case BinaryOp::Gate:
     case BinaryOp::GateNot:
     case BinaryOp::MaxWeight:
+    case BinaryOp::Pow:
+    case BinaryOp::PowGradBase:
+    case BinaryOp::PowGradExponent:
       broadcast_apply(a, b, out, [op](float x, float y) { return maps::apply_binary(op, x, y); });
       break;
   }

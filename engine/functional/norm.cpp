@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/functional/cuda_ops.h"
 #include "engine/functional/dispatch.h"
+#include "engine/functional/elementwise.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -224,6 +225,63 @@ LayerNormParamGrads layernorm_backward_params(const Tensor& g, const Tensor& x, 
     }
   });
   return r;
+}
+
+// --- group norm ---------------------------------------------------------------------------------
+
+namespace {
+
+// [C, 1, ..., 1]: broadcasts a per-channel vector against [N, C, ...].
+Shape channel_shape(const Shape& x) {
+  std::vector<int64_t> d(static_cast<size_t>(x.rank() - 1), 1);
+  d[0] = x[1];
+  return Shape(d);
+}
+
+// x viewed as [N, groups, C / groups * positions]: one layer-norm row per (image, group).
+Shape group_rows(const Shape& x, int64_t groups) {
+  return Shape{x[0], groups, x.numel_range(1, x.rank()) / groups};
+}
+
+}  // namespace
+
+void group_norm_check(const Shape& x, const Tensor& weight, const Tensor& bias, int64_t groups) {
+  BL_CHECK_SHAPE(x.rank() >= 2, "group_norm: expected input [N, C, ...], got ", x);
+  BL_CHECK_SHAPE(groups >= 1 && x[1] % groups == 0, "group_norm: ", groups, " groups do not divide the ", x[1],
+                 " channels of input ", x);
+  const Shape c{x[1]};
+  if (weight.defined())
+    BL_CHECK_SHAPE(weight.shape() == c, "group_norm: expected weight ", c, " for input ", x, ", got ", weight.shape());
+  if (bias.defined())
+    BL_CHECK_SHAPE(bias.shape() == c, "group_norm: expected bias ", c, " for input ", x, ", got ", bias.shape());
+}
+
+GroupNormResult group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups,
+                                   float eps, const Workspace* ws) {
+  group_norm_check(x.shape(), weight, bias, groups);
+  LayerNormResult r = layernorm_forward(x.reshape(group_rows(x.shape(), groups)), Tensor(), Tensor(), 1, eps, ws);
+  GroupNormResult out{Tensor(), r.y.reshape(x.shape()), std::move(r.mean), std::move(r.rstd)};
+  out.y = out.xhat;
+  const Shape cs = channel_shape(x.shape());
+  if (weight.defined()) out.y = binary(BinaryOp::Mul, out.y, weight.reshape(cs), ws);
+  if (bias.defined()) out.y = binary(BinaryOp::Add, out.y, bias.reshape(cs), ws);
+  return out;
+}
+
+Tensor group_norm_backward_input(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                 const Tensor& rstd, int64_t groups, const Workspace* ws) {
+  group_norm_check(x.shape(), weight, Tensor(), groups);
+  BL_CHECK_SHAPE(g.shape() == x.shape(), "group_norm backward: expected gradient ", x.shape(), ", got ", g.shape());
+  const Tensor gw = weight.defined() ? binary(BinaryOp::Mul, g, weight.reshape(channel_shape(x.shape())), ws) : g;
+  const Shape rows = group_rows(x.shape(), groups);
+  return layernorm_backward_input(gw.reshape(rows), x.reshape(rows), Tensor(), mean, rstd, 1, ws).reshape(x.shape());
+}
+
+GroupNormParamGrads group_norm_backward_params(const Tensor& g, const Tensor& xhat, const Workspace* ws) {
+  BL_CHECK_SHAPE(g.shape() == xhat.shape() && g.dim() >= 2, "group_norm backward: expected gradient ", xhat.shape(),
+                 ", got ", g.shape());
+  const Shape cs = channel_shape(g.shape()), c{g.size(1)};
+  return {sum_to(binary(BinaryOp::Mul, g, xhat, ws), cs, ws).reshape(c), sum_to(g, cs, ws).reshape(c)};
 }
 
 }  // namespace backlight::fn

@@ -70,4 +70,32 @@ struct LayerNormParamGrads {
 LayerNormParamGrads layernorm_backward_params(const Tensor& g, const Tensor& x, const Tensor& mean,
                                               const Tensor& rstd, int normalized_dims, const Workspace* ws);
 
+// --- group norm --------------------------------------------------------------------------------
+// torch.nn.GroupNorm: x [N, C, ...] in `groups` groups of C / groups consecutive channels; each
+// (image, group) is normalised over its channels and positions (biased variance), then the
+// per-channel affine. Composed from the layer-norm kernels on the [N, groups, rest] view and
+// broadcasting element-wise ops, so it runs wherever those run (CPU and CUDA).
+
+/// Validates x (rank >= 2), groups (>= 1, dividing C) and weight/bias (each undefined or [C]).
+void group_norm_check(const Shape& x, const Tensor& weight, const Tensor& bias, int64_t groups);
+
+struct GroupNormResult {
+  Tensor y;
+  Tensor xhat;  ///< the normalised input before the affine, shape of x
+  Tensor mean;  ///< [N * groups]
+  Tensor rstd;  ///< [N * groups]
+};
+/// y = xhat * weight[c] + bias[c]; weight and bias may be undefined (1 and 0).
+GroupNormResult group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups,
+                                   float eps, const Workspace* ws);
+/// dx: layer norm's input gradient per (image, group) of g * weight[c].
+Tensor group_norm_backward_input(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                 const Tensor& rstd, int64_t groups, const Workspace* ws);
+/// dweight[c] = sum over images and positions of g * xhat, dbias[c] = sum of g (each [C]).
+struct GroupNormParamGrads {
+  Tensor weight;
+  Tensor bias;
+};
+GroupNormParamGrads group_norm_backward_params(const Tensor& g, const Tensor& xhat, const Workspace* ws);
+
 }  // namespace backlight::fn

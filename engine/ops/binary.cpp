@@ -32,6 +32,10 @@ Var minimum(const Var& a, const Var& b, std::string_view name) {
   return binary_op(OpKind::Minimum, fn::BinaryOp::Min, a, b, name);
 }
 
+Var pow(const Var& a, const Var& b, std::string_view name) {
+  return binary_op(OpKind::PowTensor, fn::BinaryOp::Pow, a, b, name);
+}
+
 Var where(const Tensor& condition, const Var& a, const Var& b, std::string_view name) {
   Tape& t = a.tape();
   const Workspace* ws = &t.workspace();
@@ -121,6 +125,20 @@ std::vector<Tensor> vjp_Where(const RuleContext& ctx, const Tensor& g) {
   const Tensor& c = ctx.node().saved.at(0);
   if (ctx.needs_grad(0)) out[0] = fn::sum_to(fn::binary(fn::BinaryOp::Gate, c, g, ws), ctx.input(0).shape(), ws);
   if (ctx.needs_grad(1)) out[1] = fn::sum_to(fn::binary(fn::BinaryOp::GateNot, c, g, ws), ctx.input(1).shape(), ws);
+  return out;
+}
+
+// torch's pow_backward_self / pow_backward_exponent: g * b * a^(b-1) (0 where b == 0) and
+// g * a^b * log(a) (0 where a == 0 and b >= 0), summed down to each side's shape.
+std::vector<Tensor> vjp_PowTensor(const RuleContext& ctx, const Tensor& g) {
+  std::vector<Tensor> out(2);
+  const Workspace* ws = &ctx.workspace();
+  const Tensor &a = ctx.input(0), &b = ctx.input(1);
+  const fn::BinaryOp factor[2] = {fn::BinaryOp::PowGradBase, fn::BinaryOp::PowGradExponent};
+  for (int i = 0; i < 2; ++i)
+    if (ctx.needs_grad(i))
+      out[i] = fn::sum_to(fn::binary(fn::BinaryOp::Mul, g, fn::binary(factor[i], a, b, ws), ws), ctx.input(i).shape(),
+                          ws);
   return out;
 }
 

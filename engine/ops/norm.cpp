@@ -1,4 +1,4 @@
-// batchnorm (inference) and layernorm on the tape, and their plain VJPs.
+// batchnorm (inference), layernorm and group_norm on the tape, and their plain VJPs.
 #include <string>
 
 #include "engine/functional/norm.h"
@@ -74,6 +74,36 @@ std::vector<Tensor> vjp_LayerNorm(const RuleContext& ctx, const Tensor& g) {
   if (ctx.needs_grad(0)) out[0] = fn::layernorm_backward_input(g, x, ctx.input(1), mean, rstd, nd, ws);
   if (ctx.needs_grad(1) || ctx.needs_grad(2)) {
     fn::LayerNormParamGrads p = fn::layernorm_backward_params(g, x, mean, rstd, nd, ws);
+    if (ctx.needs_grad(1)) out[1] = std::move(p.weight);
+    if (ctx.needs_grad(2)) out[2] = std::move(p.bias);
+  }
+  return out;
+}
+
+Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias, float eps, std::string_view name) {
+  Tape& t = x.tape();
+  const Tensor wv = weight.defined() ? weight.value() : Tensor(), bv = bias.defined() ? bias.value() : Tensor();
+  fn::group_norm_check(x.shape(), wv, bv, groups);
+  fn::GroupNormResult r = fn::group_norm_forward(x.value(), wv, bv, groups, eps, &t.workspace());
+  const Shape c{x.shape()[1]};
+  const Var w = or_constant(weight, t, c, 1.0f, name, "weight");
+  const Var b = or_constant(bias, t, c, 0.0f, name, "bias");
+  // normalized_dims = rank - 1: every axis after the batch axis takes part (incremental replay
+  // reads it); saved: the per-(image, group) mean and 1/std and the normalised input.
+  return t.record(OpKind::GroupNorm, name, {x, w, b}, std::move(r.y),
+                  NormAttrs{.eps = eps, .normalized_dims = static_cast<int>(x.shape().rank() - 1), .groups = groups},
+                  {std::move(r.mean), std::move(r.rstd), std::move(r.xhat)});
+}
+
+std::vector<Tensor> vjp_GroupNorm(const RuleContext& ctx, const Tensor& g) {
+  const NormAttrs& a = ctx.attrs<NormAttrs>();
+  const Workspace* ws = &ctx.workspace();
+  const auto& saved = ctx.node().saved;
+  std::vector<Tensor> out(ctx.num_inputs());
+  if (ctx.needs_grad(0))
+    out[0] = fn::group_norm_backward_input(g, ctx.input(0), ctx.input(1), saved.at(0), saved.at(1), a.groups, ws);
+  if (ctx.needs_grad(1) || ctx.needs_grad(2)) {
+    fn::GroupNormParamGrads p = fn::group_norm_backward_params(g, saved.at(2), ws);
     if (ctx.needs_grad(1)) out[1] = std::move(p.weight);
     if (ctx.needs_grad(2)) out[2] = std::move(p.bias);
   }

@@ -80,6 +80,9 @@ Var erf(const Var& x, std::string_view name = {});
 Var abs(const Var& x, std::string_view name = {});
 /// x^exponent for a constant exponent (gradient 0 for exponent 0, as torch).
 Var pow(const Var& x, float exponent, std::string_view name = {});
+/// a^b element-wise with numpy broadcasting, both operands signals (torch.pow(tensor, tensor)):
+/// one `pow_tensor` node; gradients b a^(b-1) (0 where b == 0) and a^b log(a) (0 where a == 0, b >= 0).
+Var pow(const Var& a, const Var& b, std::string_view name = {});
 
 // --- normalisation and attention pieces -------------------------------------------------------
 
@@ -88,6 +91,12 @@ Var log_softmax(const Var& x, int axis = -1, std::string_view name = {});
 /// Normalises the trailing `normalized_dims` dims; weight/bias (optional) of that trailing shape.
 Var layernorm(const Var& x, const Var& weight, const Var& bias, int normalized_dims = 1, float eps = 1e-5f,
               std::string_view name = {});
+/// torch.nn.GroupNorm on x [N, C, ...]: `groups` groups of C / groups channels, each normalised
+/// per image over its channels and positions, then weight/bias ([C] each, optional) per channel.
+/// One `group_norm` node (the ONNX importer fuses torch's Reshape/InstanceNormalization/Reshape/
+/// Mul/Add export into it), so rules see the normaliser as a whole.
+Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias, float eps = 1e-5f,
+               std::string_view name = {});
 /// Batched matmul a[..., m, k] b[..., k, n] with broadcast batch dims (both inputs are signals).
 Var matmul(const Var& a, const Var& b, std::string_view name = {});
 

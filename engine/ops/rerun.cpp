@@ -41,6 +41,10 @@ Var rerun(const Node& node, std::span<const Var> v, const Shape& recorded_output
       const NormAttrs& a = std::get<NormAttrs>(node.attrs);
       return layernorm(v[0], a1, a2, a.normalized_dims, a.eps, name);
     }
+    case OpKind::GroupNorm: {
+      const NormAttrs& a = std::get<NormAttrs>(node.attrs);
+      return group_norm(v[0], a.groups, a1, a2, a.eps, name);
+    }
     case OpKind::AvgPool2d: return avgpool2d(v[0], std::get<Pool2dAttrs>(node.attrs), name);
     case OpKind::MaxPool2d: return maxpool2d(v[0], std::get<Pool2dAttrs>(node.attrs), name);
     case OpKind::AdaptiveAvgPool2d: {
@@ -71,6 +75,7 @@ Var rerun(const Node& node, std::span<const Var> v, const Shape& recorded_output
     case OpKind::Abs: return abs(v[0], name);
     case OpKind::Pow: return pow(v[0], std::get<PowAttrs>(node.attrs).exponent, name);
     case OpKind::Div: return div(v[0], v[1], name);
+    case OpKind::PowTensor: return pow(v[0], v[1], name);
     case OpKind::Maximum: return maximum(v[0], v[1], name);
     case OpKind::Minimum: return minimum(v[0], v[1], name);
     case OpKind::Where: return where(node.saved.at(0), v[0], v[1], name);

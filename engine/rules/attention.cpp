@@ -23,9 +23,21 @@ void require_kind(const RuleContext& ctx, OpKind k, const char* rule) {
                                    to_string(ctx.kind()), ")"));
 }
 
+// Whether the operand holds attention probabilities: a softmax output, possibly through inference
+// dropout (torchvision's Swin writes F.dropout(attn, p) after the softmax: an ONNX Dropout node),
+// reshape or permute, which keep every value. Without looking through the dropout, Swin's
+// attn @ v took the uniform rule and half of the attention branch's relevance went into the
+// constant softmax (tiny Swin: 2-3% lost per image).
 bool produced_by_softmax(const RuleContext& ctx, int input) {
-  const int producer = ctx.tape().value(ctx.node().inputs[input]).producer;
-  return producer >= 0 && ctx.tape().node(producer).kind == OpKind::Softmax;
+  const Tape& tape = ctx.tape();
+  int producer = tape.value(ctx.node().inputs[input]).producer;
+  while (producer >= 0) {
+    const Node& n = tape.node(producer);
+    if (n.kind == OpKind::Softmax) return true;
+    if (n.kind != OpKind::Dropout && n.kind != OpKind::Reshape && n.kind != OpKind::Permute) return false;
+    producer = tape.value(n.inputs.at(0)).producer;
+  }
+  return false;
 }
 
 // The softmax and layernorm rules below loop on the host; on device tensors they say so.
@@ -134,13 +146,21 @@ class LayerNormIdentity final : public Rule {
  public:
   std::string name() const override { return "layernorm_identity"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& rel) const override {
-    require_kind(ctx, OpKind::LayerNorm, "lrp_layernorm_identity");
+    const bool group = ctx.kind() == OpKind::GroupNorm;
+    if (!group && ctx.kind() != OpKind::LayerNorm)
+      throw RuleError(detail::concat("lrp_layernorm_identity: applies to layernorm and group_norm nodes, got '",
+                                     ctx.name(), "' (", to_string(ctx.kind()), ")"));
     require_host(ctx, rel, "lrp_layernorm_identity");
-    // The normalisation scale 1/sigma is a constant, so layernorm is the linear map
+    // The normalisation scale 1/sigma is a constant, so the node is the linear map
     // y = w * (x - mean(x)) / sigma + b, and epsilon-LRP applies: R_in = x * W^T (R / y).
+    // layernorm: one row per leading index, w over the row; group_norm: one row per (image,
+    // group) of C / groups channels x positions, w per channel.
     const Tensor& x = ctx.input(0);
     const auto& attrs = ctx.attrs<NormAttrs>();
-    const int64_t d = x.shape().numel_range(x.dim() - attrs.normalized_dims, x.dim());
+    const int64_t groups = group ? attrs.groups : 1;
+    const int64_t d = group ? x.shape().numel_range(1, x.dim()) / std::max<int64_t>(1, groups)
+                            : x.shape().numel_range(x.dim() - attrs.normalized_dims, x.dim());
+    const int64_t positions = group ? x.shape().numel_range(2, x.dim()) : 1;  // per channel
     const int64_t rows = x.numel() / std::max<int64_t>(1, d);
     const float* pw = ctx.num_inputs() > 1 ? ctx.input(1).data() : nullptr;
     const float *px = x.data(), *py = ctx.output().data(), *pr = rel.data();
@@ -150,6 +170,8 @@ class LayerNormIdentity final : public Rule {
       std::vector<float> t(d);
       for (int64_t r = lo; r < hi; ++r) {
         const float* xr = px + r * d;
+        // Weight of element j of row r: layernorm w[j]; group_norm w[channel].
+        const int64_t w0 = group ? (r % groups) * d : 0;
         double mean = 0, var = 0;
         for (int64_t j = 0; j < d; ++j) mean += xr[j];
         mean /= d;
@@ -157,7 +179,8 @@ class LayerNormIdentity final : public Rule {
         const float inv_sigma = 1.0f / std::sqrt(static_cast<float>(var / d) + attrs.eps);
         double tmean = 0;
         for (int64_t j = 0; j < d; ++j) {
-          t[j] = (pw ? pw[j] : 1.0f) * pr[r * d + j] / math::stabilize(py[r * d + j], 1e-6f);
+          const float w = pw ? pw[group ? (w0 + j) / positions : j] : 1.0f;
+          t[j] = w * pr[r * d + j] / math::stabilize(py[r * d + j], 1e-6f);
           tmean += t[j];
         }
         tmean /= d;

@@ -48,7 +48,8 @@ RulePtr pass();
 
 /// CP-LRP (Ali et al. 2022): attention probabilities are constants. On a softmax node nothing
 /// flows back (zero); on a matmul whose first operand comes from a softmax node, only the second
-/// operand receives signal; on layernorm the normalisation scale is a constant.
+/// operand receives signal; on layernorm (and group_norm: lrp_layernorm_identity takes both) the
+/// normalisation scale is a constant.
 RulePtr cp_lrp_softmax();
 RulePtr cp_lrp_matmul();
 RulePtr lrp_layernorm_identity();

@@ -34,9 +34,9 @@ Matcher relu_like() { return kinds_with({Nonlinearity::ReluLike}); }
 Matcher conv() { return kind(OpKind::Conv2d); }
 Matcher dense() { return kind(OpKind::Linear); }
 Matcher conv_or_dense() { return any_kind({OpKind::Conv2d, OpKind::Linear}); }
-// Mul, and Div once the op table has it (looked up by name: engine/rules/gate.h).
+// Mul, pow_tensor, and Div once the op table has it (looked up by name: engine/rules/gate.h).
 Matcher products() {
-  std::vector<OpKind> ks{OpKind::Mul};
+  std::vector<OpKind> ks{OpKind::Mul, OpKind::PowTensor};
   if (const auto div = op_kind_from_string("div")) ks.push_back(*div);
   return any_kind(ks);
 }
@@ -49,7 +49,7 @@ Matcher products() {
 RuleSet& add_base(RuleSet& rs, float stab) {
   rs.when(activations(), pass())
       .when(products(), gated_product())
-      .when(kind(OpKind::LayerNorm), lrp_layernorm_identity())
+      .when(any_kind({OpKind::LayerNorm, OpKind::GroupNorm}), lrp_layernorm_identity())
       .when(any_kind({OpKind::Scale, OpKind::Dropout}), pass())
       .when(any_kind({OpKind::Add, OpKind::Sub}), norm(stab))
       .when(any_kind({OpKind::AvgPool2d, OpKind::AdaptiveAvgPool2d, OpKind::Mean, OpKind::Sum}), norm(stab))
@@ -60,7 +60,7 @@ RuleSet& add_base(RuleSet& rs, float stab) {
 RuleSet& add_attention(RuleSet& rs, bool attnlrp, float eps, float stab) {
   rs.when(kind(OpKind::Softmax), attnlrp ? attnlrp_softmax() : cp_lrp_softmax())
       .when(kind(OpKind::MatMul), attnlrp ? attnlrp_matmul(stab) : cp_lrp_matmul())
-      .when(kind(OpKind::LayerNorm), lrp_layernorm_identity())
+      .when(any_kind({OpKind::LayerNorm, OpKind::GroupNorm}), lrp_layernorm_identity())
       .when(any_kind({OpKind::Linear, OpKind::Conv2d, OpKind::Scale}), epsilon(eps));
   return add_base(rs, stab);
 }

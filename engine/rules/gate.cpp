@@ -18,7 +18,7 @@ bool is_div(OpKind k) {
   return div && k == *div;
 }
 
-bool is_product_kind(OpKind k) { return k == OpKind::Mul || is_div(k); }
+bool is_product_kind(OpKind k) { return k == OpKind::Mul || is_div(k) || k == OpKind::PowTensor; }
 
 bool is_constant(const Tape& tape, int value) {
   const ValueRole r = tape.value(value).role;
@@ -81,11 +81,14 @@ bool is_gate_kind(OpKind kind) {
 GateChoice gate_operand(const Tape& tape, int node_index) {
   const Node& n = tape.node(node_index);
   if (!is_product_kind(n.kind) || n.inputs.size() != 2)
-    throw RuleError(detail::concat("gated_product: applies to mul and div nodes, got '", n.name, "' (",
+    throw RuleError(detail::concat("gated_product: applies to mul, div and pow_tensor nodes, got '", n.name, "' (",
                                    to_string(n.kind), ")"));
   const int a = n.inputs[0], b = n.inputs[1];
   const bool ca = is_constant(tape, a), cb = is_constant(tape, b);
   if (is_div(n.kind)) return ca && !cb ? GateChoice::Operand0 : GateChoice::Operand1;
+  // pow_tensor a^b: the exponent is the constant (an element-wise non-linearity of a: R passes to
+  // the base) unless the base is the constant (c^x: R passes to the exponent).
+  if (n.kind == OpKind::PowTensor) return ca && !cb ? GateChoice::Operand0 : GateChoice::Operand1;
   if (ca != cb) return ca ? GateChoice::Operand0 : GateChoice::Operand1;
   const bool ga = from_gate(tape, a), gb = from_gate(tape, b);
   if (ga != gb) return ga ? GateChoice::Operand0 : GateChoice::Operand1;

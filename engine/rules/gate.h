@@ -19,6 +19,9 @@
 ///   4. none: uniform rule.
 /// A Div node (when the op table has one, "div") treats its denominator as the normaliser
 /// unless the numerator is the constant (then the denominator is the only place to go).
+/// A pow_tensor node a^b (torch.pow of two tensors) takes its exponent as the constant, so it is
+/// an element-wise non-linearity of the base and R passes whole to a (as LRP passes pow), unless
+/// the base is the constant (c^x: R passes to the exponent).
 /// Fused element-wise ops (silu, hardswish, gelu) are not products: activations() passes them.
 #include "engine/rules/rule.h"
 

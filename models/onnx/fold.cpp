@@ -140,8 +140,14 @@ bool is_foldable(std::string_view op) {
                                               "Unsqueeze", "Squeeze", "Slice", "Add", "Sub", "Mul", "Div",
                                               "Reshape", "Equal", "Where", "Range", "Transpose", "Floor", "Ceil",
                                               "Sqrt", "Neg", "Expand", "Flatten", "Dropout", "Mod", "Pow",
-                                              "Not", "ScatterND"};
+                                              "Not", "ScatterND", "Greater", "Less", "GreaterOrEqual",
+                                              "LessOrEqual", "And", "Or", "Xor"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
+}
+
+bool is_comparison(std::string_view op) {
+  return op == "Equal" || op == "Greater" || op == "Less" || op == "GreaterOrEqual" || op == "LessOrEqual" ||
+         op == "And" || op == "Or" || op == "Xor";
 }
 
 ConstPtr shape_constant(const Node& n, std::span<const int64_t> dims) {
@@ -335,10 +341,22 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     }
     return {t};
   }
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal" || op == "Mod" || op == "Pow") {
+  if (is_comparison(op)) {  // bool results stored as ints 0/1 (NaN compares false, as numpy and torch)
+    std::function<double(double, double)> f;
+    if (op == "Equal") f = [](double x, double y) { return x == y ? 1.0 : 0.0; };
+    if (op == "Greater") f = [](double x, double y) { return x > y ? 1.0 : 0.0; };
+    if (op == "Less") f = [](double x, double y) { return x < y ? 1.0 : 0.0; };
+    if (op == "GreaterOrEqual") f = [](double x, double y) { return x >= y ? 1.0 : 0.0; };
+    if (op == "LessOrEqual") f = [](double x, double y) { return x <= y ? 1.0 : 0.0; };
+    if (op == "And") f = [](double x, double y) { return x != 0 && y != 0 ? 1.0 : 0.0; };
+    if (op == "Or") f = [](double x, double y) { return x != 0 || y != 0 ? 1.0 : 0.0; };
+    if (op == "Xor") f = [](double x, double y) { return (x != 0) != (y != 0) ? 1.0 : 0.0; };
+    return {broadcast_binary(n, need(n, in, 0), need(n, in, 1), f, true)};
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod" || op == "Pow") {
     const ConstTensor& a = need(n, in, 0);
     const ConstTensor& b = need(n, in, 1);
-    const bool ints = (a.is_int && b.is_int) || op == "Equal";
+    const bool ints = a.is_int && b.is_int;
     std::function<double(double, double)> f;
     if (op == "Pow") f = [](double x, double y) { return std::pow(x, y); };
     if (op == "Mod") {  // fmod=0: the result takes the divisor's sign (Python's %); fmod=1: C's fmod
@@ -353,7 +371,6 @@ std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> in)
     if (op == "Add") f = [](double x, double y) { return x + y; };
     if (op == "Sub") f = [](double x, double y) { return x - y; };
     if (op == "Mul") f = [](double x, double y) { return x * y; };
-    if (op == "Equal") f = [](double x, double y) { return x == y ? 1.0 : 0.0; };
     if (op == "Div") {
       if (ints) f = [&n](double x, double y) {
         BL_CHECK(y != 0, "onnx: ", n.describe(), ": integer division by zero");

@@ -15,6 +15,10 @@ namespace backlight::onnx {
 
 /// Whether `op_type` can be evaluated on constants by eval_constant.
 bool is_foldable(std::string_view op_type);
+/// Binary comparisons and logic (Equal, Greater, Less, GreaterOrEqual, LessOrEqual, And, Or,
+/// Xor): bool (int 0/1) results, numpy broadcasting. On activations the importer evaluates them
+/// (and Not) per call on the values: their gradient is zero, so the mask is a per-call constant.
+bool is_comparison(std::string_view op_type);
 /// Evaluates node `n` on constant inputs (nullptr = omitted optional input). Returns one
 /// constant per output. Throws backlight::Error naming the node on anything unsupported.
 std::vector<ConstPtr> eval_constant(const Node& n, std::span<const ConstPtr> inputs);

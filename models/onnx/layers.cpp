@@ -165,7 +165,7 @@ Var pool(const Step& s, std::span<const Value> in) {
 
 bool is_layer_op(std::string_view op) {
   return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "BatchNormalization" || op == "LayerNormalization" ||
-         op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool";
+         op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GroupNorm";
 }
 
 bool has_weights(const Step& s, const Program& p) {
@@ -181,6 +181,11 @@ bool has_weights(const Step& s, const Program& p) {
     return true;
   }
   if (op == "LayerNormalization") return at_load(s, p, 1);
+  if (op == "GroupNorm") {  // fused (program.cpp): x alone, or x, weight, bias
+    BL_CHECK(s.in.size() == 1 || (s.in.size() == 3 && at_load(s, p, 1) && at_load(s, p, 2)), "onnx: ",
+             s.node.describe(), ": GroupNorm takes x, or x with constant weight and bias");
+    return s.in.size() == 3;
+  }
   if (op == "MatMul") return at_load(s, p, 1) && p.constants[s.in[1]]->dims.size() == 2 && !at_load(s, p, 0);
   if (op == "Gather") return at_load(s, p, 0) && present(s, 1) && p.known[s.in[1]] == Known::OnTape;
   return false;
@@ -234,6 +239,9 @@ std::vector<Weight> step_weights(const Step& s, const Program& p) {
   } else if (op == "LayerNormalization") {
     w.push_back({"weight", s.in[1], to_tensor(c(1))});
     if (present(s, 2) && at_load(s, p, 2)) w.push_back({"bias", s.in[2], to_tensor(c(2))});
+  } else if (op == "GroupNorm") {  // [C, 1, ..., 1] as torch's [C]
+    w.push_back({"weight", s.in[1], to_tensor(c(1)).reshape(Shape{c(1).numel()})});
+    w.push_back({"bias", s.in[2], to_tensor(c(2)).reshape(Shape{c(2).numel()})});
   } else if (op == "Gather") {
     BL_CHECK(c(0).dims.size() == 2 && attr_int(s.node, "axis", 0) == 0, "onnx: ", s.node.describe(),
              ": a lookup into a constant must be an embedding (2-D table, axis 0)");
@@ -249,6 +257,7 @@ std::string torch_type(const Step& s, const Program& p) {
   if (op == "ConvTranspose") return "ConvTranspose2d";
   if (op == "Gemm" || op == "MatMul") return "Linear";
   if (op == "LayerNormalization") return "LayerNorm";
+  if (op == "GroupNorm") return "GroupNorm";
   if (op == "Gather") return "Embedding";
   if (op == "BatchNormalization") return "BatchNorm";
   (void)p;
@@ -296,6 +305,17 @@ Var run_layer(const Step& s, std::span<const Value> in, const Module* layer, Tap
                      "; expected exactly the normalised shape ", normalised.str(),
                      " (broadcasting scale or bias is not supported)");
     return layernorm(x, w, b, static_cast<int>(rank - axis), attr_float(s.node, "epsilon", 1e-5f), s.path);
+  }
+  if (op == "GroupNorm") {
+    const int64_t groups = attr_int(s.node, "num_groups", 0);
+    const Var w = s.weighted ? weight(s, layer, tape, "weight") : Var();
+    const Var b = s.weighted ? weight(s, layer, tape, "bias") : Var();
+    BL_CHECK(x.shape().rank() >= 3 && groups >= 1 && x.shape()[1] % groups == 0 &&
+                 (!w.defined() || w.shape() == Shape{x.shape()[1]}),
+             "onnx: ", s.node.describe(), ": GroupNorm with ", groups, " groups",
+             w.defined() ? " and weight " + w.shape().str() : std::string(), " on input ", x.shape().str(),
+             "; expected [N, C, ...] with C divisible by the groups (and a weight of C elements)");
+    return group_norm(x, groups, w, b, attr_float(s.node, "epsilon", 1e-5f), s.path);
   }
   BL_THROW("onnx: ", s.node.describe(), ": not a layer op");
 }

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/ops/ops.h"
+#include "models/onnx/einsum.h"
 #include "models/onnx/fold.h"
 #include "models/onnx/layers.h"
 #include "models/onnx/program.h"
@@ -101,25 +102,46 @@ Var extremum(const Step& s, std::span<const Value> in, Tape& tape) {
   return acc;
 }
 
-// Pow(x, constant scalar exponent) -> pow node; an activation exponent is not supported.
-Var pow_op(const Step& s, std::span<const Value> in) {
+// Pow(x, constant scalar exponent) -> pow node; any other operands (an activation exponent, a
+// constant base, tensors that broadcast) -> pow_tensor node.
+Var pow_op(const Step& s, std::span<const Value> in, Tape& tape) {
+  const Value& base = input(s, in, 0);
   const Value& e = input(s, in, 1);
-  BL_CHECK(e.c && e.c->numel() == 1, "onnx: ", s.node.describe(), ": Pow needs a constant scalar exponent (got ",
-           e.c ? "a constant of " + std::to_string(e.c->numel()) + " elements" : std::string("an activation"),
-           "); supported: x^c for a constant c");
-  return pow(in[0].var, static_cast<float>(e.c->at(0)), s.path);
+  if (base.var.defined() && e.c && e.c->numel() == 1) return pow(base.var, static_cast<float>(e.c->at(0)), s.path);
+  return pow(operand(s, base, "base", tape), operand(s, e, "exponent", tape), s.path);
 }
 
-// Where(condition, a, b): the condition must be constant (folded), the branches may be
+// Where(condition, a, b): the condition is a bool mask known when the step runs - folded from
+// shapes, or computed per call by a comparison of activations (mask_op) - and the branches may be
 // activations or constants.
 Var where_op(const Step& s, std::span<const Value> in, Tape& tape) {
   const Value& c = input(s, in, 0);
-  BL_CHECK(c.c, "onnx: ", s.node.describe(), ": Where with an activation as condition is not supported "
-           "(supported: a constant condition, e.g. a mask computed from shapes)");
+  BL_CHECK(c.c, "onnx: ", s.node.describe(), ": Where whose condition is a float activation is not supported "
+           "(supported: a bool condition from a comparison (Equal, Greater, Less, ..., Not, And, Or) of "
+           "activations or constants)");
   Tensor cond = Tensor::empty(Shape(c.c->dims.empty() ? std::vector<int64_t>{} : c.c->dims));
   for (int64_t i = 0; i < c.c->numel(); ++i) cond.data()[i] = c.c->at(i) != 0.0 ? 1.0f : 0.0f;
   return where(cond, operand(s, input(s, in, 1), "constant1", tape), operand(s, input(s, in, 2), "constant2", tape),
                s.path);
+}
+
+// A comparison or logic op (Equal, Greater, ..., Not, And, Or, Xor) with an activation operand:
+// evaluated on the values of this call. Its gradient is zero everywhere (torch's too), so the
+// mask is a per-call constant, not a tape node; Where and arithmetic then read it as a constant.
+ConstPtr mask_op(const Step& s, std::span<const Value> in) {
+  std::vector<ConstPtr> cs;
+  for (const Value& v : in) {
+    if (v.c || !v.var.defined()) {
+      cs.push_back(v.c);
+      continue;
+    }
+    const Tensor t = v.var.value().to_cpu();
+    auto c = std::make_shared<ConstTensor>();
+    c->dims = v.var.shape().to_vector();
+    c->floats.assign(t.data(), t.data() + t.numel());
+    cs.push_back(std::move(c));
+  }
+  return eval_constant(s.node, cs).at(0);
 }
 
 // Expand(x, shape) on an activation: numpy broadcast of x against `shape`, written as x * ones
@@ -388,7 +410,8 @@ bool is_runnable(std::string_view op) {
       "Add", "Sub", "Mul", "Div", "ReduceMean", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze",
       "Unsqueeze", "Concat", "Slice", "Pad", "Gather", "Identity", "Dropout", "Cast", "Shape",
       "HardSigmoid", "HardSwish", "PRelu", "Neg", "Split", "Silu", "Exp", "Log", "Sqrt", "Pow", "Abs", "Erf",
-      "Max", "Min", "Where", "Expand", "ReduceMax", "ConvTranspose", "InstanceNormalization", "Resize"};
+      "Max", "Min", "Where", "Expand", "ReduceMax", "ConvTranspose", "InstanceNormalization", "Resize",
+      "GroupNorm", "Einsum", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -409,9 +432,15 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
     return out;
   }
   if (is_layer_op(s.node.op_type) || s.weighted) return one(run_layer(s, in, layer, tape));
+  if (is_comparison(op) || op == "Not") return {Value{Var(), mask_op(s, in)}};
+  if (op == "Einsum") {
+    BL_CHECK(in.size() == 2, "onnx: ", s.node.describe(), ": Einsum with ", in.size(),
+             " operands is not supported (two operands: a batched matrix product)");
+    return one(run_einsum(s, operand(s, input(s, in, 0), "constant0", tape), operand(s, input(s, in, 1), "constant1", tape)));
+  }
   const Var& x = input(s, in, 0).var;
   BL_CHECK(x.defined() || op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Concat" || op == "MatMul" ||
-               op == "Max" || op == "Min" || op == "Where",
+               op == "Max" || op == "Min" || op == "Where" || op == "Pow",
            "onnx: ",
            s.node.describe(), ": input 0 must be an activation here");
   if (op == "Relu") return one(relu(x, s.path));
@@ -432,7 +461,7 @@ std::vector<Value> run_step(const Step& s, std::span<const Value> in, const Modu
   if (op == "Sqrt") return one(sqrt(x, s.path));
   if (op == "Abs") return one(abs(x, s.path));
   if (op == "Erf") return one(erf(x, s.path));
-  if (op == "Pow") return one(pow_op(s, in));
+  if (op == "Pow") return one(pow_op(s, in, tape));
   if (op == "Max" || op == "Min") return one(extremum(s, in, tape));
   if (op == "Where") return one(where_op(s, in, tape));
   if (op == "Expand") return one(expand_op(s, in, tape));

@@ -1,11 +1,12 @@
 // Graph -> Program: value slots, what is known when (load / per call / tape), constant folding
-// at load, GELU and SiLU pattern fusion, and the check that every op that reaches the tape is supported.
+// at load, GELU, SiLU and GroupNorm pattern fusion, and the check that every op that reaches the tape is supported.
 #include "models/onnx/build.h"
 
 #include <cmath>
 #include <map>
 
 #include "engine/error.h"
+#include "models/onnx/einsum.h"
 #include "models/onnx/fold.h"
 #include "models/onnx/names.h"
 #include "models/onnx/supported.h"
@@ -98,6 +99,88 @@ void fuse_silu(Program& p) {
       mul.in = {x};
       break;
     }
+  }
+}
+
+// torch 1.13 exports nn.GroupNorm(G, C) as
+//   Reshape(x, [0, G, -1]) -> InstanceNormalization(., ones[G], zeros[G]) -> Reshape(., Shape(x))
+//   -> Mul(., weight[C,1,..]) -> Add(., bias[C,1,..])
+// (weight [1] = 1 and bias [1] = 0 without affine). The five nodes become one GroupNorm step (on
+// the Add; inputs x, weight, bias or x alone; attributes num_groups, epsilon) so rules attach to
+// the normaliser as a whole.
+void fuse_group_norm(Program& p) {
+  std::vector<int> uses(p.slot_names.size(), 0), producer(p.slot_names.size(), -1);
+  for (size_t k = 0; k < p.steps.size(); ++k) {
+    for (int slot : p.steps[k].in)
+      if (slot >= 0) ++uses[slot];
+    for (int slot : p.steps[k].out)
+      if (slot >= 0) producer[slot] = static_cast<int>(k);
+  }
+  if (p.output_slot >= 0) ++uses[p.output_slot];
+  auto consumer = [&](int slot) -> int {  // the single consumer step of slot, or -1
+    if (slot < 0 || uses[slot] != 1) return -1;
+    for (size_t k = 0; k < p.steps.size(); ++k)
+      for (int s : p.steps[k].in)
+        if (s == slot) return static_cast<int>(k);
+    return -1;
+  };
+  auto on_tape = [&](int k, std::string_view op) {
+    return k >= 0 && p.steps[k].node.op_type == op && p.steps[k].known == Known::OnTape && !p.steps[k].absorbed;
+  };
+  auto constant = [&](int slot) -> const ConstTensor* {
+    return slot >= 0 && p.known[slot] == Known::AtLoad && p.constants[slot] ? p.constants[slot].get() : nullptr;
+  };
+  auto all_equal = [](const ConstTensor& c, double v) {
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (c.at(i) != v) return false;
+    return true;
+  };
+  // A per-channel vector [K] or [K, 1, ..., 1].
+  auto per_channel = [](const ConstTensor& c) {
+    for (size_t i = 1; i < c.dims.size(); ++i)
+      if (c.dims[i] != 1) return false;
+    return !c.is_int && !c.dims.empty();
+  };
+  for (size_t k = 0; k < p.steps.size(); ++k) {
+    const Step& in = p.steps[k];
+    if (!on_tape(static_cast<int>(k), "InstanceNormalization") || in.in.size() != 3 || in.out.size() != 1) continue;
+    const ConstTensor *scale = constant(in.in[1]), *shift = constant(in.in[2]);
+    if (!scale || !shift || !all_equal(*scale, 1.0) || !all_equal(*shift, 0.0) || scale->numel() < 1) continue;
+    const int64_t groups = scale->numel();
+    const int r1 = in.in[0] >= 0 && uses[in.in[0]] == 1 ? producer[in.in[0]] : -1;
+    if (!on_tape(r1, "Reshape") || p.steps[r1].in.size() < 2) continue;
+    const ConstTensor* rs = constant(p.steps[r1].in[1]);
+    if (!rs || rs->numel() != 3 || !rs->is_int || rs->int_at(1) != groups || rs->int_at(2) != -1) continue;
+    const int x = p.steps[r1].in[0];
+    const int r2 = consumer(in.out[0]);
+    if (!on_tape(r2, "Reshape") || p.steps[r2].in.size() < 2 || p.steps[r2].in[0] != in.out[0]) continue;
+    const int shape_step = p.steps[r2].in[1] >= 0 ? producer[p.steps[r2].in[1]] : -1;
+    if (shape_step < 0 || p.steps[shape_step].node.op_type != "Shape" || p.steps[shape_step].in.empty() ||
+        p.steps[shape_step].in[0] != x || !p.steps[shape_step].node.attrs.empty())
+      continue;
+    const int m = consumer(p.steps[r2].out[0]);
+    if (!on_tape(m, "Mul") || p.steps[m].in.size() != 2) continue;
+    const int w = p.steps[m].in[0] == p.steps[r2].out[0] ? p.steps[m].in[1] : p.steps[m].in[0];
+    const int a = consumer(p.steps[m].out[0]);
+    if (!on_tape(a, "Add") || p.steps[a].in.size() != 2) continue;
+    const int b = p.steps[a].in[0] == p.steps[m].out[0] ? p.steps[a].in[1] : p.steps[a].in[0];
+    const ConstTensor *wc = constant(w), *bc = constant(b);
+    if (!wc || !bc || !per_channel(*wc) || !per_channel(*bc) || wc->numel() != bc->numel()) continue;
+    const bool identity = wc->numel() == 1 && wc->at(0) == 1.0 && bc->at(0) == 0.0;
+    if (wc->numel() == 1 && !identity) continue;  // a scalar affine: not what GroupNorm writes
+    Step& gn = p.steps[a];
+    Attribute groups_attr, eps_attr;
+    groups_attr.type = Attribute::Type::Int;
+    groups_attr.i = groups;
+    eps_attr.type = Attribute::Type::Float;
+    eps_attr.f = attr_float(in.node, "epsilon", 1e-5f);
+    for (int j : {r1, static_cast<int>(k), r2, m}) p.steps[j].absorbed = true;
+    gn.node.op_type = "GroupNorm";
+    gn.node.name = in.node.name;
+    gn.node.attrs = {{"num_groups", groups_attr}, {"epsilon", eps_attr}};
+    gn.in = identity ? std::vector<int>{x} : std::vector<int>{x, w, b};
+    gn.node.inputs.clear();
+    for (int slot : gn.in) gn.node.inputs.push_back(p.slot_names[slot]);
   }
 }
 
@@ -203,6 +286,7 @@ Program build_program(const Graph& g) {
   p.output_slot = slot_of.at(g.outputs[0]);
   fuse_gelu(p);
   fuse_silu(p);
+  fuse_group_norm(p);
   fuse_linear_bias(p);
   // Where a folded weight came from (Identity/Transpose/Cast of an initializer keep its name).
   p.origin.assign(p.slot_names.size(), std::string());
@@ -213,8 +297,17 @@ Program build_program(const Graph& g) {
         (op == "Identity" || op == "Transpose" || op == "Cast" || op == "Reshape" || op == "Unsqueeze"))
       p.origin[s.out[0]] = p.origin[s.in[0]];
   }
-  for (const Step& s : p.steps)
-    if (s.known == Known::OnTape && !s.absorbed) check_supported(s.node, g.source);
+  for (const Step& s : p.steps) {
+    if (s.known != Known::OnTape || s.absorbed) continue;
+    check_supported(s.node, g.source);
+    if (s.node.op_type == "Einsum") {  // the equation is checked at load, not on the first call
+      try {
+        plan_einsum(s.node);
+      } catch (const Error& e) {
+        BL_THROW(g.source, ": ", e.what());
+      }
+    }
+  }
   return p;
 }
 

@@ -19,7 +19,7 @@ constexpr int kRows = 0
 #include "engine/op_kinds.def"
 #undef X
     ;
-static_assert(kRows == static_cast<int>(OpKind::Resize) + 1, "one row per OpKind (Resize is the last row)");
+static_assert(kRows == static_cast<int>(OpKind::PowTensor) + 1, "one row per OpKind (PowTensor is the last row)");
 
 }  // namespace
 

@@ -59,7 +59,8 @@ TEST_SUITE("models") {
     for (const auto& l : info.layers) ++ops[l.op];
     CHECK(ops["conv_transpose2d"] == 2);  // ConvTranspose2d and ConvTranspose1d
     CHECK(ops["resize"] == 4);
-    CHECK(ops["layernorm"] == 2);  // GroupNorm's and InstanceNorm2d's normalisation
+    CHECK(ops["group_norm"] == 1);  // GroupNorm: one fused node
+    CHECK(ops["layernorm"] == 1);   // InstanceNorm2d's normalisation
     CHECK(ops["conv2d"] == 2);     // Conv2d and Conv1d
   }
 

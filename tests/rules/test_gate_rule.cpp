@@ -62,7 +62,7 @@ TEST_CASE("gate: the operand from a sigmoid / hard sigmoid / softmax, a constant
     CHECK(gate_operand(t, node_of(mul(sigmoid(x), sigmoid(x)))) == GateChoice::Uniform);
   }
   SUBCASE("other kinds are refused") {
-    CHECK_THROWS_WITH_AS(gate_operand(t, node_of(add(x, x))), doctest::Contains("applies to mul and div nodes"),
+    CHECK_THROWS_WITH_AS(gate_operand(t, node_of(add(x, x))), doctest::Contains("applies to mul, div and pow_tensor nodes"),
                          RuleError);
   }
 }
