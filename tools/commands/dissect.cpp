@@ -22,6 +22,7 @@
 #include "tools/commands/concept_model.h"
 #include "tools/commands/dissect_montage.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/resume_units.h"
 
 namespace backlight::cli {
 
@@ -75,8 +76,19 @@ int run_dissect(const Args& args) {
             << data_spec << "), " << data->concepts().size() << " concepts, quantile " << quantile
             << (o.exact ? " (exact)" : "") << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
             << "\n";
+  // Resume: batches' activations and IoU counts (resume_units.h); the montage and ranking flags
+  // change no unit.
+  static constexpr std::string_view kNoUnitChange[] = {"montage-units", "top-images", "iou-threshold"};
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, kNoUnitChange, cluster);
+  o.units = units.get();
+  // A bad image: reported by the rank that met it and left out; the job goes on and exits 1.
+  const std::string who = cluster.distributed() ? "dissect: " + cluster.describe() : "dissect";
+  o.skip = [&](int64_t i, const std::string& error) {
+    std::cerr << who << ": skipped '" << data->name(i) << "': " << error << "\n";
+  };
   const Dissection d = dissect(*m.model, *data, o);
-  if (!cluster.leader()) return 0;  // every rank holds the same result; rank 0 reports it
+  const int64_t resumed = report_resumed(cluster, units.get(), d.units_here, d.resumed_here, "dissect");
+  if (!cluster.leader()) return d.skipped.empty() ? 0 : 1;  // every rank holds the same result; rank 0 reports it
   std::cerr << "dissect: " << d.passes << " passes in " << std::fixed << std::setprecision(2) << d.seconds << " s ("
             << std::setprecision(1) << static_cast<double>(d.images * d.passes) / std::max(d.seconds, 1e-9)
             << " images/s)\n";
@@ -105,7 +117,7 @@ int run_dissect(const Args& args) {
     for (const Concept& c : d.concepts) concepts.push_back({{"name", c.name}, {"category", c.category}});
     nlohmann::json per_cat = nlohmann::json::object();
     for (const auto& [cat, n] : summary) per_cat[cat] = n;
-    const nlohmann::json j = {{"command", "dissect"},   {"model", m.label},
+    nlohmann::json j = {{"command", "dissect"},   {"model", m.label},
                               {"layer", d.layer},       {"data", data_spec},
                               {"images", d.images},     {"quantile", quantile},
                               {"exact", o.exact},       {"sketch_accuracy", o.exact ? 0.0 : accuracy},
@@ -114,8 +126,12 @@ int run_dissect(const Args& args) {
                               {"units", units},         {"detectors", detectors},
                               {"detectors_per_category", per_cat}, {"png", out},
                               {"ranks", cluster.size()}};
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& [i, error] : d.skipped) skipped.push_back({{"image", data->name(i)}, {"error", error}});
+    j["skipped"] = skipped;
+    j["resumed"] = resumed;
     std::cout << j.dump(2) << "\n";
-    return 0;
+    return d.skipped.empty() ? 0 : 1;
   }
   std::cout << "layer " << d.layer << ": " << d.units.size() << " units, " << detectors << " detectors (IoU > "
             << iou_threshold << ") over " << d.images << " images\n";
@@ -129,7 +145,9 @@ int run_dissect(const Args& args) {
               << " " << std::setprecision(3) << u.iou << (u.detector ? "  *" : "") << "\n";
   }
   std::cout << "wrote " << out << "\n";
-  return 0;
+  if (!d.skipped.empty())
+    std::cerr << "dissect: " << d.skipped.size() << " image(s) could not be read (reported above) and were left out\n";
+  return d.skipped.empty() ? 0 : 1;
 }
 
 }  // namespace
@@ -163,7 +181,8 @@ Command dissect_command() {
                 {.name = "top-images", .metavar = "N", .help = "top-activating images per unit in the montage (default 4)"},
                 {.name = "out", .metavar = "FILE.png", .help = "montage picture (default dissect.png)"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print every unit, the summary and the settings as JSON"},
-                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"}},
+                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"},
+                unit_cache_flags()[0], unit_cache_flags()[1]},
       .run = run_dissect};
 }
 

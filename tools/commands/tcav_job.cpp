@@ -4,6 +4,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "attribution/concepts/concept_activations.h"
 #include "engine/error.h"
@@ -96,7 +97,7 @@ BatchedSet stream_batches(ExampleSet set, int64_t examples, int64_t batch) {
 
 TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& concepts,
                        const std::vector<BatchedSet>& randoms, const BatchedSet& inputs, const TcavOptions& o,
-                       const std::vector<int64_t>& input_shape, const Cluster& cluster) {
+                       const std::vector<int64_t>& input_shape, const Cluster& cluster, UnitStore* units) {
   BL_CHECK(!concepts.empty(), "tcav: expected at least one concept set");
   BL_CHECK(!o.layers.empty(), "tcav: expected at least one layer");
   const int runs = o.runs;
@@ -109,6 +110,21 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
       layer_ops(model, o.layers, Tensor::zeros(Shape{1, input_shape.at(0), input_shape.at(1), input_shape.at(2)}), ws);
 
   TcavJobResult out;
+  // Unit `key`: loaded from `units` and appended to `part` when kept by an earlier run; else
+  // compute() appends it and returns whether it is complete (then it is kept).
+  const auto unit = [&](const std::string& key, std::string& part, const std::function<bool(Packer&)>& compute) {
+    if (units) {
+      ++out.units_here;
+      if (const std::optional<std::string> bytes = units->load(key)) {
+        part += *bytes;
+        ++out.resumed_here;
+        return;
+      }
+    }
+    Packer one;
+    if (compute(one) && units) units->store(key, one.bytes());
+    part += one.bytes();
+  };
   std::vector<std::string> skipped;  // this rank's
   const std::string who = cluster.distributed() ? "tcav: " + cluster.describe() : "tcav";
   const auto reporter = [&](const BatchedSet& s) -> SkipReport {
@@ -136,31 +152,37 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
 
   // 1. Activations of this rank's batches, all-gathered.
   std::string error;
-  Packer mine;
+  std::string mine;
   try {
     for (size_t q = rank; q < pairs.size(); q += size) {
       const BatchedSet& set = *sets[pairs[q].first];
-      const Tensor t = set.read(pairs[q].second, reporter(set));
+      unit("act-" + std::to_string(q), mine, [&](Packer& part) {
+        const size_t before = skipped.size();
+        const Tensor t = set.read(pairs[q].second, reporter(set));
+        if (!t.defined()) return false;
+        ExampleSet one = one_batch(set.name, t);
+        const std::vector<Eigen::MatrixXf> acts =
+            gather_activations(model, ops, o.layers, one, ws, std::numeric_limits<int64_t>::max());
+        part.put<uint64_t>(q);
+        part.put<int64_t>(t.size(0));
+        for (const Eigen::MatrixXf& a : acts) {
+          const RowMatrixF r = a;
+          part.put_span(std::span<const float>(r.data(), static_cast<size_t>(r.size())));
+        }
+        return skipped.size() == before;
+      });
       progress.advance(set.size_of(pairs[q].second));
-      if (!t.defined()) continue;
-      ExampleSet one = one_batch(set.name, t);
-      const std::vector<Eigen::MatrixXf> acts =
-          gather_activations(model, ops, o.layers, one, ws, std::numeric_limits<int64_t>::max());
-      mine.put<uint64_t>(q);
-      mine.put<int64_t>(t.size(0));
-      for (const Eigen::MatrixXf& a : acts) {
-        const RowMatrixF r = a;
-        mine.put_span(std::span<const float>(r.data(), static_cast<size_t>(r.size())));
-      }
     }
   } catch (const std::exception& e) {
     error = e.what();
   }
   cluster.fail_together(error);
+  // CAVs and scores depend on whole sets: kept only when no rank left an example out.
+  const bool whole_sets = cluster.all(skipped.empty());
   // rows[q][l]: pair q's activations of layer l, row-major.
   std::vector<std::vector<std::vector<float>>> rows(pairs.size());
   std::vector<int64_t> count(pairs.size(), 0);
-  for (const std::string& part : cluster.all_gather(mine.take())) {
+  for (const std::string& part : cluster.all_gather(mine)) {
     Unpacker u(part, "tcav: gathering activations");
     while (!u.done()) {
       const size_t q = static_cast<size_t>(u.get<uint64_t>());
@@ -191,17 +213,20 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
 
   // 2. CAV j = (l * (nc + 1) + c) * nr + i is rank j % size's; seeds from (l, c, i) only.
   const size_t per_layer = (nc + 1) * nr;
-  Packer cav_part;
+  std::string cav_part;
   try {
     for (size_t j = rank; j < nl * per_layer; j += size) {
       const size_t l = j / per_layer, c = (j % per_layer) / nr, i = j % nr;
       CavOptions co = o.cav;
       co.seed = tcav_cav_seed(o.cav.seed, l, c, i);
-      const Eigen::MatrixXf& pos = c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l];
-      const Cav cav = train_cav(pos, acts[nc + i][l], co);
-      cav_part.put<uint64_t>(j);
-      cav_part.put<double>(cav.accuracy);
-      cav_part.put_span(std::span<const float>(cav.direction.data(), static_cast<size_t>(cav.direction.size())));
+      unit("cav-" + std::to_string(j), cav_part, [&](Packer& part) {
+        const Eigen::MatrixXf& pos = c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l];
+        const Cav cav = train_cav(pos, acts[nc + i][l], co);
+        part.put<uint64_t>(j);
+        part.put<double>(cav.accuracy);
+        part.put_span(std::span<const float>(cav.direction.data(), static_cast<size_t>(cav.direction.size())));
+        return whole_sets;
+      });
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -211,7 +236,7 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   std::vector<std::vector<double>> acc(nl, std::vector<double>(per_layer, 0.0));
   for (size_t l = 0; l < nl; ++l) cavs[l].resize(static_cast<int64_t>(per_layer), acts[nc][l].cols());
   acts.clear();
-  for (const std::string& part : cluster.all_gather(cav_part.take())) {
+  for (const std::string& part : cluster.all_gather(cav_part)) {
     Unpacker u(part, "tcav: gathering CAVs");
     while (!u.done()) {
       const size_t j = static_cast<size_t>(u.get<uint64_t>());
@@ -226,21 +251,25 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   }
 
   // 3. Input batch b is rank b % size's: per batch, sign counts and derivative sums per CAV.
-  Packer score_part;
+  std::string score_part;
   try {
     for (int64_t b = static_cast<int64_t>(rank); b < inputs.batches(); b += static_cast<int64_t>(size)) {
-      const Tensor t = inputs.read(b, reporter(inputs));
+      unit("score-" + std::to_string(b), score_part, [&](Packer& part) {
+        const size_t before = skipped.size();
+        const Tensor t = inputs.read(b, reporter(inputs));
+        if (!t.defined()) return false;
+        std::vector<TcavAccumulator> accs;
+        for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
+        tcav_add_batch(model, o.layers, t, o.target, ws, accs);
+        part.put<int64_t>(b);
+        part.put<int64_t>(t.size(0));
+        for (const TcavAccumulator& a : accs) {
+          part.put_span(std::span<const int64_t>(a.positive()));
+          part.put_span(std::span<const double>(a.sums()));
+        }
+        return whole_sets && skipped.size() == before;
+      });
       progress.advance(inputs.size_of(b));
-      if (!t.defined()) continue;
-      std::vector<TcavAccumulator> accs;
-      for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
-      tcav_add_batch(model, o.layers, t, o.target, ws, accs);
-      score_part.put<int64_t>(b);
-      score_part.put<int64_t>(t.size(0));
-      for (const TcavAccumulator& a : accs) {
-        score_part.put_span(std::span<const int64_t>(a.positive()));
-        score_part.put_span(std::span<const double>(a.sums()));
-      }
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -250,7 +279,7 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   Packer skipped_part;
   for (const std::string& s : skipped) skipped_part.put_string(s);
   out.skipped_here = skipped.size();
-  const std::vector<std::string> score_parts = cluster.gather(score_part.take());
+  const std::vector<std::string> score_parts = cluster.gather(score_part);
   const std::vector<std::string> skipped_parts = cluster.gather(skipped_part.take());
   if (!cluster.leader()) return out;
 
