@@ -296,7 +296,7 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
   Progress progress("dissect (IoU)", scan.mine(), o.progress);
   for (size_t m = 0; m < scan.batches(); ++m) {
     if (scan.kept(m).empty()) continue;
-    const std::string key = "iou-" + std::to_string(scan.batch_number(m));
+    const std::string key = o.units ? o.units->key("iou", scan.batch_number(m)) : std::string();
     std::vector<int64_t> acts, masks, inters;
     bool have = false;
     if (o.units) {
@@ -308,12 +308,14 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
           have = u.done() && static_cast<int64_t>(acts.size()) == k_units && static_cast<int64_t>(masks.size()) == nc &&
                  static_cast<int64_t>(inters.size()) == k_units * nc;
         } catch (const Error&) {
-          have = false;  // not this job's layout: computed again
+          have = false;
         }
+        if (!have) o.units->discard(key);  // not this job's layout: computed again
         scan.resumed += have;
       }
     }
     if (!have) {
+      if (o.units && d.skipped.empty()) o.units->begin(key);
       acts.assign(static_cast<size_t>(k_units), 0), masks.assign(static_cast<size_t>(nc), 0);
       inters.assign(static_cast<size_t>(k_units * nc), 0);
       std::vector<ConceptImage> images = scan.images(m);

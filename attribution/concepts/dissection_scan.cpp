@@ -72,12 +72,13 @@ void DissectionScan::first_pass(const std::function<void(const std::vector<int64
         }
       }
       complete_[m] = static_cast<int64_t>(images.size()) == b;
+      if (o_.units && complete_[m]) o_.units->begin(o_.units->key("acts", j));
       if (!images.empty()) a = forward(images);
       if (o_.units && complete_[m]) {
         std::string bytes;
         pack_span(bytes, std::span<const int64_t>(kept_[m]));
         pack_span(bytes, std::span<const float>(a.data(), static_cast<size_t>(a.numel())));
-        o_.units->store("acts-" + std::to_string(j), bytes);
+        o_.units->store(o_.units->key("acts", j), bytes);
       }
     }
     if (a.defined()) fn(kept_[m], a);
@@ -117,21 +118,24 @@ Tensor DissectionScan::forward(std::span<const ConceptImage> images) const {
 }
 
 Tensor DissectionScan::stored_activations(int64_t j, std::vector<int64_t>* idx) const {
-  const std::optional<std::string> bytes = o_.units->load("acts-" + std::to_string(j));
+  const std::string key = o_.units->key("acts", j);
+  const std::optional<std::string> bytes = o_.units->load(key);
   if (!bytes) return {};
   try {
     Unpacker u(*bytes);
     std::vector<int64_t> got = u.get_vector<int64_t>();
     const std::vector<float> v = u.get_vector<float>();
     const int64_t b = static_cast<int64_t>(got.size());
-    if (b < 1 || static_cast<int64_t>(v.size()) != b * k_ * h_ * w_ || !u.done()) return {};
-    Tensor a = Tensor::empty(Shape{b, k_, h_, w_});
-    std::copy(v.begin(), v.end(), a.data());
-    *idx = std::move(got);
-    return a;
+    if (b >= 1 && static_cast<int64_t>(v.size()) == b * k_ * h_ * w_ && u.done()) {
+      Tensor a = Tensor::empty(Shape{b, k_, h_, w_});
+      std::copy(v.begin(), v.end(), a.data());
+      *idx = std::move(got);
+      return a;
+    }
   } catch (const Error&) {
-    return {};  // not this job's layout: computed again
   }
+  o_.units->discard(key);  // not this layer's layout: computed again
+  return {};
 }
 
 }  // namespace backlight

@@ -299,12 +299,14 @@ LayerSimilarity scan_layers(const Module& model_a, const std::vector<std::string
   // Each batch's rows: from unit "rows-<j>" or captured (and then stored when complete).
   drive([&](int64_t number, const std::function<Tensor(bool&)>& read) {
     std::vector<Eigen::MatrixXd> xa, xb;
-    const std::string key = "rows-" + std::to_string(number);
+    const std::string key = o.units ? o.units->key("rows", number) : std::string();
     bool have = false;
     if (o.units && ready) {
       ++res.units_here;
-      if (const std::optional<std::string> bytes = o.units->load(key))
+      if (const std::optional<std::string> bytes = o.units->load(key)) {
         have = unpack_rows(*bytes, ta.features, shared ? nullptr : &tb.features, xa, xb);
+        if (!have) o.units->discard(key);  // not these layers' layout: computed again
+      }
       if (have && shared) xb = xa;
       res.resumed_here += have;
     }
@@ -315,6 +317,7 @@ LayerSimilarity scan_layers(const Module& model_a, const std::vector<std::string
         batch_rows.push_back(0);
         return;
       }
+      if (o.units && complete) o.units->begin(key);
       xa = capture(ta, batch, ws);
       xb = shared ? xa : capture(tb, batch, ws);
       if (!ready) prepare(xa, xb);

@@ -62,11 +62,14 @@ int run_dissect(const Args& args) {
   o.progress.enabled = o.progress.enabled && cluster.leader();
 
   std::unique_ptr<ConceptSource> data;
+  const FolderConcepts* folder = nullptr;  // a folder dataset (its files identify the units)
   if (data_spec == "builtin:shapes") {
     data = std::make_unique<ShapesConcepts>(count, m.input[1], m.input[2]);
   } else {
     if (args.has("count")) throw UsageError("dissect: --count applies to --data builtin:shapes only");
-    data = std::make_unique<FolderConcepts>(data_spec, max_pixels);
+    auto f = std::make_unique<FolderConcepts>(data_spec, max_pixels);
+    folder = f.get();
+    data = std::move(f);
   }
   Tensor probe = Tensor::empty(Shape{1, m.input[0], m.input[1], m.input[2]});
   std::fill(probe.data(), probe.data() + probe.numel(), 0.5f);
@@ -79,15 +82,31 @@ int run_dissect(const Args& args) {
   // Resume: batches' activations and IoU counts (resume_units.h); the montage and ranking flags
   // change no unit.
   static constexpr std::string_view kNoUnitChange[] = {"montage-units", "top-images", "iou-threshold"};
-  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, kNoUnitChange, cluster);
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
   o.units = units.get();
+  if (units && folder) {
+    // A folder's files are not in the job's fingerprint: batch j's activations are keyed by its
+    // images and masks, its IoU counts also by every file (the thresholds read all of them).
+    const int64_t n = data->size();
+    std::vector<std::string> all;
+    for (int64_t i = 0; i < n; ++i)
+      for (const std::string& f : folder->files(i)) all.push_back(f);
+    const std::string everything = files_digest(all);
+    units->inputs = [folder, n, batch, everything](std::string_view kind, int64_t j) {
+      std::vector<std::string> files;
+      for (int64_t i = j * batch; i < std::min(n, (j + 1) * batch); ++i)
+        for (const std::string& f : folder->files(i)) files.push_back(f);
+      if (kind == "iou") files.push_back("dataset " + everything);
+      return files;
+    };
+  }
   // A bad image: reported by the rank that met it and left out; the job goes on and exits 1.
   const std::string who = cluster.distributed() ? "dissect: " + cluster.describe() : "dissect";
   o.skip = [&](int64_t i, const std::string& error) {
     std::cerr << who << ": skipped '" << data->name(i) << "': " << error << "\n";
   };
   const Dissection d = dissect(*m.model, *data, o);
-  const int64_t resumed = report_resumed(cluster, units.get(), d.units_here, d.resumed_here, "dissect");
+  const int64_t resumed = report_resumed_units(cluster, units.get(), d.units_here, d.resumed_here, "dissect");
   if (!cluster.leader()) return d.skipped.empty() ? 0 : 1;  // every rank holds the same result; rank 0 reports it
   std::cerr << "dissect: " << d.passes << " passes in " << std::fixed << std::setprecision(2) << d.seconds << " s ("
             << std::setprecision(1) << static_cast<double>(d.images * d.passes) / std::max(d.seconds, 1e-9)

@@ -117,14 +117,22 @@ int run_similarity(const Args& args) {
   }
   // Resume: each batch's activation rows (resume_units.h); the measure and its options change no unit.
   static constexpr std::string_view kNoUnitChange[] = {"measure", "unbiased", "rbf-threshold"};
-  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, kNoUnitChange, cluster);
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
   o.units = units.get();
+  if (units && !shapes)  // a folder's files are not in the job's fingerprint: batch j is keyed by its files
+    units->inputs = [&files, total, batch](std::string_view, int64_t j) {
+      std::vector<std::string> paths;
+      int64_t first = 0;
+      for (size_t f = 0; f < files.paths.size(); first += files.counts[f], ++f)
+        if (first < std::min(total, (j + 1) * batch) && first + files.counts[f] > j * batch) paths.push_back(files.paths[f]);
+      return paths;
+    };
   if (cluster.leader())
     std::cerr << "similarity: " << measure_name << " of " << la.size() << " x " << lb.size() << " layers over " << total
             << " inputs (" << inputs << ")" << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
             << "\n";
   const LayerSimilarity r = layer_similarity(*a.model, la, *b.model, lb, source, o);
-  const int64_t resumed = report_resumed(cluster, units.get(), r.units_here, r.resumed_here, "similarity");
+  const int64_t resumed = report_resumed_units(cluster, units.get(), r.units_here, r.resumed_here, "similarity");
   Packer mine;
   for (const std::string& s : skipped) mine.put_string(s);
   const std::vector<std::string> parts = cluster.gather(mine.take());

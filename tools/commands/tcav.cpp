@@ -166,9 +166,9 @@ int run_tcav(const Args& args) {
   // Resume: activation batches, CAVs and input-batch counts (tcav_job.h); the t-test's flags
   // change no unit.
   static constexpr std::string_view kNoUnitChange[] = {"significance", "test"};
-  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, kNoUnitChange, cluster);
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
   const TcavJobResult job = tcav_job(*m.model, concepts, randoms, inputs, o, m.input, cluster, units.get());
-  const int64_t resumed = report_resumed(cluster, units.get(), job.units_here, job.resumed_here, "tcav");
+  const int64_t resumed = report_resumed_units(cluster, units.get(), job.units_here, job.resumed_here, "tcav");
   if (!cluster.leader()) return job.skipped_here ? 1 : 0;  // rank 0 reports for the job
   const TcavResult& r = job.result;
 

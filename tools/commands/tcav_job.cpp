@@ -9,6 +9,7 @@
 #include "attribution/concepts/concept_activations.h"
 #include "engine/error.h"
 #include "tools/cluster/packing.h"
+#include "tools/cluster/unit_cache.h"
 
 namespace backlight::cli {
 
@@ -58,8 +59,18 @@ BatchedSet folder_batches(std::string name, const ExampleFiles& files, int64_t h
   auto first = std::make_shared<std::vector<int64_t>>(1, 0);
   for (int64_t c : files.counts) first->push_back(first->back() + c);
   BatchedSet s{std::move(name), static_cast<int64_t>(pick.size()), batch, {}};
-  s.read = [f, first, pick = std::make_shared<const std::vector<int64_t>>(std::move(pick)), h, w, batch,
-            max_pixels](int64_t b, const SkipReport& skip) -> Tensor {
+  auto picked = std::make_shared<const std::vector<int64_t>>(std::move(pick));
+  s.files = [f, first, picked, batch](int64_t b) {
+    std::vector<std::string> out;
+    const size_t begin = static_cast<size_t>(b * batch), end = std::min(picked->size(), begin + static_cast<size_t>(batch));
+    for (size_t k = begin; k < end; ++k) {
+      const int64_t ex = (*picked)[k];
+      const size_t file = static_cast<size_t>(std::upper_bound(first->begin(), first->end(), ex) - first->begin() - 1);
+      if (out.empty() || out.back() != f->paths[file]) out.push_back(f->paths[file]);
+    }
+    return out;
+  };
+  s.read = [f, first, pick = picked, h, w, batch, max_pixels](int64_t b, const SkipReport& skip) -> Tensor {
     const size_t begin = static_cast<size_t>(b * batch), end = std::min(pick->size(), begin + static_cast<size_t>(batch));
     BL_CHECK(begin < end, "tcav: batch ", b, " is past the set's ", pick->size(), " examples");
     const std::vector<int64_t> part(pick->begin() + static_cast<std::ptrdiff_t>(begin),
@@ -112,7 +123,21 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   TcavJobResult out;
   // Unit `key`: loaded from `units` and appended to `part` when kept by an earlier run; else
   // compute() appends it and returns whether it is complete (then it is kept).
-  const auto unit = [&](const std::string& key, std::string& part, const std::function<bool(Packer&)>& compute) {
+  // Folder sets' files are not in the job's fingerprint: a unit's key carries the digest of the
+  // files it depends on (a set batch: its own; a CAV: every concept and random set's; an input
+  // batch: its own and the sets').
+  std::vector<std::string> set_files;
+  if (units) {
+    for (const std::vector<BatchedSet>* group : {&concepts, &randoms})
+      for (const BatchedSet& s : *group)
+        for (int64_t b = 0; s.files && b < s.batches(); ++b)
+          for (const std::string& f : s.files(b)) set_files.push_back(f);
+  }
+  const std::string sets_digest = set_files.empty() ? std::string() : files_digest(set_files);
+  const auto unit = [&](std::string_view kind, int64_t number, std::vector<std::string> files, std::string& part,
+                        const std::function<bool(Packer&, const std::function<void()>&)>& compute) {
+    std::string key = units ? units->key(kind, number) : std::string();
+    if (units && !files.empty()) key += "-" + files_digest(files);
     if (units) {
       ++out.units_here;
       if (const std::optional<std::string> bytes = units->load(key)) {
@@ -122,7 +147,11 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
       }
     }
     Packer one;
-    if (compute(one) && units) units->store(key, one.bytes());
+    // compute() calls started() once it knows the unit will be kept (a later run names it in flight).
+    const std::function<void()> started = [&] {
+      if (units) units->begin(key);
+    };
+    if (compute(one, started) && units) units->store(key, one.bytes());
     part += one.bytes();
   };
   std::vector<std::string> skipped;  // this rank's
@@ -156,10 +185,11 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   try {
     for (size_t q = rank; q < pairs.size(); q += size) {
       const BatchedSet& set = *sets[pairs[q].first];
-      unit("act-" + std::to_string(q), mine, [&](Packer& part) {
+      unit("act", static_cast<int64_t>(q), set.files && units ? set.files(pairs[q].second) : std::vector<std::string>(), mine, [&](Packer& part, const std::function<void()>& started) {
         const size_t before = skipped.size();
         const Tensor t = set.read(pairs[q].second, reporter(set));
         if (!t.defined()) return false;
+        if (skipped.size() == before) started();
         ExampleSet one = one_batch(set.name, t);
         const std::vector<Eigen::MatrixXf> acts =
             gather_activations(model, ops, o.layers, one, ws, std::numeric_limits<int64_t>::max());
@@ -219,7 +249,8 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
       const size_t l = j / per_layer, c = (j % per_layer) / nr, i = j % nr;
       CavOptions co = o.cav;
       co.seed = tcav_cav_seed(o.cav.seed, l, c, i);
-      unit("cav-" + std::to_string(j), cav_part, [&](Packer& part) {
+      unit("cav", static_cast<int64_t>(j), sets_digest.empty() ? std::vector<std::string>() : std::vector<std::string>{"sets " + sets_digest}, cav_part, [&](Packer& part, const std::function<void()>& started) {
+        if (whole_sets) started();
         const Eigen::MatrixXf& pos = c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l];
         const Cav cav = train_cav(pos, acts[nc + i][l], co);
         part.put<uint64_t>(j);
@@ -254,10 +285,13 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   std::string score_part;
   try {
     for (int64_t b = static_cast<int64_t>(rank); b < inputs.batches(); b += static_cast<int64_t>(size)) {
-      unit("score-" + std::to_string(b), score_part, [&](Packer& part) {
+      std::vector<std::string> files = inputs.files && units ? inputs.files(b) : std::vector<std::string>();
+      if (!sets_digest.empty()) files.push_back("sets " + sets_digest);
+      unit("score", b, std::move(files), score_part, [&](Packer& part, const std::function<void()>& started) {
         const size_t before = skipped.size();
         const Tensor t = inputs.read(b, reporter(inputs));
         if (!t.defined()) return false;
+        if (whole_sets && skipped.size() == before) started();
         std::vector<TcavAccumulator> accs;
         for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
         tcav_add_batch(model, o.layers, t, o.target, ws, accs);

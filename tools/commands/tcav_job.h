@@ -46,6 +46,9 @@ struct BatchedSet {
   /// Batch b [n, C, H, W] without the examples that could not be read (each passed to `skip`);
   /// n may be 0. Called with increasing b on one rank.
   std::function<Tensor(int64_t b, const SkipReport& skip)> read;
+  /// The files batch b reads (empty for generated sets): resume keys include their digest, so a
+  /// changed file makes its units computed again.
+  std::function<std::vector<std::string>(int64_t b)> files{};
   int64_t batches() const { return (examples + batch - 1) / batch; }
   /// Examples in batch b (counting unreadable ones).
   int64_t size_of(int64_t b) const { return std::min(batch, examples - b * batch); }
