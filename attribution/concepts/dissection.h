@@ -98,9 +98,11 @@ struct DissectionOptions {
   std::function<void(int64_t index, const std::string& error)> skip{};
   /// Resume (attribution/core/unit_store.h; nullptr: none). Per batch j of the dataset: unit
   /// "acts-<j>", the layer's activations (float [b, K, h, w]: 4 K h w bytes per image) with its
-  /// images' indices, and "iou-<j>", its pass-3 counts (int64, K + concepts + K x concepts). A
-  /// batch with an image left out is not stored (a rerun tries the image again). The later
-  /// passes read a stored batch's activations back instead of running its forward again.
+  /// images' indices, and "iou-<j>", its pass-3 counts (int64, K + concepts + K x concepts); keys
+  /// from UnitStore::key. A batch with an image left out is not stored (a rerun tries the image
+  /// again), nor are any IoU counts of such a run (they depend on the thresholds, i.e. on every
+  /// image). The later passes read a stored batch's activations back instead of running its
+  /// forward again.
   UnitStore* units = nullptr;
 };
 

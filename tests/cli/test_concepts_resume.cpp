@@ -147,10 +147,12 @@ TEST_CASE("cli/similarity resume: feature and example space, one unit computed a
   if (!default_model_available()) return;
   TempDir dir("similarity_resume");
   // Feature space (90 inputs, layers narrower) and example space.
+  int round = 0;
   for (const std::string layers : {"avgpool,classifier.0 --count 90 --measure svcca", "features.10,classifier.0 --count 9"}) {
     CAPTURE(layers);
-    const std::string args = "similarity --threads 1 --batch 8 --json --layers " + layers + " --out '" + dir.file("s.png") + "'";
-    const std::string cache = dir.file("s.png.backlight-cache");
+    const std::string png = dir.file("s" + std::to_string(++round) + ".png");
+    const std::string args = "similarity --threads 1 --batch 8 --json --layers " + layers + " --out '" + png + "'";
+    const std::string cache = png + ".backlight-cache";
     const SplitRun first = run_cli_split(args + " --fresh", dir.file("e1.txt"));
     REQUIRE_MESSAGE(first.status == 0, first.err);
     const nlohmann::json expected = stable(first.out);
@@ -164,7 +166,7 @@ TEST_CASE("cli/similarity resume: feature and example space, one unit computed a
   }
   // The measure changes no unit: cka over the kept rows of the last job.
   const SplitRun cka = run_cli_split("similarity --threads 1 --batch 8 --json --layers features.10,classifier.0 --count 9 "
-                                     "--measure cka_rbf --out '" + dir.file("s.png") + "'",
+                                     "--measure cka_rbf --out '" + dir.file("s2.png") + "'",
                                      dir.file("e3.txt"));
   REQUIRE(cka.status == 0);
   CHECK(nlohmann::json::parse(cka.out).at("resumed") == 2);

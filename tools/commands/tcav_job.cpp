@@ -121,8 +121,6 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
       layer_ops(model, o.layers, Tensor::zeros(Shape{1, input_shape.at(0), input_shape.at(1), input_shape.at(2)}), ws);
 
   TcavJobResult out;
-  // Unit `key`: loaded from `units` and appended to `part` when kept by an earlier run; else
-  // compute() appends it and returns whether it is complete (then it is kept).
   // Folder sets' files are not in the job's fingerprint: a unit's key carries the digest of the
   // files it depends on (a set batch: its own; a CAV: every concept and random set's; an input
   // batch: its own and the sets').
@@ -134,6 +132,8 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
           for (const std::string& f : s.files(b)) set_files.push_back(f);
   }
   const std::string sets_digest = set_files.empty() ? std::string() : files_digest(set_files);
+  // Unit (kind, number): appended to `part` from `units` when an earlier run kept it; else
+  // compute() appends it and returns whether it is complete (then it is kept).
   const auto unit = [&](std::string_view kind, int64_t number, std::vector<std::string> files, std::string& part,
                         const std::function<bool(Packer&, const std::function<void()>&)>& compute) {
     std::string key = units ? units->key(kind, number) : std::string();
