@@ -115,6 +115,22 @@ TEST_CASE("cli/unit_cache: units begun and never stored are named as in flight; 
   CHECK_THROWS_AS((void)c.load("a b"), Error);
 }
 
+TEST_CASE("cli/unit_cache: the latest store of a unit wins, whichever rank wrote it") {
+  const TempDir dir("unit_cache_latest");
+  const std::string folder = dir.file("c");
+  {
+    UnitCache rank1(folder, "fp", 1, false);  // a 2-rank run: rank 1 keeps chunk-1
+    rank1.store("chunk-1", "from the 2-rank run");
+  }
+  {
+    UnitCache fresh(folder, "fp", 0, true);  // --fresh, one process: rank 0 keeps it anew
+    fresh.store("chunk-1", "from the 1-process run");
+  }
+  // rank0.jsonl is read before rank1.jsonl, but the later completion is the one on disk.
+  UnitCache later(folder, "fp", 0, false);
+  CHECK(later.load("chunk-1").value_or("") == "from the 1-process run");
+}
+
 TEST_CASE("cli/unit_cache: a disabled cache keeps nothing") {
   UnitCache off;
   CHECK_FALSE(off.enabled());

@@ -3,9 +3,13 @@
 // is mpirun's path when backlight is built with MPI (tests/CMakeLists.txt); without it the suite's
 // tests say why they are skipped.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace backlight::test {
@@ -58,6 +62,26 @@ inline MpiRun mpirun_cli(int ranks, const std::string& args, const std::string& 
     std::fclose(e);
   }
   return r;
+}
+
+/// Kills (SIGKILL) the MPI rank `rank` of the job whose command line names `marker` (found in
+/// /proc by the rank's OMPI_COMM_WORLD_RANK); false when no such process is running.
+inline bool kill_rank(const std::string& marker, int rank) {
+  const auto slurp = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmdline = slurp("/proc/" + pid + "/cmdline");
+    if (cmdline.find(marker) == std::string::npos || cmdline.find("mpirun") != std::string::npos) continue;
+    const std::string environ = slurp("/proc/" + pid + "/environ");
+    if (environ.find(want + '\0') == std::string::npos && environ.find(want) == std::string::npos) continue;
+    return ::kill(std::stoi(pid), SIGKILL) == 0;
+  }
+  return false;
 }
 
 }  // namespace backlight::test

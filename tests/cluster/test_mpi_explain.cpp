@@ -20,6 +20,7 @@
 
 using namespace backlight;
 using backlight::test::contains;
+using backlight::test::kill_rank;
 using backlight::test::mpirun_cli;
 using backlight::test::MpiRun;
 using backlight::test::read_bytes;
@@ -55,21 +56,6 @@ std::map<std::string, std::string> outputs(const std::string& folder) {
 std::string explain_args(const std::string& in, const std::string& out, const std::string& methods) {
   return "explain --images '" + in + "' --out '" + out + "' --save '" + out + "' --method " + methods +
          " --threads 1 --json";
-}
-
-// Kills the MPI rank `rank` of the job whose command line names `marker` (found in /proc).
-bool kill_rank(const std::string& marker, int rank) {
-  const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const std::string pid = e.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string cmdline = read_bytes("/proc/" + pid + "/cmdline");
-    if (cmdline.find(marker) == std::string::npos || cmdline.find("mpirun") != std::string::npos) continue;
-    const std::string environ = read_bytes("/proc/" + pid + "/environ");
-    if (environ.find(want + '\0') == std::string::npos && environ.find(want) == std::string::npos) continue;
-    return ::kill(std::stoi(pid), SIGKILL) == 0;
-  }
-  return false;
 }
 
 size_t count_png(const std::string& folder) {

@@ -1,13 +1,16 @@
-// The messages of the MPI collectives (tools/cluster/packing.h) and Cluster's one-process
-// behaviour (tools/cluster/cluster.h): values read back as written, short messages refused, and
-// fail_together throwing the failing rank's message.
+// The one byte packer (attribution/core/packing.h: the MPI collectives' messages and the resume
+// units) and Cluster's one-process behaviour (tools/cluster/cluster.h): values read back as
+// written, short messages refused, and fail_together throwing the failing rank's message.
 #include <doctest/doctest.h>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/error.h"
 #include "tools/cluster/cluster.h"
+#include "attribution/core/packing.h"
+#include "attribution/core/reducer.h"
 #include "tools/cluster/packing.h"
 
 using namespace backlight;
@@ -24,7 +27,7 @@ TEST_CASE("cluster/packing: values, spans and strings read back in order; a shor
   p.put_string("rank 1");
   p.put_span(std::span<const int64_t>());
   const std::string bytes = p.take();
-  cli::Unpacker u(bytes, "test");
+  Unpacker u(bytes, "test");
   CHECK(u.get<int64_t>() == -7);
   CHECK(u.get<double>() == 0.1);
   CHECK(u.get_vector<float>() == v);
@@ -33,10 +36,28 @@ TEST_CASE("cluster/packing: values, spans and strings read back in order; a shor
   CHECK(u.done());
   CHECK_THROWS_WITH_AS(u.get<int32_t>(), doctest::Contains("test: a message ended early"), Error);
   const std::string cut = bytes.substr(0, 28);  // the float span's length, then 4 of its 12 bytes
-  cli::Unpacker w(cut, "cut");
+  Unpacker w(cut, "cut");
   (void)w.get<int64_t>();
   (void)w.get<double>();
   CHECK_THROWS_WITH_AS(w.get_vector<float>(), doctest::Contains("announces 3 values"), Error);
+}
+
+TEST_CASE("cluster/packing: one packer - the CLI's names are the library's, pack/pack_span read back by Unpacker") {
+  static_assert(std::is_same_v<cli::Packer, backlight::Packer>);
+  static_assert(std::is_same_v<cli::Unpacker, backlight::Unpacker>);
+  std::string bytes;
+  pack(bytes, int64_t{42});
+  const std::vector<double> v{0.5, -2.0};
+  pack_span(bytes, std::span<const double>(v));
+  Packer p;
+  p.put<int64_t>(42);
+  p.put_span(std::span<const double>(v));
+  CHECK(p.bytes() == bytes);  // the free functions write what Packer writes
+  Unpacker u(bytes);
+  CHECK(u.get<int64_t>() == 42);
+  CHECK(u.get_vector<double>() == v);
+  CHECK(u.done());
+  CHECK_THROWS_WITH_AS(u.get<char>(), doctest::Contains("Unpacker: a message ended early"), Error);
 }
 
 TEST_CASE("cluster: one process is rank 0 of 1; fail_together throws the error it is given") {

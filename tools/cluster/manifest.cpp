@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -86,37 +87,48 @@ Manifest::Manifest(const std::string& out_dir, std::string fingerprint, int rank
   for (const auto& e : fs::directory_iterator(folder_, ec))
     if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  std::map<std::string, std::pair<int, bool>> state;  // key -> (rank that started it, finished since)
+  // Every event of every rank's file, in the order they happened: by their wall-clock time "t"
+  // (ranks write their own files, so file order says nothing across files; lines without "t",
+  // from older builds, keep their file order at t = 0).
+  std::vector<nlohmann::json> events;
   for (const std::string& f : files) {
     std::ifstream in(f);
     std::string line;
     while (std::getline(in, line)) {
       // A kill mid-write leaves a truncated last line; anything unparsable is skipped.
-      const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (!j.is_object() || j.value("fingerprint", "") != fingerprint_ || !j.contains("key") ||
-          !j["key"].is_string())
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || j.value("fingerprint", "") != fingerprint_ || !j.contains("key") || !j["key"].is_string())
         continue;
-      const std::string key = j["key"];
-      const std::string event = j.value("event", "");
-      if (event == "start") {
-        state[key] = {j.value("rank", -1), false};
-      } else if (event == "done") {
-        ManifestEntry entry{.key = key, .input = j.value("input", nlohmann::json()), .record = j.value("record", nlohmann::json())};
-        bool ok = j.contains("files") && j["files"].is_array();
-        if (ok)
-          for (const auto& fj : j["files"]) {
-            if (!fj.is_object() || !fj.contains("path") || !fj["path"].is_string() || !fj.contains("size") ||
-                !fj["size"].is_number_unsigned() || !fj.contains("fnv1a64") || !fj["fnv1a64"].is_string()) {
-              ok = false;
-              break;
-            }
-            entry.files.push_back({.path = fj["path"], .size = fj["size"],
-                                   .fnv1a64 = std::strtoull(fj["fnv1a64"].get<std::string>().c_str(), nullptr, 16)});
+      events.push_back(std::move(j));
+    }
+  }
+  const auto time_of = [](const nlohmann::json& j) {
+    return j.contains("t") && j["t"].is_number_integer() ? j["t"].get<int64_t>() : int64_t{0};
+  };
+  std::stable_sort(events.begin(), events.end(),
+                   [&](const nlohmann::json& a, const nlohmann::json& b) { return time_of(a) < time_of(b); });
+  std::map<std::string, std::pair<int, bool>> state;  // key -> (rank that started it, finished since)
+  for (const nlohmann::json& j : events) {
+    const std::string key = j["key"];
+    const std::string event = j.value("event", "");
+    if (event == "start") {
+      state[key] = {j.value("rank", -1), false};
+    } else if (event == "done") {
+      ManifestEntry entry{.key = key, .input = j.value("input", nlohmann::json()), .record = j.value("record", nlohmann::json())};
+      bool ok = j.contains("files") && j["files"].is_array();
+      if (ok)
+        for (const auto& fj : j["files"]) {
+          if (!fj.is_object() || !fj.contains("path") || !fj["path"].is_string() || !fj.contains("size") ||
+              !fj["size"].is_number_unsigned() || !fj.contains("fnv1a64") || !fj["fnv1a64"].is_string()) {
+            ok = false;
+            break;
           }
-        if (!ok) continue;
-        previous_[key] = std::move(entry);
-        state[key].second = true;
-      }
+          entry.files.push_back({.path = fj["path"], .size = fj["size"],
+                                 .fnv1a64 = std::strtoull(fj["fnv1a64"].get<std::string>().c_str(), nullptr, 16)});
+        }
+      if (!ok) continue;
+      previous_[key] = std::move(entry);  // the latest completion wins
+      state[key].second = true;
     }
   }
   for (const auto& [key, s] : state)
@@ -124,7 +136,10 @@ Manifest::Manifest(const std::string& out_dir, std::string fingerprint, int rank
 }
 
 void Manifest::append(const nlohmann::json& line) {
-  const std::string text = line.dump() + "\n";
+  nlohmann::json stamped = line;
+  stamped["t"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string text = stamped.dump() + "\n";
   std::lock_guard<std::mutex> lock(mutex_);
   const int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   BL_CHECK(fd >= 0, "cannot open the resume manifest '", file_, "': ", std::strerror(errno));

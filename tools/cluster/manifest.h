@@ -10,6 +10,8 @@
 ///   {"event":"done","key":"cat","fingerprint":"9f..","rank":1,
 ///    "input":{"size":1234,"mtime_ns":...},"files":[{"path":"out/cat.png","size":5678,"fnv1a64":"..."}],
 ///    "record":{...}}
+/// Every line also carries "t", its wall-clock time in ns: events of all ranks' files are replayed in
+/// that order, so the latest completion of a key wins whichever rank (and rank count) wrote it.
 /// The fingerprint identifies the job (command, flags, and the size and modification time of the
 /// files they name: model, weights, ...): entries of another job are ignored, so changing a flag
 /// recomputes everything. An entry counts as complete only while its input is unchanged and its
@@ -64,7 +66,7 @@ class Manifest {
   /// Throws naming the folder when it cannot be created.
   Manifest(const std::string& out_dir, std::string fingerprint, int rank);
 
-  /// The last "done" entry of every key from earlier runs.
+  /// The latest "done" entry of every key from earlier runs (by its time "t").
   const std::map<std::string, ManifestEntry>& previous() const { return previous_; }
   /// Keys that an earlier run started and never finished, with the rank that had them (what was
   /// in flight when that run stopped).

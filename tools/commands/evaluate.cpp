@@ -35,6 +35,8 @@
 #include "render/bar_chart.h"
 #include "render/table_picture.h"
 #include "tools/cluster/cluster.h"
+#include "attribution/core/packing.h"
+#include "tools/cluster/unit_cache.h"
 
 namespace backlight::cli {
 
@@ -152,29 +154,39 @@ struct ChunkResult {
   std::vector<std::vector<double>> values;        // [method * metrics + metric][image of the chunk]
 };
 
-std::string pack_chunks(const std::vector<ChunkResult>& chunks) {
-  std::string out;
-  pack(out, static_cast<int64_t>(chunks.size()));
-  for (const ChunkResult& c : chunks) {
-    pack(out, c.chunk);
-    pack_span(out, std::span<const double>(c.seconds));
-    pack(out, static_cast<int64_t>(c.values.size()));
-    for (const std::vector<double>& v : c.values) pack_span(out, std::span<const double>(v));
-  }
-  return out;
+void pack_chunk(Packer& p, const ChunkResult& c) {
+  p.put<int64_t>(c.chunk);
+  p.put_span(std::span<const double>(c.seconds));
+  p.put<uint64_t>(c.values.size());
+  for (const std::vector<double>& v : c.values) p.put_span(std::span<const double>(v));
 }
 
-void unpack_chunks(const std::string& bytes, std::vector<ChunkResult>& into) {
-  Unpacker u(bytes);
-  const int64_t n = u.get<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    ChunkResult c;
-    c.chunk = u.get<int64_t>();
-    c.seconds = u.get_vector<double>();
-    const int64_t cells = u.get<int64_t>();
-    for (int64_t k = 0; k < cells; ++k) c.values.push_back(u.get_vector<double>());
-    into.push_back(std::move(c));
+ChunkResult unpack_chunk(Unpacker& u) {
+  ChunkResult c;
+  c.chunk = u.get<int64_t>();
+  c.seconds = u.get_vector<double>();
+  const uint64_t cells = u.get<uint64_t>();
+  for (uint64_t k = 0; k < cells; ++k) c.values.push_back(u.get_vector<double>());
+  return c;
+}
+
+std::string unit_key(int64_t chunk) { return "chunk-" + std::to_string(chunk); }
+
+// Chunk k from the cache: nullopt when absent, or when its bytes do not hold chunk k with `methods`
+// x `metrics` values for `len` images (a unit of another build's format is computed again).
+std::optional<ChunkResult> cached_chunk(UnitCache& cache, int64_t k, size_t methods, size_t metrics, int64_t len) {
+  const std::optional<std::string> bytes = cache.load(unit_key(k));
+  if (!bytes) return std::nullopt;
+  try {
+    Unpacker u(*bytes, "evaluate: cached " + unit_key(k));
+    ChunkResult c = unpack_chunk(u);
+    bool ok = u.done() && c.chunk == k && c.seconds.size() == methods && c.values.size() == methods * metrics;
+    for (const std::vector<double>& v : c.values) ok = ok && static_cast<int64_t>(v.size()) == len;
+    if (ok) return c;
+  } catch (const Error&) {
   }
+  cache.discard(unit_key(k));
+  return std::nullopt;
 }
 
 // evaluation.png: the markdown table as a picture (mean +- se per cell).
@@ -260,11 +272,23 @@ int run_evaluate(const Args& args) {
   const size_t nm = names.size(), nk = metric_names.size();
 
   // Items are chunks of --chunk images; chunk k goes to rank k % ranks. A chunk is computed the
-  // same way whatever the rank count (same images, same seeds), so every per-image value is.
+  // same way whatever the rank count (same images, same seeds), so every per-image value is; a
+  // rerun loads the chunks an earlier run of the same job finished (docs/cluster.md).
+  static constexpr std::string_view kOutputFlags[] = {"chart"};
+  UnitCache cache = open_unit_cache(args, cluster, kOutputFlags);
   const int64_t chunks = (count + chunk - 1) / chunk;
+  const auto chunk_length = [&](int64_t k) { return std::min(chunk, count - k * chunk); };
   std::vector<ChunkResult> mine;
+  std::vector<int64_t> pending;
   for (size_t ck : cluster.shard(static_cast<size_t>(chunks))) {
-    const int64_t k = static_cast<int64_t>(ck), begin = k * chunk, len = std::min(chunk, count - begin);
+    const int64_t k = static_cast<int64_t>(ck);
+    if (std::optional<ChunkResult> c = cached_chunk(cache, k, nm, nk, chunk_length(k))) mine.push_back(std::move(*c));
+    else pending.push_back(k);
+  }
+  const size_t resumed = report_resumed(cache, cluster, "evaluate", static_cast<size_t>(chunks));
+  for (const int64_t k : pending) {
+    const int64_t begin = k * chunk, len = chunk_length(k);
+    cache.begin(unit_key(k));
     ShapesBatch data;
     if (onnx) {
       data.images = onnx_all.images.slice_batch(begin, begin + len);
@@ -298,6 +322,9 @@ int run_evaluate(const Args& args) {
                 << " s attribution, "
                 << std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count() << " s metrics)\n";
     }
+    Packer unit;
+    pack_chunk(unit, cr);
+    cache.store(unit_key(k), unit.bytes());
     mine.push_back(std::move(cr));
   }
 
@@ -305,9 +332,16 @@ int run_evaluate(const Args& args) {
   // single-process table bit for bit, whatever the rank count (docs/cluster.md).
   std::vector<ChunkResult> all;
   if (cluster.distributed()) {
-    const std::vector<std::string> parts = cluster.gather(pack_chunks(mine));
+    Packer p;
+    p.put<uint64_t>(mine.size());
+    for (const ChunkResult& c : mine) pack_chunk(p, c);
+    const std::vector<std::string> parts = cluster.gather(p.take());
     if (!cluster.leader()) return 0;
-    for (const std::string& part : parts) unpack_chunks(part, all);
+    for (const std::string& part : parts) {
+      Unpacker u(part, "evaluate: gathering the chunks");
+      const uint64_t n = u.get<uint64_t>();
+      for (uint64_t i = 0; i < n; ++i) all.push_back(unpack_chunk(u));
+    }
   } else {
     all = std::move(mine);
   }
@@ -333,7 +367,8 @@ int run_evaluate(const Args& args) {
   std::cout << md;
   if (out) {
     nlohmann::json j = {{"images", count}, {"seed", seed}, {"model", model_name}, {"layer", layer},
-                        {"metrics", metric_names}, {"chunk", chunk}, {"ranks", cluster.size()}};
+                        {"metrics", metric_names}, {"chunk", chunk}, {"ranks", cluster.size()},
+                        {"resumed", resumed}};
     if (input) j["input"] = *input, j["targets"] = "top1";
     const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
     for (const Row& r : rows) {
@@ -377,13 +412,14 @@ Command evaluate_command() {
                     {.name = "layer", .metavar = "PATH", .help = "layer for CAM/layer methods (default features.10; FILE.onnx: found by CAM)"},
                     {.name = "model", .metavar = "shapes_cnn|FILE.onnx", .help = "model (default shapes_cnn on generated shapes images)"},
                     {.name = "input", .metavar = "FILE.npy", .help = "FILE.onnx: float32 images [N,C,H,W] or rows [N,F] (targets: top-1)"},
-                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json, .md and .png (the table as a picture)"},
+                    {.name = "out", .metavar = "DIR", .help = "also write DIR/evaluation.json, .md and .png (the table as a picture); finished chunks go to DIR/.backlight-cache (a rerun resumes)"},
                     {.name = "chunk", .metavar = "N", .help = "images per unit of work (default 16; seeds are per chunk, so values depend on it, not on the rank count)"},
                     {.name = "threads", .metavar = "N", .help = "CPU threads, 1 to 4 x the hardware threads"},
                     {.name = "metrics", .metavar = "LIST", .help = std::string("comma-separated metrics or all (default ") + kDefaultEvaluateMetrics + ")"},
                     {.name = "chart", .metavar = "FILE.png", .help = "also draw the means as bar charts (one panel per metric)"}},
           .run = run_evaluate};
   c.flags.insert(c.flags.end(), metric_flags.begin(), metric_flags.end());
+  for (FlagSpec& f : unit_cache_flags()) c.flags.push_back(std::move(f));
   return c;
 }
 

@@ -5,6 +5,9 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -20,8 +23,10 @@
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/cluster/cluster.h"
-#include "tools/cluster/packing.h"
+#include "attribution/core/packing.h"
 #include "tools/commands/influence_data.h"
+#include "tools/commands/influence_units.h"
+#include "tools/cluster/unit_cache.h"
 
 namespace backlight::cli {
 namespace {
@@ -145,39 +150,59 @@ std::vector<Panel> ranked_panels(const Setup& s, const Ranked& r, const std::vec
   return out;
 }
 
-// The ranks' shares: training batch b (examples [b * batch, (b + 1) * batch)) is rank b % size's.
-struct Share {
-  std::vector<int64_t> indices;  // this rank's training examples, ascending
-  int64_t batches = 0;
+// This rank's units: training batches b (examples [b * batch, (b + 1) * batch)) with
+// b % ranks == rank, and what their keys are made of (influence_units.h).
+struct Units {
+  std::vector<int64_t> batches;  // this rank's, ascending
+  int64_t total = 0, batch = 0, n = 0;
+  std::string digest;  // checkpoints and test examples
+  int64_t begin(int64_t b) const { return b * batch; }
+  int64_t end(int64_t b) const { return std::min(n, (b + 1) * batch); }
 };
 
-Share share_of(const Cluster& cluster, const Setup& s) {
-  Share sh;
-  const int64_t n = s.train.source.size, b = s.options.batch_size;
-  sh.batches = (n + b - 1) / b;
-  for (int64_t k = cluster.rank(); k < sh.batches; k += cluster.size())
-    for (int64_t i = k * b; i < std::min(n, (k + 1) * b); ++i) sh.indices.push_back(i);
-  return sh;
+Units units_of(const Cluster& cluster, const Setup& s, std::span<const std::string> tests) {
+  Units u{.batch = s.options.batch_size, .n = s.train.source.size};
+  u.total = (u.n + u.batch - 1) / u.batch;
+  for (int64_t b = cluster.rank(); b < u.total; b += cluster.size()) u.batches.push_back(b);
+  u.digest = influence_job_digest(s.infos, tests);
+  return u;
 }
 
-// This rank's examples that were read (unreadable ones are left out of every ranking).
-std::vector<int64_t> readable(const Share& sh, const SkippedExamples& skipped) {
-  std::vector<int64_t> out;
-  for (int64_t i : sh.indices)
-    if (!skipped.errors.count(i)) out.push_back(i);
-  return out;
+std::string batch_key(const Setup& s, const Units& u, int64_t b) {
+  std::vector<std::string> names;
+  for (int64_t i = u.begin(b); i < u.end(b); ++i) names.push_back(s.train.name(i));
+  return influence_batch_key(u.digest, b, names);
 }
 
-void pack_ranked(Packer& p, const Ranked& r) {
-  p.put_span(std::span<const int64_t>(r.indices));
-  p.put_span(std::span<const float>(r.scores));
+// Whether every example of batch b was read (a batch with an unreadable one is not stored: a rerun
+// tries it again).
+bool batch_read(const Setup& s, const Units& u, int64_t b) {
+  std::lock_guard<std::mutex> lock(s.train.skipped->mutex);
+  const auto it = s.train.skipped->errors.lower_bound(u.begin(b));
+  return it == s.train.skipped->errors.end() || it->first >= u.end(b);
 }
 
-Ranked unpack_ranked(Unpacker& u) {
-  Ranked r;
-  r.indices = u.get_vector<int64_t>();
-  r.scores = u.get_vector<float>();
-  return r;
+// Runs the pending batches in waves (influence_units.h): per wave `compute()` (one library call
+// over the wave's batches), then `finish(b)` for each of its batches. The first error, "" if none.
+template <class Compute, class Finish>
+std::string run_waves(Setup& s, const Units& u, const std::vector<int64_t>& pending, UnitCache& cache,
+                      Progress& progress, Compute compute, Finish finish) {
+  for (const std::vector<int64_t>& wave : influence_waves(pending, cache.enabled())) {
+    const std::set<int64_t> in(wave.begin(), wave.end());
+    const int64_t base = progress.done();
+    s.options.batch_filter = [&in](int64_t b) { return in.count(b) > 0; };
+    s.options.progress = [&progress, base](int64_t done, int64_t) { progress.advance(base + done - progress.done()); };
+    try {
+      for (int64_t b : wave) cache.begin(batch_key(s, u, b));
+      compute();
+      for (int64_t b : wave) finish(b);
+    } catch (const std::exception& e) {
+      s.options.batch_filter = nullptr;
+      return e.what();
+    }
+  }
+  s.options.batch_filter = nullptr;  // it named this function's waves
+  return "";
 }
 
 void pack_skipped(Packer& p, const SkippedExamples& skipped) {
@@ -216,29 +241,48 @@ ProgressOptions leader_only(const Cluster& cluster) {
   return o;
 }
 
-int run_self_influence(const Args& args, Setup& s, const Cluster& cluster) {
-  const Share sh = share_of(cluster, s);
+int run_self_influence(const Args& args, Setup& s, const Cluster& cluster, UnitCache& cache) {
+  const Units u = units_of(cluster, s, {});
+  // This rank's values, from the cache (batches an earlier run of the job finished) or computed.
+  std::vector<float> values(static_cast<size_t>(u.n), 0.0f);
+  std::vector<int64_t> pending;
+  for (int64_t b : u.batches) {
+    const std::string key = batch_key(s, u, b);
+    if (const std::optional<std::string> bytes = cache.load(key)) {
+      if (const auto v = unpack_batch_self(*bytes, u.end(b) - u.begin(b))) {
+        std::copy(v->begin(), v->end(), values.begin() + u.begin(b));
+        continue;
+      }
+      cache.discard(key);
+    }
+    pending.push_back(b);
+  }
+  const size_t resumed = report_resumed(cache, cluster, "influence", static_cast<size_t>(u.total));
+  int64_t todo = 0;
+  for (int64_t b : pending) todo += u.end(b) - u.begin(b);
   Progress progress(cluster.distributed() ? "tracin self-influence (rank 0 of " + std::to_string(cluster.size()) + ")"
                                           : "tracin self-influence",
-                    std::max<int64_t>(1, static_cast<int64_t>(sh.indices.size() * s.checkpoints.size())),
-                    leader_only(cluster));
-  s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
+                    std::max<int64_t>(1, todo * static_cast<int64_t>(s.checkpoints.size())), leader_only(cluster));
   Tensor self;
-  std::string error;
-  try {
-    self = tracin_self_influence(s.checkpoints, s.train.source, s.options);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
+  const std::string error = run_waves(
+      s, u, pending, cache, progress, [&] { self = tracin_self_influence(s.checkpoints, s.train.source, s.options); },
+      [&](int64_t b) {
+        std::copy(self.data() + u.begin(b), self.data() + u.end(b), values.begin() + u.begin(b));
+        if (batch_read(s, u, b))
+          cache.store(batch_key(s, u, b), pack_batch_self(std::span<const float>(values).subspan(
+                                              static_cast<size_t>(u.begin(b)), static_cast<size_t>(u.end(b) - u.begin(b)))));
+      });
   progress.finish();
   cluster.fail_together(error);
   // Every rank's entries meet on rank 0 in index order (exact: each entry is computed whole by
   // one rank, in the same batch as in a single run).
   Packer p;
   {
+    std::vector<int64_t> indices;
     std::vector<float> mine;
-    for (int64_t i : sh.indices) mine.push_back(self.data()[i]);
-    p.put_span(std::span<const int64_t>(sh.indices));
+    for (int64_t b : u.batches)
+      for (int64_t i = u.begin(b); i < u.end(b); ++i) indices.push_back(i), mine.push_back(values[static_cast<size_t>(i)]);
+    p.put_span(std::span<const int64_t>(indices));
     p.put_span(std::span<const float>(mine));
     pack_skipped(p, *s.train.skipped);
   }
@@ -262,7 +306,7 @@ int run_self_influence(const Args& args, Setup& s, const Cluster& cluster) {
   const std::vector<int64_t> labels = labels_of(s, r.indices);
   nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
                       {"train", s.train.description}, {"train_size", n}, {"ranks", cluster.size()},
-                      {"skipped", skipped_json(s, skipped)}};
+                      {"resumed", resumed}, {"skipped", skipped_json(s, skipped)}};
   j["self_influence"] = nlohmann::json::array();
   for (size_t i = 0; i < r.indices.size(); ++i) j["self_influence"].push_back(example_json(s, r.indices[i], r.scores[i], labels[i]));
   if (s.train.has_flips) {
@@ -303,13 +347,13 @@ int run_influence(const Args& args) {
   const Cluster cluster("influence");  // one process, or this rank of an mpirun/srun job
   Setup s = setup(args);
   if (cluster.distributed()) s.train.skipped->who = "influence: " + cluster.describe();
-  s.options.batch_filter = [rank = cluster.rank(), size = cluster.size()](int64_t b) { return b % size == rank; };
-  if (args.flag("self-influence")) {
-    if (args.has("test")) throw UsageError("influence: --self-influence ranks the training set; drop --test");
-    return run_self_influence(args, s, cluster);
-  }
+  if (args.flag("self-influence") && args.has("test"))
+    throw UsageError("influence: --self-influence ranks the training set; drop --test");
   const auto test_spec = args.get("test");
-  if (!test_spec) throw UsageError("influence: --test IMG|DIR|builtin:<class> is required (or --self-influence)");
+  if (!args.flag("self-influence") && !test_spec)
+    throw UsageError("influence: --test IMG|DIR|builtin:<class> is required (or --self-influence)");
+  UnitCache cache = open_unit_cache(args, cluster);
+  if (args.flag("self-influence")) return run_self_influence(args, s, cluster, cache);
   const TestSet test = test_set(*test_spec);
   const int64_t t = test.images.size(0);
   // Label of each test example: --label, or the class the last checkpoint predicts.
@@ -318,30 +362,62 @@ int run_influence(const Args& args) {
   LabeledBatch tb{test.images, pred};
   if (const auto k = args.get_int("label", 0, 1 << 20)) std::fill(tb.labels.begin(), tb.labels.end(), *k);
 
-  const Share sh = share_of(cluster, s);
-  Progress progress(cluster.distributed() ? "tracin (rank 0 of " + std::to_string(cluster.size()) + ")" : "tracin",
-                    std::max<int64_t>(1, static_cast<int64_t>(sh.indices.size() * s.checkpoints.size())),
-                    leader_only(cluster));
-  s.options.progress = [&](int64_t done, int64_t) { progress.advance(done - progress.done()); };
-  Tensor scores;
-  std::string error;
-  try {
-    scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options);
-  } catch (const std::exception& e) {
-    error = e.what();
+  // Per test example the lists to merge: each of this rank's batches' top-k proponents and
+  // opponents, from the cache (batches an earlier run of the job finished) or computed.
+  const Units u = units_of(cluster, s, test.names);
+  std::vector<std::vector<Ranked>> pro_lists(static_cast<size_t>(t)), opp_lists(static_cast<size_t>(t));
+  const auto add = [&](const BatchRanking& r) {
+    for (int64_t i = 0; i < t; ++i) {
+      pro_lists[static_cast<size_t>(i)].push_back(r[static_cast<size_t>(i)].first);
+      opp_lists[static_cast<size_t>(i)].push_back(r[static_cast<size_t>(i)].second);
+    }
+  };
+  std::vector<int64_t> pending;
+  for (int64_t b : u.batches) {
+    const std::string key = batch_key(s, u, b);
+    if (const std::optional<std::string> bytes = cache.load(key)) {
+      if (const auto r = unpack_batch_ranking(*bytes, t, s.top, u.begin(b), u.end(b))) {
+        add(*r);
+        continue;
+      }
+      cache.discard(key);
+    }
+    pending.push_back(b);
   }
+  const size_t resumed = report_resumed(cache, cluster, "influence", static_cast<size_t>(u.total));
+  int64_t todo = 0;
+  for (int64_t b : pending) todo += u.end(b) - u.begin(b);
+  Progress progress(cluster.distributed() ? "tracin (rank 0 of " + std::to_string(cluster.size()) + ")" : "tracin",
+                    std::max<int64_t>(1, todo * static_cast<int64_t>(s.checkpoints.size())), leader_only(cluster));
+  Tensor scores;
+  const std::string error = run_waves(
+      s, u, pending, cache, progress, [&] { scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options); },
+      [&](int64_t b) {
+        std::vector<int64_t> good;  // the batch's examples that were read
+        {
+          std::lock_guard<std::mutex> lock(s.train.skipped->mutex);
+          for (int64_t i = u.begin(b); i < u.end(b); ++i)
+            if (!s.train.skipped->errors.count(i)) good.push_back(i);
+        }
+        BatchRanking r;
+        for (int64_t i = 0; i < t; ++i) {
+          const std::span<const float> row(scores.data() + i * u.n, static_cast<size_t>(u.n));
+          r.emplace_back(top_k_of(row, good, s.top, true), top_k_of(row, good, s.top, false));
+        }
+        add(r);
+        if (static_cast<int64_t>(good.size()) == u.end(b) - u.begin(b)) cache.store(batch_key(s, u, b), pack_batch_ranking(r));
+      });
   progress.finish();
   cluster.fail_together(error);
-  const int64_t n = scores.size(1);
-  // Per test example, this rank's top-k proponents and opponents; rank 0 merges them (the k best
-  // of the ranks' k best are the k best of all, with top_k's tie rule: lower index first).
+  const int64_t n = u.n;
+  // Per test example, this rank's top-k proponents and opponents (the merge of its batches'
+  // lists); rank 0 merges the ranks' (the k best of the k bests are the k best of all, with
+  // top_k's tie rule: lower index first).
   Packer p;
   {
-    const std::vector<int64_t> good = readable(sh, *s.train.skipped);
     for (int64_t i = 0; i < t; ++i) {
-      const std::span<const float> row(scores.data() + i * n, static_cast<size_t>(n));
-      pack_ranked(p, top_k_of(row, good, s.top, true));
-      pack_ranked(p, top_k_of(row, good, s.top, false));
+      pack_ranked(p, merge_top_k(pro_lists[static_cast<size_t>(i)], s.top, true));
+      pack_ranked(p, merge_top_k(opp_lists[static_cast<size_t>(i)], s.top, false));
     }
     pack_skipped(p, *s.train.skipped);
   }
@@ -360,7 +436,7 @@ int run_influence(const Args& args) {
 
   nlohmann::json j = {{"method", to_string(s.options.method)}, {"checkpoints", s.infos.size()},
                       {"train", s.train.description}, {"train_size", n}, {"ranks", cluster.size()},
-                      {"skipped", skipped_json(s, skipped)}, {"tests", nlohmann::json::array()}};
+                      {"resumed", resumed}, {"skipped", skipped_json(s, skipped)}, {"tests", nlohmann::json::array()}};
   std::vector<Tensor> rows;
   for (int64_t i = 0; i < t; ++i) {
     const Ranked pro = merge_top_k(pro_parts[static_cast<size_t>(i)], s.top, true);
@@ -424,7 +500,8 @@ Command influence_command() {
           "Checkpoints: backlight train --save-every N --checkpoint-dir DIR. Training data are streamed in\n"
           "batches of --batch. Progress on stderr. See docs/influence.md.\n"
           "Under mpirun/srun the training batches are shared among the processes and the results merged\n"
-          "on rank 0, equal to a single run's (docs/cluster.md).",
+          "on rank 0, equal to a single run's (docs/cluster.md). A rerun of the same command resumes: batches\n"
+          "finished by an earlier run (kept beside --out, or in --cache DIR) are loaded, not recomputed.",
       .flags =
           {
               {.name = "model", .metavar = "NAME", .help = "architecture of the checkpoints (default: their \"arch\" metadata, else shapes_cnn)"},
@@ -443,6 +520,8 @@ Command influence_command() {
               {.name = "threads", .metavar = "N", .help = "CPU threads; default: all"},
               {.name = "out", .metavar = "FILE.png", .help = "picture: test image, proponents and opponents (or the top self-influence)"},
               {.name = "json", .kind = FlagKind::Bool, .help = "print JSON instead of text"},
+              {.name = "cache", .metavar = "DIR", .help = "keep finished training batches here; a rerun resumes from them (default: FILE.png.backlight-cache beside --out)"},
+              {.name = "fresh", .kind = FlagKind::Bool, .help = "recompute every batch (ignore those of an earlier run)"},
           },
       .run = run_influence,
   };

@@ -32,28 +32,20 @@
 #include "render/resize.h"
 #include "tools/cli/image_list.h"
 #include "tools/cluster/cluster.h"
-#include "tools/cluster/packing.h"
+#include "attribution/core/packing.h"
 #include "tools/cli/limits.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/sanity_labels.h"
+#include "tools/commands/sanity_chunks.h"
 #include "tools/commands/sanity_maps.h"
+#include "tools/cluster/unit_cache.h"
 
 namespace backlight::cli {
 
 namespace {
 
 constexpr const char* kDefaultMethods = "saliency,integrated_gradients,guided_backprop,grad_cam";
-
-// The images: held-out shapes (true classes) or an image folder resized to 64x64 (top-1
-// classes), read chunk by chunk: chunk k is images [k * chunk, (k + 1) * chunk), the unit of work
-// a rank (or one of its workers) takes.
-struct SanityData {
-  std::string name;
-  std::vector<std::string> files;  // empty: builtin:shapes
-  int64_t count = 0;
-  int64_t max_pixels = 0;
-};
 
 SanityData list_data(const std::string& data, int64_t count, const Args& args) {
   SanityData d{.name = data, .count = count, .max_pixels = max_pixels_flag(args)};
@@ -82,148 +74,6 @@ Tensor stack_rows(const std::vector<Tensor>& rows) {
   return out;
 }
 
-constexpr int kMeasures = 4;  // spearman, spearman_abs, ssim, hog
-
-// What the job needs to run a chunk.
-struct SanityJob {
-  SanityData data;
-  const Module* model = nullptr;
-  const Module* permuted = nullptr;  // --mode labels: the permuted-label model (steps: real, permuted)
-  std::vector<std::string> methods;
-  std::string mode, layer, who;  // who: "sanity" or "sanity: rank 1 of 2"
-  uint64_t seed = 0;
-  int64_t chunk = 2;
-  size_t steps = 0;  // 1 + parameter layers
-};
-
-// One chunk's results: per readable image its [method][step][measure] similarities, the figure's
-// maps of the chunk's first readable image, and the images that could not be read.
-struct ChunkOutput {
-  std::vector<std::pair<int64_t, std::vector<double>>> images;
-  std::vector<std::pair<int64_t, std::string>> skipped;  // (index, "'path': error")
-  int64_t first = -1;                                  // the figure's image, -1: none readable
-  Tensor first_image;                                  // [3, h, w]
-  std::vector<std::vector<float>> planes;              // [method * steps + step], unit maps [h * w]
-  int64_t height = 0, width = 0;
-  std::string error;
-};
-
-void run_chunk(const SanityJob& job, int64_t k, ChunkOutput& out, std::mutex& report) {
-  const int64_t begin = k * job.chunk, end = std::min(job.data.count, begin + job.chunk);
-  const ShapesConfig c{};
-  std::vector<int64_t> index;
-  Tensor images;
-  Target target = Target::top1();
-  if (job.data.files.empty()) {
-    const ShapesBatch b = make_shapes_batch(c, kShapesCnnDataSeed, kShapesHeldOutBegin + begin, end - begin);
-    images = b.images;
-    target = Target::indices(b.labels);
-    for (int64_t i = begin; i < end; ++i) index.push_back(i);
-  } else {
-    std::vector<Tensor> good;
-    for (int64_t i = begin; i < end; ++i) {
-      const std::string& file = job.data.files[static_cast<size_t>(i)];
-      try {
-        Tensor img = load_image(file, job.data.max_pixels);
-        if (img.size(0) != 3) throw Error("not an RGB image (" + std::to_string(img.size(0)) + " channels)");
-        if (img.size(1) != c.height || img.size(2) != c.width) img = resize_image(img, c.height, c.width);
-        good.push_back(img);
-        index.push_back(i);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(report);
-        std::cerr << job.who << ": skipped '" << file << "': " << e.what() << "\n";
-        out.skipped.emplace_back(i, "'" + file + "': " + e.what());
-      }
-    }
-    if (good.empty()) return;
-    images = Tensor::empty(Shape{static_cast<int64_t>(good.size()), 3, c.height, c.width});
-    for (size_t j = 0; j < good.size(); ++j)
-      std::copy(good[j].data(), good[j].data() + good[j].numel(), images.data() + static_cast<int64_t>(j) * good[j].numel());
-  }
-  if (job.permuted && job.data.files.size() > 0) {
-    // Both models explain the real model's classes (as model randomisation resolves its targets
-    // once on the original model).
-    Tape tape(TapeOptions{.record = false});
-    target = Target::indices(target.resolve(job.model->forward(tape.input(images)).value()));
-  }
-  const size_t n = index.size(), nm = job.methods.size(), ns = job.steps;
-  for (size_t j = 0; j < n; ++j) out.images.emplace_back(index[j], std::vector<double>(nm * ns * kMeasures, 0.0));
-  out.first = index[0];
-  out.first_image = metrics::item(images, 0).reshape({3, c.height, c.width}).clone();
-  out.height = c.height;
-  out.width = c.width;
-  const Workspace workspace;  // this worker's buffers
-  for (size_t m = 0; m < nm; ++m) {
-    MethodOptions mo;
-    mo.seed = job.seed;
-    mo.workspace = &workspace;
-    for (const MethodInfo& info : methods())
-      if (info.name == job.methods[m] && (info.needs_layer || info.family == "cam")) mo.layer = job.layer;
-    const RandomisationOptions ro{.seed = job.seed,
-                                  .mode = job.mode == "independent" ? RandomisationMode::Independent : RandomisationMode::Cascading,
-                                  .keep_maps = true};
-    std::vector<RandomisationStep> steps;
-    if (job.permuted) {  // data randomisation: the real model's maps, then the permuted-label model's
-      steps.push_back({.layer = "", .attribution = attribute(job.methods[m], *job.model, images, target, mo).attribution});
-      steps.push_back({.layer = "permuted_labels",
-                       .attribution = attribute(job.methods[m], *job.permuted, images, target, mo).attribution});
-    } else {
-      steps = model_randomisation(job.methods[m], *job.model, images, target, mo, ro);
-    }
-    BL_CHECK(steps.size() == ns, "sanity: ", job.methods[m], " gave ", steps.size(), " randomisation steps, expected ", ns);
-    for (size_t st = 0; st < ns; ++st) {
-      for (size_t j = 0; j < n; ++j) {
-        const int64_t i = static_cast<int64_t>(j);
-        const SanitySimilarity sim = sanity_image_similarity(steps[0].attribution, steps[st].attribution, i);
-        double* v = out.images[j].second.data() + (m * ns + st) * kMeasures;
-        v[0] = sim.spearman;
-        v[1] = sim.spearman_abs;
-        v[2] = sim.ssim;
-        v[3] = sim.hog;
-      }
-      const MapPlane u = sanity_plane(steps[st].attribution, 0, true);
-      out.planes.emplace_back(u.values.begin(), u.values.end());
-    }
-  }
-}
-
-// Chunks run by `workers` threads of this rank; outputs by chunk. Progress: rank 0's share.
-std::vector<ChunkOutput> run_chunks(const SanityJob& job, const std::vector<int64_t>& mine, int threads,
-                                    const Cluster& cluster) {
-  std::vector<ChunkOutput> outs(mine.size());
-  ProgressOptions po;
-  po.enabled = cluster.leader();
-  Progress progress(cluster.distributed() ? "sanity (rank 0 of " + std::to_string(cluster.size()) + ")" : "sanity",
-                    std::max<int64_t>(1, static_cast<int64_t>(mine.size())), po);
-  std::mutex mutex, report;
-  size_t next = 0;
-  const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), mine.size()));
-  const int per_worker = std::max(1, threads / std::max(workers, 1));
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&, per_worker] {
-      set_num_threads(per_worker);  // this thread's OpenMP regions
-      for (;;) {
-        size_t k;
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          if (next >= mine.size()) return;
-          k = next++;
-        }
-        try {
-          run_chunk(job, mine[k], outs[k], report);
-        } catch (const std::exception& e) {
-          outs[k].error = e.what();
-        }
-        std::lock_guard<std::mutex> lock(report);
-        progress.advance(1);
-      }
-    });
-  for (std::thread& t : pool) t.join();
-  progress.finish();
-  return outs;
-}
-
 int run_sanity(const Args& args) {
   const std::string model_name = args.get_or("model", "shapes_cnn");
   if (model_name != "shapes_cnn") throw UsageError("sanity: --model accepts shapes_cnn, got '" + model_name + "'");
@@ -242,6 +92,8 @@ int run_sanity(const Args& args) {
   if (out) require_image_extension(args, "out", *out), check_output_file(*out, "sanity: --out");
   const Cluster cluster("sanity");  // one process, or this rank of an mpirun/srun job
   // Labels mode trains its two models before any map is compared: every rank would train them.
+  if (mode == "labels" && args.has("cache"))
+    throw UsageError("sanity: --cache applies to --mode cascading and independent (labels mode does not resume)");
   if (mode == "labels" && cluster.distributed())
     throw UsageError("sanity: --mode labels trains two models first and runs as one process; start it without mpirun");
   SanityJob job;
@@ -263,25 +115,47 @@ int run_sanity(const Args& args) {
   job.steps = 1 + layers.size();
   const int64_t chunks = (job.data.count + job.chunk - 1) / job.chunk;
 
-  // Chunk k is rank k % size's; each rank's workers take its chunks in turn.
-  std::vector<int64_t> mine;
-  for (int64_t k = cluster.rank(); k < chunks; k += cluster.size()) mine.push_back(k);
-  std::vector<ChunkOutput> outs = run_chunks(job, mine, threads, cluster);
+  // Chunk k is rank k % size's; each rank's workers take its chunks in turn. A rerun loads the
+  // chunks an earlier run of the same job finished (docs/cluster.md). Workers get their OpenMP
+  // threads from the rank's whole share, so a resumed run computes a chunk as the first run did.
+  UnitCache cache = mode == "labels" ? UnitCache() : open_unit_cache(args, cluster);
+  std::vector<int64_t> share, pending;
+  std::vector<ChunkOutput> outs;
+  for (int64_t k = cluster.rank(); k < chunks; k += cluster.size()) {
+    share.push_back(k);
+    if (std::optional<ChunkOutput> o = cached_sanity_chunk(job, cache, k)) outs.push_back(std::move(*o));
+    else pending.push_back(k);
+  }
+  const size_t resumed = report_resumed(cache, cluster, "sanity", static_cast<size_t>(chunks));
+  const int per_worker = std::max(1, threads / std::max<int>(1, static_cast<int>(std::min<size_t>(threads, share.size()))));
+  for (ChunkOutput& o : run_sanity_chunks(job, pending, threads, per_worker, cluster, cache)) outs.push_back(std::move(o));
   std::string error;
   for (const ChunkOutput& o : outs)
     if (error.empty() && !o.error.empty()) error = o.error;
   cluster.fail_together(error);
 
-  // The figure shows the first readable image of the job: the rank holding it sends its maps.
+  // The figure shows the first readable image of the job: the rank holding it sends its maps
+  // (from the chunk, the cache, or the chunk run again when it was resumed without them).
   int64_t first_here = -1;
-  const ChunkOutput* figure = nullptr;
+  const ChunkOutput* holder = nullptr;
   for (const ChunkOutput& o : outs)
-    if (o.first >= 0 && (first_here < 0 || o.first < first_here)) first_here = o.first, figure = &o;
+    if (o.first >= 0 && (first_here < 0 || o.first < first_here)) first_here = o.first, holder = &o;
   int64_t first = -1;
   for (const std::string& f : cluster.all_gather(std::to_string(first_here))) {
     const int64_t v = std::stoll(f);
     if (v >= 0 && (first < 0 || v < first)) first = v;
   }
+  const bool sends_figure = out && first >= 0 && first == first_here;
+  ChunkOutput figure_maps;
+  std::string figure_error;
+  if (sends_figure) {
+    try {
+      figure_maps = sanity_figure(job, *holder, first, per_worker, cache);
+    } catch (const std::exception& e) {
+      figure_error = e.what();
+    }
+  }
+  cluster.fail_together(figure_error);
   Packer p;
   const size_t nm = names.size(), ns = job.steps;
   {
@@ -296,9 +170,9 @@ int run_sanity(const Args& args) {
     p.put_span(std::span<const double>(values));
     p.put<uint64_t>(skipped.size());
     for (const auto& [i, e] : skipped) p.put<int64_t>(i), p.put_string(e);
-    const bool sends_figure = first >= 0 && first == first_here;
     p.put<uint8_t>(sends_figure);
     if (sends_figure) {
+      const ChunkOutput* figure = &figure_maps;
       p.put<int64_t>(figure->height);
       p.put<int64_t>(figure->width);
       p.put_span(std::span<const float>(figure->first_image.data(), static_cast<size_t>(figure->first_image.numel())));
@@ -320,7 +194,7 @@ int run_sanity(const Args& args) {
     Unpacker u(part, "sanity: gathering the similarities");
     const std::vector<int64_t> index = u.get_vector<int64_t>();
     const std::vector<double> values = u.get_vector<double>();
-    const size_t per = nm * ns * kMeasures;
+    const size_t per = nm * ns * kSanityMeasures;
     BL_CHECK(values.size() == index.size() * per, "sanity: a rank sent ", values.size(), " values for ", index.size(), " images");
     for (size_t k = 0; k < index.size(); ++k)
       per_image[index[k]].assign(values.begin() + static_cast<std::ptrdiff_t>(k * per),
@@ -348,16 +222,18 @@ int run_sanity(const Args& args) {
   if (label_models) j["models"] = label_models->report;
   j["skipped"] = nlohmann::json::array();
   for (const auto& [i, e] : skipped) j["skipped"].push_back({{"index", i}, {"error", e}});
+  j["resumed"] = resumed;
   std::vector<Tensor> rows;
   for (size_t m = 0; m < nm; ++m) {
     nlohmann::json js;
     std::vector<Panel> panels{{figure_image, "input"}};
     for (size_t st = 0; st < ns; ++st) {
-      double v[kMeasures] = {0, 0, 0, 0};
+      double v[kSanityMeasures] = {0, 0, 0, 0};
       for (const auto& [i, values] : per_image)
-        for (int q = 0; q < kMeasures; ++q) v[q] += values[(m * ns + st) * kMeasures + static_cast<size_t>(q)] / static_cast<double>(n);
+        for (int q = 0; q < kSanityMeasures; ++q) v[q] += values[(m * ns + st) * kSanityMeasures + static_cast<size_t>(q)] / static_cast<double>(n);
       const std::string layer = st == 0 ? "original" : layers[st - 1];
       js.push_back({{"layer", layer}, {"spearman", v[0]}, {"spearman_abs", v[1]}, {"ssim", v[2]}, {"hog", v[3]}});
+      if (!out) continue;  // no figure
       Tensor map = Tensor::empty(Shape{fh, fw});
       const std::vector<float>& pl = planes.at(m * ns + st);
       std::copy(pl.begin(), pl.end(), map.data());
@@ -365,7 +241,7 @@ int run_sanity(const Args& args) {
                         st == 0 ? names[m] : label_models ? "permuted labels" : "-" + layers[st - 1]});
     }
     j["methods"].push_back({{"method", names[m]}, {"steps", js}});
-    rows.push_back(make_grid(panels, {.min_panel_size = 64, .gap = 4}));
+    if (out) rows.push_back(make_grid(panels, {.min_panel_size = 64, .gap = 4}));
   }
   if (args.flag("json")) {
     std::cout << j.dump(2) << "\n";
@@ -403,7 +279,8 @@ Command sanity_command() {
               "--save-weights DIR of an earlier run). docs/evaluation.md.\n"
               "Images are explained in chunks of --chunk by --threads workers; under mpirun/srun the chunks are\n"
               "shared among the processes and rank 0 writes the one summary, equal to a single run's\n"
-              "(docs/cluster.md; --mode labels runs as one process).",
+              "(docs/cluster.md; --mode labels runs as one process). A rerun of the same command resumes: chunks\n"
+              "finished by an earlier run (kept beside --out, or in --cache DIR) are loaded, not recomputed.",
           .flags = {{.name = "model", .metavar = "shapes_cnn", .help = "model (default shapes_cnn)"},
                     {.name = "data", .metavar = "builtin:shapes|DIR", .help = "images (default builtin:shapes, true classes; DIR: top-1)"},
                     {.name = "methods", .metavar = "LIST", .help = std::string("methods (default ") + kDefaultMethods + ")"},
@@ -423,7 +300,9 @@ Command sanity_command() {
                     {.name = "held-out", .metavar = "N", .help = "labels: held-out samples for the accuracies (default 500)"},
                     {.name = "real-weights", .metavar = "FILE|default", .help = "labels: the true-label model instead of training it (`default`: the embedded model)"},
                     {.name = "permuted-weights", .metavar = "FILE|default", .help = "labels: the permuted-label model instead of training it"},
-                    {.name = "save-weights", .metavar = "DIR", .help = "labels: write the trained models as DIR/real.safetensors, DIR/permuted.safetensors"}},
+                    {.name = "save-weights", .metavar = "DIR", .help = "labels: write the trained models as DIR/real.safetensors, DIR/permuted.safetensors"},
+                    {.name = "cache", .metavar = "DIR", .help = "keep finished chunks here; a rerun resumes from them (default: FILE.png.backlight-cache beside --out)"},
+                    {.name = "fresh", .kind = FlagKind::Bool, .help = "recompute every chunk (ignore those of an earlier run)"}},
           .run = run_sanity};
 }
 

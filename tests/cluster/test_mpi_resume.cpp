@@ -1,0 +1,99 @@
+// The summary commands resume under MPI (tools/cluster/unit_cache.h, docs/cluster.md): one rank of
+// `evaluate` is killed mid-run, the job fails naming it, and the rerun (3 ranks) loads the chunks
+// both ranks had finished, recomputes the rest and writes the uninterrupted single-process table
+// bit for bit.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "models/default_model.h"
+#include "tests/cli/run_cli.h"
+#include "tests/cli/temp_dir.h"
+#include "tests/cluster/mpirun.h"
+
+using backlight::test::contains;
+using backlight::test::kill_rank;
+using backlight::test::mpirun_cli;
+using backlight::test::MpiRun;
+using backlight::test::read_bytes;
+using backlight::test::run_cli_split;
+using backlight::test::SplitRun;
+using backlight::test::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+size_t count_units(const std::string& cache) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(cache, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    n += it->path().extension() == ".unit";
+  return n;
+}
+
+// evaluation.json without what differs between the runs: rank count, resumed units, timings.
+nlohmann::json evaluation(const std::string& dir) {
+  nlohmann::json j = nlohmann::json::parse(read_bytes(dir + "/evaluation.json"));
+  j.erase("ranks");
+  j.erase("resumed");
+  for (auto& m : j["methods"]) m.erase("seconds_per_image");
+  return j;
+}
+
+}  // namespace
+
+TEST_SUITE("mpi") {
+
+TEST_CASE("mpi/evaluate: a rank killed mid-run; the rerun resumes and gives the uninterrupted table bit for bit") {
+  if (!backlight::test::mpirun_available() || !backlight::default_model_available()) return;
+  TempDir dir("mpi_resume_evaluate");
+  constexpr int kChunks = 12;
+  const auto args = [&](const std::string& out) {
+    return "evaluate --images " + std::to_string(kChunks) +
+           " --chunk 1 --methods saliency,integrated_gradients --metrics deletion,infidelity --curve-steps 16 "
+           "--infidelity-samples 32 --threads 1 --out '" + out + "'";
+  };
+  const SplitRun reference = run_cli_split(args(dir.file("ref")), dir.file("err_ref.txt"));
+  REQUIRE_MESSAGE(reference.status == 0, reference.err);
+
+  const std::string out = dir.file("killed"), cache = out + "/.backlight-cache";
+  const std::string cmd = backlight::test::mpirun_command(2, args(out)) + " >'" + dir.file("killed_log.txt") +
+                          "' 2>&1 </dev/null";
+  FILE* job = ::popen(cmd.c_str(), "r");
+  REQUIRE(job);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool killed = false;
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (count_units(cache) >= 2) killed = kill_rank(out, 1);
+  }
+  const int st = ::pclose(job);
+  REQUIRE_MESSAGE(killed, "rank 1 was not found to kill");
+  const std::string log = read_bytes(dir.file("killed_log.txt"));
+  CHECK(st != 0);
+  CHECK_MESSAGE(contains(log, "rank 1"), log);  // mpirun names the rank that died
+  const size_t kept = count_units(cache);
+  CHECK(kept < static_cast<size_t>(kChunks));
+  CHECK_FALSE(fs::exists(out + "/evaluation.json"));
+
+  // The rerun uses another rank count: units are defined by --chunk, so each of 3 ranks loads its
+  // share of what the 2 ranks kept.
+  const MpiRun rerun = mpirun_cli(3, args(out), dir.file("err_rerun.txt"));
+  REQUIRE_MESSAGE(rerun.status == 0, rerun.all);
+  const nlohmann::json j = nlohmann::json::parse(read_bytes(out + "/evaluation.json"));
+  CHECK(j.at("resumed").get<size_t>() >= 2);  // at least the two seen before the kill
+  CHECK(j.at("resumed").get<size_t>() <= kept);
+  CHECK_MESSAGE(contains(rerun.all, "evaluate: resuming: " + std::to_string(j.at("resumed").get<size_t>()) + " of " +
+                                        std::to_string(kChunks) + " units"),
+                rerun.all);
+  CHECK_MESSAGE(contains(rerun.all, "earlier run stopped while rank 1 was computing chunk-"), rerun.all);
+  CHECK(j.at("ranks") == 3);
+  CHECK(evaluation(out) == evaluation(dir.file("ref")));  // every mean and standard error, to the bit
+}
+
+}  // TEST_SUITE
