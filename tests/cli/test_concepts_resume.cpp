@@ -1,7 +1,8 @@
 // Resume and bad items for the summary commands `dissect`, `similarity` and `tcav`
 // (tools/commands/resume_units.h): a rerun loads the units an earlier run kept (a damaged or
 // missing unit is computed again, only that one) and gives the uninterrupted run's JSON; an
-// unreadable image is reported, left out (exit 1), and the result is the run without it.
+// unreadable image is reported, left out (exit 1), and the result is the run without it (to float
+// rounding: the batch that held it has one input fewer).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -129,11 +130,19 @@ TEST_CASE("cli/dissect: an unreadable image is reported and left out; the result
   REQUIRE(jb.at("skipped").size() == 1);
   CHECK(jb["skipped"][0].at("image") == "../files/broken.png");
   CHECK(jb.at("images") == 6);
-  nlohmann::json jb_rest = jb;
-  jb_rest.erase("skipped");
-  nlohmann::json jg_rest = jg;
-  jg_rest.erase("skipped");
-  CHECK(jb_rest == jg_rest);  // thresholds, IoU counts, top images by name: as if the image were not listed
+  // As if the image were not listed: the same units, concepts and top images by name; values to
+  // float rounding (the batch that held it has one image fewer, and a batched forward's last bits
+  // depend on its batch).
+  REQUIRE(jb.at("units").size() == jg.at("units").size());
+  CHECK(jb.at("detectors") == jg.at("detectors"));
+  for (size_t k = 0; k < jg["units"].size(); ++k) {
+    const nlohmann::json &a = jb["units"][k], &b = jg["units"][k];
+    CHECK(a.at("concept") == b.at("concept"));
+    CHECK(a.at("threshold").get<double>() == doctest::Approx(b.at("threshold").get<double>()).epsilon(1e-5));
+    CHECK(a.at("iou").get<double>() == doctest::Approx(b.at("iou").get<double>()).epsilon(1e-5));
+    REQUIRE(a.at("top_images").size() == b.at("top_images").size());
+    for (size_t t = 0; t < b["top_images"].size(); ++t) CHECK(a["top_images"][t].at("image") == b["top_images"][t].at("image"));
+  }
   CHECK(fs::exists(dir.file("a.png")));
   // The batch with the broken image was not kept: a rerun reads it again (and reports it again).
   const SplitRun again = run_cli_split(common.substr(0, common.find(" --fresh")) + " --out '" + dir.file("a.png") + "' --data '" +
@@ -191,7 +200,7 @@ TEST_CASE("cli/similarity: an unreadable input is reported and left out; the res
     REQUIRE(jb.at("matrix").size() == jg.at("matrix").size());
     for (size_t r = 0; r < jg["matrix"].size(); ++r)
       for (size_t c = 0; c < jg["matrix"][r]["values"].size(); ++c)
-        CHECK(std::fabs(jb["matrix"][r]["values"][c].get<double>() - jg["matrix"][r]["values"][c].get<double>()) <= 1e-9);
+        CHECK(std::fabs(jb["matrix"][r]["values"][c].get<double>() - jg["matrix"][r]["values"][c].get<double>()) <= 1e-6);
   }
 }
 

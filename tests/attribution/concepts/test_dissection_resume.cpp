@@ -129,10 +129,21 @@ TEST_CASE("dissection: an image that does not load is reported and left out; the
     CHECK(d.skipped[0].first == 4);
     CHECK(d.images == 9);
     const Dissection ref = dissect(*model, without, options(exact));
-    // Top images by index: images after the dropped one are one lower in `without`.
-    for (UnitDissection& u : d.units)
-      for (auto& [v, i] : u.top_images) i -= i > 4 ? 1 : 0;
-    check_same(d, ref);
+    // The batch that held the bad image has one image fewer, and a batched forward's last bits
+    // depend on its batch: activations agree to float rounding, counts exactly. Top images by
+    // index: images after the dropped one are one lower in `without`.
+    CHECK(d.intersections == ref.intersections);
+    CHECK(d.unions == ref.unions);
+    REQUIRE(d.units.size() == ref.units.size());
+    for (size_t k = 0; k < d.units.size(); ++k) {
+      CHECK(d.units[k].threshold == doctest::Approx(ref.units[k].threshold).epsilon(1e-5));
+      REQUIRE(d.units[k].top_images.size() == ref.units[k].top_images.size());
+      for (size_t t = 0; t < d.units[k].top_images.size(); ++t) {
+        const auto [v, i] = d.units[k].top_images[t];
+        CHECK(i - (i > 4 ? 1 : 0) == ref.units[k].top_images[t].second);
+        CHECK(v == doctest::Approx(ref.units[k].top_images[t].first).epsilon(1e-5));
+      }
+    }
   }
 }
 
