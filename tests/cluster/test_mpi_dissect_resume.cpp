@@ -57,7 +57,7 @@ TEST_CASE("mpi/dissect: a rank killed mid-run fails the job; the rerun resumes t
   if (!backlight::test::mpirun_available()) return;
   TempDir dir("mpi_dissect_kill");
   // resnet18 (random weights) at 224: slow enough per batch that the kill lands in pass 1.
-  const std::string common = "dissect --model resnet18 --layer layer4 --threads 1 --count 48 --batch 2 --json --out ";
+  const std::string common = "dissect --model resnet18 --layer layer4 --threads 1 --count 32 --batch 2 --json --out ";
   const SplitRun reference = run_cli_split(common + "'" + dir.file("ref.png") + "'", dir.file("err_ref.txt"));
   REQUIRE_MESSAGE(reference.status == 0, reference.err);
 
@@ -84,7 +84,7 @@ TEST_CASE("mpi/dissect: a rank killed mid-run fails the job; the rerun resumes t
   CHECK(contains(rerun.all, "resuming: "));
   const int64_t resumed = nlohmann::json::parse(rerun.out).at("resumed").get<int64_t>();
   CHECK(resumed >= 2);
-  CHECK(resumed < 48);  // 24 activation and 24 count units: the killed run did not finish pass 3
+  CHECK(resumed < 32);  // 16 activation and 16 count units: the killed run did not finish pass 3
   CHECK(dissection(rerun.out) == dissection(reference.out));
 }
 
