@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
+#include "attribution/concepts/dissection_scan.h"
 #include "attribution/concepts/quantile_sketch.h"
 #include "attribution/core/layer_eval.h"
 #include "engine/error.h"
@@ -70,63 +72,6 @@ void keep_top(std::vector<std::pair<float, int64_t>>& top, float v, int64_t inde
   top.emplace_back(v, index);
   std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   if (static_cast<int64_t>(top.size()) > k) top.pop_back();
-}
-
-// The model input [b, C, H, W] for images: resized to the input shape and normalised.
-Tensor make_input(std::span<const ConceptImage> images, const DissectionOptions& o) {
-  const int64_t c = o.input_shape.at(0), h = o.input_shape.at(1), w = o.input_shape.at(2);
-  const int64_t b = static_cast<int64_t>(images.size());
-  Tensor x = Tensor::empty(Shape{b, c, h, w});
-  for (int64_t i = 0; i < b; ++i) {
-    const ConceptImage& im = images[static_cast<size_t>(i)];
-    BL_CHECK(im.image.defined() && im.image.dim() == 3 && im.image.size(0) == c, "dissect: image '", im.name,
-             "' has shape ", im.image.defined() ? im.image.shape().str() : std::string("(none)"), ", expected [", c,
-             ", H, W]");
-    const int64_t ih = im.image.size(1), iw = im.image.size(2);
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const std::span<const float> plane(im.image.data() + ch * ih * iw, static_cast<size_t>(ih * iw));
-      float* dst = x.data() + (i * c + ch) * h * w;
-      if (ih == h && iw == w) {
-        std::copy(plane.begin(), plane.end(), dst);
-      } else {
-        const std::vector<double> r = resize_plane_bilinear(plane, ih, iw, h, w);
-        for (int64_t p = 0; p < h * w; ++p) dst[p] = static_cast<float>(r[static_cast<size_t>(p)]);
-      }
-      const float m = o.mean.empty() ? 0.0f : o.mean.at(static_cast<size_t>(ch));
-      const float s = o.std.empty() ? 1.0f : o.std.at(static_cast<size_t>(ch));
-      if (m != 0.0f || s != 1.0f)
-        for (int64_t p = 0; p < h * w; ++p) dst[p] = (dst[p] - m) / s;
-    }
-  }
-  return x;
-}
-
-// Streams the dataset in batches: fn(first index, images, activations [b, K, h, w]).
-template <class F>
-void scan(const Module& model, const ConceptSource& data, const DissectionOptions& o, int op, const Workspace& ws,
-          const char* label, F&& fn) {
-  const int64_t n = data.size();
-  int64_t mine = 0;  // this process's images (its batches)
-  for (int64_t begin = 0; begin < n; begin += o.batch)
-    if (owns_batch(o.reducer, begin / o.batch)) mine += std::min(o.batch, n - begin);
-  Progress progress(label, mine, o.progress);
-  std::vector<ConceptImage> batch;
-  for (int64_t begin = 0; begin < n; begin += o.batch) {
-    if (!owns_batch(o.reducer, begin / o.batch)) continue;
-    const int64_t b = std::min(o.batch, n - begin);
-    batch.clear();
-    for (int64_t i = 0; i < b; ++i) batch.push_back(data.load(begin + i));
-    const LayerEval e = eval_layer(model, make_input(batch, o), op, ws);
-    const Tensor& a = e.layer;
-    BL_CHECK(a.dim() == 4 && a.size(0) == b, "dissect: layer '", o.layer, "' has output ", a.shape().str(),
-             ", expected [N, K, h, w] (a convolutional layer)");
-    for (int64_t k = 0; k < a.numel(); ++k)
-      BL_CHECK(std::isfinite(a.data()[k]), "dissect: layer '", o.layer, "' has a non-finite value (", a.data()[k],
-               ") on image '", batch[static_cast<size_t>(k / (a.numel() / b))].name, "'");
-    fn(begin, std::span<const ConceptImage>(batch), a);
-    progress.advance(b);
-  }
-  progress.finish();
 }
 
 // Distributed pass 1: every process's sketches merged (bucket counts added) and top images
@@ -198,7 +143,7 @@ std::vector<uint8_t> binarized_unit_map(std::span<const float> map, int64_t h, i
 Tensor dissection_activations(const Module& model, std::span<const ConceptImage> images, const DissectionOptions& o) {
   BL_CHECK(!images.empty(), "dissection_activations: expected at least one image");
   Workspace ws;
-  const Tensor x = make_input(images, o);
+  const Tensor x = dissection_input(images, o);
   return eval_layer(model, x, layer_op_index(model, x, o.layer, ws), ws).layer;
 }
 
@@ -220,10 +165,19 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
   const int64_t nc = static_cast<int64_t>(concepts.size());
 
   Workspace ws;
-  const ConceptImage first = data.load(0);
-  const Tensor first_input = make_input(std::span(&first, 1), o);
+  // The layer's shape from the first readable image, so a process without batches has it too.
+  ConceptImage first;
+  for (int64_t i = 0;; ++i) {
+    try {
+      first = data.load(i);
+      break;
+    } catch (const std::exception& e) {
+      if (!o.skip) throw;
+      BL_CHECK(i + 1 < n, "dissect: none of the ", n, " images could be read (the last: ", e.what(), ")");
+    }
+  }
+  const Tensor first_input = dissection_input(std::span(&first, 1), o);
   const int op = layer_op_index(model, first_input, o.layer, ws);
-  // The layer's shape from the first image, so a process without batches has it too.
   const Tensor probe = eval_layer(model, first_input, op, ws).layer;
   BL_CHECK(probe.dim() == 4, "dissect: layer '", o.layer, "' has output ", probe.shape().str(),
            ", expected [N, K, h, w] (a convolutional layer)");
@@ -232,28 +186,46 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
   Dissection d;
   d.layer = o.layer;
   d.concepts = concepts;
-  d.images = n;
   const int64_t k_units = probe.size(1), h = probe.size(2), w = probe.size(3);
   std::vector<QuantileSketch> sketches(static_cast<size_t>(k_units),
                                        QuantileSketch({.relative_accuracy = o.sketch_accuracy}));
   std::vector<std::vector<std::pair<float, int64_t>>> tops(static_cast<size_t>(k_units));
+  DissectionScan scan(model, data, o, op, ws, k_units, h, w);
 
   // Pass 1: sketches and top images.
-  scan(model, data, o, op, ws, "dissect (thresholds)", [&](int64_t begin, std::span<const ConceptImage>, const Tensor& a) {
-    BL_CHECK(a.size(1) == k_units && a.size(2) == h && a.size(3) == w, "dissect: layer '", o.layer,
-             "' changed shape between batches (", a.shape().str(), " vs [N, ", k_units, ", ", h, ", ", w, "])");
+  scan.first_pass([&](const std::vector<int64_t>& index, const Tensor& a) {
     const int64_t b = a.size(0), plane = h * w;
     parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t k = lo; k < hi; ++k)
         for (int64_t i = 0; i < b; ++i) {
           const float* p = a.data() + (i * k_units + k) * plane;
           sketches[k].add(std::span<const float>(p, static_cast<size_t>(plane)));
-          keep_top(tops[k], *std::max_element(p, p + plane), begin + i, o.top_images);
+          keep_top(tops[k], *std::max_element(p, p + plane), index[static_cast<size_t>(i)], o.top_images);
         }
     });
   });
   d.passes = 1;
-  if (red) merge_pass1(*red, sketches, tops, o.top_images);
+  d.skipped = scan.skipped();
+  if (red) {
+    merge_pass1(*red, sketches, tops, o.top_images);
+    std::string mine;
+    for (const auto& [i, error] : scan.skipped()) {
+      pack(mine, i);
+      pack_span(mine, std::span<const char>(error.data(), error.size()));
+    }
+    d.skipped.clear();
+    for (const std::string& part : red->all_gather(mine)) {
+      Unpacker u(part);
+      while (!u.done()) {
+        const int64_t i = u.get<int64_t>();
+        const std::vector<char> e = u.get_vector<char>();
+        d.skipped.emplace_back(i, std::string(e.begin(), e.end()));
+      }
+    }
+    std::sort(d.skipped.begin(), d.skipped.end());
+  }
+  d.images = n - static_cast<int64_t>(d.skipped.size());
+  BL_CHECK(d.images >= 1, "dissect: none of the ", n, " images could be read");
 
   const double p = 1.0 - o.quantile;
   std::vector<double> thresholds(static_cast<size_t>(k_units));
@@ -266,13 +238,17 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
   }
 
   if (o.exact) {  // Pass 2: the exact order statistic inside each unit's bucket.
-    const int64_t total = n * h * w;
+    const int64_t total = d.images * h * w;
     const int64_t rank = quantile_rank(p, total);
     std::vector<BucketRange> ranges;
     for (const QuantileSketch& s : sketches) ranges.push_back(s.quantile_range(p));
     std::vector<int64_t> below(static_cast<size_t>(k_units), 0);
     std::vector<std::vector<float>> inside(static_cast<size_t>(k_units));
-    scan(model, data, o, op, ws, "dissect (exact)", [&](int64_t, std::span<const ConceptImage>, const Tensor& a) {
+    Progress progress("dissect (exact)", scan.mine(), o.progress);
+    for (size_t m = 0; m < scan.batches(); ++m) {
+      if (scan.kept(m).empty()) continue;
+      std::vector<ConceptImage> images;
+      const Tensor a = scan.activations(m, images);
       const int64_t b = a.size(0), plane = h * w;
       parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t k = lo; k < hi; ++k)
@@ -284,7 +260,9 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
             }
           }
       });
-    });
+      progress.advance(b);
+    }
+    progress.finish();
     if (red) {  // counts below add up; the values inside the bucket are gathered (few: one bucket's)
       below = red->sum(std::span<const int64_t>(below));
       std::string mine;
@@ -311,42 +289,83 @@ Dissection dissect(const Module& model, const ConceptSource& data, const Dissect
   }
   for (int64_t k = 0; k < k_units; ++k) d.units[k].threshold = thresholds[k];
 
-  // Last pass: intersection and union counts.
+  // Last pass: intersection and union counts, per batch (unit "iou-<j>"), added in any order
+  // (integers).
   std::vector<int64_t> act_count(static_cast<size_t>(k_units), 0), mask_count(static_cast<size_t>(nc), 0);
   d.intersections.assign(static_cast<size_t>(k_units * nc), 0);
-  scan(model, data, o, op, ws, "dissect (IoU)", [&](int64_t, std::span<const ConceptImage> images, const Tensor& a) {
-    const int64_t b = a.size(0), plane = h * w;
-    for (int64_t i = 0; i < b; ++i) {
-      const ConceptImage& im = images[static_cast<size_t>(i)];
-      const int64_t mh = im.mask_height, mw = im.mask_width;
-      BL_CHECK(mh >= 1 && mw >= 1, "dissect: image '", im.name, "' has mask resolution ", mh, "x", mw);
-      for (const auto& [c, m] : im.masks) {
-        BL_CHECK(c >= 0 && c < nc && static_cast<int64_t>(m.size()) == mh * mw, "dissect: image '", im.name,
-                 "': mask of concept ", c, " has ", m.size(), " pixels, expected ", mh, "x", mw, " (and a concept ",
-                 "index below ", nc, ")");
-        for (uint8_t v : m) mask_count[c] += v != 0;
-      }
-      const Axis ay = bilinear_axis(h, mh), ax = bilinear_axis(w, mw);
-      parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
-        std::vector<uint8_t> bin(static_cast<size_t>(mh * mw));
-        std::vector<float> row_max(static_cast<size_t>(h));
-        for (int64_t k = lo; k < hi; ++k) {
-          const float* q = a.data() + (i * k_units + k) * plane;
-          for (int64_t r = 0; r < h; ++r) row_max[r] = *std::max_element(q + r * w, q + (r + 1) * w);
-          if (*std::max_element(row_max.begin(), row_max.end()) < thresholds[k]) continue;
-          const int64_t on = binarize(q, h, w, thresholds[k], ay, ax, row_max, bin.data());
-          if (on == 0) continue;
-          act_count[k] += on;
-          for (const auto& [c, m] : im.masks) {
-            int64_t inter = 0;
-            for (size_t j = 0; j < bin.size(); ++j) inter += bin[j] & (m[j] != 0);
-            d.intersections[k * nc + c] += inter;
-          }
+  Progress progress("dissect (IoU)", scan.mine(), o.progress);
+  for (size_t m = 0; m < scan.batches(); ++m) {
+    if (scan.kept(m).empty()) continue;
+    const std::string key = o.units ? o.units->key("iou", scan.batch_number(m)) : std::string();
+    std::vector<int64_t> acts, masks, inters;
+    bool have = false;
+    if (o.units) {
+      ++scan.units;
+      if (const std::optional<std::string> bytes = o.units->load(key)) {
+        try {
+          Unpacker u(*bytes);
+          acts = u.get_vector<int64_t>(), masks = u.get_vector<int64_t>(), inters = u.get_vector<int64_t>();
+          have = u.done() && static_cast<int64_t>(acts.size()) == k_units && static_cast<int64_t>(masks.size()) == nc &&
+                 static_cast<int64_t>(inters.size()) == k_units * nc;
+        } catch (const Error&) {
+          have = false;
         }
-      });
+        if (!have) o.units->discard(key);  // not this job's layout: computed again
+        scan.resumed += have;
+      }
     }
-  });
+    if (!have) {
+      if (o.units && d.skipped.empty()) o.units->begin(key);
+      acts.assign(static_cast<size_t>(k_units), 0), masks.assign(static_cast<size_t>(nc), 0);
+      inters.assign(static_cast<size_t>(k_units * nc), 0);
+      std::vector<ConceptImage> images = scan.images(m);
+      const Tensor a = scan.activations(m, images);
+      const int64_t b = a.size(0), plane = h * w;
+      for (int64_t i = 0; i < b; ++i) {
+        const ConceptImage& im = images[static_cast<size_t>(i)];
+        const int64_t mh = im.mask_height, mw = im.mask_width;
+        BL_CHECK(mh >= 1 && mw >= 1, "dissect: image '", im.name, "' has mask resolution ", mh, "x", mw);
+        for (const auto& [c, mask] : im.masks) {
+          BL_CHECK(c >= 0 && c < nc && static_cast<int64_t>(mask.size()) == mh * mw, "dissect: image '", im.name,
+                   "': mask of concept ", c, " has ", mask.size(), " pixels, expected ", mh, "x", mw,
+                   " (and a concept index below ", nc, ")");
+          for (uint8_t v : mask) masks[c] += v != 0;
+        }
+        const Axis ay = bilinear_axis(h, mh), ax = bilinear_axis(w, mw);
+        parallel_for(k_units, 1, [&](int64_t lo, int64_t hi) {
+          std::vector<uint8_t> bin(static_cast<size_t>(mh * mw));
+          std::vector<float> row_max(static_cast<size_t>(h));
+          for (int64_t k = lo; k < hi; ++k) {
+            const float* q = a.data() + (i * k_units + k) * plane;
+            for (int64_t r = 0; r < h; ++r) row_max[r] = *std::max_element(q + r * w, q + (r + 1) * w);
+            if (*std::max_element(row_max.begin(), row_max.end()) < thresholds[k]) continue;
+            const int64_t on = binarize(q, h, w, thresholds[k], ay, ax, row_max, bin.data());
+            if (on == 0) continue;
+            acts[k] += on;
+            for (const auto& [c, mask] : im.masks) {
+              int64_t inter = 0;
+              for (size_t j = 0; j < bin.size(); ++j) inter += bin[j] & (mask[j] != 0);
+              inters[k * nc + c] += inter;
+            }
+          }
+        });
+      }
+      if (o.units && d.skipped.empty()) {  // the thresholds are the whole dataset's
+        std::string bytes;
+        pack_span(bytes, std::span<const int64_t>(acts));
+        pack_span(bytes, std::span<const int64_t>(masks));
+        pack_span(bytes, std::span<const int64_t>(inters));
+        o.units->store(key, bytes);
+      }
+    }
+    for (int64_t k = 0; k < k_units; ++k) act_count[k] += acts[k];
+    for (int64_t c = 0; c < nc; ++c) mask_count[c] += masks[c];
+    for (int64_t q = 0; q < k_units * nc; ++q) d.intersections[q] += inters[q];
+    progress.advance(static_cast<int64_t>(scan.kept(m).size()));
+  }
+  progress.finish();
   d.passes += 1;
+  d.units_here = scan.units, d.resumed_here = scan.resumed;
   if (red) {
     act_count = red->sum(std::span<const int64_t>(act_count));
     mask_count = red->sum(std::span<const int64_t>(mask_count));

@@ -29,13 +29,20 @@
 /// it is integer or order-free, so every process ends with the single-process Dissection (same
 /// thresholds, counts and IoU; only `seconds` differs), as long as no sketch collapsed its low
 /// buckets (the top quantile is not affected by such a collapse either way).
+///
+/// Bad images and resume: with options.skip, an image whose load throws is reported and left out
+/// (the result is the dissection of the readable images); with options.units, each batch's
+/// activations and pass-3 counts are kept as units, so a rerun of the same job loads them instead
+/// of running the forward again and ends with the same Dissection bit for bit.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "attribution/core/progress.h"
 #include "attribution/core/reducer.h"
+#include "attribution/core/unit_store.h"
 #include "engine/module.h"
 
 namespace backlight {
@@ -85,6 +92,18 @@ struct DissectionOptions {
   /// Distributed run: this process's share of the batches and the collectives (nullptr: one
   /// process). Not owned; every process must call dissect with the same data and options.
   const Reducer* reducer = nullptr;
+  /// Images that cannot be loaded (ConceptSource::load throws). Empty: the error stops the run.
+  /// Set: each is passed here (index, error) by the process that met it and left out of every
+  /// pass; Dissection::skipped lists them all.
+  std::function<void(int64_t index, const std::string& error)> skip{};
+  /// Resume (attribution/core/unit_store.h; nullptr: none). Per batch j of the dataset: unit
+  /// "acts-<j>", the layer's activations (float [b, K, h, w]: 4 K h w bytes per image) with its
+  /// images' indices, and "iou-<j>", its pass-3 counts (int64, K + concepts + K x concepts); keys
+  /// from UnitStore::key. A batch with an image left out is not stored (a rerun tries the image
+  /// again), nor are any IoU counts of such a run (they depend on the thresholds, i.e. on every
+  /// image). The later passes read a stored batch's activations back instead of running its
+  /// forward again.
+  UnitStore* units = nullptr;
 };
 
 struct UnitDissection {
@@ -104,7 +123,11 @@ struct Dissection {
   std::vector<UnitDissection> units;  ///< one per channel, in channel order
   std::vector<double> iou;            ///< [units, concepts] row-major
   std::vector<int64_t> intersections, unions;  ///< the counts behind iou, same layout
-  int64_t images = 0;
+  int64_t images = 0;  ///< images dissected (the dataset's, less the ones left out)
+  /// Images left out (options.skip), of every process: (index, error), by index.
+  std::vector<std::pair<int64_t, std::string>> skipped;
+  /// This process's units (options.units; 0 without) and how many of them were loaded, not computed.
+  int64_t units_here = 0, resumed_here = 0;
   int64_t passes = 0;
   double seconds = 0;  ///< wall time of all passes
 };

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "attribution/core/layer_eval.h"
 #include "engine/error.h"
@@ -127,6 +128,52 @@ void gather_rows(const Reducer& red, const std::vector<int64_t>& batch_rows, std
   assemble(rows_b, pb, false);
 }
 
+// Unit "rows-<j>": a batch's rows per layer as float32 (what capture() read before widening them
+// to double, so reading them back gives the same doubles).
+std::string pack_rows(const std::vector<Eigen::MatrixXd>& xa, const std::vector<Eigen::MatrixXd>* xb) {
+  std::string out;
+  pack(out, static_cast<int64_t>(xa.empty() ? 0 : xa[0].rows()));
+  auto put = [&](const std::vector<Eigen::MatrixXd>& xs) {
+    for (const Eigen::MatrixXd& x : xs) {
+      const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = x.cast<float>();
+      pack_span(out, std::span<const float>(f.data(), static_cast<size_t>(f.size())));
+    }
+  };
+  put(xa);
+  if (xb) put(*xb);
+  return out;
+}
+
+// False when the bytes do not hold rows of these layers (then the batch is computed again).
+bool unpack_rows(const std::string& bytes, const std::vector<int64_t>& pa, const std::vector<int64_t>* pb,
+                 std::vector<Eigen::MatrixXd>& xa, std::vector<Eigen::MatrixXd>& xb) {
+  try {
+    Unpacker u(bytes);
+    const int64_t n = u.get<int64_t>();
+    if (n < 1) return false;
+    auto get = [&](const std::vector<int64_t>& features, std::vector<Eigen::MatrixXd>& xs) {
+      for (int64_t p : features) {
+        const std::vector<float> v = u.get_vector<float>();
+        if (static_cast<int64_t>(v.size()) != n * p) return false;
+        xs.push_back(Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), n, p)
+                         .cast<double>());
+      }
+      return true;
+    };
+    xa.clear(), xb.clear();
+    return get(pa, xa) && (!pb || get(*pb, xb)) && u.done();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// One batch j of this process's share: read(complete) gives its inputs (undefined: none left).
+using BatchVisit = std::function<void(int64_t j, const std::function<Tensor(bool& complete)>& read)>;
+
+LayerSimilarity scan_layers(const Module& model_a, const std::vector<std::string>& layers_a, const Module& model_b,
+                            const std::vector<std::string>& layers_b, const Tensor& first,
+                            const std::function<void(const BatchVisit&)>& drive, const LayerSimilarityOptions& o);
+
 }  // namespace
 
 std::vector<std::string> model_layer_names(const Module& model, const Tensor& probe) {
@@ -147,18 +194,48 @@ std::vector<std::string> model_layer_names(const Module& model, const Tensor& pr
 LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
                                  const Module& model_b, const std::vector<std::string>& layers_b,
                                  const BatchSource& next_batch, const LayerSimilarityOptions& o) {
+  BL_CHECK(!o.reducer || (o.probe.defined() && o.probe.dim() >= 1 && o.probe.size(0) >= 1),
+           "layer_similarity: a distributed run needs a probe input (a process may get no batch)");
+  Tensor batch = next_batch();
+  const Tensor first = batch;
+  // Local batch k of this process is batch k * size + rank of the whole stream.
+  const int64_t step = o.reducer ? o.reducer->size() : 1, offset = o.reducer ? o.reducer->rank() : 0;
+  return scan_layers(model_a, layers_a, model_b, layers_b, first, [&](const BatchVisit& visit) {
+    for (int64_t k = 0; batch.defined(); batch = next_batch(), ++k)
+      visit(k * step + offset, [&](bool& complete) {
+        complete = true;
+        return batch;
+      });
+  }, o);
+}
+
+LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
+                                 const Module& model_b, const std::vector<std::string>& layers_b,
+                                 const NumberedBatches& batches, const LayerSimilarityOptions& o) {
+  BL_CHECK(o.probe.defined() && o.probe.dim() >= 1 && o.probe.size(0) >= 1,
+           "layer_similarity: numbered batches need a probe input (a process may get no batch)");
+  BL_CHECK(batches.count >= 0 && batches.read, "layer_similarity: expected a batch count >= 0 and a reader");
+  return scan_layers(model_a, layers_a, model_b, layers_b, Tensor(), [&](const BatchVisit& visit) {
+    for (int64_t j = 0; j < batches.count; ++j)
+      if (owns_batch(o.reducer, j)) visit(j, [&batches, j](bool& complete) { return batches.read(j, complete); });
+  }, o);
+}
+
+namespace {
+
+LayerSimilarity scan_layers(const Module& model_a, const std::vector<std::string>& layers_a, const Module& model_b,
+                            const std::vector<std::string>& layers_b, const Tensor& first,
+                            const std::function<void(const BatchVisit&)>& drive, const LayerSimilarityOptions& o) {
   BL_CHECK(!layers_a.empty() && !layers_b.empty(), "layer_similarity: expected at least one layer on each side, got ",
            layers_a.size(), " and ", layers_b.size());
   const Reducer* red = o.reducer;
-  BL_CHECK(!red || (o.probe.defined() && o.probe.dim() >= 1 && o.probe.size(0) >= 1),
-           "layer_similarity: a distributed run needs a probe input (a process may get no batch)");
   const bool same = &model_a == &model_b;
+  const bool shared = same && layers_a == layers_b;  // one capture serves both sides
   const bool rbf = o.measure == SimilarityMeasure::CkaRbf;
   Workspace ws;
   ModelTap ta{&model_a, layers_a, {}, {}}, tb{&model_b, layers_b, {}, {}};
 
-  Tensor batch = next_batch();
-  const Tensor& shapes = o.probe.defined() ? o.probe : batch;
+  const Tensor& shapes = o.probe.defined() ? o.probe : first;
   BL_CHECK(shapes.defined(), "layer_similarity: the input stream is empty");
   for (ModelTap* t : {&ta, &tb}) {
     for (const std::string& name : t->names) t->ops.push_back(layer_op_index(*t->model, shapes, name, ws));
@@ -216,13 +293,37 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
   };
   if (o.probe.defined()) {
     const std::vector<Eigen::MatrixXd> pa = capture(ta, o.probe, ws);
-    prepare(pa, same && layers_a == layers_b ? pa : capture(tb, o.probe, ws));
+    prepare(pa, shared ? pa : capture(tb, o.probe, ws));
   }
 
-  for (; batch.defined(); batch = next_batch()) {
-    const std::vector<Eigen::MatrixXd> xa = capture(ta, batch, ws);
-    const std::vector<Eigen::MatrixXd> xb = same && layers_a == layers_b ? xa : capture(tb, batch, ws);
-    if (!ready) prepare(xa, xb);
+  // Each batch's rows: from unit "rows-<j>" or captured (and then stored when complete).
+  drive([&](int64_t number, const std::function<Tensor(bool&)>& read) {
+    std::vector<Eigen::MatrixXd> xa, xb;
+    const std::string key = o.units ? o.units->key("rows", number) : std::string();
+    bool have = false;
+    if (o.units && ready) {
+      ++res.units_here;
+      if (const std::optional<std::string> bytes = o.units->load(key)) {
+        have = unpack_rows(*bytes, ta.features, shared ? nullptr : &tb.features, xa, xb);
+        if (!have) o.units->discard(key);  // not these layers' layout: computed again
+      }
+      if (have && shared) xb = xa;
+      res.resumed_here += have;
+    }
+    if (!have) {
+      bool complete = true;
+      const Tensor batch = read(complete);
+      if (!batch.defined()) {  // every input of the batch was left out
+        batch_rows.push_back(0);
+        return;
+      }
+      if (o.units && complete) o.units->begin(key);
+      xa = capture(ta, batch, ws);
+      xb = shared ? xa : capture(tb, batch, ws);
+      if (!ready) prepare(xa, xb);
+      if (o.units && complete) o.units->store(key, pack_rows(xa, shared ? nullptr : &xb));
+    }
+    const int64_t rows = xa.at(0).rows();
     for (size_t i = 0; i < xa.size(); ++i) {
       if (feature) {
         sa[i] += xa[i].colwise().sum().transpose();
@@ -242,10 +343,10 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
         rows_b[j].insert(rows_b[j].end(), f.data(), f.data() + f.size());
       }
     }
-    res.examples += batch.size(0);
-    batch_rows.push_back(batch.size(0));
-    progress.advance(batch.size(0));
-  }
+    res.examples += rows;
+    batch_rows.push_back(rows);
+    progress.advance(rows);
+  });
   progress.finish();
   bool root = true;  // this process computes the matrix
   if (red) {
@@ -301,5 +402,7 @@ LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::s
                              : similarity(o.measure, za[i], zb[j], o.similarity);
   return res;
 }
+
+}  // namespace
 
 }  // namespace backlight

@@ -25,12 +25,22 @@
 #include "attribution/concepts/similarity.h"
 #include "attribution/core/progress.h"
 #include "attribution/core/reducer.h"
+#include "attribution/core/unit_store.h"
 #include "engine/module.h"
 
 namespace backlight {
 
 /// Next batch of inputs [b, ...]; an undefined Tensor when the stream is done.
 using BatchSource = std::function<Tensor()>;
+
+/// A stream of `count` batches read by number (batch j of the whole stream), so that a process
+/// reads only its own batches and a resumed run skips stored ones. read(j, complete) returns the
+/// batch's inputs; it may leave out inputs that cannot be read (then it sets `complete` to false)
+/// and returns an undefined Tensor when none is left.
+struct NumberedBatches {
+  int64_t count = 0;
+  std::function<Tensor(int64_t j, bool& complete)> read;
+};
 
 /// The module paths of `model` that produce an op output in a forward pass of `probe` (a batch
 /// of at least one input), in forward order, each once ("all" for the CLI's --layers).
@@ -58,6 +68,12 @@ struct LayerSimilarityOptions {
   const Reducer* reducer = nullptr;
   /// Input(s) [b >= 1, ...] the layer shapes are read from (default: the first batch).
   Tensor probe{};
+  /// Resume (attribution/core/unit_store.h; nullptr: none): unit "rows-<j>" per batch j of the
+  /// stream, its activation rows (float32, every layer of A, and of B unless B is A with the same
+  /// layers: 4 x inputs x features bytes), stored once computed when complete. A stored batch is
+  /// not captured again (with NumberedBatches not even read), and its rows are exactly the ones a
+  /// capture gives, so the matrix equals the uninterrupted run's bit for bit.
+  UnitStore* units = nullptr;
 };
 
 struct LayerSimilarity {
@@ -65,6 +81,8 @@ struct LayerSimilarity {
   Eigen::MatrixXd values;  ///< [layers_a.size(), layers_b.size()]
   int64_t examples = 0;
   std::string space;  ///< "feature" or "example"
+  /// This process's units (options.units; 0 without) and how many of them were loaded, not computed.
+  int64_t units_here = 0, resumed_here = 0;
 };
 
 /// Similarity of every layer in `layers_a` of `model_a` with every layer in `layers_b` of
@@ -75,5 +93,11 @@ struct LayerSimilarity {
 LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
                                  const Module& model_b, const std::vector<std::string>& layers_b,
                                  const BatchSource& next_batch, const LayerSimilarityOptions& options = {});
+
+/// The same over numbered batches: this process reads batch j when owns_batch(reducer, j), in
+/// order. options.probe is required. Examples left out by `batches` are not counted.
+LayerSimilarity layer_similarity(const Module& model_a, const std::vector<std::string>& layers_a,
+                                 const Module& model_b, const std::vector<std::string>& layers_b,
+                                 const NumberedBatches& batches, const LayerSimilarityOptions& options);
 
 }  // namespace backlight

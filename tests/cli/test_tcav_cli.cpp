@@ -76,10 +76,11 @@ TEST_CASE("tcav: the built-in demo writes the chart and JSON with every run") {
   std::string a, b;
   const std::string sgd = "--demo-concepts cross --layers features.9 --set-size 8 --random-sets 2 --count 6 "
                           "--classifier sgd --seed 5 --json --out '" + dir.file("s.png") + "'";
-  REQUIRE(run_tcav(sgd, a, false) == 0);
-  REQUIRE(run_tcav(sgd, b, false) == 0);
+  REQUIRE(run_tcav(sgd + " --fresh", a, false) == 0);
+  REQUIRE(run_tcav(sgd + " --fresh", b, false) == 0);
   CHECK(a == b);
   CHECK(nlohmann::json::parse(a)["classifier"] == "sgd");
+  CHECK(nlohmann::json::parse(a)["resumed"] == 0);
 }
 
 TEST_CASE("tcav: user folders (images and .npy stacks) and random sets drawn from a pool") {

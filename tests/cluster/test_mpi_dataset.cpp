@@ -40,6 +40,7 @@ nlohmann::json dissection(const std::string& out) {
   j.erase("seconds");
   j.erase("ranks");
   j.erase("png");
+  j.erase("resumed");
   return j;
 }
 
@@ -95,7 +96,7 @@ TEST_CASE("mpi/similarity: example space equals the single process bit for bit; 
     REQUIRE_MESSAGE(single.status == 0, single.err);
     const nlohmann::json one = nlohmann::json::parse(single.out);
     CHECK(one.at("space") == "example");
-    const MpiRun two = mpirun_cli(2, args, dir.file("err2.txt"));
+    const MpiRun two = mpirun_cli(2, args + " --fresh", dir.file("err2.txt"));
     REQUIRE_MESSAGE(two.status == 0, two.all);
     const nlohmann::json j2 = nlohmann::json::parse(two.out);
     CHECK(j2.at("ranks") == 2);
@@ -106,7 +107,7 @@ TEST_CASE("mpi/similarity: example space equals the single process bit for bit; 
                             "--measure " + measure + " --out '" + dir.file("few.png") + "'";
     const SplitRun single_few = run_cli_split(few, dir.file("err3.txt"));
     REQUIRE_MESSAGE(single_few.status == 0, single_few.err);
-    const MpiRun three = mpirun_cli(3, few, dir.file("err4.txt"));
+    const MpiRun three = mpirun_cli(3, few + " --fresh", dir.file("err4.txt"));
     REQUIRE_MESSAGE(three.status == 0, three.all);
     CHECK(nlohmann::json::parse(three.out).at("matrix") == nlohmann::json::parse(single_few.out).at("matrix"));
   }
@@ -119,7 +120,7 @@ TEST_CASE("mpi/similarity: example space equals the single process bit for bit; 
     REQUIRE_MESSAGE(single.status == 0, single.err);
     const nlohmann::json one = nlohmann::json::parse(single.out);
     REQUIRE(one.at("space") == "feature");
-    const MpiRun many = mpirun_cli(ranks, args, dir.file("err6.txt"));
+    const MpiRun many = mpirun_cli(ranks, args + " --fresh", dir.file("err6.txt"));
     REQUIRE_MESSAGE(many.status == 0, many.all);
     const nlohmann::json j = nlohmann::json::parse(many.out);
     REQUIRE(j.at("matrix").size() == one.at("matrix").size());
@@ -143,9 +144,11 @@ TEST_CASE("mpi/dissect: 2 and 3 ranks give the single-process dissection (sketch
     REQUIRE(one.at("units").size() > 0);
     for (int ranks : {2, 3}) {  // 3 batches: with 3 ranks each has one, the last a short one
       CAPTURE(ranks);
-      const MpiRun many = mpirun_cli(ranks, args, dir.file("err2.txt"));
+      // --fresh: the distributed run computes every batch (not the ones the single run kept).
+      const MpiRun many = mpirun_cli(ranks, args + " --fresh", dir.file("err2.txt"));
       REQUIRE_MESSAGE(many.status == 0, many.all);
       CHECK(nlohmann::json::parse(many.out).at("ranks") == ranks);
+      CHECK(nlohmann::json::parse(many.out).at("resumed") == 0);
       CHECK(dissection(many.out) == one);
     }
   }
@@ -153,7 +156,7 @@ TEST_CASE("mpi/dissect: 2 and 3 ranks give the single-process dissection (sketch
   const std::string few = "dissect --threads 1 --count 3 --batch 2 --json --out '" + dir.file("e.png") + "'";
   const SplitRun single = run_cli_split(few, dir.file("err3.txt"));
   REQUIRE_MESSAGE(single.status == 0, single.err);
-  const MpiRun three = mpirun_cli(3, few, dir.file("err4.txt"));
+  const MpiRun three = mpirun_cli(3, few + " --fresh", dir.file("err4.txt"));
   REQUIRE_MESSAGE(three.status == 0, three.all);
   CHECK(dissection(three.out) == dissection(single.out));
 }

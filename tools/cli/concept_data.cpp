@@ -85,6 +85,13 @@ FolderConcepts::FolderConcepts(std::string dir, int64_t max_pixels) : dir_(std::
   BL_CHECK(!concepts_.empty(), "dissect: '", index, "' lists no masks (no concepts to compare units with)");
 }
 
+std::vector<std::string> FolderConcepts::files(int64_t i) const {
+  const Entry& e = images_.at(static_cast<size_t>(i));
+  std::vector<std::string> out{(fs::path(dir_) / e.image).string()};
+  for (const auto& [c, mask] : e.masks) out.push_back((fs::path(dir_) / mask).string());
+  return out;
+}
+
 ConceptImage FolderConcepts::load(int64_t i) const {
   const Entry& e = images_.at(static_cast<size_t>(i));
   ConceptImage out;

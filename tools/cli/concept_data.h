@@ -32,6 +32,8 @@ class FolderConcepts : public ConceptSource {
   int64_t size() const override { return static_cast<int64_t>(images_.size()); }
   ConceptImage load(int64_t i) const override;
   std::string name(int64_t i) const override { return images_.at(static_cast<size_t>(i)).image; }
+  /// The files image i reads (the image, then its masks), as paths (for resume keys).
+  std::vector<std::string> files(int64_t i) const;
 
  private:
   struct Entry {

@@ -22,6 +22,7 @@
 #include "tools/commands/concept_model.h"
 #include "tools/commands/dissect_montage.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/resume_units.h"
 
 namespace backlight::cli {
 
@@ -61,11 +62,14 @@ int run_dissect(const Args& args) {
   o.progress.enabled = o.progress.enabled && cluster.leader();
 
   std::unique_ptr<ConceptSource> data;
+  const FolderConcepts* folder = nullptr;  // a folder dataset (its files identify the units)
   if (data_spec == "builtin:shapes") {
     data = std::make_unique<ShapesConcepts>(count, m.input[1], m.input[2]);
   } else {
     if (args.has("count")) throw UsageError("dissect: --count applies to --data builtin:shapes only");
-    data = std::make_unique<FolderConcepts>(data_spec, max_pixels);
+    auto f = std::make_unique<FolderConcepts>(data_spec, max_pixels);
+    folder = f.get();
+    data = std::move(f);
   }
   Tensor probe = Tensor::empty(Shape{1, m.input[0], m.input[1], m.input[2]});
   std::fill(probe.data(), probe.data() + probe.numel(), 0.5f);
@@ -75,8 +79,35 @@ int run_dissect(const Args& args) {
             << data_spec << "), " << data->concepts().size() << " concepts, quantile " << quantile
             << (o.exact ? " (exact)" : "") << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
             << "\n";
+  // Resume: batches' activations and IoU counts (resume_units.h); the montage and ranking flags
+  // change no unit.
+  static constexpr std::string_view kNoUnitChange[] = {"montage-units", "top-images", "iou-threshold"};
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
+  o.units = units.get();
+  if (units && folder) {
+    // A folder's files are not in the job's fingerprint: batch j's activations are keyed by its
+    // images and masks, its IoU counts also by every file (the thresholds read all of them).
+    const int64_t n = data->size();
+    std::vector<std::string> all;
+    for (int64_t i = 0; i < n; ++i)
+      for (const std::string& f : folder->files(i)) all.push_back(f);
+    const std::string everything = files_digest(all);
+    units->inputs = [folder, n, batch, everything](std::string_view kind, int64_t j) {
+      std::vector<std::string> files;
+      for (int64_t i = j * batch; i < std::min(n, (j + 1) * batch); ++i)
+        for (const std::string& f : folder->files(i)) files.push_back(f);
+      if (kind == "iou") files.push_back("dataset " + everything);
+      return files;
+    };
+  }
+  // A bad image: reported by the rank that met it and left out; the job goes on and exits 1.
+  const std::string who = cluster.distributed() ? "dissect: " + cluster.describe() : "dissect";
+  o.skip = [&](int64_t i, const std::string& error) {
+    std::cerr << who << ": skipped '" << data->name(i) << "': " << error << "\n";
+  };
   const Dissection d = dissect(*m.model, *data, o);
-  if (!cluster.leader()) return 0;  // every rank holds the same result; rank 0 reports it
+  const int64_t resumed = report_resumed_units(cluster, units.get(), d.units_here, d.resumed_here, "dissect");
+  if (!cluster.leader()) return d.skipped.empty() ? 0 : 1;  // every rank holds the same result; rank 0 reports it
   std::cerr << "dissect: " << d.passes << " passes in " << std::fixed << std::setprecision(2) << d.seconds << " s ("
             << std::setprecision(1) << static_cast<double>(d.images * d.passes) / std::max(d.seconds, 1e-9)
             << " images/s)\n";
@@ -105,7 +136,7 @@ int run_dissect(const Args& args) {
     for (const Concept& c : d.concepts) concepts.push_back({{"name", c.name}, {"category", c.category}});
     nlohmann::json per_cat = nlohmann::json::object();
     for (const auto& [cat, n] : summary) per_cat[cat] = n;
-    const nlohmann::json j = {{"command", "dissect"},   {"model", m.label},
+    nlohmann::json j = {{"command", "dissect"},   {"model", m.label},
                               {"layer", d.layer},       {"data", data_spec},
                               {"images", d.images},     {"quantile", quantile},
                               {"exact", o.exact},       {"sketch_accuracy", o.exact ? 0.0 : accuracy},
@@ -114,8 +145,12 @@ int run_dissect(const Args& args) {
                               {"units", units},         {"detectors", detectors},
                               {"detectors_per_category", per_cat}, {"png", out},
                               {"ranks", cluster.size()}};
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& [i, error] : d.skipped) skipped.push_back({{"image", data->name(i)}, {"error", error}});
+    j["skipped"] = skipped;
+    j["resumed"] = resumed;
     std::cout << j.dump(2) << "\n";
-    return 0;
+    return d.skipped.empty() ? 0 : 1;
   }
   std::cout << "layer " << d.layer << ": " << d.units.size() << " units, " << detectors << " detectors (IoU > "
             << iou_threshold << ") over " << d.images << " images\n";
@@ -129,7 +164,9 @@ int run_dissect(const Args& args) {
               << " " << std::setprecision(3) << u.iou << (u.detector ? "  *" : "") << "\n";
   }
   std::cout << "wrote " << out << "\n";
-  return 0;
+  if (!d.skipped.empty())
+    std::cerr << "dissect: " << d.skipped.size() << " image(s) could not be read (reported above) and were left out\n";
+  return d.skipped.empty() ? 0 : 1;
 }
 
 }  // namespace
@@ -163,7 +200,8 @@ Command dissect_command() {
                 {.name = "top-images", .metavar = "N", .help = "top-activating images per unit in the montage (default 4)"},
                 {.name = "out", .metavar = "FILE.png", .help = "montage picture (default dissect.png)"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print every unit, the summary and the settings as JSON"},
-                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"}},
+                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"},
+                unit_cache_flags()[0], unit_cache_flags()[1]},
       .run = run_dissect};
 }
 

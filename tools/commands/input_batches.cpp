@@ -117,6 +117,42 @@ BatchSource example_batches(const ExampleFiles& files, int64_t h, int64_t w, int
   };
 }
 
+std::string example_name(const ExampleFiles& files, int64_t ex) {
+  int64_t first = 0;
+  for (size_t f = 0; f < files.paths.size(); ++f) {
+    if (ex < first + files.counts[f])
+      return files.counts[f] == 1 ? files.paths[f] : files.paths[f] + "[" + std::to_string(ex - first) + "]";
+    first += files.counts[f];
+  }
+  return files.folder + "[" + std::to_string(ex) + "]";
+}
+
+Tensor read_examples_skipping(const ExampleFiles& files, std::span<const int64_t> pick, int64_t h, int64_t w,
+                              int64_t max_pixels, const ImageNormalization& norm,
+                              const std::function<void(const std::string&, const std::string&)>& skip) {
+  const std::vector<int64_t> all(pick.begin(), pick.end());
+  if (all.empty()) return {};
+  const int64_t n = static_cast<int64_t>(all.size());
+  try {
+    return example_batches(files, h, w, n, max_pixels, all, norm)();
+  } catch (const std::exception&) {
+    // Some example does not read: read them one by one and leave out the bad ones.
+  }
+  std::vector<Tensor> good;
+  for (int64_t ex : all) {
+    try {
+      good.push_back(example_batches(files, h, w, 1, max_pixels, {ex}, norm)());
+    } catch (const std::exception& e) {
+      skip(example_name(files, ex), e.what());
+    }
+  }
+  if (good.empty()) return {};
+  const int64_t per = good[0].numel();
+  Tensor out = Tensor::empty(Shape{static_cast<int64_t>(good.size()), files.channels, h, w});
+  for (size_t i = 0; i < good.size(); ++i) std::copy(good[i].data(), good[i].data() + per, out.data() + i * per);
+  return out;
+}
+
 BatchSource shapes_batches(int64_t h, int64_t w, uint64_t seed, int64_t begin, int64_t count, int64_t batch,
                            ImageNormalization norm) {
   BL_CHECK(batch >= 1 && count >= 0, "shapes_batches: expected batch >= 1 and count >= 0, got ", batch, " and ", count);

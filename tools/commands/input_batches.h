@@ -10,6 +10,8 @@
 /// images are read in [0, 1] and then normalised by ImageNormalization when one is given, .npy
 /// values are used as stored (no normalisation).
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,17 @@ struct ImageNormalization {
 /// with C channels (RGB for C = 3). `max_pixels` caps each decoded image (load_image).
 BatchSource example_batches(const ExampleFiles& files, int64_t h, int64_t w, int64_t batch, int64_t max_pixels,
                             std::vector<int64_t> pick = {}, ImageNormalization norm = {});
+
+/// Example `ex` of `files` by name: "path" for an image or a one-example .npy, "path[row]" for a
+/// row of a stack.
+std::string example_name(const ExampleFiles& files, int64_t ex);
+
+/// Examples `pick` of `files` as one batch [n, C, h, w] (as example_batches reads them), leaving out
+/// the ones that cannot be read: each is passed to skip(example_name, error). Undefined when none
+/// is left.
+Tensor read_examples_skipping(const ExampleFiles& files, std::span<const int64_t> pick, int64_t h, int64_t w,
+                              int64_t max_pixels, const ImageNormalization& norm,
+                              const std::function<void(const std::string&, const std::string&)>& skip);
 
 /// Batches of shapes-dataset images [b, 3, h, w]: indices begin .. begin+count-1 of dataset `seed`.
 BatchSource shapes_batches(int64_t h, int64_t w, uint64_t seed, int64_t begin, int64_t count, int64_t batch,

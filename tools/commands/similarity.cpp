@@ -21,7 +21,9 @@
 #include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
+#include "tools/commands/resume_units.h"
 #include "tools/cluster/cluster.h"
+#include "tools/cluster/packing.h"
 
 namespace backlight::cli {
 
@@ -80,30 +82,27 @@ int run_similarity(const Args& args) {
                        " example(s); at least 2 are needed");
     total = files.total;
   }
-  // Distributed: this rank reads only its batches (batch j when j % ranks == rank), the same
-  // batches a single process forms, so every example's activations are the same bit for bit.
+  // Batches by number (batch j: inputs j * batch ..), so this rank reads only its own (j % ranks ==
+  // rank) and a rerun skips the ones kept in the cache. An input that cannot be read is reported
+  // by the rank that met it and left out.
   const bool shapes = inputs == "builtin:shapes";
-  BatchSource source;
-  if (!cluster.distributed()) {
-    source = shapes ? shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin, total, batch, norm)
-                    : example_batches(files, h, w, batch, max_pixels, {}, norm);
-  } else if (shapes) {
-    auto next = std::make_shared<int64_t>(cluster.rank());  // global batch index
-    const int64_t step = cluster.size();
-    source = [=]() -> Tensor {
-      const int64_t begin = *next * batch;
-      if (begin >= total) return {};
-      *next += step;
-      return shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin + begin, std::min(batch, total - begin),
-                            batch, norm)();
-    };
-  } else {
+  const std::string who = cluster.distributed() ? "similarity: " + cluster.describe() : "similarity";
+  std::vector<std::string> skipped;  // this rank's
+  NumberedBatches source{(total + batch - 1) / batch, {}};
+  source.read = [&](int64_t j, bool& complete) -> Tensor {
+    const int64_t begin = j * batch, size = std::min(batch, total - begin);
+    if (shapes)
+      return shapes_batches(h, w, kShapesCnnDataSeed, kShapesHeldOutBegin + begin, size, batch, norm)();
     std::vector<int64_t> pick;
-    for (int64_t j = cluster.rank(); j * batch < total; j += cluster.size())
-      for (int64_t i = j * batch; i < std::min(total, (j + 1) * batch); ++i) pick.push_back(i);
-    source = pick.empty() ? BatchSource([]() { return Tensor(); })
-                          : example_batches(files, h, w, batch, max_pixels, std::move(pick), norm);
-  }
+    for (int64_t i = begin; i < begin + size; ++i) pick.push_back(i);
+    const size_t before = skipped.size();
+    Tensor t = read_examples_skipping(files, pick, h, w, max_pixels, norm, [&](const std::string& name, const std::string& error) {
+      std::cerr << who << ": skipped '" << name << "': " << error << "\n";
+      skipped.push_back(name + ": " + error);
+    });
+    complete = skipped.size() == before;
+    return t;
+  };
   const Tensor probe = make_shapes_batch(ShapesConfig{.height = h, .width = w}, kShapesCnnDataSeed, 0, 1).images;
   const std::vector<std::string> la = resolve_layers(args.get_or("layers", "all"), *a.model, probe, "--layers");
   const std::vector<std::string> lb = resolve_layers(args.get_or("layers-b", args.get_or("layers", "all")), *b.model, probe, "--layers-b");
@@ -111,17 +110,38 @@ int run_similarity(const Args& args) {
   LayerSimilarityOptions o{.measure = measure, .expected_examples = total};
   o.similarity.rbf_threshold = static_cast<float>(threshold);
   o.similarity.unbiased = args.flag("unbiased");
+  o.probe = probe;
   if (cluster.distributed()) {
     o.reducer = &cluster;
-    o.probe = probe;
     o.progress.enabled = cluster.leader();
   }
+  // Resume: each batch's activation rows (resume_units.h); the measure and its options change no unit.
+  static constexpr std::string_view kNoUnitChange[] = {"measure", "unbiased", "rbf-threshold"};
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
+  o.units = units.get();
+  if (units && !shapes)  // a folder's files are not in the job's fingerprint: batch j is keyed by its files
+    units->inputs = [&files, total, batch](std::string_view, int64_t j) {
+      std::vector<std::string> paths;
+      int64_t first = 0;
+      for (size_t f = 0; f < files.paths.size(); first += files.counts[f], ++f)
+        if (first < std::min(total, (j + 1) * batch) && first + files.counts[f] > j * batch) paths.push_back(files.paths[f]);
+      return paths;
+    };
   if (cluster.leader())
     std::cerr << "similarity: " << measure_name << " of " << la.size() << " x " << lb.size() << " layers over " << total
             << " inputs (" << inputs << ")" << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " ranks" : "")
             << "\n";
   const LayerSimilarity r = layer_similarity(*a.model, la, *b.model, lb, source, o);
-  if (!cluster.leader()) return 0;  // rank 0 draws and reports
+  const int64_t resumed = report_resumed_units(cluster, units.get(), r.units_here, r.resumed_here, "similarity");
+  Packer mine;
+  for (const std::string& s : skipped) mine.put_string(s);
+  const std::vector<std::string> parts = cluster.gather(mine.take());
+  if (!cluster.leader()) return skipped.empty() ? 0 : 1;  // rank 0 draws and reports
+  std::vector<std::string> all_skipped;
+  for (const std::string& part : parts) {
+    Unpacker u(part, "similarity: gathering skipped inputs");
+    while (!u.done()) all_skipped.push_back(u.get_string());
+  }
 
   std::vector<double> flat;
   for (int64_t i = 0; i < r.values.rows(); ++i)
@@ -140,12 +160,17 @@ int run_similarity(const Args& args) {
     nlohmann::json j = {{"command", "similarity"}, {"measure", measure_name},  {"model_a", a.label},
                         {"model_b", b.label},      {"inputs", inputs},         {"examples", r.examples},
                         {"space", r.space},        {"layers_a", r.layers_a},   {"layers_b", r.layers_b},
-                        {"matrix", rows},          {"png", out},               {"ranks", cluster.size()}};
+                        {"matrix", rows},          {"png", out},               {"ranks", cluster.size()},
+                        {"skipped", all_skipped},  {"resumed", resumed}};
     if (measure == SimilarityMeasure::CkaRbf) j["unbiased"] = o.similarity.unbiased, j["rbf_threshold"] = threshold;
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "similarity (" << measure_name << ", " << r.examples << " inputs, " << r.space << " space): wrote "
               << out << "\n";
+  }
+  if (!all_skipped.empty()) {
+    std::cerr << "similarity: " << all_skipped.size() << " input(s) could not be read (reported above) and were left out\n";
+    return 1;
   }
   return 0;
 }
@@ -185,7 +210,8 @@ Command similarity_command() {
                 {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
                 {.name = "out", .metavar = "FILE.png", .help = "heatmap picture (default similarity.png)"},
                 {.name = "json", .kind = FlagKind::Bool, .help = "print the matrix as JSON (rows with layer names)"},
-                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"}},
+                {.name = "threads", .metavar = "N", .help = "CPU threads per process, 1 to 4 x the hardware threads (default: all)"},
+                unit_cache_flags()[0], unit_cache_flags()[1]},
       .run = run_similarity};
 }
 

@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "tools/commands/concept_model.h"
 #include "tools/commands/flag_checks.h"
 #include "tools/commands/input_batches.h"
+#include "tools/commands/resume_units.h"
 #include "tools/commands/tcav_demo.h"
 #include "tools/commands/tcav_job.h"
 
@@ -161,7 +163,12 @@ int run_tcav(const Args& args) {
               << " runs, " << classifier_name << " CAVs, target " << target << (target_name.empty() ? "" : " (" + target_name + ")")
               << (demo ? ", built-in demo data" : "")
               << (cluster.distributed() ? ", " + std::to_string(cluster.size()) + " processes" : "") << "\n";
-  const TcavJobResult job = tcav_job(*m.model, concepts, randoms, inputs, o, m.input, cluster);
+  // Resume: activation batches, CAVs and input-batch counts (tcav_job.h); the t-test's flags
+  // change no unit.
+  static constexpr std::string_view kNoUnitChange[] = {"significance", "test"};
+  const std::unique_ptr<ResumeUnits> units = ResumeUnits::open(args, cluster, kNoUnitChange);
+  const TcavJobResult job = tcav_job(*m.model, concepts, randoms, inputs, o, m.input, cluster, units.get());
+  const int64_t resumed = report_resumed_units(cluster, units.get(), job.units_here, job.resumed_here, "tcav");
   if (!cluster.leader()) return job.skipped_here ? 1 : 0;  // rank 0 reports for the job
   const TcavResult& r = job.result;
 
@@ -203,7 +210,7 @@ int run_tcav(const Args& args) {
                         {"bonferroni_tests", r.tests}, {"runs", r.runs},          {"inputs", r.inputs},
                         {"layers", r.layers},        {"concepts", r.concepts},    {"demo", demo},
                         {"random", random},          {"results", results},        {"png", out},
-                        {"ranks", cluster.size()},   {"skipped", job.skipped}};
+                        {"ranks", cluster.size()},   {"skipped", job.skipped},    {"resumed", resumed}};
     if (!target_name.empty()) j["target_name"] = target_name;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -261,7 +268,8 @@ Command tcav_command() {
                 {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap per input image (default 50000000)"},
                 {.name = "threads", .metavar = "N", .help = "CPU threads (per process under mpirun); default: all"},
                 {.name = "out", .metavar = "FILE.png", .help = "bar chart (default tcav.png)"},
-                {.name = "json", .kind = FlagKind::Bool, .help = "print every run's scores, mean, std, p_value as JSON"}},
+                {.name = "json", .kind = FlagKind::Bool, .help = "print every run's scores, mean, std, p_value as JSON"},
+                unit_cache_flags()[0], unit_cache_flags()[1]},
       .run = run_tcav};
 }
 

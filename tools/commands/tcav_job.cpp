@@ -4,10 +4,12 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "attribution/concepts/concept_activations.h"
 #include "engine/error.h"
 #include "tools/cluster/packing.h"
+#include "tools/cluster/unit_cache.h"
 
 namespace backlight::cli {
 
@@ -57,8 +59,18 @@ BatchedSet folder_batches(std::string name, const ExampleFiles& files, int64_t h
   auto first = std::make_shared<std::vector<int64_t>>(1, 0);
   for (int64_t c : files.counts) first->push_back(first->back() + c);
   BatchedSet s{std::move(name), static_cast<int64_t>(pick.size()), batch, {}};
-  s.read = [f, first, pick = std::make_shared<const std::vector<int64_t>>(std::move(pick)), h, w, batch,
-            max_pixels](int64_t b, const SkipReport& skip) -> Tensor {
+  auto picked = std::make_shared<const std::vector<int64_t>>(std::move(pick));
+  s.files = [f, first, picked, batch](int64_t b) {
+    std::vector<std::string> out;
+    const size_t begin = static_cast<size_t>(b * batch), end = std::min(picked->size(), begin + static_cast<size_t>(batch));
+    for (size_t k = begin; k < end; ++k) {
+      const int64_t ex = (*picked)[k];
+      const size_t file = static_cast<size_t>(std::upper_bound(first->begin(), first->end(), ex) - first->begin() - 1);
+      if (out.empty() || out.back() != f->paths[file]) out.push_back(f->paths[file]);
+    }
+    return out;
+  };
+  s.read = [f, first, pick = picked, h, w, batch, max_pixels](int64_t b, const SkipReport& skip) -> Tensor {
     const size_t begin = static_cast<size_t>(b * batch), end = std::min(pick->size(), begin + static_cast<size_t>(batch));
     BL_CHECK(begin < end, "tcav: batch ", b, " is past the set's ", pick->size(), " examples");
     const std::vector<int64_t> part(pick->begin() + static_cast<std::ptrdiff_t>(begin),
@@ -96,7 +108,7 @@ BatchedSet stream_batches(ExampleSet set, int64_t examples, int64_t batch) {
 
 TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& concepts,
                        const std::vector<BatchedSet>& randoms, const BatchedSet& inputs, const TcavOptions& o,
-                       const std::vector<int64_t>& input_shape, const Cluster& cluster) {
+                       const std::vector<int64_t>& input_shape, const Cluster& cluster, UnitStore* units) {
   BL_CHECK(!concepts.empty(), "tcav: expected at least one concept set");
   BL_CHECK(!o.layers.empty(), "tcav: expected at least one layer");
   const int runs = o.runs;
@@ -109,6 +121,39 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
       layer_ops(model, o.layers, Tensor::zeros(Shape{1, input_shape.at(0), input_shape.at(1), input_shape.at(2)}), ws);
 
   TcavJobResult out;
+  // Folder sets' files are not in the job's fingerprint: a unit's key carries the digest of the
+  // files it depends on (a set batch: its own; a CAV: every concept and random set's; an input
+  // batch: its own and the sets').
+  std::vector<std::string> set_files;
+  if (units) {
+    for (const std::vector<BatchedSet>* group : {&concepts, &randoms})
+      for (const BatchedSet& s : *group)
+        for (int64_t b = 0; s.files && b < s.batches(); ++b)
+          for (const std::string& f : s.files(b)) set_files.push_back(f);
+  }
+  const std::string sets_digest = set_files.empty() ? std::string() : files_digest(set_files);
+  // Unit (kind, number): appended to `part` from `units` when an earlier run kept it; else
+  // compute() appends it and returns whether it is complete (then it is kept).
+  const auto unit = [&](std::string_view kind, int64_t number, std::vector<std::string> files, std::string& part,
+                        const std::function<bool(Packer&, const std::function<void()>&)>& compute) {
+    std::string key = units ? units->key(kind, number) : std::string();
+    if (units && !files.empty()) key += "-" + files_digest(files);
+    if (units) {
+      ++out.units_here;
+      if (const std::optional<std::string> bytes = units->load(key)) {
+        part += *bytes;
+        ++out.resumed_here;
+        return;
+      }
+    }
+    Packer one;
+    // compute() calls started() once it knows the unit will be kept (a later run names it in flight).
+    const std::function<void()> started = [&] {
+      if (units) units->begin(key);
+    };
+    if (compute(one, started) && units) units->store(key, one.bytes());
+    part += one.bytes();
+  };
   std::vector<std::string> skipped;  // this rank's
   const std::string who = cluster.distributed() ? "tcav: " + cluster.describe() : "tcav";
   const auto reporter = [&](const BatchedSet& s) -> SkipReport {
@@ -136,31 +181,38 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
 
   // 1. Activations of this rank's batches, all-gathered.
   std::string error;
-  Packer mine;
+  std::string mine;
   try {
     for (size_t q = rank; q < pairs.size(); q += size) {
       const BatchedSet& set = *sets[pairs[q].first];
-      const Tensor t = set.read(pairs[q].second, reporter(set));
+      unit("act", static_cast<int64_t>(q), set.files && units ? set.files(pairs[q].second) : std::vector<std::string>(), mine, [&](Packer& part, const std::function<void()>& started) {
+        const size_t before = skipped.size();
+        const Tensor t = set.read(pairs[q].second, reporter(set));
+        if (!t.defined()) return false;
+        if (skipped.size() == before) started();
+        ExampleSet one = one_batch(set.name, t);
+        const std::vector<Eigen::MatrixXf> acts =
+            gather_activations(model, ops, o.layers, one, ws, std::numeric_limits<int64_t>::max());
+        part.put<uint64_t>(q);
+        part.put<int64_t>(t.size(0));
+        for (const Eigen::MatrixXf& a : acts) {
+          const RowMatrixF r = a;
+          part.put_span(std::span<const float>(r.data(), static_cast<size_t>(r.size())));
+        }
+        return skipped.size() == before;
+      });
       progress.advance(set.size_of(pairs[q].second));
-      if (!t.defined()) continue;
-      ExampleSet one = one_batch(set.name, t);
-      const std::vector<Eigen::MatrixXf> acts =
-          gather_activations(model, ops, o.layers, one, ws, std::numeric_limits<int64_t>::max());
-      mine.put<uint64_t>(q);
-      mine.put<int64_t>(t.size(0));
-      for (const Eigen::MatrixXf& a : acts) {
-        const RowMatrixF r = a;
-        mine.put_span(std::span<const float>(r.data(), static_cast<size_t>(r.size())));
-      }
     }
   } catch (const std::exception& e) {
     error = e.what();
   }
   cluster.fail_together(error);
+  // CAVs and scores depend on whole sets: kept only when no rank left an example out.
+  const bool whole_sets = cluster.all(skipped.empty());
   // rows[q][l]: pair q's activations of layer l, row-major.
   std::vector<std::vector<std::vector<float>>> rows(pairs.size());
   std::vector<int64_t> count(pairs.size(), 0);
-  for (const std::string& part : cluster.all_gather(mine.take())) {
+  for (const std::string& part : cluster.all_gather(mine)) {
     Unpacker u(part, "tcav: gathering activations");
     while (!u.done()) {
       const size_t q = static_cast<size_t>(u.get<uint64_t>());
@@ -191,17 +243,21 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
 
   // 2. CAV j = (l * (nc + 1) + c) * nr + i is rank j % size's; seeds from (l, c, i) only.
   const size_t per_layer = (nc + 1) * nr;
-  Packer cav_part;
+  std::string cav_part;
   try {
     for (size_t j = rank; j < nl * per_layer; j += size) {
       const size_t l = j / per_layer, c = (j % per_layer) / nr, i = j % nr;
       CavOptions co = o.cav;
       co.seed = tcav_cav_seed(o.cav.seed, l, c, i);
-      const Eigen::MatrixXf& pos = c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l];
-      const Cav cav = train_cav(pos, acts[nc + i][l], co);
-      cav_part.put<uint64_t>(j);
-      cav_part.put<double>(cav.accuracy);
-      cav_part.put_span(std::span<const float>(cav.direction.data(), static_cast<size_t>(cav.direction.size())));
+      unit("cav", static_cast<int64_t>(j), sets_digest.empty() ? std::vector<std::string>() : std::vector<std::string>{"sets " + sets_digest}, cav_part, [&](Packer& part, const std::function<void()>& started) {
+        if (whole_sets) started();
+        const Eigen::MatrixXf& pos = c < nc ? acts[c][l] : acts[nc + (i + 1) % nr][l];
+        const Cav cav = train_cav(pos, acts[nc + i][l], co);
+        part.put<uint64_t>(j);
+        part.put<double>(cav.accuracy);
+        part.put_span(std::span<const float>(cav.direction.data(), static_cast<size_t>(cav.direction.size())));
+        return whole_sets;
+      });
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -211,7 +267,7 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   std::vector<std::vector<double>> acc(nl, std::vector<double>(per_layer, 0.0));
   for (size_t l = 0; l < nl; ++l) cavs[l].resize(static_cast<int64_t>(per_layer), acts[nc][l].cols());
   acts.clear();
-  for (const std::string& part : cluster.all_gather(cav_part.take())) {
+  for (const std::string& part : cluster.all_gather(cav_part)) {
     Unpacker u(part, "tcav: gathering CAVs");
     while (!u.done()) {
       const size_t j = static_cast<size_t>(u.get<uint64_t>());
@@ -226,21 +282,28 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   }
 
   // 3. Input batch b is rank b % size's: per batch, sign counts and derivative sums per CAV.
-  Packer score_part;
+  std::string score_part;
   try {
     for (int64_t b = static_cast<int64_t>(rank); b < inputs.batches(); b += static_cast<int64_t>(size)) {
-      const Tensor t = inputs.read(b, reporter(inputs));
+      std::vector<std::string> files = inputs.files && units ? inputs.files(b) : std::vector<std::string>();
+      if (!sets_digest.empty()) files.push_back("sets " + sets_digest);
+      unit("score", b, std::move(files), score_part, [&](Packer& part, const std::function<void()>& started) {
+        const size_t before = skipped.size();
+        const Tensor t = inputs.read(b, reporter(inputs));
+        if (!t.defined()) return false;
+        if (whole_sets && skipped.size() == before) started();
+        std::vector<TcavAccumulator> accs;
+        for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
+        tcav_add_batch(model, o.layers, t, o.target, ws, accs);
+        part.put<int64_t>(b);
+        part.put<int64_t>(t.size(0));
+        for (const TcavAccumulator& a : accs) {
+          part.put_span(std::span<const int64_t>(a.positive()));
+          part.put_span(std::span<const double>(a.sums()));
+        }
+        return whole_sets && skipped.size() == before;
+      });
       progress.advance(inputs.size_of(b));
-      if (!t.defined()) continue;
-      std::vector<TcavAccumulator> accs;
-      for (const Eigen::MatrixXf& c : cavs) accs.emplace_back(c);
-      tcav_add_batch(model, o.layers, t, o.target, ws, accs);
-      score_part.put<int64_t>(b);
-      score_part.put<int64_t>(t.size(0));
-      for (const TcavAccumulator& a : accs) {
-        score_part.put_span(std::span<const int64_t>(a.positive()));
-        score_part.put_span(std::span<const double>(a.sums()));
-      }
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -250,7 +313,7 @@ TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& conce
   Packer skipped_part;
   for (const std::string& s : skipped) skipped_part.put_string(s);
   out.skipped_here = skipped.size();
-  const std::vector<std::string> score_parts = cluster.gather(score_part.take());
+  const std::vector<std::string> score_parts = cluster.gather(score_part);
   const std::vector<std::string> skipped_parts = cluster.gather(skipped_part.take());
   if (!cluster.leader()) return out;
 

@@ -15,6 +15,13 @@
 ///
 /// Examples that cannot be read are reported on stderr by the rank that met them and left out
 /// (a set then has fewer examples); the leader lists them in the result.
+///
+/// Resume (`units`, attribution/core/unit_store.h): each unit above is kept once computed -
+/// "act-<q>" the activations of (set, batch) pair q (float32, every layer: 4 x examples x
+/// features bytes), "cav-<j>" CAV j's accuracy and direction, "score-<b>" input batch b's counts
+/// and sums - and a rerun loads them instead of computing them (its bytes are what the collectives
+/// carry, so the result is the uninterrupted run's bit for bit). A batch with an example left out
+/// is not kept (a rerun tries the example again).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -22,6 +29,7 @@
 #include <vector>
 
 #include "attribution/concepts/tcav.h"
+#include "attribution/core/unit_store.h"
 #include "tools/cluster/cluster.h"
 #include "tools/commands/input_batches.h"
 
@@ -38,6 +46,9 @@ struct BatchedSet {
   /// Batch b [n, C, H, W] without the examples that could not be read (each passed to `skip`);
   /// n may be 0. Called with increasing b on one rank.
   std::function<Tensor(int64_t b, const SkipReport& skip)> read;
+  /// The files batch b reads (empty for generated sets): resume keys include their digest, so a
+  /// changed file makes its units computed again.
+  std::function<std::vector<std::string>(int64_t b)> files{};
   int64_t batches() const { return (examples + batch - 1) / batch; }
   /// Examples in batch b (counting unreadable ones).
   int64_t size_of(int64_t b) const { return std::min(batch, examples - b * batch); }
@@ -54,6 +65,7 @@ struct TcavJobResult {
   TcavResult result;                  ///< on rank 0 only
   std::vector<std::string> skipped;   ///< on rank 0: "set 'name': example: error", every rank's
   size_t skipped_here = 0;            ///< this rank's
+  int64_t units_here = 0, resumed_here = 0;  ///< this rank's units (with `units`) and those loaded
 };
 
 /// TCAV over `cluster`'s ranks (see above). Options as tcav(); o.runs must be set (2 <= runs <=
@@ -61,6 +73,6 @@ struct TcavJobResult {
 /// error when one rank fails.
 TcavJobResult tcav_job(const Module& model, const std::vector<BatchedSet>& concepts,
                        const std::vector<BatchedSet>& randoms, const BatchedSet& inputs, const TcavOptions& o,
-                       const std::vector<int64_t>& input_shape, const Cluster& cluster);
+                       const std::vector<int64_t>& input_shape, const Cluster& cluster, UnitStore* units = nullptr);
 
 }  // namespace backlight::cli
