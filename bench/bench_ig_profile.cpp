@@ -4,7 +4,7 @@
 // saliency call pays).
 //
 //   build/bench/bench_ig_profile --onnx M.onnx [--input x.npy] [--target K] [--rows 1,10,25]
-//                                [--calls 3] [--size 224]
+//                                [--calls 3] [--size 224] [--clock cpu] [--threads 1]
 //
 // Per batch of rows (row r = alpha_r * x, alpha_r = (r + 0.5) / rows: IG's path from a zero
 // baseline): a recorded forward (the tape's output hook stamps the time after every op, so op i's
@@ -14,7 +14,9 @@
 // feeds several nodes). Per line: op kind, ops per forward, forward / backward ms per row
 // (median over --calls of the per-call sums), and the whole call's wall and process CPU time
 // (user + sys from getrusage) per row. Nothing here is in the library: hooks and rules are the
-// tape's public interface.
+// tape's public interface. --clock cpu stamps with the process CPU clock instead of the wall
+// clock: on a loaded machine, with --threads 1, that is the work itself (with 2 threads it also
+// counts OpenMP threads spinning while their partner is descheduled).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -41,14 +43,33 @@ struct Times {
   std::map<std::string, int> ops;
 };
 
+bool g_cpu_clock = false;  // --clock cpu (set once in main, before any timing)
+double stamp() { return g_cpu_clock ? bench::cpu_seconds() : bench::now_seconds(); }
+
+// Op kind, with convolutions split by shape: "conv2d dw kxk sS" (depthwise), "conv2d 1x1",
+// "conv2d kxk" (dense, stride S), "conv2d grouped".
+std::string label(const Tape& tape, const Node& n) {
+  std::string k(to_string(n.kind));
+  if (n.kind != OpKind::Conv2d || n.inputs.size() < 2) return k;
+  const auto* a = std::get_if<Conv2dAttrs>(&n.attrs);
+  const Shape& w = tape.value(n.inputs[1]).tensor.shape();
+  const Shape& x = tape.value(n.inputs[0]).tensor.shape();
+  if (!a || w.rank() != 4) return k;
+  const std::string win = std::to_string(w[2]) + "x" + std::to_string(w[3]) + " s" + std::to_string(a->stride_h);
+  if (a->groups > 1 && w[1] == 1) return k + " dw " + win;
+  if (a->groups > 1) return k + " grouped " + win;
+  if (w[2] == 1 && w[3] == 1) return k + " 1x1" + (x[2] * x[3] <= 196 ? " (<=14x14)" : " (>14x14)");
+  return k + " " + win;
+}
+
 class TimedGradient : public Rule {
  public:
   explicit TimedGradient(Times* t) : t_(t) {}
   std::string name() const override { return "timed_gradient"; }
   std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& g) const override {
-    const double t0 = bench::now_seconds();
+    const double t0 = stamp();
     std::vector<Tensor> r = plain_vjp(ctx, g);
-    t_->bwd[std::string(to_string(ctx.kind()))] += bench::now_seconds() - t0;
+    t_->bwd[label(ctx.tape(), ctx.node())] += stamp() - t0;
     return r;
   }
 
@@ -82,12 +103,13 @@ int main(int argc, char** argv) {
       std::printf("bench_ig_profile: no --onnx FILE given; nothing to do\n");
       return 0;
     }
+    g_cpu_clock = opt.get("--clock") == "cpu";
     const int64_t size = std::stoll(opt.get("--size", "224"));
     const int repeats = std::stoi(opt.get("--calls", opt.quick ? "1" : "3"));
     const ModulePtr model = load_onnx_model(path, {1, 3, size, size});
     Tensor x;
     if (const std::string in = opt.get("--input"); !in.empty()) {
-      x = load_npy(in);
+      x = cli::load_npy(in);
     } else {
       x = Tensor::empty(Shape{1, 3, size, size});
       std::mt19937_64 rng(1);
@@ -97,7 +119,8 @@ int main(int argc, char** argv) {
     const int64_t target = std::stoll(opt.get("--target", "0"));
     const int64_t per = x.numel();
     Workspace ws;
-    std::printf("# %s, threads %d, target %lld\n", path.c_str(), num_threads(), static_cast<long long>(target));
+    std::printf("# %s, threads %d, target %lld, %s clock\n", path.c_str(), num_threads(),
+                static_cast<long long>(target), g_cpu_clock ? "process cpu" : "wall");
     for (const int64_t rows : parse_list(opt.get("--rows", "1,10"))) {
       std::vector<int64_t> dims = x.shape().to_vector();
       dims[0] = rows;
@@ -117,20 +140,20 @@ int main(int argc, char** argv) {
           stamps.reserve(num_ops);
           for (int i = 0; i < num_ops; ++i)
             tape.set_output_hook(i, [&stamps](const Tensor& y) {
-              stamps.push_back(bench::now_seconds());
+              stamps.push_back(stamp());
               return y;
             });
         }
         const double u0 = rusage_seconds(false), s0 = rusage_seconds(true);
-        const double t0 = bench::now_seconds();
+        const double t0 = stamp();
         const Var in = tape.input(batch);
         const Var out = model->forward(in);
-        const double t1 = bench::now_seconds();
+        const double t1 = stamp();
         Tensor seed = Tensor::zeros(out.shape());
         for (int64_t r = 0; r < rows; ++r) seed.data()[r * out.shape()[1] + target] = 1.0f;
         const RuleSet rules = RuleSet{}.otherwise(std::make_shared<TimedGradient>(&t));
         const Tensor g = backward(out, seed, in, rules);
-        const double t2 = bench::now_seconds();
+        const double t2 = stamp();
         const double u1 = rusage_seconds(false), s1 = rusage_seconds(true);
         if (num_ops < 0) {
           num_ops = tape.num_nodes();
@@ -138,7 +161,7 @@ int main(int argc, char** argv) {
         }
         double prev = t0;
         for (int i = 0; i < tape.num_nodes() && i < static_cast<int>(stamps.size()); ++i) {
-          const std::string k(to_string(tape.node(i).kind));
+          const std::string k = label(tape, tape.node(i));
           t.fwd[k] += stamps[i] - prev;
           t.ops[k] += 1;
           prev = stamps[i];

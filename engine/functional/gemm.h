@@ -71,5 +71,9 @@ FillRows rows_of(const float* b, int64_t ldb, int64_t n);
 
 /// Name of the kernel this build uses ("avx2-6x16" or "eigen"), for bench output.
 const char* kernel_name();
+/// Whether a pre-packed A (pack_a_panels) is read as it is. True for the AVX2 kernel; the Eigen
+/// fallback rebuilds a row-major A from packed or blocked layouts on every call, so callers that
+/// reuse one weight across many calls should pass it row-major (or transposed) there.
+bool packed_a_pays();
 
 }  // namespace backlight::fn::gemm
