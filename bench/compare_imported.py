@@ -42,7 +42,7 @@ def backlight_call(cli, onnx, x_path, method, target, save, env):
     return m["seconds"], m.get("conservation", {}).get("rule_set")
 
 
-def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp")):
+def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"), models=()):
     import numpy as np
     import torch
     import torchvision
@@ -53,7 +53,10 @@ def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"
     torch.set_num_threads(2)
     rows = []
     tmp = tempfile.mkdtemp(prefix="bl_imported_")
-    for arch in ARCHS:
+    unknown = [m for m in models if m not in ARCHS]
+    if unknown:
+        raise SystemExit(f"compare_imported: unknown model(s) {unknown}; expected some of {ARCHS}")
+    for arch in [a for a in ARCHS if not models or a in models]:
         torch.manual_seed(0)
         model = getattr(torchvision.models, arch)(weights=None).eval()
         for p in model.parameters():
