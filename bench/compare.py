@@ -423,6 +423,8 @@ def main():
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "backlight"), help="backlight CLI (--imported)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per imported-model workload")
     ap.add_argument("--imported-workloads", default="saliency,ig,lrp", help="subset of saliency,ig,lrp (--imported)")
+    ap.add_argument("--imported-models", default="", help="subset of the imported models, comma-separated "
+                                                         "(--imported; default all four)")
     ap.add_argument("--python", action="store_true",
                     help="the Python column instead of the peers: bench_methods' C++ rows beside the same workloads "
                          "through the backlight package in this process (bench/compare_python.py; needs "
@@ -435,7 +437,8 @@ def main():
         import compare_imported
         load_start = loadavg()
         rows = compare_imported.run(ROOT, args.cli, orig_env, args.rounds, log, loadavg,
-                                    args.imported_workloads.split(","))
+                                    args.imported_workloads.split(","),
+                                    [m for m in args.imported_models.split(",") if m])
         text = compare_imported.render(rows, load_start, loadavg())
         print(text)
         if args.out:

@@ -13,8 +13,8 @@ backlight: one `explain` process per method and round, the method's own "seconds
 Peer: torch.set_num_threads(2); IG's internal_batch_size swept over IG_BATCHES (one call each),
 the best timed. Agreement: relative L2 of backlight's --save output against Captum's.
 An architecture that does not import is a row marked pending with the importer's message; a peer
-that fails says so (Zennit's SequentialMergeBatchNorm cannot merge DenseNet's BatchNorms, which
-follow a concatenation, not a conv).
+that fails says so beside backlight's own time (Zennit's SequentialMergeBatchNorm cannot merge
+DenseNet's BatchNorms, which follow a concatenation, not a conv).
 """
 import json
 import os
@@ -42,7 +42,7 @@ def backlight_call(cli, onnx, x_path, method, target, save, env):
     return m["seconds"], m.get("conservation", {}).get("rule_set")
 
 
-def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp")):
+def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"), models=()):
     import numpy as np
     import torch
     import torchvision
@@ -53,7 +53,10 @@ def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"
     torch.set_num_threads(2)
     rows = []
     tmp = tempfile.mkdtemp(prefix="bl_imported_")
-    for arch in ARCHS:
+    unknown = [m for m in models if m not in ARCHS]
+    if unknown:
+        raise SystemExit(f"compare_imported: unknown model(s) {unknown}; expected some of {ARCHS}")
+    for arch in [a for a in ARCHS if not models or a in models]:
         torch.manual_seed(0)
         model = getattr(torchvision.models, arch)(weights=None).eval()
         for p in model.parameters():
@@ -96,20 +99,26 @@ def run(root, cli, env, rounds, log, loadavg, workloads=("saliency", "ig", "lrp"
                 for _ in range(rounds):
                     s, rule_set = backlight_call(cli, onnx, x_path, method, target, save, env)
                     ours.append(s)
-                    if key == "lrp" and fn is None:
-                        fn = zennit_lrp(torch, model, rule_set, target, x)
-                        row["rule_set"] = rule_set
+                    if "peer_failed" in row:
+                        continue  # backlight's rounds still run: its time is reported alone
                     t0 = time.perf_counter()
                     try:
+                        if key == "lrp" and fn is None:
+                            row["rule_set"] = rule_set
+                            fn = zennit_lrp(torch, model, rule_set, target, x)
+                            t0 = time.perf_counter()
                         ref = fn()
                     except RuntimeError as e:  # the peer's failure, not an import failure
-                        raise RuntimeError(f"peer failed ({'Zennit' if key == 'lrp' else 'Captum'}): {e}")
+                        row["peer_failed"] = f"peer failed ({'Zennit' if key == 'lrp' else 'Captum'}): {e}"
+                        continue
                     peer.append(time.perf_counter() - t0)
-                if key != "lrp":
-                    row["agreement"] = rel_l2(np, np.load(save + ".npy").reshape(-1), ref.detach().numpy().reshape(-1))
                 row["backlight_s"] = float(np.median(ours))
-                row["peer_s"] = float(np.median(peer))
-                row["speedup"] = row["peer_s"] / row["backlight_s"]
+                if "peer_failed" not in row:
+                    if key != "lrp":
+                        row["agreement"] = rel_l2(np, np.load(save + ".npy").reshape(-1),
+                                                  ref.detach().numpy().reshape(-1))
+                    row["peer_s"] = float(np.median(peer))
+                    row["speedup"] = row["peer_s"] / row["backlight_s"]
             except RuntimeError as e:
                 row["pending"] = str(e)
             row["load"] = loadavg()
@@ -142,6 +151,10 @@ def render(rows, load_start, load_end):
             continue
         agree = f"{r['agreement']:.1e}" if "agreement" in r else "-"
         note = r.get("rule_set", "") + (f" internal_batch_size={r['peer_knob']}" if "peer_knob" in r else "")
+        if "peer_failed" in r:
+            out.append(f"| {r['model']} | {r['workload']} | {r['backlight_s']:.3f} | - | - | - | {note} "
+                       f"{r['peer_failed']} load {r['load']} |")
+            continue
         out.append(f"| {r['model']} | {r['workload']} | {r['backlight_s']:.3f} | {r['peer_s']:.3f} | "
                    f"{r['speedup']:.2f}x | {agree} | {note} load {r['load']} |")
     return "\n".join(out) + "\n"

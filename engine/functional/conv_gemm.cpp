@@ -206,7 +206,23 @@ void forward_gemm_impl(const float* x, const WeightOperand& weight, const float*
   // of once per tile; the tiles then read the packed copy.
   Tensor packed_w;
   WeightOperand wop = weight;
-  if (tiles / G >= 2 && max_imgs * max_cols > 64) {
+  if (tiles / G >= 2 && max_imgs * max_cols > 64 && !gemm::packed_a_pays()) {
+    // The Eigen fallback reads row-major and transposed weights in place but rebuilds a packed or
+    // blocked one on every call: a blocked weight (the flipped backward of a k x k conv) is copied
+    // row-major once here instead of once per tile.
+    if (weight(0, 0).block > 1) {
+      packed_w = Tensor::empty(Shape{G * og * K}, ws);
+      float* pw = packed_w.data();
+      parallel_for(G * og, 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+          const gemm::MatrixA a = weight(u / og, 0);
+          const int64_t i = u % og;
+          for (int64_t p = 0; p < K; ++p) pw[u * K + p] = a.data[(p / a.block) * a.ld + i * a.block + p % a.block];
+        }
+      });
+      wop = [pw, og, K](int64_t gi, int64_t m0) { return gemm::MatrixA{pw + (gi * og + m0) * K, K}; };
+    }
+  } else if (tiles / G >= 2 && max_imgs * max_cols > 64) {
     const int64_t per_group = gemm::packed_a_floats(og, K), panels_g = ceil_div(og, 6);
     packed_w = Tensor::empty(Shape{G * per_group}, ws);
     float* pw = packed_w.data();

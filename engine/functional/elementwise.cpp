@@ -176,6 +176,18 @@ inline double row_sum(const float* p, int64_t n) {
   return t;
 }
 
+// row_sum of the float products a[j] * b[j] (each rounded to float first, as binary(Mul) stores
+// them), same partial sums and order.
+inline double row_dot(const float* a, const float* b, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) s[k] += static_cast<float>(a[j + k] * b[j + k]);
+  double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; j < n; ++j) t += static_cast<float>(a[j] * b[j]);
+  return t;
+}
+
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const Workspace* ws) {
@@ -247,6 +259,32 @@ Tensor sum_to(const Tensor& g, const Shape& shape, const Workspace* ws) {
     else
       for (int64_t j = 0; j < inner; ++j) dst[j * io] += src[j];
   }
+  return out;
+}
+
+Tensor mul_sum_to(const Tensor& a, const Tensor& b, const Shape& shape, const Workspace* ws) {
+  const Shape& s = a.shape();
+  // Fast path: equal operand shapes, target = leading dims of s followed by ones ([N,C,1,1] of
+  // [N,C,H,W]), host tensors. Then sum_to's collapsed form is rows of `inner` contiguous
+  // elements, each summed by row_sum into its own target element (io == 0 there).
+  bool fast = b.shape() == s && shape.rank() == s.rank() && !(ws && ws->cuda_context()) && !a.is_cuda() &&
+              !b.is_cuda() && shape != s && a.numel() > 0;
+  int lead = 0;  // dims kept whole
+  if (fast) {
+    while (lead < s.rank() && shape[lead] == s[lead]) ++lead;
+    for (int d = lead; d < s.rank(); ++d) fast = fast && shape[d] == 1;
+  }
+  if (!fast) return sum_to(binary(BinaryOp::Mul, a, b, ws), shape, ws);
+  Tensor out = Tensor::empty(shape, ws);
+  const int64_t rows = shape.numel(), inner = a.numel() / rows;
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* po = out.data();
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
+    // sum_to starts from zeros and adds the float of the double row sum: 0.0f + x == x.
+    for (int64_t row = lo; row < hi; ++row)
+      po[row] = 0.0f + static_cast<float>(row_dot(pa + row * inner, pb + row * inner, inner));
+  });
   return out;
 }
 

@@ -17,7 +17,7 @@
 #include "engine/eigen.h"
 
 // BACKLIGHT_GEMM_EIGEN forces the Eigen path (tests of the fallback on an AVX2 machine).
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__) && !defined(BACKLIGHT_GEMM_EIGEN)
+#if defined(__AVX2__) && defined(__FMA__) && !defined(BACKLIGHT_GEMM_EIGEN)
 #define BL_GEMM_AVX2 1
 #include <immintrin.h>
 #endif
@@ -269,6 +269,7 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float*
 }
 
 const char* kernel_name() { return "avx2-6x16"; }
+bool packed_a_pays() { return true; }
 
 #else  // Eigen fallback: materialise B, one Eigen product.
 
@@ -280,15 +281,26 @@ void eigen_product(int64_t m, int64_t n, int64_t k, const MatrixA& a, const floa
   using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
   const auto B = mat(b, k, n);
   Strided C(c, m, n, Eigen::OuterStride<>(ldc));
-  if (a.block > 0 || a.packed) {
+  if (a.packed || a.block > 1) {
+    // Rebuilt row by row with the layout's loops (no division per element): callers that reuse a
+    // weight across many calls pass it plain (packed_a_pays() is false here).
     RowMatrix A(m, k);
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t p = 0; p < k; ++p)
-        A(i, p) = a.packed ? a.data[(i / 6) * a.ld * 6 + p * 6 + i % 6]
-                           : a.data[(p / a.block) * a.ld + i * a.block + p % a.block];
+    if (a.packed) {
+      for (int64_t i = 0; i < m; ++i) {
+        const float* src = a.data + (i / 6) * a.ld * 6 + i % 6;
+        for (int64_t p = 0; p < k; ++p) A(i, p) = src[p * 6];
+      }
+    } else {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t q = 0; q * a.block < k; ++q) {
+          const float* src = a.data + q * a.ld + i * a.block;
+          for (int64_t t = 0; t < a.block && q * a.block + t < k; ++t) A(i, q * a.block + t) = src[t];
+        }
+    }
     if (accumulate) C.noalias() += A * B;
     else C.noalias() = A * B;
-  } else if (a.transposed) {
+  } else if (a.transposed || a.block == 1) {
+    // block 1: element (i, p) at data[p*ld + i], the transposed layout.
     const ConstStrided At(a.data, k, m, Eigen::OuterStride<>(a.ld));
     if (accumulate) C.noalias() += At.transpose() * B;
     else C.noalias() = At.transpose() * B;
@@ -345,6 +357,7 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const MatrixA& a, const float*
 }
 
 const char* kernel_name() { return "eigen"; }
+bool packed_a_pays() { return false; }
 
 #endif
 

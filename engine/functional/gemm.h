@@ -11,12 +11,14 @@
 /// copy. B arrives through `fill_b(k0, k1, dst, ld)`, which writes rows [k0, k1) of B (all n
 /// columns) row-major into dst; the kernel packs them into 16-column panels.
 ///
-/// CPU kernels: with AVX2+FMA and without AVX-512 (the benchmark VM: 2 AMD EPYC vCPUs whose
-/// AVX-512 is hidden by the hypervisor) a 6x16 register-blocked FMA micro-kernel over K blocks
-/// of at most 256; measured at 2048^3 on one core 90 GFLOP/s = 88% of the measured 102 GFLOP/s
-/// FMA peak, where Eigen 3.4's own GEMM reaches 65 (bench/README.md). Elsewhere (an AVX-512
-/// machine, where Eigen uses 512-bit kernels; a non-AVX2 build; or -DBACKLIGHT_GEMM_EIGEN) the
-/// same calls run Eigen's GEMM on a materialised B. Both accumulate in float32.
+/// CPU kernels: with AVX2+FMA a 6x16 register-blocked FMA micro-kernel over K blocks of at most
+/// 256; measured at 2048^3 on one core 90 GFLOP/s = 88% of the measured 102 GFLOP/s FMA peak,
+/// where Eigen 3.4's own GEMM reaches 65 (bench/README.md). Also where AVX-512 exists: on the
+/// bench VM once it exposed AVX-512 (AMD EPYC Zen 4, whose 512-bit FMAs run on 256-bit units) the
+/// 1x1 convolutions of an EfficientNet-B0 IG chunk took 18.9 ms per row on this kernel against
+/// 23.2 on Eigen's 512-bit GEMM (one thread, bench_ig_profile, issue 16). Elsewhere (a non-AVX2
+/// build, or -DBACKLIGHT_GEMM_EIGEN) the same calls run Eigen's GEMM on a materialised B. Both
+/// accumulate in float32.
 #include <cstdint>
 #include <functional>
 
@@ -71,5 +73,9 @@ FillRows rows_of(const float* b, int64_t ldb, int64_t n);
 
 /// Name of the kernel this build uses ("avx2-6x16" or "eigen"), for bench output.
 const char* kernel_name();
+/// Whether a pre-packed A (pack_a_panels) is read as it is. True for the AVX2 kernel; the Eigen
+/// fallback rebuilds a row-major A from packed or blocked layouts on every call, so callers that
+/// reuse one weight across many calls should pass it row-major (or transposed) there.
+bool packed_a_pays();
 
 }  // namespace backlight::fn::gemm

@@ -58,8 +58,13 @@ Tensor map_grad_named(const Tensor& g, const Tensor& v, const Workspace* ws, map
     case G::Exp: return with([](float y) { return math::exp_grad_from_y(y); });
     case G::Erf: return with([](float x) { return vmath::erf_grad(x); });
     case G::Silu: return with([](float x) { return vmath::silu_grad(x); });
+    // MobileNetV3's activations: their own instantiations (the shared form below switches per
+    // element, which blocks vectorisation), same per-element functions.
+    case G::HardSwish: return map_binary(g, v, ws, [](float gi, float x) { return math::hard_swish_vjp(gi, x); });
+    case G::HardSigmoid:
+      return map_binary(g, v, ws, [p, q](float gi, float x) { return math::hard_sigmoid_vjp(gi, x, p, q); });
     // Selects and quotients: the shared per-element form.
-    case G::Log: case G::Sqrt: case G::Abs: case G::Pow: case G::Clip: case G::HardSigmoid: case G::HardSwish:
+    case G::Log: case G::Sqrt: case G::Abs: case G::Pow: case G::Clip:
       return map_binary(g, v, ws, [op, p, q](float gi, float vi) { return maps::apply_grad(op, gi, vi, p, q); });
   }
   return with([](float) { return 1.0f; });

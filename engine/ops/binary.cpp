@@ -70,8 +70,10 @@ std::vector<Tensor> vjp_Sub(const RuleContext& ctx, const Tensor& g) {
 std::vector<Tensor> vjp_Mul(const RuleContext& ctx, const Tensor& g) {
   std::vector<Tensor> out(2);
   const Workspace* ws = &ctx.workspace();
-  if (ctx.needs_grad(0)) out[0] = fn::sum_to(fn::binary(fn::BinaryOp::Mul, g, ctx.input(1), ws), ctx.input(0).shape(), ws);
-  if (ctx.needs_grad(1)) out[1] = fn::sum_to(fn::binary(fn::BinaryOp::Mul, g, ctx.input(0), ws), ctx.input(1).shape(), ws);
+  // mul_sum_to: a broadcast operand's gradient (a squeeze-excitation gate) without the full-size
+  // product in between.
+  if (ctx.needs_grad(0)) out[0] = fn::mul_sum_to(g, ctx.input(1), ctx.input(0).shape(), ws);
+  if (ctx.needs_grad(1)) out[1] = fn::mul_sum_to(g, ctx.input(0), ctx.input(1).shape(), ws);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 
@@ -17,6 +18,7 @@
 #include "attribution/perturbation/rise.h"
 #include "attribution/perturbation/shapley.h"
 #include "engine/modules/all.h"
+#include "engine/parallel.h"
 #include "tests/helpers.h"
 
 using namespace backlight;
@@ -50,20 +52,23 @@ void gauss_legendre_before(int n, std::vector<double>& x, std::vector<double>& w
   if (n == 1) x[0] = 0, w[0] = 2;
 }
 
-// Wraps a model and records the largest batch any forward saw.
+// Wraps a model and records the largest batch any forward saw (IG's CPU workers call forward
+// from two threads at once, hence the atomic).
 class BatchRecorder : public ModuleImpl<BatchRecorder> {
  public:
   explicit BatchRecorder(ModulePtr inner) : inner_(std::move(inner)) { register_module("inner", inner_); }
   Var forward(const Var& x) const override {
-    *rows_ = std::max(*rows_, x.shape()[0]);
+    int64_t seen = rows_->load();
+    while (seen < x.shape()[0] && !rows_->compare_exchange_weak(seen, x.shape()[0])) {
+    }
     return inner_->forward(x);
   }
   std::string type_name() const override { return "BatchRecorder"; }
-  int64_t max_rows() const { return *rows_; }
+  int64_t max_rows() const { return rows_->load(); }
 
  private:
   ModulePtr inner_;
-  std::shared_ptr<int64_t> rows_ = std::make_shared<int64_t>(0);
+  std::shared_ptr<std::atomic<int64_t>> rows_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 std::shared_ptr<BatchRecorder> small_model() {
@@ -166,17 +171,25 @@ TEST_CASE("count limits: steps and samples above the limit are refused up front,
 TEST_CASE("count limits: memory is one chunk of rows whatever the steps or samples (default chunking)") {
   const Tensor x = Tensor::zeros({2, 1, 6, 6});
   const Target t = Target::indices({0, 1});
-  {
-    const auto m = small_model();
-    integrated_gradients(*m, x, t, {.steps = 3000});
-    CHECK(m->max_rows() <= kDefaultChunkRows);
-    CHECK(m->max_rows() >= kDefaultChunkRows - 1);
+  // One thread: one forward per chunk. With two, IG's CPU workers split each chunk's steps
+  // between them (integrated_gradients.h): half the rows per forward, the same rows alive.
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    {
+      const auto m = small_model();
+      integrated_gradients(*m, x, t, {.steps = 3000});
+      CHECK(m->max_rows() * threads <= kDefaultChunkRows);
+      CHECK(m->max_rows() * threads >= kDefaultChunkRows - 2);
+    }
+    {
+      const auto m = small_model();
+      integrated_gradients(*m, x, t, {.steps = 20});  // fits one chunk: one batch (per thread), as Captum
+      CHECK(m->max_rows() == 40 / threads);
+    }
   }
-  {
-    const auto m = small_model();
-    integrated_gradients(*m, x, t, {.steps = 20});  // fits one chunk: one batch, as Captum
-    CHECK(m->max_rows() == 40);
-  }
+  set_num_threads(before);
   {
     const auto m = small_model();
     gradient_shap(*m, x, t, {.samples = 500});

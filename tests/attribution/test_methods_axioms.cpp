@@ -4,6 +4,7 @@
 #include "attribution/gradient/gradient_methods.h"
 #include "attribution/path/integrated_gradients.h"
 #include "engine/modules/all.h"
+#include "engine/parallel.h"
 #include "tests/helpers.h"
 
 using namespace backlight;
@@ -86,6 +87,26 @@ TEST_CASE("integrated_gradients: internal_batch_size and batching do not change 
   for (int64_t n = 0; n < 3; ++n) {
     const AttributionResult one = integrated_gradients(*m, x.slice_batch(n, n + 1), Target::index(all.target[n]), base);
     BL_CHECK_CLOSE(one.attribution, all.attribution.slice_batch(n, n + 1).clone(), 1e-6, 1e-4);
+  }
+}
+
+TEST_CASE("integrated_gradients: sub-chunks run side by side on two threads give the one-thread result") {
+  // On the CPU each thread runs its own part of a chunk; the gradients must still reach the sums
+  // with their own steps' weights, in step order (a shifted step would move the result far).
+  const ModulePtr m = test_cnn();
+  std::mt19937_64 rng(kSeed + 9);
+  const Tensor x = randn({2, 3, 8, 8}, rng);
+  const int before = num_threads();
+  for (int ibs : {0, 6, 2}) {  // one chunk split in two; chunks of 3 steps (2 + 1); 1 step per chunk
+    CAPTURE(ibs);
+    const IntegratedGradientsOptions o{.steps = 9, .internal_batch_size = ibs};
+    set_num_threads(1);
+    const AttributionResult one = integrated_gradients(*m, x, Target::top1(), o);
+    set_num_threads(2);
+    const AttributionResult two = integrated_gradients(*m, x, Target::top1(), o);
+    set_num_threads(before);
+    BL_CHECK_CLOSE(two.attribution, one.attribution, 1e-6, 1e-5);
+    BL_CHECK_CLOSE(two.delta, one.delta, 1e-6, 1e-5);
   }
 }
 

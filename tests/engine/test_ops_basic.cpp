@@ -114,6 +114,29 @@ TEST_CASE("binary ops: broadcast forward and sum_to match a per-element referenc
   }
 }
 
+TEST_CASE("binary ops: mul_sum_to equals sum_to of the product, bit for bit") {
+  // The fused path (equal operand shapes, target = leading dims then ones) and the fallbacks
+  // (broadcast operand, fewer target dims, equal target) against the two-call composition.
+  std::mt19937_64 rng(kSeed + 8);
+  const std::pair<Shape, Shape> cases[] = {{{2, 5, 3, 4}, {2, 5, 1, 1}}, {{3, 7, 13, 11}, {3, 7, 1, 1}},
+                                           {{1, 96, 56, 56}, {1, 96, 1, 1}}, {{2, 5, 3, 4}, {2, 1, 1, 1}},
+                                           {{2, 5, 3, 4}, {1, 5, 1, 1}},     {{2, 5, 3, 4}, {5, 1, 1}},
+                                           {{2, 5, 3, 4}, {2, 5, 3, 4}},     {{4, 9}, {4, 1}}};
+  for (const auto& [s, target] : cases) {
+    CAPTURE(s);
+    CAPTURE(target);
+    const Tensor a = randn(s, rng), b = randn(s, rng);
+    const Tensor want = fn::sum_to(fn::binary(fn::BinaryOp::Mul, a, b, nullptr), target, nullptr);
+    const Tensor got = fn::mul_sum_to(a, b, target, nullptr);
+    REQUIRE(got.shape() == want.shape());
+    CHECK(got.to_vector() == want.to_vector());
+  }
+  // A broadcast right operand (the gate's own product g * gate) takes the composition.
+  const Tensor a = randn({2, 5, 3, 4}, rng), gate = randn({2, 5, 1, 1}, rng);
+  CHECK(fn::mul_sum_to(a, gate, a.shape(), nullptr).to_vector() ==
+        fn::binary(fn::BinaryOp::Mul, a, gate, nullptr).to_vector());
+}
+
 TEST_CASE("binary ops: broadcasting gradcheck") {
   std::mt19937_64 rng(kSeed);
   const std::pair<Shape, Shape> shapes[] = {{{2, 3}, {2, 3}}, {{2, 3, 4}, {4}}, {{2, 1, 4}, {3, 1}}, {{1}, {2, 2}}};
