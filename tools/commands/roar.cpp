@@ -202,12 +202,21 @@ int run_roar(const Args& args) {
   const std::vector<size_t> mine = cluster.shard(pending.size());
   nlohmann::json trained = nlohmann::json::object();
   double train_seconds = 0;
+  size_t done_here = 0;  // trainings this process ran (for the ETA)
   for (size_t k = 0; k < mine.size(); ++k) {
     const RoarTask& t = tasks[pending[mine[k]]];
+    // Another process sharing the cache folder may have finished it since the list was made.
+    if (const auto c = job.cached(t)) {
+      trained[t.key()] = outcome_json(*c);
+      std::cerr << who << ": [" << k + 1 << "/" << mine.size() << "] " << task_name(t)
+                << ": in the cache now (another process trained it)\n";
+      continue;
+    }
     const RoarOutcome o = job.run(t);
     train_seconds += o.seconds;
     trained[t.key()] = outcome_json(o);
-    const double eta = train_seconds / static_cast<double>(k + 1) * static_cast<double>(mine.size() - k - 1);
+    ++done_here;
+    const double eta = train_seconds / static_cast<double>(done_here) * static_cast<double>(mine.size() - k - 1);
     std::cerr << who << ": [" << k + 1 << "/" << mine.size() << "] " << task_name(t) << ": test accuracy " << std::fixed
               << std::setprecision(1) << 100.0 * o.test_accuracy << "% (train " << 100.0 * o.train_accuracy << "%), "
               << duration(o.seconds) << "; ETA " << duration(eta) << std::defaultfloat << "\n";
