@@ -62,7 +62,13 @@ TEST_CASE("training/data_dependent_init: every conv output channel has mean 0 an
   const std::vector<ChannelStats> before = conv_stats(*model, images);
   REQUIRE(before.size() == 4);
   CHECK(before[0].worst_mean > 0.05);  // [0, 1] inputs through a zero-bias conv: off-centre at init
-  const Tensor classifier_before = model->parameter("classifier.0.weight").clone();
+  const auto classifier_weight = [&] {
+    for (const auto& [name, t] : model->named_parameters())
+      if (name == "classifier.0.weight") return t.to_vector();
+    return std::vector<float>{};
+  };
+  const std::vector<float> classifier_before = classifier_weight();
+  REQUIRE(classifier_before.size() == 4 * 64);
   data_dependent_init(*model, images);
   const std::vector<ChannelStats> after = conv_stats(*model, images);
   for (size_t k = 0; k < after.size(); ++k) {
@@ -70,11 +76,10 @@ TEST_CASE("training/data_dependent_init: every conv output channel has mean 0 an
     CHECK(after[k].worst_mean < 1e-3);
     CHECK(after[k].worst_sd_error < 1e-3);
   }
-  CHECK(model->parameter("classifier.0.weight").to_vector() == classifier_before.to_vector());
-  // Another batch: close to normalised, not exactly (the statistics are the first batch's).
+  CHECK(classifier_weight() == classifier_before);
+  // Another batch is not normalised exactly: the statistics are the first batch's.
   const std::vector<ChannelStats> other = conv_stats(*model, make_shapes_batch(ShapesConfig{}, 1, 100, 16).images);
-  CHECK(other[0].worst_mean > 1e-4);
-  CHECK(other[0].worst_mean < 0.5);
+  CHECK(other[0].worst_mean > 1e-3);
 }
 
 TEST_CASE("training/data_dependent_init: refuses models without features and batches of one") {
