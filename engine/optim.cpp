@@ -89,6 +89,11 @@ SGD::SGD(Module& model, SGDOptions options) : model_(model), options_(options) {
            " and dampening ", o.dampening);
 }
 
+void SGD::set_lr(float lr) {
+  BL_CHECK(lr > 0, "SGD::set_lr: expected lr > 0, got ", lr);
+  options_.lr = lr;
+}
+
 void SGD::step(const NamedTensors& grads) {
   check_unique(grads, "SGD::step");
   auto params = parameter_map(model_);
@@ -125,6 +130,11 @@ Adam::Adam(Module& model, AdamOptions options) : model_(model), options_(options
   BL_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Adam: expected betas in [0, 1), got (",
            o.beta1, ", ", o.beta2, ")");
   BL_CHECK(o.weight_decay >= 0, "Adam: expected weight_decay >= 0, got ", o.weight_decay);
+}
+
+void Adam::set_lr(float lr) {
+  BL_CHECK(lr >= 0, "Adam::set_lr: expected lr >= 0, got ", lr);
+  options_.lr = lr;
 }
 
 int64_t Adam::step_count(const std::string& full_name) const {

@@ -46,6 +46,9 @@ class SGD {
   /// parameters without a gradient are left unchanged. Throws on unknown names or shapes.
   void step(const NamedTensors& grads);
   const SGDOptions& options() const { return options_; }
+  /// Changes the learning rate of the following steps (what a PyTorch LR scheduler does to
+  /// param_groups[0]["lr"]); the momentum buffers are kept. Throws for lr <= 0.
+  void set_lr(float lr);
 
  private:
   Module& model_;
@@ -71,6 +74,9 @@ class Adam {
   Adam(Module& model, AdamOptions options = {});
   void step(const NamedTensors& grads);
   const AdamOptions& options() const { return options_; }
+  /// Changes the learning rate of the following steps (as a PyTorch LR scheduler does); the
+  /// moment estimates and step counts are kept. Throws for lr < 0.
+  void set_lr(float lr);
   /// Number of updates parameter `full_name` has received (0 if none).
   int64_t step_count(const std::string& full_name) const;
 

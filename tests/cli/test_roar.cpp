@@ -123,6 +123,9 @@ TEST_CASE("roar: usage errors exit 2 naming the flag") {
   fails("--data builtin:cats", "unknown built-in set 'builtin:cats'");
   fails("--data '" + dir.file("nothing") + "'", "builtin:shapes or a folder of class subfolders");
   fails("--out '" + dir.file("x.txt") + "'", "--out");
+  fails("--optimizer rmsprop", "roar: --optimizer accepts adam or sgd, got 'rmsprop'");
+  fails("--optimizer sgd --momentum 1", "roar: --momentum expects a number in [0, 1), got 1");
+  fails("--schedule cyclic", "roar: --schedule accepts constant or cosine, got 'cyclic'");
 }
 
 }  // TEST_SUITE

@@ -36,6 +36,8 @@ TEST_CASE("cli/train: a tiny run writes loadable weights, metadata and the defau
   CHECK(file.metadata.at("data_seed") == "3");
   CHECK(file.metadata.at("train_indices") == "[0, 64)");
   CHECK(contains(file.metadata.at("command"), "--epochs 1 --seed 3 --samples 64"));
+  CHECK(file.metadata.at("schedule") == "constant");
+  CHECK(file.metadata.at("warmup") == "0");
   for (const DefaultImage& im : default_images())
     CHECK(cli::load_image(dir.file("images/" + im.name + ".png")).shape() == Shape{3, 64, 64});
 }
@@ -59,6 +61,15 @@ TEST_CASE("cli/train: bad flags exit 2 naming the flag") {
   const Run huge = run_cli("train --samples 2000000 --out x.safetensors");
   CHECK(huge.status == 2);
   CHECK(contains(huge.output, "below the held-out range"));
+  const Run schedule = run_cli("train --schedule step --out x.safetensors");
+  CHECK(schedule.status == 2);
+  CHECK(contains(schedule.output, "train: --schedule accepts constant or cosine, got 'step'"));
+  const Run momentum = run_cli("train --momentum 0.9 --out x.safetensors");
+  CHECK(momentum.status == 2);
+  CHECK(contains(momentum.output, "train: --momentum applies to --optimizer sgd"));
+  const Run warmup = run_cli("train --warmup -3 --out x.safetensors");
+  CHECK(warmup.status == 2);
+  CHECK(contains(warmup.output, "train: --warmup expects an integer in [0, "));
 }
 
 }  // TEST_SUITE

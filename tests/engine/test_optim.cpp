@@ -106,6 +106,34 @@ TEST_CASE("optim/sgd: steps equal torch.optim.SGD") {
   }
 }
 
+TEST_CASE("optim/set_lr: the following steps use the new learning rate, the state is kept") {
+  SUBCASE("sgd") {
+    HandExample ex;
+    SGD opt(ex.fc, {.lr = 0.1f});
+    opt.step(HandExample::grads(0));  // as the plain case: weight [0.48, -0.96, 1.9, 0.25]
+    opt.set_lr(0.2f);
+    opt.step(HandExample::grads(1));  // p -= 0.2 * g
+    BL_CHECK_CLOSE(ex.fc.parameter("weight"), Tensor::from({2, 2}, {0.5f, -1.02f, 1.8f, -0.15f}), 1e-6, 1e-6);
+    BL_CHECK_CLOSE(ex.fc.parameter("bias"), Tensor::from({2}, {0.0f, -0.45f}), 1e-6, 1e-6);
+    CHECK(opt.options().lr == 0.2f);
+    CHECK_THROWS_WITH_AS(opt.set_lr(0.0f), doctest::Contains("SGD::set_lr: expected lr > 0, got 0"), Error);
+  }
+  SUBCASE("adam: lr 0 moves nothing but counts the step; back at the default lr it continues as torch") {
+    HandExample ex;
+    Adam opt(ex.fc);
+    opt.set_lr(0.0f);
+    opt.step(HandExample::grads(0));
+    CHECK(ex.fc.parameter("weight").to_vector() == std::vector<float>{0.5f, -1.0f, 2.0f, 0.25f});
+    CHECK(opt.step_count("weight") == 1);
+    opt.set_lr(1e-3f);
+    opt.step(HandExample::grads(1));
+    // The moments of step 1 are kept (m = 0.9 * 0.1 * 0.2 + 0.1 * -0.1, v likewise, t = 2): the
+    // weight moves by -2.66e-4, where a first step with grads(1) alone would move it by +1e-3.
+    CHECK(ex.fc.parameter("weight").data()[0] == doctest::Approx(0.4997337).epsilon(1e-6));
+    CHECK_THROWS_WITH_AS(opt.set_lr(-1.0f), doctest::Contains("Adam::set_lr: expected lr >= 0, got -1"), Error);
+  }
+}
+
 TEST_CASE("optim/adam: steps equal torch.optim.Adam") {
   SUBCASE("lr 0.01, betas (0.8, 0.99), eps 1e-6, weight_decay 0.05") {
     HandExample ex;

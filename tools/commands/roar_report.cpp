@@ -62,7 +62,7 @@ nlohmann::json roar_curves(const std::vector<RoarResult>& results, const std::ve
 
 std::string roar_table(const nlohmann::json& curves) {
   const nlohmann::json& first = curves["curves"].at(0)["points"];
-  std::string s = "| mode | method | 0% |";
+  std::string s = "| mode | method | unmodified |";
   std::string rule = "|---|---|---|";
   for (const auto& p : first) s += " " + std::to_string(p["percent"].get<int>()) + "% |", rule += "---|";
   s += "\n" + rule + "\n";
@@ -88,17 +88,21 @@ Tensor roar_chart(const nlohmann::json& curves, const std::string& data_name) {
               std::string("\n") + data_name + "; test accuracy, +- 1 sd over seeds";
     o.x_label = mode == "roar" ? "fraction of pixels removed" : "fraction of pixels kept";
     o.x_format = "%.1f";
+    // The unmodified model is every pixel present: fraction 0 removed (ROAR), fraction 1 kept (KAR).
+    const bool keep = mode == "kar";
     std::vector<LineSeries> series;
     for (const auto& c : curves["curves"]) {
       if (c["mode"] != mode) continue;
-      LineSeries s{.name = c["method"].get<std::string>(), .y = {base["mean"].get<double>()},
-                   .error = {base["std"].get<double>()}};
-      if (o.x.empty()) o.x.push_back(0.0);
-      for (const auto& p : c["points"]) {
-        if (o.x.size() <= s.y.size()) o.x.push_back(p["fraction"].get<double>());
+      LineSeries s{.name = c["method"].get<std::string>(), .y = {}, .error = {}};
+      const bool first = o.x.empty();
+      const auto add = [&](double x, const nlohmann::json& p) {
+        if (first) o.x.push_back(x);
         s.y.push_back(p["mean"].get<double>());
         s.error.push_back(p["std"].get<double>());
-      }
+      };
+      if (!keep) add(0.0, base);
+      for (const auto& p : c["points"]) add(p["fraction"].get<double>(), p);
+      if (keep) add(1.0, base);
       series.push_back(std::move(s));
     }
     charts.push_back(line_chart(series, o));

@@ -25,11 +25,12 @@ nlohmann::json roar_curves(const std::vector<RoarResult>& results, const std::ve
                            const std::vector<std::string>& methods, const std::vector<int>& percents,
                            const std::vector<uint64_t>& seeds);
 
-/// Markdown: one row per (mode, method), one column per fraction (0% first), "mean +- std".
+/// Markdown: one row per (mode, method), the unmodified model's accuracy first, then one column
+/// per fraction, "mean +- std".
 std::string roar_table(const nlohmann::json& curves);
 
 /// One chart per mode side by side: test accuracy against the fraction of pixels removed (ROAR) or
-/// kept (KAR), starting at the unmodified accuracy; [3, H, W].
+/// kept (KAR), with the unmodified accuracy as every pixel present (at 0 removed, at 1 kept); [3, H, W].
 Tensor roar_chart(const nlohmann::json& curves, const std::string& data_name);
 
 }  // namespace backlight::cli

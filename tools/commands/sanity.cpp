@@ -36,6 +36,7 @@
 #include "tools/cli/limits.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/recipe_flags.h"
 #include "tools/commands/sanity_labels.h"
 #include "tools/commands/sanity_chunks.h"
 #include "tools/commands/sanity_maps.h"
@@ -81,7 +82,8 @@ int run_sanity(const Args& args) {
   if (mode != "cascading" && mode != "independent" && mode != "labels")
     throw UsageError("sanity: --mode accepts cascading, independent or labels, got '" + mode + "'");
   if (mode != "labels")
-    for (const char* flag : {"epochs", "samples", "batch", "lr", "held-out", "real-weights", "permuted-weights", "save-weights"})
+    for (const char* flag : {"epochs", "samples", "batch", "lr", "held-out", "real-weights", "permuted-weights", "save-weights",
+                             "optimizer", "momentum", "schedule", "warmup", "init-data"})
       if (args.has(flag))
         throw UsageError(std::string("sanity: --") + flag + " applies to --mode labels (data randomisation) only");
   const std::vector<std::string> names = method_list_flag(args, "methods", kDefaultMethods);
@@ -261,6 +263,21 @@ int run_sanity(const Args& args) {
   return 0;
 }
 
+// The sanity flags plus the recipe flags of --mode labels (recipe_flags.h).
+std::vector<FlagSpec> with_recipe_flags(std::vector<FlagSpec> flags) {
+  for (FlagSpec& f : recipe_flag_specs(label_recipe_defaults())) {
+    f.help = "labels: " + f.help;
+    flags.push_back(std::move(f));
+  }
+  return flags;
+}
+
+std::string number_text(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
 }  // namespace
 
 Command sanity_command() {
@@ -281,7 +298,7 @@ Command sanity_command() {
               "shared among the processes and rank 0 writes the one summary, equal to a single run's\n"
               "(docs/cluster.md; --mode labels runs as one process). A rerun of the same command resumes: chunks\n"
               "finished by an earlier run (kept beside --out, or in --cache DIR) are loaded, not recomputed.",
-          .flags = {{.name = "model", .metavar = "shapes_cnn", .help = "model (default shapes_cnn)"},
+          .flags = with_recipe_flags({{.name = "model", .metavar = "shapes_cnn", .help = "model (default shapes_cnn)"},
                     {.name = "data", .metavar = "builtin:shapes|DIR", .help = "images (default builtin:shapes, true classes; DIR: top-1)"},
                     {.name = "methods", .metavar = "LIST", .help = std::string("methods (default ") + kDefaultMethods + ")"},
                     {.name = "mode", .metavar = "cascading|independent|labels", .help = "randomisation (default cascading)"},
@@ -293,16 +310,16 @@ Command sanity_command() {
                     {.name = "max-pixels", .metavar = "N", .help = "decoded-pixel cap of DIR images"},
                     {.name = "threads", .metavar = "N", .help = "CPU threads"},
                     {.name = "chunk", .metavar = "N", .help = "images per unit of work (a worker's batch; default 2)"},
-                    {.name = "epochs", .metavar = "N", .help = "labels: training epochs (default 3)"},
-                    {.name = "samples", .metavar = "N", .help = "labels: training samples (default 2000)"},
-                    {.name = "batch", .metavar = "N", .help = "labels: minibatch size (default 32)"},
-                    {.name = "lr", .metavar = "X", .help = "labels: Adam learning rate (default 0.002)"},
+                    {.name = "epochs", .metavar = "N", .help = "labels: training epochs (default " + std::to_string(label_recipe_defaults().epochs) + ")"},
+                    {.name = "samples", .metavar = "N", .help = "labels: training samples (default " + std::to_string(kLabelSamplesDefault) + ")"},
+                    {.name = "batch", .metavar = "N", .help = "labels: minibatch size (default " + std::to_string(label_recipe_defaults().batch) + ")"},
+                    {.name = "lr", .metavar = "X", .help = "labels: (peak) learning rate (default " + number_text(label_recipe_defaults().lr) + ")"},
                     {.name = "held-out", .metavar = "N", .help = "labels: held-out samples for the accuracies (default 500)"},
                     {.name = "real-weights", .metavar = "FILE|default", .help = "labels: the true-label model instead of training it (`default`: the embedded model)"},
                     {.name = "permuted-weights", .metavar = "FILE|default", .help = "labels: the permuted-label model instead of training it"},
                     {.name = "save-weights", .metavar = "DIR", .help = "labels: write the trained models as DIR/real.safetensors, DIR/permuted.safetensors"},
                     {.name = "cache", .metavar = "DIR", .help = "keep finished chunks here; a rerun resumes from them (default: FILE.png.backlight-cache beside --out)"},
-                    {.name = "fresh", .kind = FlagKind::Bool, .help = "recompute every chunk (ignore those of an earlier run)"}},
+                    {.name = "fresh", .kind = FlagKind::Bool, .help = "recompute every chunk (ignore those of an earlier run)"}}),
           .run = run_sanity};
 }
 

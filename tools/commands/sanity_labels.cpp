@@ -14,6 +14,7 @@
 #include "models/training/accuracy.h"
 #include "models/training/train_classifier.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/recipe_flags.h"
 
 namespace backlight::cli {
 
@@ -44,11 +45,18 @@ ClassifierData with_labels(ClassifierData data, std::vector<int64_t> labels) {
 
 }  // namespace
 
+// The ROAR recipe (tools/commands/roar.cpp; docs/evaluation.md): 10 epochs of 1000 samples in
+// batches of 8 after the data-dependent init on 256 of them.
+TrainRecipe label_recipe_defaults() { return {.epochs = 10, .batch = 8, .lr = 2e-3f, .init_data = 256}; }
+
 LabelModels label_randomisation_models(const Args& args) {
-  const TrainRecipe recipe{.epochs = positive_flag(args, "epochs", 1000).value_or(3),
-                           .batch = positive_flag(args, "batch", 4096).value_or(32),
-                           .lr = static_cast<float>(number_flag(args, "lr", 0.0, 1.0, true).value_or(2e-3))};
-  const int64_t samples = positive_flag(args, "samples", static_cast<int64_t>(kShapesHeldOutBegin)).value_or(2000);
+  TrainRecipe recipe = label_recipe_defaults();
+  recipe.epochs = positive_flag(args, "epochs", 1000).value_or(recipe.epochs);
+  recipe.batch = positive_flag(args, "batch", 4096).value_or(recipe.batch);
+  recipe.lr = static_cast<float>(number_flag(args, "lr", 0.0, 1.0, true).value_or(recipe.lr));
+  read_recipe_flags(args, recipe);
+  const int64_t samples =
+      positive_flag(args, "samples", static_cast<int64_t>(kShapesHeldOutBegin)).value_or(kLabelSamplesDefault);
   const int64_t held_out = positive_flag(args, "held-out", 100000).value_or(500);
   const uint64_t seed = seed_flag(args).value_or(0);
   const std::optional<std::string> save = args.get("save-weights");
@@ -70,7 +78,7 @@ LabelModels label_randomisation_models(const Args& args) {
     } else {
       std::cerr << "sanity: training the " << which << " model (" << recipe.epochs << " epochs of " << samples
                 << " shapes samples" << (std::string(which) == "permuted-label" ? " with permuted labels" : "")
-                << ")\n";
+                << ", batch " << recipe.batch << ", " << describe_recipe(recipe) << ")\n";
       TrainCallbacks progress;
       progress.on_epoch = [&](const EpochReport& e) {
         std::cerr << "sanity: " << which << " model: epoch " << e.epoch << "/" << e.epochs << ", loss " << std::fixed
@@ -105,7 +113,9 @@ LabelModels label_randomisation_models(const Args& args) {
   m.permuted = permuted;
   m.report = {{"real", real_report},
               {"permuted", permuted_report},
-              {"recipe", {{"epochs", recipe.epochs}, {"batch", recipe.batch}, {"lr", recipe.lr}, {"samples", samples}}}};
+              {"recipe", {{"epochs", recipe.epochs}, {"batch", recipe.batch}, {"lr", recipe.lr}, {"samples", samples},
+                          {"optimizer", recipe.optimizer}, {"momentum", recipe.momentum}, {"schedule", recipe.schedule},
+                          {"warmup", recipe.warmup}, {"init_data", recipe.init_data}}}};
   return m;
 }
 

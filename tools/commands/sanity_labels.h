@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/module.h"
+#include "models/training/train_classifier.h"
 #include "tools/cli/args.h"
 
 namespace backlight::cli {
@@ -23,8 +24,13 @@ struct LabelModels {
   nlohmann::json report;
 };
 
-/// Trains (or loads) the two models as the flags say: --epochs, --samples, --batch, --lr (the
-/// recipe), --seed (initialisation, shuffling and the permutation), --real-weights FILE,
+/// The recipe without flags: --epochs, --batch, --lr, --optimizer, --momentum, --schedule, --warmup.
+TrainRecipe label_recipe_defaults();
+/// Training samples without --samples.
+inline constexpr int64_t kLabelSamplesDefault = 1000;
+
+/// Trains (or loads) the two models as the flags say: --epochs, --samples, --batch, --lr,
+/// --optimizer, --momentum, --schedule, --warmup (the recipe), --seed (initialisation, shuffling and the permutation), --real-weights FILE,
 /// --permuted-weights FILE, --save-weights DIR, --held-out N. Progress on stderr.
 LabelModels label_randomisation_models(const Args& args);
 

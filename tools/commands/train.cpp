@@ -27,6 +27,7 @@
 #include "io/file_checks.h"
 #include "tools/commands/command.h"
 #include "tools/commands/flag_checks.h"
+#include "tools/commands/recipe_flags.h"
 
 namespace backlight::cli {
 namespace {
@@ -37,6 +38,7 @@ struct TrainSettings {
   float lr = 0.0f;
   std::string out;
   std::string optimizer = "adam";
+  TrainRecipe recipe;  // epochs, batch, lr and optimizer as above, plus momentum, schedule, warm-up
   int64_t save_every = 0;  // optimizer steps between checkpoints; 0: none
   std::string checkpoint_dir;
   double flip_fraction = 0.0;
@@ -68,9 +70,9 @@ TrainSettings parse_settings(const Args& args) {
   s.out = *out;
   check_output_file(s.out, "train: --out");
   if (const auto dir = args.get("images")) check_output_dir(*dir, "train: --images");
-  s.optimizer = args.get_or("optimizer", "adam");
-  if (s.optimizer != "adam" && s.optimizer != "sgd")
-    throw UsageError("train: --optimizer accepts adam or sgd, got '" + s.optimizer + "'");
+  s.recipe = TrainRecipe{.epochs = s.epochs, .batch = s.batch, .lr = s.lr};
+  read_recipe_flags(args, s.recipe);
+  s.optimizer = s.recipe.optimizer;
   s.save_every = positive_flag(args, "save-every", INT32_MAX).value_or(0);
   s.checkpoint_dir = args.get_or("checkpoint-dir", "");
   if (s.save_every > 0 && s.checkpoint_dir.empty())
@@ -118,20 +120,20 @@ int run_train(const Args& args) {
       {"samples", std::to_string(s.samples)},
       {"flip_labels", fixed(s.flip_fraction, 6)},
       {"optimizer", s.optimizer}};
-  // The float lr as the decimal the user typed (7 significant digits), not its binary expansion.
-  const double lr_meta = [&] {
+  // A float lr as a decimal (7 significant digits: what the user typed), not its binary expansion.
+  const auto decimal = [](float lr) {
     std::ostringstream os;
     os.precision(7);
-    os << s.lr;
+    os << lr;
     return std::stod(os.str());
-  }();
+  };
+  const int64_t total_steps = s.epochs * ((s.samples + s.batch - 1) / s.batch);
   std::cerr << "train: shapes_cnn on " << s.samples << " samples of dataset " << s.seed << ", " << s.epochs
-            << " epochs, batch " << s.batch << ", " << (s.optimizer == "adam" ? "Adam" : "SGD") << " lr " << s.lr << ", "
-            << num_threads() << " threads";
+            << " epochs, batch " << s.batch << ", " << describe_recipe(s.recipe) << ", " << num_threads() << " threads";
   if (s.flip_fraction > 0) std::cerr << ", labels flipped with probability " << s.flip_fraction;
   if (s.save_every > 0) std::cerr << ", a checkpoint every " << s.save_every << " steps in " << s.checkpoint_dir;
   std::cerr << "\n";
-  const TrainRecipe recipe{.epochs = s.epochs, .batch = s.batch, .lr = s.lr, .optimizer = s.optimizer};
+  const TrainRecipe& recipe = s.recipe;
   TrainCallbacks callbacks;
   callbacks.on_epoch = [&](const EpochReport& e) {
     std::cerr << "epoch " << e.epoch << "/" << e.epochs << ": loss " << fixed(e.loss, 4) << ", train accuracy "
@@ -139,7 +141,9 @@ int run_train(const Args& args) {
   };
   if (s.save_every > 0)
     callbacks.on_step = [&](int64_t step, int64_t epoch) {
-      if (step % s.save_every == 0) save_checkpoint(*model, s.checkpoint_dir, lr_meta, epoch, step, data_meta);
+      // The lr of the step that made these weights (the --lr itself unless --warmup / --schedule).
+      if (step % s.save_every == 0)
+        save_checkpoint(*model, s.checkpoint_dir, decimal(recipe_lr(s.recipe, step, total_steps)), epoch, step, data_meta);
     };
   train_classifier(*model, shapes_classifier_data(s.seed, 0, s.samples, s.flip_fraction), recipe, rng, callbacks);
   const double train_seconds = seconds_since(t0);
@@ -150,6 +154,10 @@ int run_train(const Args& args) {
                               " --seed " + std::to_string(s.seed) + " --samples " + std::to_string(s.samples) +
                               " --batch " + std::to_string(s.batch) + " --lr " + fixed(s.lr, 6) +
                               (s.optimizer != "adam" ? " --optimizer " + s.optimizer : "") +
+                              (recipe.momentum > 0 ? " --momentum " + fixed(recipe.momentum, 6) : "") +
+                              (recipe.schedule != "constant" ? " --schedule " + recipe.schedule : "") +
+                              (recipe.warmup > 0 ? " --warmup " + std::to_string(recipe.warmup) : "") +
+                              (recipe.init_data > 0 ? " --init-data " + std::to_string(recipe.init_data) : "") +
                               (args.has("init") ? " --init " + args.get_or("init", "") : "") +
                               (s.flip_fraction > 0 ? " --flip-labels " + fixed(s.flip_fraction, 6) : "") +
                               (s.threads > 0 ? " --threads " + std::to_string(s.threads) : "") + " --out " + s.out;
@@ -169,6 +177,10 @@ int run_train(const Args& args) {
                 {"train_cpu_seconds", fixed(cpu_seconds, 1)},
                 {"threads", std::to_string(num_threads())},
                 {"optimizer", s.optimizer},
+                {"momentum", fixed(recipe.momentum, 6)},
+                {"schedule", recipe.schedule},
+                {"warmup", std::to_string(recipe.warmup)},
+                {"init_data", std::to_string(recipe.init_data)},
                 {"flip_labels", fixed(s.flip_fraction, 6)},
                 {"command", command}});
   std::cout << "held-out accuracy " << fixed(100.0 * accuracy, 2) << "% (" << s.held_out
@@ -182,6 +194,14 @@ int run_train(const Args& args) {
       std::cout << "wrote " << path << "\n";
     }
   return 0;
+}
+
+// The train flags plus --momentum, --schedule and --warmup (tools/commands/recipe_flags.h; train
+// has had its own --optimizer since before those).
+std::vector<FlagSpec> with_recipe_flags(std::vector<FlagSpec> flags) {
+  for (FlagSpec& f : recipe_flag_specs(TrainRecipe{}))
+    if (f.name != "optimizer") flags.push_back(std::move(f));
+  return flags;
 }
 
 }  // namespace
@@ -204,7 +224,7 @@ Command train_command() {
           "(the checkpoints `backlight influence` reads). --flip-labels F changes each training label\n"
           "with probability F to another class (models/data/label_flip.h, seeded by --seed), to check\n"
           "that influence self-scores find the flipped ones.",
-      .flags =
+      .flags = with_recipe_flags(
           {
               {.name = "model", .metavar = "NAME", .help = "architecture; only shapes_cnn (default)"},
               {.name = "epochs", .metavar = "N", .help = "passes over the training samples; default 4"},
@@ -221,7 +241,7 @@ Command train_command() {
               {.name = "save-every", .metavar = "N", .help = "write a checkpoint every N optimizer steps (for backlight influence)"},
               {.name = "checkpoint-dir", .metavar = "DIR", .help = "where --save-every writes checkpoint-<step>.safetensors (lr, epoch, step in metadata)"},
               {.name = "flip-labels", .metavar = "FRACTION", .help = "train on wrong labels: each sample's label changes with this probability (seeded by --seed)"},
-          },
+          }),
       .run = run_train,
   };
 }

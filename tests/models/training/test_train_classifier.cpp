@@ -4,7 +4,11 @@
 // accuracy.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <numbers>
 #include <random>
+#include <string>
 
 #include "engine/error.h"
 #include "models/data/shapes.h"
@@ -70,6 +74,65 @@ TEST_CASE("training/train_classifier: learns a separable task, reproducibly from
   CHECK(weights[0] == weights[1]);
 }
 
+TEST_CASE("training/recipe_lr: linear warm-up, then constant or cosine decay") {
+  const TrainRecipe constant{.lr = 0.01f, .warmup = 4};
+  CHECK(recipe_lr(constant, 1, 20) == doctest::Approx(0.0025));
+  CHECK(recipe_lr(constant, 3, 20) == doctest::Approx(0.0075));
+  CHECK(recipe_lr(constant, 4, 20) == doctest::Approx(0.01));
+  CHECK(recipe_lr(constant, 20, 20) == 0.01f);
+  CHECK(recipe_lr(TrainRecipe{.lr = 0.01f}, 1, 20) == 0.01f);  // no warm-up: the recipe's lr, bit for bit
+  const TrainRecipe cosine{.lr = 0.01f, .schedule = "cosine", .warmup = 4};
+  CHECK(recipe_lr(cosine, 2, 20) == doctest::Approx(0.005));
+  CHECK(recipe_lr(cosine, 5, 20) == doctest::Approx(0.01));    // first step after the warm-up: the peak
+  CHECK(recipe_lr(cosine, 13, 20) == doctest::Approx(0.005));  // half way through the 16 decay steps
+  CHECK(recipe_lr(cosine, 20, 20) == doctest::Approx(0.01 * 0.5 * (1 + std::cos(std::numbers::pi * 15 / 16))));
+  CHECK(recipe_lr(cosine, 20, 20) > 0.0f);
+  for (int64_t s = 5; s < 20; ++s) CHECK(recipe_lr(cosine, s + 1, 20) < recipe_lr(cosine, s, 20));
+  CHECK_THROWS_WITH_AS(recipe_lr(cosine, 21, 20), doctest::Contains("expected step in [1, 20], got 21"), Error);
+  CHECK_THROWS_WITH_AS(recipe_lr(TrainRecipe{.schedule = "step"}, 1, 2),
+                       doctest::Contains("expected schedule constant or cosine, got 'step'"), Error);
+}
+
+TEST_CASE("training/train_classifier: SGD with momentum, warm-up and cosine decay learns the toy task") {
+  const ClassifierData data = toy_data();
+  // Plain SGD at this lr does not get there in 6 epochs (24 steps); momentum 0.9 does.
+  const auto train = [&](float momentum, const std::string& schedule, int64_t warmup) {
+    std::mt19937_64 rng(11);
+    ModulePtr model = make_shapes_cnn(rng, 2);
+    const TrainRecipe recipe{.epochs = 6, .batch = 16, .lr = 2e-2f, .optimizer = "sgd", .momentum = momentum,
+                             .schedule = schedule, .warmup = warmup};
+    train_classifier(*model, data, recipe, rng);
+    return classifier_accuracy(*model, data);
+  };
+  CHECK(train(0.9f, "cosine", 2) == doctest::Approx(1.0));
+  CHECK(train(0.0f, "cosine", 2) < 1.0);
+}
+
+TEST_CASE("training/train_classifier: init_data rescales the convs before the first step") {
+  const ClassifierData data = toy_data();
+  const auto first_conv_bias = [&](int64_t init_data) {
+    std::mt19937_64 rng(11);
+    ModulePtr model = make_shapes_cnn(rng, 2);
+    TrainCallbacks cb;
+    std::vector<float> bias;
+    cb.on_step = [&](int64_t step, int64_t) {
+      if (step == 1)
+        for (const auto& [name, t] : model->named_parameters())
+          if (name == "features.0.bias") bias = t.to_vector();
+    };
+    train_classifier(*model, data, {.epochs = 1, .batch = 16, .lr = 1e-6f, .init_data = init_data}, rng, cb);
+    return bias;
+  };
+  // Zero-bias He init: after one tiny step the biases are still ~0; the data-dependent init moves
+  // them to minus the channel means (the toy images are all positive).
+  double off = 0, on = 0;
+  for (float b : first_conv_bias(0)) off = std::max(off, std::abs(static_cast<double>(b)));
+  for (float b : first_conv_bias(32)) on = std::max(on, std::abs(static_cast<double>(b)));
+  REQUIRE(first_conv_bias(0).size() == 16);
+  CHECK(off < 1e-4);
+  CHECK(on > 0.1);
+}
+
 TEST_CASE("training/train_classifier: refuses bad recipes and empty data") {
   std::mt19937_64 rng(0);
   ModulePtr model = make_shapes_cnn(rng, 2);
@@ -78,6 +141,14 @@ TEST_CASE("training/train_classifier: refuses bad recipes and empty data") {
                        doctest::Contains("expected epochs >= 1, batch >= 1 and lr > 0, got epochs 0"), Error);
   CHECK_THROWS_WITH_AS(train_classifier(*model, data, {.optimizer = "rmsprop"}, rng),
                        doctest::Contains("expected optimizer adam or sgd, got 'rmsprop'"), Error);
+  CHECK_THROWS_WITH_AS(train_classifier(*model, data, {.optimizer = "adam", .momentum = 0.9f}, rng),
+                       doctest::Contains("expected momentum in [0, 1) with optimizer sgd (0 with adam)"), Error);
+  CHECK_THROWS_WITH_AS(train_classifier(*model, data, {.optimizer = "sgd", .momentum = 1.0f}, rng),
+                       doctest::Contains("got momentum 1 with sgd"), Error);
+  CHECK_THROWS_WITH_AS(train_classifier(*model, data, {.schedule = "linear"}, rng),
+                       doctest::Contains("expected schedule constant or cosine, got 'linear'"), Error);
+  CHECK_THROWS_WITH_AS(train_classifier(*model, data, {.warmup = -1}, rng),
+                       doctest::Contains("expected warmup >= 0 steps and init_data >= 0, got -1 and 0"), Error);
   CHECK_THROWS_WITH_AS(train_classifier(*model, ClassifierData{}, {}, rng),
                        doctest::Contains("expected at least one training example"), Error);
   CHECK_THROWS_WITH_AS(tensor_classifier_data(Tensor::zeros(Shape{2, 3, 8, 8}), {0}),
