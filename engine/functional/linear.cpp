@@ -5,6 +5,7 @@
 #include "engine/functional/cuda_ops.h"
 #include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
+#include "engine/functional/gemm.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -19,6 +20,42 @@ constexpr int64_t kGemvGrain = 64;  // features per thread at least
 
 using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 using Strided = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Matrix-matrix products run on backlight's own GEMM kernel (gemm.h) where it is the AVX2 one:
+// ConvNeXt's MLP Linears ([N, H, W, C] x W^T, thousands of rows) ran on Eigen's GEMM, which on
+// the AVX-512 bench VM is slower than that kernel (gemm.h, issue 16). B (the weight) is packed
+// once per call; rows are cut into blocks of kRowBlock so C stays in cache across K blocks.
+constexpr int64_t kRowBlock = 192;
+
+bool own_gemm() { return gemm::packed_a_pays(); }
+
+// C[rows, n] = A[rows, k] (row-major, row stride k) B[k, n] (+ bias[j] on column j), B given by
+// fill; row blocks split across threads.
+void rows_times(int64_t rows, int64_t n, int64_t k, const float* a, const gemm::FillRows& fill, float* c,
+                const float* bias, const Workspace* ws) {
+  const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const int slots = static_cast<int>(std::min<int64_t>(num_threads(), blocks));
+  const int64_t per_slot = (gemm::scratch_floats(n, k) + 15) / 16 * 16;
+  const int64_t packed_floats = (gemm::packed_floats(n, k) + 15) / 16 * 16;
+  Tensor scratch = Tensor::empty(Shape{packed_floats + slots * per_slot + gemm::pack_scratch_floats(n, k)}, ws);
+  float* packed = scratch.data();
+  float* staging = packed + packed_floats + slots * per_slot;
+  for (int64_t b = 0; b < gemm::num_blocks(k); ++b) gemm::pack_block(fill, b, n, k, packed, staging);
+  const int64_t per_range = (blocks + slots - 1) / slots;
+  parallel_for(slots, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) {
+      float* sc = packed + packed_floats + s * per_slot;
+      for (int64_t b = s * per_range; b < std::min(blocks, (s + 1) * per_range); ++b) {
+        const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+        float* cb = c + r0 * n;
+        gemm::gemm_packed(r1 - r0, n, k, gemm::MatrixA{a + r0 * k, k}, packed, cb, n, nullptr, false, sc);
+        if (bias)
+          for (int64_t i = 0; i < r1 - r0; ++i)
+            for (int64_t j = 0; j < n; ++j) cb[i * n + j] += bias[j];
+      }
+    }
+  });
+}
 
 }  // namespace
 
@@ -43,6 +80,16 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
     });
     return y;
   }
+  if (own_gemm()) {
+    // B = W^T: rows [k0, k1) of B are columns of W.
+    const float* pw = w.data();
+    const gemm::FillRows fill = [pw, in, out](int64_t k0, int64_t k1, float* dst, int64_t ld) {
+      for (int64_t p = k0; p < k1; ++p)
+        for (int64_t j = 0; j < out; ++j) dst[(p - k0) * ld + j] = pw[j * in + p];
+    };
+    rows_times(rows, out, in, x.data(), fill, y.data(), bias.defined() ? bias.data() : nullptr, ws);
+    return y;
+  }
   auto Y = mat(y.data(), rows, out);
   Y.noalias() = X * mat(w.data(), out, in).transpose();
   if (bias.defined()) Y.rowwise() += ConstVecMap(bias.data(), out).transpose();
@@ -60,6 +107,10 @@ Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_sh
       Strided D(pdx + lo, rows, hi - lo, Eigen::OuterStride<>(in));
       D.noalias() = G * ConstStrided(w.data() + lo, out, hi - lo, Eigen::OuterStride<>(in));
     });
+    return dx;
+  }
+  if (own_gemm()) {
+    rows_times(rows, in, out, g.data(), gemm::rows_of(w.data(), in, in), dx.data(), nullptr, ws);
     return dx;
   }
   mat(dx.data(), rows, in).noalias() = G * mat(w.data(), out, in);
