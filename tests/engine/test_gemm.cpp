@@ -151,6 +151,11 @@ TEST_CASE("linear: matrix-vector and matrix-matrix paths match the reference") {
     Workspace ws;
     BL_CHECK_CLOSE(fn::linear_forward(x, w, b, &ws), y_ref, 1e-4, 1e-4);
     BL_CHECK_CLOSE(fn::linear_backward_input(g, w, x.shape(), &ws), dx_ref, 1e-4, 1e-4);
+    // Rank 4 ([N, H, W, C]) runs on fn::gemm at every row count.
+    const Shape x4{1, 1, rows, in};
+    BL_CHECK_CLOSE(fn::linear_forward(x.reshape(x4), w, b, &ws).reshape({rows, out}), y_ref, 1e-4, 1e-4);
+    BL_CHECK_CLOSE(fn::linear_backward_input(g.reshape({1, 1, rows, out}), w, x4, &ws).reshape({rows, in}), dx_ref,
+                   1e-4, 1e-4);
   }
 }
 
