@@ -5,6 +5,7 @@
 #include "engine/functional/cuda_ops.h"
 #include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
+#include "engine/functional/gemm.h"
 #include "engine/parallel.h"
 
 namespace backlight::fn {
@@ -20,6 +21,47 @@ constexpr int64_t kGemvGrain = 64;  // features per thread at least
 using ConstStrided = Eigen::Map<const RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 using Strided = Eigen::Map<RowMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
+// Matrix-matrix products run on backlight's own GEMM kernel (gemm.h) where it is the AVX2 one:
+// ConvNeXt's MLP Linears ([N, H, W, C] x W^T, thousands of rows) ran on Eigen's GEMM, which on
+// the AVX-512 bench VM is slower than that kernel (gemm.h, issue 16). B (the weight) is packed
+// once per call; rows are cut into blocks of kRowBlock so C stays in cache across K blocks.
+constexpr int64_t kRowBlock = 192;
+
+// Only for inputs of rank >= 4 ([N, H, W, C]: ConvNeXt's MLPs), and then at every row count, so a
+// row's output does not change with the batch size. Rank 3 ([N, T, C]) is left on Eigen: with it
+// here the token-id occlusion test (tests/cli/test_explain_inputs.cpp: occluding a padding token
+// by itself gives exactly 0) got -3e-8; not yet understood, fn::gemm's per-element FMA order
+// depends on k alone. Rank-2 inputs keep the Eigen paths (matrix-vector split below 8 rows).
+bool own_gemm(int rank) { return rank >= 4 && gemm::packed_a_pays(); }
+
+// C[rows, n] = A[rows, k] (row-major, row stride k) B[k, n] (+ bias[j] on column j), B given by
+// fill; row blocks split across threads.
+void rows_times(int64_t rows, int64_t n, int64_t k, const float* a, const gemm::FillRows& fill, float* c,
+                const float* bias, const Workspace* ws) {
+  const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const int slots = static_cast<int>(std::min<int64_t>(num_threads(), blocks));
+  const int64_t per_slot = (gemm::scratch_floats(n, k) + 15) / 16 * 16;
+  const int64_t packed_floats = (gemm::packed_floats(n, k) + 15) / 16 * 16;
+  Tensor scratch = Tensor::empty(Shape{packed_floats + slots * per_slot + gemm::pack_scratch_floats(n, k)}, ws);
+  float* packed = scratch.data();
+  float* staging = packed + packed_floats + slots * per_slot;
+  for (int64_t b = 0; b < gemm::num_blocks(k); ++b) gemm::pack_block(fill, b, n, k, packed, staging);
+  const int64_t per_range = (blocks + slots - 1) / slots;
+  parallel_for(slots, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) {
+      float* sc = packed + packed_floats + s * per_slot;
+      for (int64_t b = s * per_range; b < std::min(blocks, (s + 1) * per_range); ++b) {
+        const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+        float* cb = c + r0 * n;
+        gemm::gemm_packed(r1 - r0, n, k, gemm::MatrixA{a + r0 * k, k}, packed, cb, n, nullptr, false, sc);
+        if (bias)
+          for (int64_t i = 0; i < r1 - r0; ++i)
+            for (int64_t j = 0; j < n; ++j) cb[i * n + j] += bias[j];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Workspace* ws) {
@@ -33,6 +75,16 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
     BL_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == out, "linear: expected bias [", out, "], got ", bias.shape());
   BL_ON_CUDA("linear", ws, x, w, bias) return cuda_ops::linear_forward(x, w, bias, ys);
   Tensor y = Tensor::empty(ys, ws);
+  if (own_gemm(x.dim())) {
+    // B = W^T: rows [k0, k1) of B are columns of W.
+    const float* pw = w.data();
+    const gemm::FillRows fill = [pw, in, out](int64_t k0, int64_t k1, float* dst, int64_t ld) {
+      for (int64_t p = k0; p < k1; ++p)
+        for (int64_t j = 0; j < out; ++j) dst[(p - k0) * ld + j] = pw[j * in + p];
+    };
+    rows_times(rows, out, in, x.data(), fill, y.data(), bias.defined() ? bias.data() : nullptr, ws);
+    return y;
+  }
   const auto X = mat(x.data(), rows, in);
   if (rows < kGemvRows) {
     float* py = y.data();
@@ -53,6 +105,10 @@ Tensor linear_backward_input(const Tensor& g, const Tensor& w, const Shape& x_sh
   const int64_t in = w.size(1), out = w.size(0), rows = g.numel() / std::max<int64_t>(out, 1);
   BL_ON_CUDA("linear backward", ws, g, w) return cuda_ops::linear_backward_input(g, w, x_shape);
   Tensor dx = Tensor::empty(x_shape, ws);
+  if (own_gemm(x_shape.rank())) {
+    rows_times(rows, in, out, g.data(), gemm::rows_of(w.data(), in, in), dx.data(), nullptr, ws);
+    return dx;
+  }
   const auto G = mat(g.data(), rows, out);
   if (rows < kGemvRows) {
     float* pdx = dx.data();

@@ -1,5 +1,6 @@
 #pragma once
-/// Dense products (no tape): linear layers and batched matmul, on Eigen GEMM (multithreaded).
+/// Dense products (no tape): linear layers and batched matmul. Linear on inputs of rank >= 4 runs on
+/// fn::gemm (gemm.h) where its AVX2 kernel is built, otherwise on Eigen GEMM; batched matmul on Eigen.
 #include "engine/tensor.h"
 
 namespace backlight::fn {

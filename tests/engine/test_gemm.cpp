@@ -1,7 +1,9 @@
 // fn::gemm (the conv/dense GEMM kernel) and the dense linear paths against double-accumulating
 // references: every micro-kernel edge (rows mod 6, columns mod 16 and <= 8, K across blocks of
 // 256), transposed A, bias, accumulate; linear's matrix-vector (rows < 8) and GEMM paths.
+#include <array>
 #include <random>
+#include <vector>
 
 #include "engine/functional/gemm.h"
 #include "engine/functional/linear.h"
@@ -134,9 +136,13 @@ TEST_CASE("gemm: pre-packed A equals A read in place (all layouts)") {
 
 TEST_CASE("linear: matrix-vector and matrix-matrix paths match the reference") {
   std::mt19937_64 rng(kSeed);
-  for (const int64_t rows : {1, 3, 7, 8, 20}) {
+  // Rows past 192 cross the row blocks of the GEMM path (ConvNeXt's MLP: thousands of rows).
+  for (const auto& d : std::vector<std::array<int64_t, 3>>{
+           {1, 300, 500}, {3, 300, 500}, {7, 300, 500}, {8, 300, 500}, {20, 300, 500}, {401, 96, 384},
+           {1001, 385, 97}, {193, 17, 5}}) {
+    const int64_t rows = d[0], in = d[1], out = d[2];
     CAPTURE(rows);
-    const int64_t in = 300, out = 500;
+    CAPTURE(in);
     const Tensor x = randn({rows, in}, rng), w = randn({out, in}, rng), b = randn({out}, rng);
     const Tensor g = randn({rows, out}, rng);
     // y = x W^T + b ; dx = g W
@@ -145,6 +151,11 @@ TEST_CASE("linear: matrix-vector and matrix-matrix paths match the reference") {
     Workspace ws;
     BL_CHECK_CLOSE(fn::linear_forward(x, w, b, &ws), y_ref, 1e-4, 1e-4);
     BL_CHECK_CLOSE(fn::linear_backward_input(g, w, x.shape(), &ws), dx_ref, 1e-4, 1e-4);
+    // Rank 4 ([N, H, W, C]) runs on fn::gemm at every row count.
+    const Shape x4{1, 1, rows, in};
+    BL_CHECK_CLOSE(fn::linear_forward(x.reshape(x4), w, b, &ws).reshape({rows, out}), y_ref, 1e-4, 1e-4);
+    BL_CHECK_CLOSE(fn::linear_backward_input(g.reshape({1, 1, rows, out}), w, x4, &ws).reshape({rows, in}), dx_ref,
+                   1e-4, 1e-4);
   }
 }
 
