@@ -33,9 +33,14 @@ inline constexpr int64_t kDefaultChunkRows = 64;
 /// activations per row) held 5.3 GB; every fresh page costs a fault and a clear, and no layer's
 /// activations stay in cache. Measured on EfficientNet-B0 IG-50 with the CLI's --batch (issue 16,
 /// 2 threads): 5 rows 4.07 s, 10 rows 3.81 s, 25 rows 4.23 s, 50 rows 4.79 s; Captum's best
-/// internal_batch_size on the four imported models was 10-50. 1 GiB gives ~10 rows there;
-/// ResNet-18 (~30 MB per row, counted by hand, not measured) gets 2 chunks of 25 steps.
-inline constexpr int64_t kChunkActivationBytes = int64_t{1} << 30;
+/// internal_batch_size on the four imported models was 10-50. The budget was 1 GiB (~10 rows
+/// there); 256 MiB since session 8: on this VM the pages a process touches for the first time
+/// after the machine idled a few seconds cost far more than the same pages again (the host takes
+/// freed guest pages back), and a CLI call touches everything fresh. EfficientNet-B0 IG-50,
+/// 2 threads, quiet (load 0.3-0.9), method seconds after a 20-30 s pause / back to back:
+/// 1 GiB 2.24-2.67 / 1.27-1.42 s (peak RSS 1.28 GB), 512 MiB 1.87-2.15 / 1.39-1.62 (0.83 GB),
+/// 256 MiB 1.78-1.83 / 1.41-1.44 (0.55 GB). Per-row compute is flat down to 1-2 rows per chunk.
+inline constexpr int64_t kChunkActivationBytes = int64_t{1} << 28;
 
 /// Throws backlight::Error "<where>: <option> (<flag>) = <value> exceeds the limit of <limit>
 /// (<why>)" when value > limit.

@@ -56,7 +56,7 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   const Target fixed = target.is_function() ? target : Target::indices(r.target);
   const int64_t items = x.size(0), per_item = x.numel() / items;
   const size_t steps = rule.alphas.size();
-  const size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row));
+  size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row));
 
   r.attribution = Tensor::zeros(x.shape(), &ws);
   r.delta = Tensor::zeros(Shape{items});
@@ -71,8 +71,15 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   // activation memory alive at once stays that of one chunk, and the gradients are added to the
   // sums in step order afterwards, as the sequential loop adds them.
   const bool side_by_side = !ctx && !target.is_function() && !in_parallel_region();
-  const size_t workers =
-      side_by_side ? std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(num_threads()), per_chunk)) : 1;
+  const size_t threads = side_by_side ? static_cast<size_t>(std::max(1, num_threads())) : 1;
+  // A chunk chosen by the activation budget is a multiple of the threads (at least one step per
+  // thread, so a model whose single row exceeds the budget still keeps every thread busy, and no
+  // thread waits for another's extra step).
+  if (opt.internal_batch_size <= 0) {
+    const size_t t = std::min(threads, steps);
+    per_chunk = std::max(t, per_chunk / t * t);
+  }
+  const size_t workers = std::max<size_t>(1, std::min(threads, per_chunk));
   const size_t per_worker = (per_chunk + workers - 1) / workers;
   auto run_chunk = [&](const Tensor& base, size_t k0, size_t k1) {
     const Target chunk_target = rows_target(fixed, row_classes(r.target, static_cast<int64_t>(k1 - k0), false));
