@@ -22,6 +22,9 @@ struct FragilityResult {
   std::vector<double> top_k_intersection;  ///< per item, in [0, 1]
   std::vector<double> spearman;            ///< per item, in [-1, 1] (0 when a map is constant)
   int64_t k = 0;                           ///< the k used
+  /// topk attack only (fragility_attack.h), per item: true when no attack step kept the
+  /// prediction, so x' = x and the item scores 1 and 1. Empty for the other perturbations.
+  std::vector<bool> kept_input;
 };
 
 /// Compares `original` and `perturbed` maps [N, ...] (same shape). `k` <= 0: 10 % of the

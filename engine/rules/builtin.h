@@ -14,6 +14,13 @@ namespace backlight {
 RulePtr guided_backprop();
 /// Deconvnet (Zeiler & Fergus 2014) for ReLU-like nodes: relu(g), regardless of the forward.
 RulePtr deconvnet();
+/// Softplus-smoothed ReLU gradient for relu nodes: g * sigmoid(beta * z), z the node's forward
+/// input - the backward of softplus_beta(z) = log(1 + exp(beta z)) / beta, which tends to the
+/// ReLU's as beta grows. Only the backward changes: the forward (and so z) stays the ReLU
+/// network's. Ghorbani et al. 2019 smooth ReLU this way to get non-zero second derivatives of
+/// the input gradient (the fragility top-k attack, attribution/metrics/fragility_topk.h).
+/// Throws RuleError for beta <= 0, on other op kinds and on CUDA signals (CPU only).
+RulePtr softplus_gradient(float beta = 10.0f);
 /// DeepLIFT Rescale (Shrikumar et al. 2017) as Captum implements it. Needs a paired reference
 /// tape (TapeOptions::paired_reference). Element-wise nonlinearities: multiplier dy/dx between
 /// input and reference (the plain gradient where |dx| < eps); softmax: the same, minus its mean

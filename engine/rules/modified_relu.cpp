@@ -1,5 +1,6 @@
-// GuidedBackprop and Deconvnet: modified gradients of ReLU-like nodes (nonlinearity relu_like in
+// GuidedBackprop, Deconvnet and the softplus-smoothed ReLU gradient: modified gradients of ReLU-like nodes (nonlinearity relu_like in
 // engine/op_kinds.def).
+#include <cmath>
 #include <string>
 
 #include "engine/functional/map.h"
@@ -55,7 +56,37 @@ class Deconvnet final : public Rule {
   }
 };
 
+// g * sigmoid(beta z) on a ReLU node (z its forward input): the derivative of softplus_beta(z) =
+// log(1 + exp(beta z)) / beta, so the backward is that of a softplus network at the ReLU
+// network's activations. CPU only (fn::map_binary); no named CUDA map yet.
+class SoftplusGradient final : public Rule {
+ public:
+  explicit SoftplusGradient(float beta) : beta_(beta) {}
+  std::string name() const override { return "softplus_gradient(" + std::to_string(beta_) + ")"; }
+  std::vector<Tensor> backward(const RuleContext& ctx, const Tensor& g) const override {
+    if (ctx.kind() != OpKind::Relu)
+      throw RuleError(detail::concat("softplus_gradient: applies to relu nodes, got '", ctx.name(), "' (",
+                                     to_string(ctx.kind()), "); match it with kind(OpKind::Relu)"));
+    if (g.is_cuda())
+      throw RuleError(detail::concat("softplus_gradient: runs on the CPU only, got a cuda signal at '", ctx.name(), "'"));
+    const float beta = beta_;
+    return {fn::map_binary(g, ctx.input(0), &ctx.workspace(), [beta](float gi, float z) {
+      // sigmoid(beta z) = 1 / (1 + exp(-beta z)); exp overflows to inf for very negative z: 0, as it should.
+      return gi / (1.0f + std::exp(-beta * z));
+    })};
+  }
+
+ private:
+  float beta_;
+};
+
 }  // namespace
+
+RulePtr softplus_gradient(float beta) {
+  if (!(beta > 0) || !std::isfinite(beta))
+    throw RuleError(detail::concat("softplus_gradient: expected beta > 0 (finite), got ", beta));
+  return std::make_shared<const SoftplusGradient>(beta);
+}
 
 RulePtr guided_backprop() { return std::make_shared<const GuidedBackprop>(); }
 RulePtr deconvnet() { return std::make_shared<const Deconvnet>(); }
