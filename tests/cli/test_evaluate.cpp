@@ -95,7 +95,8 @@ TEST_CASE("evaluate: --metrics all gives mean and standard error per method and 
   CHECK(run_evaluate("--images 1 --metrics infidelity --infidelity-stdev -1", bad) == 2);
   CHECK(run_evaluate("--images 1 --metrics sensitivity_n --sensitivity-n-fractions 0.5,2", bad) == 2);
   CHECK(run_evaluate("--images 1 --chart '" + dir.file("chart.txt") + "'", bad) == 2);
-  CHECK(run_evaluate("--images 1 --metrics fragility --fragility-attack topk", bad) == 2);
+  CHECK(run_evaluate("--images 1 --metrics fragility --fragility-attack top_k", bad) == 2);
+  CHECK(run_evaluate("--images 1 --methods saliency,occlusion --metrics fragility --fragility-attack topk", bad) == 2);
   CHECK(run_evaluate("--images 1 --metrics fragility --fragility-epsilon -0.1", bad) == 2);
   CHECK(run_evaluate("--images 1 --chunk 0", bad) == 2);
 }
@@ -120,6 +121,13 @@ TEST_CASE("evaluate: --out also draws the table as evaluation.png; fragility fol
   const nlohmann::json big = nlohmann::json::parse(f1);
   CHECK(big["methods"][0]["metrics"]["fragility"]["mean"].get<double>() < 1.0);
   CHECK(big["methods"][0]["metrics"]["fragility_spearman"]["mean"].get<double>() < 0.999);
+  // Ghorbani et al.'s top-k attack (one step): runs through the same flags.
+  REQUIRE(run_evaluate(common + "--fragility-attack topk --fragility-steps 1 --fragility-softplus-beta 5 --out '" +
+                           dir.file("topk") + "'",
+                       out) == 0);
+  std::ifstream f2(dir.file("topk/evaluation.json"));
+  const nlohmann::json topk = nlohmann::json::parse(f2);
+  CHECK(topk["methods"][0]["metrics"]["fragility"]["mean"].get<double>() < 1.0);
 }
 
 }  // TEST_SUITE

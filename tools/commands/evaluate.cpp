@@ -247,6 +247,13 @@ int run_evaluate(const Args& args) {
       if (metric_needs_masks(m))
         throw UsageError("evaluate: --metrics " + m + " needs ground-truth masks (the shapes dataset); --model " +
                          model_name + " has none");
+  if (params.fragility.attack == FragilityAttack::TopK)  // the top-k attack needs gradient maps
+    for (const std::string& m : metric_names)
+      if (m == "fragility" || m == "fragility_spearman")
+        for (const std::string& name : names)
+          if (name != "saliency" && name != "input_x_gradient")
+            throw UsageError("evaluate: --fragility-attack topk applies to --methods saliency,input_x_gradient, got " +
+                             name);
   const std::string layer = args.get_or("layer", onnx ? "" : "features.10");  // "": CAM finds the maps itself
   if (!onnx) params.fragility.lower_bound = 0, params.fragility.upper_bound = 1;  // shapes pixels lie in [0, 1]
 

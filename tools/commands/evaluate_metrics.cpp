@@ -70,11 +70,14 @@ std::vector<FlagSpec> evaluate_metric_flags() {
       {.name = "pixel-step", .metavar = "K", .help = "pixel_faithfulness: pixels removed together (default 1)"},
       {.name = "iou-fraction", .metavar = "F", .help = "mask_iou: top fraction of pixels kept (default 0.1)"},
       {.name = "fragility-attack", .metavar = "A",
-       .help = "fragility: perturbation random_sign|fgsm|pgd (default random_sign, Ghorbani et al.'s baseline)"},
+       .help = "fragility: perturbation random_sign|fgsm|pgd|topk (default random_sign, Ghorbani et al.'s baseline; "
+               "topk: their top-k attack, saliency and input_x_gradient only)"},
       {.name = "fragility-epsilon", .metavar = "E", .help = "fragility: L-inf budget (default 8/255 = 0.0314)"},
-      {.name = "fragility-steps", .metavar = "N", .help = "fragility: pgd steps (default 10)"},
-      {.name = "fragility-step-size", .metavar = "S", .help = "fragility: pgd step (default epsilon/4)"},
+      {.name = "fragility-steps", .metavar = "N", .help = "fragility: pgd / topk steps (default 10)"},
+      {.name = "fragility-step-size", .metavar = "S", .help = "fragility: pgd / topk step (default epsilon/4)"},
       {.name = "fragility-top-k", .metavar = "K", .help = "fragility: the K most salient positions (default 2 %)"},
+      {.name = "fragility-softplus-beta", .metavar = "B",
+       .help = "fragility: topk's smoothed ReLU backward sigmoid(B z) (default 10)"},
   };
 }
 
@@ -103,6 +106,8 @@ MetricParams metric_params_from_flags(const Args& args, uint64_t seed) {
   p.fragility.steps = positive_flag(args, "fragility-steps", 1 << 20).value_or(p.fragility.steps);
   p.fragility.step_size = static_cast<float>(number_flag(args, "fragility-step-size", 0, 1e6, true).value_or(0));
   p.fragility.top_k = positive_flag(args, "fragility-top-k", 1 << 30).value_or(0);
+  p.fragility.softplus_beta = static_cast<float>(
+      number_flag(args, "fragility-softplus-beta", 0, 1e6, true).value_or(p.fragility.softplus_beta));
   p.fragility.seed = seed;
   return p;
 }

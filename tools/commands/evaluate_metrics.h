@@ -40,7 +40,8 @@ struct MetricParams {
   float iou_fraction = 0.1f;         ///< --iou-fraction: top fraction of pixels for mask_iou
   /// fragility / fragility_spearman (Ghorbani et al. 2019; attribution/metrics/fragility_attack.h):
   /// --fragility-attack, --fragility-epsilon, --fragility-steps, --fragility-step-size,
-  /// --fragility-top-k; the bounds are the data's value range (shapes: [0, 1]), not a flag.
+  /// --fragility-top-k, --fragility-softplus-beta (topk); the bounds are the data's value range
+  /// (shapes: [0, 1]), not a flag.
   FragilityOptions fragility{};
   uint64_t seed = 1;
 };
