@@ -4,6 +4,7 @@
 // the top-k more than random signs at the same budget, errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -181,7 +182,9 @@ TEST_CASE("fragility_topk: the top-k attack moves the top-k more than random sig
     }
     CAPTURE(mean_topk);
     CAPTURE(mean_random);
-    MESSAGE(method, ": mean top-k intersection at epsilon 8/255: topk ", mean_topk, ", random_sign ", mean_random);
+    const auto kept = std::count(topk.kept_input.begin(), topk.kept_input.end(), true);
+    MESSAGE(method, ": mean top-k intersection at epsilon 8/255: topk ", mean_topk, " (", kept,
+            " of 4 items kept x), random_sign ", mean_random);
     CHECK(topk.kept_input.size() == 4);
     CHECK(mean_topk <= mean_random);
   }
