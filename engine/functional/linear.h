@@ -1,6 +1,14 @@
 #pragma once
-/// Dense products (no tape): linear layers and batched matmul. Linear on inputs of rank >= 4 runs on
-/// fn::gemm (gemm.h) where its AVX2 kernel is built, otherwise on Eigen GEMM; batched matmul on Eigen.
+/// Dense products (no tape): linear layers and batched matmul. Linear (forward and input gradient)
+/// runs on fn::gemm (gemm.h) where its AVX2 kernel is built, otherwise on Eigen GEMM; batched
+/// matmul and the weight/bias gradients on Eigen.
+///
+/// Batch invariance (AVX2 kernel, CPU): linear_forward and linear_backward_input give every row
+/// the same bits whether it is computed alone or at any position of a batch of any size, at any
+/// rank and any thread count (each element is one in-order FMA chain over the depth, then + bias;
+/// tests/engine/test_linear_batch_invariance.cpp). Perturbation methods rely on it: an
+/// unperturbed row of a batch reproduces the unperturbed output exactly. The Eigen fallback and
+/// CUDA make no such promise.
 #include "engine/tensor.h"
 
 namespace backlight::fn {
