@@ -1,7 +1,8 @@
 #pragma once
 /// Dense products (no tape): linear layers and batched matmul. Linear (forward and input gradient)
-/// runs on fn::gemm (gemm.h) where its AVX2 kernel is built, otherwise on Eigen GEMM; batched
-/// matmul and the weight/bias gradients on Eigen.
+/// runs on fn::gemm (gemm.h; below 8 rows on matrix-vector loops with the same arithmetic) where
+/// its AVX2 kernel is built, otherwise on Eigen GEMM; batched matmul and the weight/bias
+/// gradients on Eigen.
 ///
 /// Batch invariance (AVX2 kernel, CPU): linear_forward and linear_backward_input give every row
 /// the same bits whether it is computed alone or at any position of a batch of any size, at any
