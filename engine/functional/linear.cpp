@@ -213,7 +213,9 @@ void features_times(int64_t rows, int64_t n, int64_t k, const float* x, const fl
       for (int64_t r = 0; r < rows; ++r) dst[(p - k0) * ld + r] = x[r * k + p];
   };
   const int64_t panels = (n + 5) / 6;
-  const int slots = static_cast<int>(std::min<int64_t>(in_parallel_region() ? 1 : num_threads(), panels));
+  // Threads only for products worth a parallel region (a text encoder's 16 x 32 x 96 is not).
+  const int64_t worth = std::max<int64_t>(1, rows * n * k / (int64_t{1} << 17));
+  const int slots = static_cast<int>(std::min({int64_t{in_parallel_region() ? 1 : num_threads()}, panels, worth}));
   const int64_t per_slot = (gemm::scratch_floats(rows, k) + 15) / 16 * 16;
   Tensor scratch = Tensor::empty(Shape{n * rows + slots * per_slot}, ws);
   float* ct = scratch.data() + slots * per_slot;
