@@ -5,11 +5,11 @@
 /// gradients on Eigen.
 ///
 /// Batch invariance (AVX2 kernel, CPU): linear_forward and linear_backward_input give every row
-/// the same bits whether it is computed alone or at any position of a batch of any size, at any
-/// rank and any thread count (each element is one in-order FMA chain over the depth, then + bias;
-/// tests/engine/test_linear_batch_invariance.cpp). Perturbation methods rely on it: an
-/// unperturbed row of a batch reproduces the unperturbed output exactly. The Eigen fallback and
-/// CUDA make no such promise.
+/// the same bits whether it is computed alone or at any position of a batch, at any rank and
+/// thread count (each element is one in-order FMA chain over the depth, then + bias; tested at
+/// ranks 2-4, 1-13 / 193 / 401 rows, 1-4 threads: tests/engine/test_linear_batch_invariance.cpp).
+/// Perturbation methods rely on it: an unperturbed row of a batch reproduces the unperturbed
+/// output exactly. The Eigen fallback and CUDA make no such promise.
 #include "engine/tensor.h"
 
 namespace backlight::fn {
