@@ -306,59 +306,38 @@ void backward_input_col2im(const float* gy, const float* w, const ConvGeometry& 
   const int64_t khw = g.kh * g.kw;
   const int threads = usable_threads();
   // Units own disjoint dx channels (image, group, block of input channels), so the scatter needs
-  // no atomics. One image of one group with few channels (a stem conv on 3 colour channels)
-  // cannot be split that way evenly; then every thread takes a range of output columns for all
-  // channels and adds into its own copy of dx, and the copies are summed at the end.
-  const bool split_columns = g.n * G == 1 && threads > 1 && cg < 4 * threads && ohw >= 64 * threads;
-  int64_t cblocks = 1, colblocks = 1;
-  if (split_columns) colblocks = threads;
-  else if (g.n * G < threads) cblocks = std::min<int64_t>(cg, ceil_div(threads, g.n * G));
-  const int64_t units = g.n * G * cblocks * colblocks;
+  // no atomics. Batch invariance: a dx element sums its col2im contributions in an order fixed by
+  // the column tiles, so the tile width follows the geometry alone (all cg channels' rows), never
+  // the channel blocks; and one image is not split by columns with per-thread copies of dx summed
+  // at the end (that earlier path for a stem conv at batch 1 changed the sums with the thread
+  // count). tests/engine/test_conv_batch_invariance.cpp.
+  int64_t cblocks = 1;
+  if (g.n * G < threads) cblocks = std::min<int64_t>(cg, ceil_div(threads, g.n * G));
+  const int64_t units = g.n * G * cblocks;
   const int64_t max_rows = ceil_div(cg, cblocks) * khw;
-  const int64_t tile = std::min(ohw, std::clamp<int64_t>(kTileFloats / max_rows, kMinTileCols, kMaxTileCols));
+  const int64_t tile = std::min(ohw, std::clamp<int64_t>(kTileFloats / (cg * khw), kMinTileCols, kMaxTileCols));
   const int slots = static_cast<int>(std::min<int64_t>(threads, units));
   const int64_t dcol_floats = align16(max_rows * tile);
-  const int64_t priv_floats = split_columns ? align16(cg * hw) : 0;  // slot 0 writes dx itself
-  const int64_t per_slot = dcol_floats + align16(gemm::scratch_floats(tile, og)) + priv_floats;
+  const int64_t per_slot = dcol_floats + align16(gemm::scratch_floats(tile, og));
   Tensor scratch = Tensor::empty(Shape{slots, per_slot}, ws);
 
-  if (split_columns) {
-    // Zeroed once per slot (a thread may run several units when OpenMP gives fewer threads).
-    std::memset(dx, 0, sizeof(float) * cg * hw);
-    for (int s = 1; s < slots; ++s) std::memset(scratch.data() + (s + 1) * per_slot - priv_floats, 0, sizeof(float) * cg * hw);
-  }
   auto unit = [&](int64_t u, int slot) {
-    const int64_t colb = u % colblocks, cb = (u / colblocks) % cblocks, gi = (u / (colblocks * cblocks)) % G;
-    const int64_t n = u / (colblocks * cblocks * G);
+    const int64_t cb = u % cblocks, gi = (u / cblocks) % G, n = u / (cblocks * G);
     const int64_t c0 = cg * cb / cblocks, c1 = cg * (cb + 1) / cblocks, r0 = c0 * khw, r1 = c1 * khw;
     float* dcol = scratch.data() + slot * per_slot;
     float* gemm_scratch = dcol + dcol_floats;
     float* dxg = dx + (n * g.c + gi * cg) * hw;  // channel 0 of the group
-    if (split_columns) {
-      if (slot > 0) dxg = scratch.data() + (slot + 1) * per_slot - priv_floats;  // zeroed below
-    } else {
-      std::memset(dxg + c0 * hw, 0, sizeof(float) * (c1 - c0) * hw);
-    }
+    std::memset(dxg + c0 * hw, 0, sizeof(float) * (c1 - c0) * hw);
     // dcol[r, p] = sum_o W[o, r] g[o, p]: A = W_g^T, read in place.
     const gemm::MatrixA At{w + gi * og * K + r0, K, true};
-    const int64_t q0 = 16 * (ceil_div(ohw, 16) * colb / colblocks), q1 = std::min(ohw, 16 * (ceil_div(ohw, 16) * (colb + 1) / colblocks));
-    for (int64_t p0 = std::min(q0, ohw); p0 < q1; p0 += tile) {
-      const int64_t p1 = std::min(q1, p0 + tile);
+    for (int64_t p0 = 0; p0 < ohw; p0 += tile) {
+      const int64_t p1 = std::min(ohw, p0 + tile);
       gemm::gemm(r1 - r0, p1 - p0, og, At, gemm::rows_of(gy + (n * g.o + gi * og) * ohw + p0, ohw, p1 - p0), dcol,
                  p1 - p0, nullptr, false, gemm_scratch);
       col2im_tile(dcol, g, r0, r1, p0, p1, p1 - p0, dxg);
     }
   };
   parallel_units(units, threads, unit);
-  if (split_columns && slots > 1) {
-    const int64_t total = cg * hw;
-    parallel_for(total, 1 << 14, [&](int64_t lo, int64_t hi) {
-      for (int s = 1; s < slots; ++s) {
-        const float* src = scratch.data() + (s + 1) * per_slot - priv_floats;
-        for (int64_t i = lo; i < hi; ++i) dx[i] += src[i];
-      }
-    });
-  }
 }
 
 }  // namespace backlight::fn::conv_paths

@@ -21,9 +21,11 @@
 ///   forward_gemm's tiling, so it has no scatter, no zero fill, no write conflicts and no copy of W.
 /// - backward_input_col2im: any stride. dcol = W_g^T g per (image, group, block of input
 ///   channels, column tile), then col2im adds it into dx. Units never share a dx channel, so the
-///   scatter needs no atomics; images or channel blocks run in parallel. One image of one group
-///   with few channels (an RGB stem) splits the output columns instead, each thread adding into
-///   its own copy of dx, summed at the end. conv2d_backward_input takes this path for strides
+///   scatter needs no atomics; images or channel blocks run in parallel. The column tile width
+///   follows the geometry alone, so each dx element sums in the same order at any batch size or
+///   thread count (an image's dx is bit-identical alone or in a batch; the forward paths and
+///   the flipped backward are too: tests/engine/test_conv_batch_invariance.cpp). An RGB stem at
+///   batch 1 thus runs on at most 3 threads. conv2d_backward_input takes this path for strides
 ///   > 1 and when C/g < (O/g)/2 (then col2im moves less memory than the flipped im2col).
 /// - forward_winograd / backward_input_winograd: 3x3, stride 1, dilation 1, groups 1, any padding
 ///   (conv_winograd.cpp, transforms in winograd_math.h). Winograd F(2x2, 3x3): every 2x2 block of

@@ -1,6 +1,6 @@
 // fn::gemm (the conv/dense GEMM kernel) and the dense linear paths against double-accumulating
 // references: every micro-kernel edge (rows mod 6, columns mod 16 and <= 8, K across blocks of
-// 256), transposed A, bias, accumulate; linear's matrix-vector (rows < 8) and GEMM paths.
+// 256), transposed A, bias, accumulate; linear's few-rows (< 8) and row-blocked paths.
 #include <array>
 #include <random>
 #include <vector>
@@ -151,7 +151,7 @@ TEST_CASE("linear: matrix-vector and matrix-matrix paths match the reference") {
     Workspace ws;
     BL_CHECK_CLOSE(fn::linear_forward(x, w, b, &ws), y_ref, 1e-4, 1e-4);
     BL_CHECK_CLOSE(fn::linear_backward_input(g, w, x.shape(), &ws), dx_ref, 1e-4, 1e-4);
-    // Rank 4 ([N, H, W, C]) runs on fn::gemm at every row count.
+    // Rank 4 ([N, H, W, C]): the same paths (the rank does not choose one).
     const Shape x4{1, 1, rows, in};
     BL_CHECK_CLOSE(fn::linear_forward(x.reshape(x4), w, b, &ws).reshape({rows, out}), y_ref, 1e-4, 1e-4);
     BL_CHECK_CLOSE(fn::linear_backward_input(g.reshape({1, 1, rows, out}), w, x4, &ws).reshape({rows, in}), dx_ref,

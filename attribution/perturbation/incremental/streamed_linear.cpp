@@ -30,16 +30,19 @@ Tensor streamed_linear(const Tensor& x, const Tensor& weight, const Tensor& bias
     const int64_t i0 = lo * 6, i1 = std::min(out, hi * 6);
     Tensor scratch = Tensor::empty(Shape{fn::gemm::scratch_floats(rows, in)}, &ws);
     fn::gemm::gemm(i1 - i0, rows, in, fn::gemm::MatrixA{weight.data() + i0 * in, in}, fill_b, c.data() + i0 * rows,
-                   rows, bias.defined() ? bias.data() + i0 : nullptr, false, scratch.data());
+                   rows, nullptr, false, scratch.data());
   });
   std::vector<int64_t> dims = x.shape().to_vector();
   dims.back() = out;
   Tensor y = Tensor::empty(Shape(dims), &ws);
   float* py = y.data();
   const float* pc = c.data();
+  const float* pb = bias.defined() ? bias.data() : nullptr;
+  // The bias is added after the products, as fn::linear_forward does: the same bits as the
+  // plain forward (fn::gemm's FMA chain per element), so unoccluded rows give exactly 0.
   parallel_for(rows, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r)
-      for (int64_t o = 0; o < out; ++o) py[r * out + o] = pc[o * rows + r];
+      for (int64_t o = 0; o < out; ++o) py[r * out + o] = pb ? pc[o * rows + r] + pb[o] : pc[o * rows + r];
   });
   return y;
 }
