@@ -157,7 +157,11 @@ AttributionResult with_noise_tunnel(const Entry& e, const Module& model, const T
                               .samples = o.samples > 0 ? o.samples : 10,
                               .stdev = o.stdev >= 0 ? o.stdev : 0.15f,
                               .stdev_relative = true,
-                              .seed = o.seed};
+                              .seed = o.seed,
+                              // Several calls at once, except for the perturbation and ablation
+                              // methods: they batch their own forwards and draw progress bars.
+                              .side_by_side = e.info.family != "perturbation" &&
+                                              e.info.name.find("ablation") == std::string::npos};
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(o.workspace, local);
   Tensor output;

@@ -106,7 +106,8 @@ AttributionResult gradient_shap(const Module& model, const Tensor& inputs, const
                         .stdev_relative = opt.stdev_relative,
                         .seed = opt.seed,
                         .samples_batch_size = opt.samples_batch_size,
-                        .noise = opt.noise};
+                        .noise = opt.noise,
+                        .side_by_side = true};  // the chunk function only reads shared state
   AttributionResult tunnel = noise_tunnel(input_baseline_x_gradient, inputs, fixed, nt);
   result.attribution = tunnel.attribution;
   result.delta = tunnel.delta;
