@@ -153,7 +153,7 @@ const std::vector<Entry>& entries() {
 // belong to the tunnel and the wrapped method runs with its own defaults.
 AttributionResult with_noise_tunnel(const Entry& e, const Module& model, const Tensor& inputs, const Target& target,
                                     const MethodOptions& o) {
-  const NoiseTunnelOptions nt{.type = noise_tunnel_type_from_string(o.noise_tunnel),
+  NoiseTunnelOptions nt{.type = noise_tunnel_type_from_string(o.noise_tunnel),
                               .samples = o.samples > 0 ? o.samples : 10,
                               .stdev = o.stdev >= 0 ? o.stdev : 0.15f,
                               .stdev_relative = true,
@@ -168,7 +168,7 @@ AttributionResult with_noise_tunnel(const Entry& e, const Module& model, const T
   std::vector<int64_t> classes;
   Target fixed = target;
   if (!e.info.needs_neuron) {  // neuron methods ignore the target
-    target_values(model, inputs, target, ws, &classes, &output);
+    target_values(model, inputs, target, ws, &classes, &output, &nt.bytes_per_row);
     if (!target.is_function()) fixed = Target::indices(classes);
   }
   MethodOptions inner = o;

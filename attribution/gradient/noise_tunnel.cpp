@@ -161,9 +161,11 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
   BL_CHECK(opt.stdev >= 0 || opt.noise.defined(), "noise_tunnel: expected stdev >= 0, got ", opt.stdev);
   check_inputs(inputs);
   const int64_t items = inputs.size(0);
-  // 0: all samples at once up to kDefaultChunkRows rows, then chunks (memory never grows with samples).
-  const int per_chunk = opt.samples_batch_size > 0 ? std::min(opt.samples_batch_size, opt.samples)
-                                                   : static_cast<int>(units_per_chunk(0, items, opt.samples));
+  // 0: all samples at once up to kDefaultChunkRows rows (or the activation budget), then chunks
+  // (memory never grows with samples).
+  const int per_chunk = opt.samples_batch_size > 0
+                            ? std::min(opt.samples_batch_size, opt.samples)
+                            : static_cast<int>(units_per_chunk(0, items, opt.samples, opt.bytes_per_row));
   const std::vector<int64_t> classes = target.fixed_classes(items);
 
   const NoiseSource source = noise_source(inputs, opt);  // once per call, on the inputs' device

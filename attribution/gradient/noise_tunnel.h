@@ -60,6 +60,11 @@ struct NoiseTunnelOptions {
   /// thread up to the float rounding of smaller batches. Leave false for a method that is not
   /// safe to call concurrently; the registry and GradientSHAP set it for their own methods.
   bool side_by_side = false;
+  /// Activation bytes one row of the wrapped method records (Tape::output_bytes of a forward
+  /// over the inputs / N), when known: with samples_batch_size 0 a chunk then holds at most
+  /// kChunkActivationBytes of them (units_per_chunk, attribution/core/limits.h), as the path
+  /// methods' chunks. 0: kDefaultChunkRows rows per chunk. Set by the registry and GradientSHAP.
+  int64_t bytes_per_row = 0;
 };
 
 /// One call of the wrapped method: N * (sample_end - sample_begin) noisy rows and their target.
