@@ -25,6 +25,7 @@
 /// device has its own parallelism), class targets (a function target is user code that may not
 /// be thread-safe), and not already inside a parallel region. Otherwise `threads` is 1 and the
 /// loop is the plain sequential chunk loop.
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <type_traits>
