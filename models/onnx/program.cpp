@@ -21,46 +21,59 @@ bool scalar_near(const Program& p, int slot, double value) {
   return c.numel() == 1 && !c.is_int && std::abs(c.at(0) - value) < 1e-4 * std::abs(value);
 }
 
-// torch 1.13 exports nn.GELU() (opset <= 19) as x * (erf(x / sqrt(2)) + 1) * 0.5:
-//   Div(x, 1.4142) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
-// The five nodes become one Gelu step (on the last node) so rules attach to the GELU as a whole.
-void fuse_gelu(Program& p) {
-  std::vector<int> uses(p.slot_names.size(), 0);
-  std::vector<int> producer(p.slot_names.size(), -1);
-  for (size_t k = 0; k < p.steps.size(); ++k) {
-    for (int s : p.steps[k].in)
-      if (s >= 0) ++uses[s];
-    for (int s : p.steps[k].out)
-      if (s >= 0) producer[s] = static_cast<int>(k);
+// Who reads and who writes each slot, taken when a fusion pass starts (absorbed steps count: a
+// pass sees the steps as the passes before it left them; the graph output counts as one use).
+struct SlotIndex {
+  const Program& p;
+  std::vector<int> uses;      // per slot: how many step inputs (and the graph output) read it
+  std::vector<int> producer;  // per slot: the step writing it, or -1
+
+  explicit SlotIndex(const Program& program)
+      : p(program), uses(program.slot_names.size(), 0), producer(program.slot_names.size(), -1) {
+    for (size_t k = 0; k < p.steps.size(); ++k) {
+      for (int s : p.steps[k].in)
+        if (s >= 0) ++uses[s];
+      for (int s : p.steps[k].out)
+        if (s >= 0) producer[s] = static_cast<int>(k);
+    }
+    if (p.output_slot >= 0) ++uses[p.output_slot];
   }
-  if (p.output_slot >= 0) ++uses[p.output_slot];
-  auto consumer = [&](int slot) -> int {  // the single consumer step of slot, or -1
+
+  // The single consumer step of slot (searched in the steps as they are now), or -1.
+  int consumer(int slot) const {
     if (slot < 0 || uses[slot] != 1) return -1;
     for (size_t k = 0; k < p.steps.size(); ++k)
       for (int s : p.steps[k].in)
         if (s == slot) return static_cast<int>(k);
     return -1;
-  };
+  }
+};
+
+// torch 1.13 exports nn.GELU() (opset <= 19) as x * (erf(x / sqrt(2)) + 1) * 0.5:
+//   Div(x, 1.4142) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
+// The five nodes become one Gelu step (on the last node) so rules attach to the GELU as a whole.
+void fuse_gelu(Program& p) {
+  const SlotIndex slots(p);
   for (size_t e = 0; e < p.steps.size(); ++e) {
     Step& erf = p.steps[e];
     if (erf.node.op_type != "Erf" || erf.in.size() != 1 || erf.in[0] < 0) continue;
-    const int d = producer[erf.in[0]];
-    if (d < 0 || uses[erf.in[0]] != 1) continue;
+    const int d = slots.producer[erf.in[0]];
+    if (d < 0 || slots.uses[erf.in[0]] != 1) continue;
     const Step& div = p.steps[d];
     const bool is_div = div.node.op_type == "Div" && div.in.size() == 2 && scalar_near(p, div.in[1], std::sqrt(2.0));
     const bool is_mul = div.node.op_type == "Mul" && div.in.size() == 2 && scalar_near(p, div.in[1], std::sqrt(0.5));
     if (!is_div && !is_mul) continue;
     const int x = div.in[0];
-    const int a = consumer(erf.out[0]);
+    const int a = slots.consumer(erf.out[0]);
     if (a < 0 || p.steps[a].node.op_type != "Add") continue;
     const Step& add = p.steps[a];
     const int one_slot = add.in[0] == erf.out[0] ? add.in[1] : add.in[0];
     if (!scalar_near(p, one_slot, 1.0)) continue;
-    const int m1 = consumer(add.out[0]);
+    const int m1 = slots.consumer(add.out[0]);
     if (m1 < 0 || p.steps[m1].node.op_type != "Mul") continue;
     const Step& mul1 = p.steps[m1];
     if (!((mul1.in[0] == x && mul1.in[1] == add.out[0]) || (mul1.in[1] == x && mul1.in[0] == add.out[0]))) continue;
-    const int m2 = consumer(mul1.out[0]);
+    const int m2 = slots.consumer(mul1.out[0]);
     if (m2 < 0 || p.steps[m2].node.op_type != "Mul") continue;
     Step& mul2 = p.steps[m2];
     const int half = mul2.in[0] == mul1.out[0] ? mul2.in[1] : mul2.in[0];
@@ -76,21 +89,13 @@ void fuse_gelu(Program& p) {
 // torch 1.13 exports nn.SiLU / F.silu as Sigmoid(x) -> Mul(x, .) (either operand order): one
 // Silu step (on the Mul) so rules see the activation, not a product of two activations.
 void fuse_silu(Program& p) {
-  std::vector<int> uses(p.slot_names.size(), 0);
-  for (const Step& s : p.steps)
-    for (int slot : s.in)
-      if (slot >= 0) ++uses[slot];
-  if (p.output_slot >= 0) ++uses[p.output_slot];
-  std::vector<int> producer(p.slot_names.size(), -1);
-  for (size_t k = 0; k < p.steps.size(); ++k)
-    for (int slot : p.steps[k].out)
-      if (slot >= 0) producer[slot] = static_cast<int>(k);
+  const SlotIndex slots(p);
   for (Step& mul : p.steps) {
     if (mul.node.op_type != "Mul" || mul.absorbed || mul.known != Known::OnTape || mul.in.size() != 2) continue;
     for (int side = 0; side < 2; ++side) {
       const int sig_slot = mul.in[side], x = mul.in[1 - side];
-      if (sig_slot < 0 || x < 0 || uses[sig_slot] != 1 || producer[sig_slot] < 0) continue;
-      Step& sig = p.steps[producer[sig_slot]];
+      if (sig_slot < 0 || x < 0 || slots.uses[sig_slot] != 1 || slots.producer[sig_slot] < 0) continue;
+      Step& sig = p.steps[slots.producer[sig_slot]];
       if (sig.node.op_type != "Sigmoid" || sig.absorbed || sig.in.size() != 1 || sig.in[0] != x) continue;
       sig.absorbed = true;
       mul.node.op_type = "Silu";
@@ -109,21 +114,7 @@ void fuse_silu(Program& p) {
 // the Add; inputs x, weight, bias or x alone; attributes num_groups, epsilon) so rules attach to
 // the normaliser as a whole.
 void fuse_group_norm(Program& p) {
-  std::vector<int> uses(p.slot_names.size(), 0), producer(p.slot_names.size(), -1);
-  for (size_t k = 0; k < p.steps.size(); ++k) {
-    for (int slot : p.steps[k].in)
-      if (slot >= 0) ++uses[slot];
-    for (int slot : p.steps[k].out)
-      if (slot >= 0) producer[slot] = static_cast<int>(k);
-  }
-  if (p.output_slot >= 0) ++uses[p.output_slot];
-  auto consumer = [&](int slot) -> int {  // the single consumer step of slot, or -1
-    if (slot < 0 || uses[slot] != 1) return -1;
-    for (size_t k = 0; k < p.steps.size(); ++k)
-      for (int s : p.steps[k].in)
-        if (s == slot) return static_cast<int>(k);
-    return -1;
-  };
+  const SlotIndex slots(p);
   auto on_tape = [&](int k, std::string_view op) {
     return k >= 0 && p.steps[k].node.op_type == op && p.steps[k].known == Known::OnTape && !p.steps[k].absorbed;
   };
@@ -147,21 +138,21 @@ void fuse_group_norm(Program& p) {
     const ConstTensor *scale = constant(in.in[1]), *shift = constant(in.in[2]);
     if (!scale || !shift || !all_equal(*scale, 1.0) || !all_equal(*shift, 0.0) || scale->numel() < 1) continue;
     const int64_t groups = scale->numel();
-    const int r1 = in.in[0] >= 0 && uses[in.in[0]] == 1 ? producer[in.in[0]] : -1;
+    const int r1 = in.in[0] >= 0 && slots.uses[in.in[0]] == 1 ? slots.producer[in.in[0]] : -1;
     if (!on_tape(r1, "Reshape") || p.steps[r1].in.size() < 2) continue;
     const ConstTensor* rs = constant(p.steps[r1].in[1]);
     if (!rs || rs->numel() != 3 || !rs->is_int || rs->int_at(1) != groups || rs->int_at(2) != -1) continue;
     const int x = p.steps[r1].in[0];
-    const int r2 = consumer(in.out[0]);
+    const int r2 = slots.consumer(in.out[0]);
     if (!on_tape(r2, "Reshape") || p.steps[r2].in.size() < 2 || p.steps[r2].in[0] != in.out[0]) continue;
-    const int shape_step = p.steps[r2].in[1] >= 0 ? producer[p.steps[r2].in[1]] : -1;
+    const int shape_step = p.steps[r2].in[1] >= 0 ? slots.producer[p.steps[r2].in[1]] : -1;
     if (shape_step < 0 || p.steps[shape_step].node.op_type != "Shape" || p.steps[shape_step].in.empty() ||
         p.steps[shape_step].in[0] != x || !p.steps[shape_step].node.attrs.empty())
       continue;
-    const int m = consumer(p.steps[r2].out[0]);
+    const int m = slots.consumer(p.steps[r2].out[0]);
     if (!on_tape(m, "Mul") || p.steps[m].in.size() != 2) continue;
     const int w = p.steps[m].in[0] == p.steps[r2].out[0] ? p.steps[m].in[1] : p.steps[m].in[0];
-    const int a = consumer(p.steps[m].out[0]);
+    const int a = slots.consumer(p.steps[m].out[0]);
     if (!on_tape(a, "Add") || p.steps[a].in.size() != 2) continue;
     const int b = p.steps[a].in[0] == p.steps[m].out[0] ? p.steps[a].in[1] : p.steps[a].in[0];
     const ConstTensor *wc = constant(w), *bc = constant(b);
@@ -187,17 +178,13 @@ void fuse_group_norm(Program& p) {
 // torch exports nn.Linear on inputs of rank > 2 as MatMul(x, W^T) + Add(., b): one `linear`
 // node with its bias (so LRP sees the bias where it belongs and the layer has one node).
 void fuse_linear_bias(Program& p) {
-  std::vector<int> uses(p.slot_names.size(), 0);
-  for (const Step& s : p.steps)
-    for (int slot : s.in)
-      if (slot >= 0) ++uses[slot];
-  if (p.output_slot >= 0) ++uses[p.output_slot];
+  const SlotIndex slots(p);
   for (size_t k = 0; k < p.steps.size(); ++k) {
     Step& mm = p.steps[k];
     if (mm.node.op_type != "MatMul" || mm.absorbed || mm.known != Known::OnTape || mm.in.size() != 2) continue;
     const int w = mm.in[1];
     if (w < 0 || p.known[w] != Known::AtLoad || !p.constants[w] || p.constants[w]->dims.size() != 2) continue;
-    if (uses[mm.out[0]] != 1) continue;
+    if (slots.uses[mm.out[0]] != 1) continue;
     for (size_t j = k + 1; j < p.steps.size(); ++j) {
       Step& add = p.steps[j];
       if (add.node.op_type != "Add" || add.in.size() != 2) continue;

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "engine/tensor.h"
@@ -63,6 +65,14 @@ struct SplitRun {
 inline SplitRun run_cli_split(const std::string& args, const std::string& err_file) {
   const Run r = run_cli_redirected(args, "2>'" + err_file + "'");
   return {r.status, r.output, backlight::test::read_bytes(err_file)};
+}
+
+/// The JSON a run printed (`text`) without the top-level `keys`: what differs between runs of one
+/// job (timings, rank count, resumed count, output paths), so that the rest compares bit for bit.
+inline nlohmann::json json_without(const std::string& text, std::initializer_list<const char*> keys) {
+  nlohmann::json j = nlohmann::json::parse(text);
+  for (const char* key : keys) j.erase(key);
+  return j;
 }
 
 /// Decodes a PNG (3 channels) -> [3,H,W] in [0,1]; fails the test when it does not decode.

@@ -14,16 +14,19 @@
 #include "models/data/shapes.h"
 #include "models/default_model.h"
 #include "tests/cli/run_cli.h"
+#include "tests/cli/shapes_images.h"
 #include "tests/cli/temp_dir.h"
 #include "tests/cli/unit_files.h"
 
 using namespace backlight;
 using backlight::test::contains;
+using backlight::test::json_without;
 using backlight::test::read_bytes;
 using backlight::test::run_cli_split;
 using backlight::test::SplitRun;
 using backlight::test::TempDir;
 using backlight::test::unit_file;
+using backlight::test::write_shapes_images;
 using backlight::test::write_bytes;
 
 namespace fs = std::filesystem;
@@ -32,9 +35,7 @@ namespace {
 
 // The JSON without what differs between runs of one job (time, resumed count, picture path).
 nlohmann::json stable(const std::string& out) {
-  nlohmann::json j = nlohmann::json::parse(out);
-  for (const char* key : {"seconds", "resumed", "png", "data", "inputs"}) j.erase(key);
-  return j;
+  return json_without(out, {"seconds", "resumed", "png", "data", "inputs"});
 }
 
 // Truncates a file to half its size (a unit a kill interrupted mid-write).
@@ -44,11 +45,8 @@ void truncate_half(const std::string& path) {
 }
 
 // `count` shapes images img0.png .. in `folder` (32 x 40, resized by the commands).
-void write_shapes_images(const std::string& folder, int64_t count, uint64_t seed) {
-  fs::create_directories(folder);
-  const ShapesBatch b = make_shapes_batch(ShapesConfig{.height = 32, .width = 40}, seed, 0, count);
-  for (int64_t i = 0; i < count; ++i)
-    cli::write_image(folder + "/img" + std::to_string(i) + ".png", b.images.slice_batch(i, i + 1).reshape({3, 32, 40}));
+void write_small_images(const std::string& folder, int64_t count, uint64_t seed) {
+  write_shapes_images(folder, "img", count, seed, {.height = 32, .width = 40});
 }
 
 }  // namespace
@@ -101,7 +99,7 @@ TEST_CASE("cli/dissect: an unreadable image is reported and left out; the result
   TempDir dir("dissect_bad");
   // Two datasets over the same files: "with" lists a broken image (third of six), "without" does not.
   const std::string files = dir.file("files");
-  write_shapes_images(files, 6, 11);
+  write_small_images(files, 6, 11);
   std::string with = "image,mask,concept,category\n", without = with;
   for (int i = 0; i < 6; ++i) {
     const std::string img = "img" + std::to_string(i) + ".png";
@@ -184,7 +182,7 @@ TEST_CASE("cli/similarity resume: feature and example space, one unit computed a
 TEST_CASE("cli/similarity: an unreadable input is reported and left out; the result is the folder's without it") {
   if (!default_model_available()) return;
   TempDir dir("similarity_bad");
-  write_shapes_images(dir.file("good"), 7, 5);
+  write_small_images(dir.file("good"), 7, 5);
   fs::copy(dir.file("good"), dir.file("with"));
   write_bytes(dir.file("with/img3b.png"), "not a png");  // sorted between img3 and img4
   {

@@ -54,11 +54,7 @@ nlohmann::json evaluation(const std::string& dir) {
   return j;
 }
 
-nlohmann::json without_resumed(const std::string& out) {
-  nlohmann::json j = nlohmann::json::parse(out);
-  j.erase("resumed");
-  return j;
-}
+nlohmann::json without_resumed(const std::string& out) { return backlight::test::json_without(out, {"resumed"}); }
 
 }  // namespace
 

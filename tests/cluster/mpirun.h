@@ -1,16 +1,23 @@
 #pragma once
 // Running the built `backlight` under Open MPI's mpirun from the "mpi" test suite. BACKLIGHT_MPIRUN
 // is mpirun's path when backlight is built with MPI (tests/CMakeLists.txt); without it the suite's
-// tests say why they are skipped.
+// tests say why they are skipped. Included by the tests in tests/cluster/ only: it also brings the
+// names they all use (the using-declarations at the end).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
+
+#include "tests/cli/run_cli.h"
+#include "tests/cli/temp_dir.h"
 
 namespace backlight::test {
 
@@ -84,4 +91,54 @@ inline bool kill_rank(const std::string& marker, int rank) {
   return false;
 }
 
+/// `dissect --json` output without what differs between runs of one job: timings, rank count,
+/// picture path, resumed count.
+inline nlohmann::json dissection(const std::string& out) {
+  return json_without(out, {"seconds", "ranks", "png", "resumed"});
+}
+
+/// A job to start and kill one rank of mid-run (kill_mid_run).
+struct MidRunKill {
+  int ranks = 2;
+  std::string args{};      ///< `backlight <args>`
+  std::string log_file{};  ///< gets the job's stdout and stderr
+  std::string marker{};    ///< names the job on its ranks' command lines (kill_rank)
+  int rank = 1;            ///< the rank to kill
+  std::function<bool()> ready{};  ///< polled; the rank is killed once it holds (the job is far enough)
+  std::chrono::milliseconds poll{20};
+  std::chrono::seconds timeout{120};  ///< for `ready` to hold and the rank to be found
+};
+
+/// Starts the job in the background, polls `job.ready` every `job.poll`, SIGKILLs `job.rank` once
+/// it holds, and waits for mpirun. Requires that the rank was killed before the timeout, and
+/// checks that the job failed and that mpirun's log names the rank; returns the log.
+inline std::string kill_mid_run(const MidRunKill& job) {
+  const std::string cmd = mpirun_command(job.ranks, job.args) + " >'" + job.log_file + "' 2>&1 </dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p, "popen failed for ", cmd);
+  const auto deadline = std::chrono::steady_clock::now() + job.timeout;
+  bool killed = false;
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(job.poll);
+    if (job.ready()) killed = kill_rank(job.marker, job.rank);
+  }
+  const int st = ::pclose(p);
+  REQUIRE_MESSAGE(killed, "rank ", job.rank, " was not found to kill");
+  const std::string log = read_bytes(job.log_file);
+  CHECK(st != 0);
+  CHECK_MESSAGE(contains(log, "rank " + std::to_string(job.rank)), log);  // mpirun names the rank that died
+  return log;
+}
+
 }  // namespace backlight::test
+
+using backlight::test::contains;
+using backlight::test::dissection;
+using backlight::test::mpirun_cli;
+using backlight::test::MpiRun;
+using backlight::test::read_bytes;
+using backlight::test::run_cli_split;
+using backlight::test::SplitRun;
+using backlight::test::TempDir;
+
+namespace fs = std::filesystem;

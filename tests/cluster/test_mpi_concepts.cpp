@@ -8,41 +8,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "io/image_io.h"
-#include "models/data/shapes.h"
 #include "models/default_model.h"
 #include "tests/cli/run_cli.h"
+#include "tests/cli/shapes_images.h"
 #include "tests/cli/temp_dir.h"
 #include "tests/cluster/mpirun.h"
 
 using namespace backlight;
-using backlight::test::contains;
-using backlight::test::mpirun_cli;
-using backlight::test::MpiRun;
-using backlight::test::read_bytes;
-using backlight::test::run_cli_split;
-using backlight::test::SplitRun;
-using backlight::test::TempDir;
-
-namespace fs = std::filesystem;
 
 namespace {
 
 // The JSON a run printed, without what names the run itself (rank count, output path).
-nlohmann::json result(const std::string& out) {
-  nlohmann::json j = nlohmann::json::parse(out);
-  j.erase("ranks");
-  j.erase("png");
-  return j;
-}
-
-// `count` shapes images (dataset `seed`) as folder/<prefix><i>.png.
-void write_shapes(const std::string& folder, const std::string& prefix, int count, uint64_t seed) {
-  fs::create_directories(folder);
-  const ShapesBatch b = make_shapes_batch(ShapesConfig{}, seed, 0, count);
-  for (int i = 0; i < count; ++i)
-    cli::write_png(folder + "/" + prefix + std::to_string(i) + ".png", b.images.slice_batch(i, i + 1).reshape({3, 64, 64}));
-}
+nlohmann::json result(const std::string& out) { return backlight::test::json_without(out, {"ranks", "png"}); }
 
 // Runs `args` as one process and as `ranks` processes; both must exit with `status`.
 std::pair<SplitRun, MpiRun> both(const TempDir& dir, int ranks, const std::string& one_args,
@@ -99,9 +76,9 @@ TEST_CASE("mpi/tcav: 2 and 3 ranks give the single run's scores, CAV accuracies 
 TEST_CASE("mpi/tcav: an unreadable input on rank 1 is reported by it and left out, as in a single run") {
   if (!backlight::test::mpirun_available() || !default_model_available()) return;
   TempDir dir("mpi_tcav_bad");
-  write_shapes(dir.file("concept"), "c", 4, 31);
-  write_shapes(dir.file("pool"), "p", 8, 32);
-  write_shapes(dir.file("in"), "in", 4, 33);
+  backlight::test::write_shapes_images(dir.file("concept"), "c", 4, 31);
+  backlight::test::write_shapes_images(dir.file("pool"), "p", 8, 32);
+  backlight::test::write_shapes_images(dir.file("in"), "in", 4, 33);
   backlight::test::write_bytes(dir.file("in/in1.png"), "not a png");  // batch 1 of size 1: rank 1's
   const std::string args = "tcav --concept 'c=" + dir.file("concept") + "' --random '" + dir.file("pool") +
                            "' --random-sets 2 --set-size 4 --inputs '" + dir.file("in") +
@@ -148,8 +125,8 @@ TEST_CASE("mpi/influence: an unreadable training image on rank 1 is reported and
   if (!backlight::test::mpirun_available() || !default_model_available()) return;
   TempDir dir("mpi_influence_bad");
   const std::string root = dir.file("train");
-  write_shapes(root + "/circle", "a", 3, 41);
-  write_shapes(root + "/square", "b", 3, 42);
+  backlight::test::write_shapes_images(root + "/circle", "a", 3, 41);
+  backlight::test::write_shapes_images(root + "/square", "b", 3, 42);
   // Examples: circle a0-a2 (0-2), square b0-b2 (3-5); batches of 2: b0 is in batch 1, rank 1's.
   backlight::test::write_bytes(root + "/square/b0.png", "not a png");
   const std::string args = "influence --checkpoints '" + checkpoints().file("ck") + "' --train '" + root +
@@ -187,7 +164,7 @@ TEST_CASE("mpi/sanity: 2 ranks give the single run's similarities and figure bit
 TEST_CASE("mpi/sanity: an unreadable image on rank 1 is reported and skipped; the others are compared") {
   if (!backlight::test::mpirun_available() || !default_model_available()) return;
   TempDir dir("mpi_sanity_bad");
-  write_shapes(dir.file("in"), "img", 3, 51);
+  backlight::test::write_shapes_images(dir.file("in"), "img", 3, 51);
   backlight::test::write_bytes(dir.file("in/img1.png"), "not a png");  // chunk 1: rank 1's
   const std::string args = "sanity --data '" + dir.file("in") +
                            "' --images 3 --chunk 1 --methods saliency --threads 1 --json --out '" + dir.file("s.png") + "'";

@@ -16,14 +16,6 @@
 #include "tests/cli/temp_dir.h"
 #include "tests/cluster/mpirun.h"
 
-using backlight::test::contains;
-using backlight::test::mpirun_cli;
-using backlight::test::MpiRun;
-using backlight::test::read_bytes;
-using backlight::test::run_cli_split;
-using backlight::test::SplitRun;
-using backlight::test::TempDir;
-
 namespace {
 
 // evaluation.json without what may differ between runs (timings, the rank count).
@@ -33,17 +25,6 @@ nlohmann::json evaluation(const std::string& dir) {
   for (auto& m : j["methods"]) m.erase("seconds_per_image");
   return j;
 }
-
-// dissect --json without timings and the rank count.
-nlohmann::json dissection(const std::string& out) {
-  nlohmann::json j = nlohmann::json::parse(out);
-  j.erase("seconds");
-  j.erase("ranks");
-  j.erase("png");
-  j.erase("resumed");
-  return j;
-}
-
 }  // namespace
 
 TEST_SUITE("mpi") {

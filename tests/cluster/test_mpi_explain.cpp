@@ -2,15 +2,11 @@
 // files as a single-process run, bit for bit; more ranks than images; a bad image on one rank; a
 // rank killed mid-run, then a rerun that resumes and ends with the uninterrupted run's files.
 #include <doctest/doctest.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "io/image_io.h"
 #include "models/default_model.h"
@@ -19,16 +15,6 @@
 #include "tests/cluster/mpirun.h"
 
 using namespace backlight;
-using backlight::test::contains;
-using backlight::test::kill_rank;
-using backlight::test::mpirun_cli;
-using backlight::test::MpiRun;
-using backlight::test::read_bytes;
-using backlight::test::run_cli_split;
-using backlight::test::SplitRun;
-using backlight::test::TempDir;
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -134,21 +120,10 @@ TEST_CASE("mpi/explain: a rank killed mid-run fails the job naming it; the rerun
   const SplitRun reference = run_cli_split(explain_args(in, dir.file("ref"), methods), dir.file("err_ref.txt"));
   REQUIRE(reference.status == 0);
 
-  const std::string cmd = backlight::test::mpirun_command(2, explain_args(in, out, methods)) + " >'" +
-                          dir.file("killed_out.txt") + "' 2>&1 </dev/null";
-  FILE* job = ::popen(cmd.c_str(), "r");
-  REQUIRE(job);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  bool killed = false;
-  while (!killed && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (fs::exists(out) && count_png(out) >= 2) killed = kill_rank(out, 1);
-  }
-  const int st = ::pclose(job);
-  REQUIRE_MESSAGE(killed, "rank 1 was not found to kill");
-  const std::string killed_log = read_bytes(dir.file("killed_out.txt"));
-  CHECK(st != 0);
-  CHECK_MESSAGE(contains(killed_log, "rank 1"), killed_log);  // mpirun names the rank that died
+  backlight::test::kill_mid_run({.args = explain_args(in, out, methods),
+                                 .log_file = dir.file("killed_out.txt"),
+                                 .marker = out,
+                                 .ready = [&] { return fs::exists(out) && count_png(out) >= 2; }});
   const size_t written = count_png(out);
   CHECK(written < static_cast<size_t>(kImages));
 

@@ -8,23 +8,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "models/default_model.h"
 #include "tests/cli/run_cli.h"
 #include "tests/cli/temp_dir.h"
 #include "tests/cluster/mpirun.h"
-
-using backlight::test::contains;
-using backlight::test::kill_rank;
-using backlight::test::mpirun_cli;
-using backlight::test::MpiRun;
-using backlight::test::read_bytes;
-using backlight::test::run_cli_split;
-using backlight::test::SplitRun;
-using backlight::test::TempDir;
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -62,21 +50,12 @@ TEST_CASE("mpi/evaluate: a rank killed mid-run; the rerun resumes and gives the 
   REQUIRE_MESSAGE(reference.status == 0, reference.err);
 
   const std::string out = dir.file("killed"), cache = out + "/.backlight-cache";
-  const std::string cmd = backlight::test::mpirun_command(2, args(out)) + " >'" + dir.file("killed_log.txt") +
-                          "' 2>&1 </dev/null";
-  FILE* job = ::popen(cmd.c_str(), "r");
-  REQUIRE(job);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool killed = false;
-  while (!killed && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (count_units(cache) >= 2) killed = kill_rank(out, 1);
-  }
-  const int st = ::pclose(job);
-  REQUIRE_MESSAGE(killed, "rank 1 was not found to kill");
-  const std::string log = read_bytes(dir.file("killed_log.txt"));
-  CHECK(st != 0);
-  CHECK_MESSAGE(contains(log, "rank 1"), log);  // mpirun names the rank that died
+  backlight::test::kill_mid_run({.args = args(out),
+                                 .log_file = dir.file("killed_log.txt"),
+                                 .marker = out,
+                                 .ready = [&] { return count_units(cache) >= 2; },
+                                 .poll = std::chrono::milliseconds(10),
+                                 .timeout = std::chrono::seconds(60)});
   const size_t kept = count_units(cache);
   CHECK(kept < static_cast<size_t>(kChunks));
   CHECK_FALSE(fs::exists(out + "/evaluation.json"));

@@ -10,13 +10,6 @@
 #include "tests/cli/temp_dir.h"
 #include "tests/cluster/mpirun.h"
 
-using backlight::test::contains;
-using backlight::test::mpirun_cli;
-using backlight::test::MpiRun;
-using backlight::test::run_cli_split;
-using backlight::test::SplitRun;
-using backlight::test::TempDir;
-
 namespace {
 
 std::string job(const TempDir& dir, const std::string& cache) {

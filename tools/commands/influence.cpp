@@ -1,48 +1,31 @@
 // `backlight influence`: TracIn (attribution/influence/tracin.h) from training checkpoints. For
 // test examples, the training examples that helped (proponents) and hurt (opponents) most; with
 // --self-influence, the training examples ranked by self-influence (likely mislabelled first).
+// The job under it (flags, this rank's batches, waves, resume, gathering) is influence_job.h's;
+// this file runs the two modes on it and reports (text, JSON, picture).
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "attribution/core/packing.h"
 #include "attribution/core/progress.h"
 #include "attribution/influence/tracin.h"
-#include "engine/parallel.h"
 #include "io/image_io.h"
-#include "models/checkpoints.h"
-#include "models/default_model.h"
-#include "models/zoo.h"
 #include "render/grid.h"
 #include "render/resize.h"
-#include "tools/commands/command.h"
-#include "tools/commands/flag_checks.h"
 #include "tools/cluster/cluster.h"
-#include "attribution/core/packing.h"
-#include "tools/commands/influence_data.h"
-#include "tools/commands/influence_units.h"
 #include "tools/cluster/unit_cache.h"
+#include "tools/commands/command.h"
+#include "tools/commands/influence_data.h"
+#include "tools/commands/influence_job.h"
+#include "tools/commands/influence_units.h"
 
 namespace backlight::cli {
 namespace {
-
-// The architecture the checkpoints are loaded into.
-ModulePtr architecture(const std::string& name, const std::map<std::string, std::string>& meta) {
-  int64_t classes = kNumShapeClasses;
-  if (const auto it = meta.find("num_classes"); it != meta.end()) classes = std::stoll(it->second);
-  if (name == "shapes_cnn") {
-    std::mt19937_64 rng(0);  // every tensor is replaced by a checkpoint's
-    return make_shapes_cnn(rng, classes);
-  }
-  for (const ModelInfo& mi : zoo_models())
-    if (mi.name == name) return make_model(name, {.num_classes = classes});
-  throw UsageError("influence: --model: unknown model '" + name + "' (see 'backlight models')");
-}
 
 std::string score_text(float v) {
   std::ostringstream os;
@@ -87,45 +70,7 @@ Tensor stack_rows(const std::vector<Tensor>& rows) {
   return out;
 }
 
-struct Setup {
-  std::string arch;
-  ModulePtr model;
-  std::vector<CheckpointInfo> infos;
-  std::vector<TracInCheckpoint> checkpoints;
-  TrainingSet train;
-  TracInOptions options;
-  int64_t top = 10;
-};
-
-Setup setup(const Args& args) {
-  Setup s;
-  const auto dir = args.get("checkpoints");
-  if (!dir) throw UsageError("influence: --checkpoints DIR is required (written by backlight train --save-every N)");
-  const auto train = args.get("train");
-  if (!train) throw UsageError("influence: --train builtin:shapes|DIR is required");
-  s.options.method = [&] {
-    try {
-      return tracin_method_from_string(args.get_or("method", "tracincp"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("influence: --method: ") + e.what());
-    }
-  }();
-  if (const auto layers = args.get_list("layers")) s.options.layers = *layers;
-  s.options.batch_size = positive_flag(args, "batch", 4096).value_or(64);
-  s.options.projection_dim = positive_flag(args, "projection-dim", 1 << 20).value_or(16);
-  s.options.seed = seed_flag(args).value_or(0);
-  s.top = positive_flag(args, "top", 1000).value_or(10);
-  if (const auto t = threads_flag(args)) set_num_threads(*t);
-  s.infos = list_checkpoints(*dir);
-  s.arch = args.get_or("model", s.infos[0].metadata.count("arch") ? s.infos[0].metadata.at("arch") : "shapes_cnn");
-  s.model = architecture(s.arch, s.infos[0].metadata);
-  for (const CheckpointInfo& c : s.infos)
-    s.checkpoints.push_back({c.lr, [m = s.model, c] { return load_checkpoint(*m, c); }});
-  s.train = training_set(*train, s.infos[0].metadata, positive_flag(args, "train-limit", INT32_MAX).value_or(0));
-  return s;
-}
-
-nlohmann::json example_json(const Setup& s, int64_t index, float score, int64_t label) {
+nlohmann::json example_json(const InfluenceSetup& s, int64_t index, float score, int64_t label) {
   nlohmann::json j = {{"index", index}, {"score", score}, {"source", s.train.name(index)}, {"label", label},
                       {"class", class_name(s.arch, label)}};
   if (s.train.has_flips) j["flipped"] = s.train.flipped(index);
@@ -133,13 +78,14 @@ nlohmann::json example_json(const Setup& s, int64_t index, float score, int64_t 
 }
 
 // Labels of the training examples named in `ranked` (one batch load each: few of them).
-std::vector<int64_t> labels_of(const Setup& s, const std::vector<int64_t>& idx) {
+std::vector<int64_t> labels_of(const InfluenceSetup& s, const std::vector<int64_t>& idx) {
   std::vector<int64_t> out;
   for (int64_t i : idx) out.push_back(s.train.source.load(i, 1).labels.at(0));
   return out;
 }
 
-std::vector<Panel> ranked_panels(const Setup& s, const Ranked& r, const std::vector<int64_t>& labels, const char* tag) {
+std::vector<Panel> ranked_panels(const InfluenceSetup& s, const Ranked& r, const std::vector<int64_t>& labels,
+                                 const char* tag) {
   std::vector<Panel> out;
   for (size_t i = 0; i < r.indices.size(); ++i) {
     std::string label = std::string(tag) + std::to_string(i + 1) + " " + score_text(r.scores[i]) + " " +
@@ -150,119 +96,17 @@ std::vector<Panel> ranked_panels(const Setup& s, const Ranked& r, const std::vec
   return out;
 }
 
-// This rank's units: training batches b (examples [b * batch, (b + 1) * batch)) with
-// b % ranks == rank, and what their keys are made of (influence_units.h).
-struct Units {
-  std::vector<int64_t> batches;  // this rank's, ascending
-  int64_t total = 0, batch = 0, n = 0;
-  std::string digest;  // checkpoints and test examples
-  int64_t begin(int64_t b) const { return b * batch; }
-  int64_t end(int64_t b) const { return std::min(n, (b + 1) * batch); }
-};
-
-Units units_of(const Cluster& cluster, const Setup& s, std::span<const std::string> tests) {
-  Units u{.batch = s.options.batch_size, .n = s.train.source.size};
-  u.total = (u.n + u.batch - 1) / u.batch;
-  for (int64_t b = cluster.rank(); b < u.total; b += cluster.size()) u.batches.push_back(b);
-  u.digest = influence_job_digest(s.infos, tests);
-  return u;
-}
-
-std::string batch_key(const Setup& s, const Units& u, int64_t b) {
-  std::vector<std::string> names;
-  for (int64_t i = u.begin(b); i < u.end(b); ++i) names.push_back(s.train.name(i));
-  return influence_batch_key(u.digest, b, names);
-}
-
-// Whether every example of batch b was read (a batch with an unreadable one is not stored: a rerun
-// tries it again).
-bool batch_read(const Setup& s, const Units& u, int64_t b) {
-  std::lock_guard<std::mutex> lock(s.train.skipped->mutex);
-  const auto it = s.train.skipped->errors.lower_bound(u.begin(b));
-  return it == s.train.skipped->errors.end() || it->first >= u.end(b);
-}
-
-// Runs the pending batches in waves (influence_units.h): per wave `compute()` (one library call
-// over the wave's batches), then `finish(b)` for each of its batches. The first error, "" if none.
-template <class Compute, class Finish>
-std::string run_waves(Setup& s, const Units& u, const std::vector<int64_t>& pending, UnitCache& cache,
-                      Progress& progress, Compute compute, Finish finish) {
-  for (const std::vector<int64_t>& wave : influence_waves(pending, cache.enabled())) {
-    const std::set<int64_t> in(wave.begin(), wave.end());
-    const int64_t base = progress.done();
-    s.options.batch_filter = [&in](int64_t b) { return in.count(b) > 0; };
-    s.options.progress = [&progress, base](int64_t done, int64_t) { progress.advance(base + done - progress.done()); };
-    try {
-      for (int64_t b : wave) cache.begin(batch_key(s, u, b));
-      compute();
-      for (int64_t b : wave) finish(b);
-    } catch (const std::exception& e) {
-      s.options.batch_filter = nullptr;
-      return e.what();
-    }
-  }
-  s.options.batch_filter = nullptr;  // it named this function's waves
-  return "";
-}
-
-void pack_skipped(Packer& p, const SkippedExamples& skipped) {
-  p.put<uint64_t>(skipped.errors.size());
-  for (const auto& [i, e] : skipped.errors) {
-    p.put<int64_t>(i);
-    p.put_string(e);
-  }
-}
-
-void unpack_skipped(Unpacker& u, std::map<int64_t, std::string>& into) {
-  const uint64_t n = u.get<uint64_t>();
-  for (uint64_t k = 0; k < n; ++k) {
-    const int64_t i = u.get<int64_t>();
-    into[i] = u.get_string();
-  }
-}
-
-nlohmann::json skipped_json(const Setup& s, const std::map<int64_t, std::string>& skipped) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [i, e] : skipped) j.push_back({{"index", i}, {"source", s.train.name(i)}, {"error", e}});
-  return j;
-}
-
-// What the leader says at the end about unreadable training examples; the exit status.
-int finish(const std::map<int64_t, std::string>& skipped, int64_t n) {
-  if (skipped.empty()) return 0;
-  std::cerr << "influence: " << skipped.size() << " of " << n
-            << " training examples could not be read (reported above) and were left out\n";
-  return 1;
-}
-
-ProgressOptions leader_only(const Cluster& cluster) {
-  ProgressOptions o;
-  o.enabled = cluster.leader();
-  return o;
-}
-
-int run_self_influence(const Args& args, Setup& s, const Cluster& cluster, UnitCache& cache) {
-  const Units u = units_of(cluster, s, {});
+int run_self_influence(const Args& args, InfluenceSetup& s, const Cluster& cluster, UnitCache& cache) {
+  const InfluenceUnits u = units_of(cluster, s, {});
   // This rank's values, from the cache (batches an earlier run of the job finished) or computed.
   std::vector<float> values(static_cast<size_t>(u.n), 0.0f);
-  std::vector<int64_t> pending;
-  for (int64_t b : u.batches) {
-    const std::string key = batch_key(s, u, b);
-    if (const std::optional<std::string> bytes = cache.load(key)) {
-      if (const auto v = unpack_batch_self(*bytes, u.end(b) - u.begin(b))) {
-        std::copy(v->begin(), v->end(), values.begin() + u.begin(b));
-        continue;
-      }
-      cache.discard(key);
-    }
-    pending.push_back(b);
-  }
+  const std::vector<int64_t> pending = pending_batches(s, u, cache, [&](int64_t b, const std::string& bytes) {
+    const auto v = unpack_batch_self(bytes, u.end(b) - u.begin(b));
+    if (v) std::copy(v->begin(), v->end(), values.begin() + u.begin(b));
+    return v.has_value();
+  });
   const size_t resumed = report_resumed(cache, cluster, "influence", static_cast<size_t>(u.total));
-  int64_t todo = 0;
-  for (int64_t b : pending) todo += u.end(b) - u.begin(b);
-  Progress progress(cluster.distributed() ? "tracin self-influence (rank 0 of " + std::to_string(cluster.size()) + ")"
-                                          : "tracin self-influence",
-                    std::max<int64_t>(1, todo * static_cast<int64_t>(s.checkpoints.size())), leader_only(cluster));
+  Progress progress = tracin_progress("tracin self-influence", cluster, s, u, pending);
   Tensor self;
   const std::string error = run_waves(
       s, u, pending, cache, progress, [&] { self = tracin_self_influence(s.checkpoints, s.train.source, s.options); },
@@ -340,12 +184,12 @@ int run_self_influence(const Args& args, Setup& s, const Cluster& cluster, UnitC
     write_png(*out, stack_rows(rows));
     std::cerr << "influence: wrote " << *out << "\n";
   }
-  return finish(skipped, n);
+  return finish_skipped(skipped, n);
 }
 
 int run_influence(const Args& args) {
   const Cluster cluster("influence");  // one process, or this rank of an mpirun/srun job
-  Setup s = setup(args);
+  InfluenceSetup s = influence_setup(args);
   if (cluster.distributed()) s.train.skipped->who = "influence: " + cluster.describe();
   if (args.flag("self-influence") && args.has("test"))
     throw UsageError("influence: --self-influence ranks the training set; drop --test");
@@ -364,7 +208,7 @@ int run_influence(const Args& args) {
 
   // Per test example the lists to merge: each of this rank's batches' top-k proponents and
   // opponents, from the cache (batches an earlier run of the job finished) or computed.
-  const Units u = units_of(cluster, s, test.names);
+  const InfluenceUnits u = units_of(cluster, s, test.names);
   std::vector<std::vector<Ranked>> pro_lists(static_cast<size_t>(t)), opp_lists(static_cast<size_t>(t));
   const auto add = [&](const BatchRanking& r) {
     for (int64_t i = 0; i < t; ++i) {
@@ -372,23 +216,13 @@ int run_influence(const Args& args) {
       opp_lists[static_cast<size_t>(i)].push_back(r[static_cast<size_t>(i)].second);
     }
   };
-  std::vector<int64_t> pending;
-  for (int64_t b : u.batches) {
-    const std::string key = batch_key(s, u, b);
-    if (const std::optional<std::string> bytes = cache.load(key)) {
-      if (const auto r = unpack_batch_ranking(*bytes, t, s.top, u.begin(b), u.end(b))) {
-        add(*r);
-        continue;
-      }
-      cache.discard(key);
-    }
-    pending.push_back(b);
-  }
+  const std::vector<int64_t> pending = pending_batches(s, u, cache, [&](int64_t b, const std::string& bytes) {
+    const auto r = unpack_batch_ranking(bytes, t, s.top, u.begin(b), u.end(b));
+    if (r) add(*r);
+    return r.has_value();
+  });
   const size_t resumed = report_resumed(cache, cluster, "influence", static_cast<size_t>(u.total));
-  int64_t todo = 0;
-  for (int64_t b : pending) todo += u.end(b) - u.begin(b);
-  Progress progress(cluster.distributed() ? "tracin (rank 0 of " + std::to_string(cluster.size()) + ")" : "tracin",
-                    std::max<int64_t>(1, todo * static_cast<int64_t>(s.checkpoints.size())), leader_only(cluster));
+  Progress progress = tracin_progress("tracin", cluster, s, u, pending);
   Tensor scores;
   const std::string error = run_waves(
       s, u, pending, cache, progress, [&] { scores = tracin_influence(s.checkpoints, s.train.source, tb, s.options); },
@@ -479,7 +313,7 @@ int run_influence(const Args& args) {
     write_png(*out, stack_rows(rows));
     std::cerr << "influence: wrote " << *out << "\n";
   }
-  return finish(skipped, n);
+  return finish_skipped(skipped, n);
 }
 
 }  // namespace

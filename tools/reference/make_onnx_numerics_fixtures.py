@@ -22,7 +22,6 @@ Writes
     /usr/bin/python3 tools/reference/make_onnx_numerics_fixtures.py
 """
 import json
-import math
 import os
 import sys
 
@@ -33,13 +32,9 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
-from export_onnx import export  # noqa: E402
 from make_engine_fixtures import Fixture, randn, rng, save  # noqa: E402
 from make_nonfinite_fixtures import poison  # noqa: E402
-
-NAN, INF = math.nan, math.inf
-ONNX_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "data", "onnx"))
-SEED = 20261206
+from make_onnx_ops_fixtures import INF, NAN, ONNX_OUT, SEED, export_fixture, parity_references  # noqa: E402
 
 
 def group_norm_cases(fx):
@@ -117,28 +112,14 @@ class NumericsOps(nn.Module):
 
 
 def onnx_model(tensors, targets):
-    from captum.attr import DeepLift, Saliency
     gen = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
     model = NumericsOps().eval()
     model.gn.weight.data = torch.rand(8, generator=gen) + 0.5
     model.gn.bias.data = torch.randn(8, generator=gen) * 0.2
-    export(model, [1, 3, 8, 8], "float32", os.path.join(ONNX_OUT, "numerics_ops.onnx"),
-           {"backlight.arch": "numerics_ops", "backlight.input_shape": "1x3x8x8",
-            "backlight.exporter": f"torch {torch.__version__}"})
-    model = model.double()
+    export_fixture(model, [1, 3, 8, 8], "numerics_ops")
     x = torch.rand(2, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
-    xg = x.clone().requires_grad_(True)
-    y = model(xg)
-    cot = torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1
-    (y * cot).sum().backward()
-    targets["numerics_ops"] = [1, 3]
-    t = torch.tensor(targets["numerics_ops"])
-    sal = Saliency(model).attribute(x, target=t, abs=True)
-    dl = DeepLift(model).attribute(x, baselines=torch.zeros_like(x), target=t)
-    for key, v in [("input", x), ("logits", y), ("cotangent", cot), ("input_grad", xg.grad), ("saliency", sal),
-                   ("deeplift", dl)]:
-        tensors[f"numerics_ops.{key}"] = v.detach().float().contiguous()
+    parity_references(model, x, gen, "numerics_ops", [1, 3], tensors, targets, deeplift=True)
 
 
 class TinyGroupNorm(nn.Module):
@@ -168,9 +149,7 @@ def tiny_groupnorm():
     model = TinyGroupNorm().eval()
     model.gn1.weight.data = torch.rand(8, generator=gen) + 0.5
     model.gn1.bias.data = torch.randn(8, generator=gen) * 0.2
-    export(model, [1, 3, 16, 16], "float32", os.path.join(ONNX_OUT, "tiny_groupnorm.onnx"),
-           {"backlight.arch": "tiny_groupnorm", "backlight.input_shape": "1x3x16x16",
-            "backlight.exporter": f"torch {torch.__version__}"})
+    export_fixture(model, [1, 3, 16, 16], "tiny_groupnorm")
 
 
 class EinsumWhere(nn.Module):
@@ -202,23 +181,12 @@ class EinsumWhere(nn.Module):
 
 
 def einsum_where(tensors, targets):
-    from captum.attr import Saliency
     gen = torch.Generator().manual_seed(SEED + 2)
     torch.manual_seed(SEED + 2)
     model = EinsumWhere().eval()
-    export(model, [1, 6, 8], "float32", os.path.join(ONNX_OUT, "einsum_where.onnx"),
-           {"backlight.arch": "einsum_where", "backlight.input_shape": "1x6x8",
-            "backlight.exporter": f"torch {torch.__version__}"})
-    model = model.double()
+    export_fixture(model, [1, 6, 8], "einsum_where")
     x = torch.randn(3, 6, 8, generator=gen, dtype=torch.float64)
-    xg = x.clone().requires_grad_(True)
-    y = model(xg)
-    cot = torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1
-    (y * cot).sum().backward()
-    targets["einsum_where"] = [0, 2, 4]
-    sal = Saliency(model).attribute(x, target=torch.tensor(targets["einsum_where"]), abs=True)
-    for key, v in [("input", x), ("logits", y), ("cotangent", cot), ("input_grad", xg.grad), ("saliency", sal)]:
-        tensors[f"einsum_where.{key}"] = v.detach().float().contiguous()
+    parity_references(model, x, gen, "einsum_where", [0, 2, 4], tensors, targets)
 
 
 def einsum_unsupported():

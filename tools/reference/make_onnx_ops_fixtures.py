@@ -215,42 +215,49 @@ class NewOps(nn.Module):
         return self.fc(t.flatten(1))
 
 
-def onnx_model(tensors, targets):
-    from captum.attr import Saliency
-    gen = torch.Generator().manual_seed(SEED)
-    torch.manual_seed(SEED)
-    model = NewOps().eval()
-    export(model, [1, 3, 8, 8], "float32", os.path.join(ONNX_OUT, "new_ops.onnx"),
-           {"backlight.arch": "new_ops", "backlight.input_shape": "1x3x8x8",
+def export_fixture(model, shape, name):
+    """Exports `model` (float32, input `shape`) as ONNX_OUT/<name>.onnx with arch `name` and the
+    exporter in the backlight metadata."""
+    export(model, list(shape), "float32", os.path.join(ONNX_OUT, f"{name}.onnx"),
+           {"backlight.arch": name, "backlight.input_shape": "x".join(str(d) for d in shape),
             "backlight.exporter": f"torch {torch.__version__}"})
+
+
+def parity_references(model, x, gen, name, target, tensors, targets, deeplift=False):
+    """float64 references of `model` (made double) at `x` as tensors["<name>.<key>"] (float32):
+    input, logits, cotangent (drawn from `gen`), input_grad, Captum saliency for `target` and,
+    with `deeplift`, DeepLift with a zero baseline; targets[name] = target."""
+    from captum.attr import DeepLift, Saliency
     model = model.double()
-    x = torch.rand(2, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
     xg = x.clone().requires_grad_(True)
     y = model(xg)
     cot = torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1
     (y * cot).sum().backward()
-    targets["new_ops"] = [1, 3]
-    sal = Saliency(model).attribute(x, target=torch.tensor(targets["new_ops"]), abs=True)
-    for key, v in [("input", x), ("logits", y), ("cotangent", cot), ("input_grad", xg.grad), ("saliency", sal)]:
-        tensors[f"new_ops.{key}"] = v.detach().float().contiguous()
+    targets[name] = target
+    t = torch.tensor(target)
+    refs = [("input", x), ("logits", y), ("cotangent", cot), ("input_grad", xg.grad),
+            ("saliency", Saliency(model).attribute(x, target=t, abs=True))]
+    if deeplift:
+        refs.append(("deeplift", DeepLift(model).attribute(x, baselines=torch.zeros_like(x), target=t)))
+    for key, v in refs:
+        tensors[f"{name}.{key}"] = v.detach().float().contiguous()
+
+
+def onnx_model(tensors, targets):
+    gen = torch.Generator().manual_seed(SEED)
+    torch.manual_seed(SEED)
+    model = NewOps().eval()
+    export_fixture(model, [1, 3, 8, 8], "new_ops")
+    x = torch.rand(2, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
+    parity_references(model, x, gen, "new_ops", [1, 3], tensors, targets)
 
     layers = NewLayers().eval()
     for m in (layers.gn, layers.inorm):  # non-trivial affine parameters
         m.weight.data = torch.rand(m.weight.shape, generator=gen) + 0.5
         m.bias.data = torch.randn(m.bias.shape, generator=gen) * 0.2
-    export(layers, [1, 3, 8, 8], "float32", os.path.join(ONNX_OUT, "new_layers.onnx"),
-           {"backlight.arch": "new_layers", "backlight.input_shape": "1x3x8x8",
-            "backlight.exporter": f"torch {torch.__version__}"})
-    layers = layers.double()
+    export_fixture(layers, [1, 3, 8, 8], "new_layers")
     x = torch.rand(2, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
-    xg = x.clone().requires_grad_(True)
-    y = layers(xg)
-    cot = torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1
-    (y * cot).sum().backward()
-    targets["new_layers"] = [0, 4]
-    sal = Saliency(layers).attribute(x, target=torch.tensor(targets["new_layers"]), abs=True)
-    for key, v in [("input", x), ("logits", y), ("cotangent", cot), ("input_grad", xg.grad), ("saliency", sal)]:
-        tensors[f"new_layers.{key}"] = v.detach().float().contiguous()
+    parity_references(layers, x, gen, "new_layers", [0, 4], tensors, targets)
 
 
 def main():
