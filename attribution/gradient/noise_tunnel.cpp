@@ -206,7 +206,10 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
   out.target = classes;
   if (!deltas.empty()) {
     int64_t total = 0;
-    bool per_row = true;  // one delta per noisy row: put them in the order of the unsplit chunks
+    // One delta per noisy row: put them in the order of the caller's chunks (samples_batch_size;
+    // 0: one call, Captum's order), whatever the budget or the threads made of them.
+    bool per_row = true;
+    const int order_chunk = opt.samples_batch_size > 0 ? per_chunk : opt.samples;
     for (const Deltas& d : deltas) {
       total += d.rows.numel();
       per_row = per_row && d.rows.numel() == items * (d.s1 - d.s0);
@@ -219,8 +222,8 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
         for (int64_t n = 0; n < items; ++n)
           for (int s = d.s0; s < d.s1; ++s)
             by_sample[s * items + n] = d.rows.data()[n * (d.s1 - d.s0) + (s - d.s0)];
-      for (int c0 = 0; c0 < opt.samples; c0 += per_chunk) {
-        const int c1 = std::min(opt.samples, c0 + per_chunk);
+      for (int c0 = 0; c0 < opt.samples; c0 += order_chunk) {
+        const int c1 = std::min(opt.samples, c0 + order_chunk);
         for (int64_t n = 0; n < items; ++n)
           for (int s = c0; s < c1; ++s) out.delta.data()[at++] = by_sample[s * items + n];
       }

@@ -20,9 +20,10 @@
 ///
 /// Convergence delta: as Captum, the wrapped method's per-row deltas are not aggregated but
 /// concatenated, chunk after chunk: result.delta is [N * samples] (row order above within each
-/// chunk; one chunk = Captum's order), undefined when the wrapped method returns none. Chunks
-/// split among threads (side_by_side) give the same order when the method returns one delta
-/// per row.
+/// chunk; one chunk = Captum's order), undefined when the wrapped method returns none. When the
+/// method returns one delta per row, the order is that of the samples_batch_size chunks (0: of
+/// one call, Captum's nt_samples_batch_size=None), whatever the activation budget or the threads
+/// (side_by_side) split them into.
 ///
 /// Devices: the noisy rows are made on the inputs' device and the moments are kept (in double)
 /// on the device of the wrapped method's attributions, by the kernels of kernels/noise.h - so
