@@ -153,18 +153,23 @@ const std::vector<Entry>& entries() {
 // belong to the tunnel and the wrapped method runs with its own defaults.
 AttributionResult with_noise_tunnel(const Entry& e, const Module& model, const Tensor& inputs, const Target& target,
                                     const MethodOptions& o) {
-  const NoiseTunnelOptions nt{.type = noise_tunnel_type_from_string(o.noise_tunnel),
-                              .samples = o.samples > 0 ? o.samples : 10,
-                              .stdev = o.stdev >= 0 ? o.stdev : 0.15f,
-                              .stdev_relative = true,
-                              .seed = o.seed};
+  NoiseTunnelOptions nt{.type = noise_tunnel_type_from_string(o.noise_tunnel),
+                        .samples = o.samples > 0 ? o.samples : 10,
+                        .stdev = o.stdev >= 0 ? o.stdev : 0.15f,
+                        .stdev_relative = true,
+                        .seed = o.seed,
+                        // Several calls at once, except for the perturbation and ablation methods
+                        // (they batch their own forwards and draw progress bars) and a neuron
+                        // selector (user code).
+                        .side_by_side = e.info.family != "perturbation" &&
+                                        e.info.name.find("ablation") == std::string::npos && !o.neuron_selector};
   std::unique_ptr<Workspace> local;
   const Workspace& ws = pick_workspace(o.workspace, local);
   Tensor output;
   std::vector<int64_t> classes;
   Target fixed = target;
   if (!e.info.needs_neuron) {  // neuron methods ignore the target
-    target_values(model, inputs, target, ws, &classes, &output);
+    target_values(model, inputs, target, ws, &classes, &output, &nt.bytes_per_row);
     if (!target.is_function()) fixed = Target::indices(classes);
   }
   MethodOptions inner = o;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "attribution/core/limits.h"
+#include "attribution/core/side_by_side.h"
 #include "engine/error.h"
 #include "kernels/dispatch.h"
 
@@ -160,16 +161,28 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
   BL_CHECK(opt.stdev >= 0 || opt.noise.defined(), "noise_tunnel: expected stdev >= 0, got ", opt.stdev);
   check_inputs(inputs);
   const int64_t items = inputs.size(0);
-  // 0: all samples at once up to kDefaultChunkRows rows, then chunks (memory never grows with samples).
-  const int per_chunk = opt.samples_batch_size > 0 ? std::min(opt.samples_batch_size, opt.samples)
-                                                   : static_cast<int>(units_per_chunk(0, items, opt.samples));
+  // 0: all samples at once up to kDefaultChunkRows rows (or the activation budget), then chunks
+  // (memory never grows with samples).
+  const int per_chunk = opt.samples_batch_size > 0
+                            ? std::min(opt.samples_batch_size, opt.samples)
+                            : static_cast<int>(units_per_chunk(0, items, opt.samples, opt.bytes_per_row));
   const std::vector<int64_t> classes = target.fixed_classes(items);
 
   const NoiseSource source = noise_source(inputs, opt);  // once per call, on the inputs' device
+  // Parts of every chunk side by side on the CPU threads when the caller says the method may be
+  // called concurrently (attribution/core/side_by_side.h). The noise of sample s is drawn from
+  // (seed, s), so a part's rows are those of the whole chunk.
+  const bool concurrent = opt.side_by_side && !inputs.is_cuda() && !target.is_function();
+  const SideBySidePlan plan = side_by_side_plan(static_cast<size_t>(opt.samples), static_cast<size_t>(per_chunk),
+                                                side_by_side_threads(concurrent), opt.samples_batch_size <= 0);
   Moments attr, layer;
-  std::vector<Tensor> deltas;
-  for (int s0 = 0; s0 < opt.samples; s0 += per_chunk) {
-    const int s1 = std::min(opt.samples, s0 + per_chunk), copies = s1 - s0;
+  struct Deltas {
+    int s0, s1;
+    Tensor rows;  // [N * (s1 - s0)] on the host, or undefined
+  };
+  std::vector<Deltas> deltas;
+  const auto run = [&](size_t k0, size_t k1) {
+    const int s0 = static_cast<int>(k0), s1 = static_cast<int>(k1), copies = s1 - s0;
     NoiseChunk chunk{noisy_rows(inputs, source, opt, s0, s1), target, s0, s1};
     if (!classes.empty()) {
       std::vector<int64_t> rep;
@@ -177,11 +190,15 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
       for (int64_t c : classes) rep.insert(rep.end(), static_cast<size_t>(copies), c);
       chunk.target = Target::indices(std::move(rep));
     }
-    const AttributionResult r = method(chunk);
+    return method(chunk);
+  };
+  run_side_by_side(plan, run, [&](size_t k0, size_t k1, const AttributionResult& r) {
+    const int64_t copies = static_cast<int64_t>(k1 - k0);
     attr.add(r.attribution, items, copies, "attribution");
     if (r.layer_map.defined()) layer.add(r.layer_map, items, copies, "layer map");
-    if (r.delta.defined()) deltas.push_back(r.delta.to_cpu());  // [rows]: small
-  }
+    if (r.delta.defined())  // [rows]: small
+      deltas.push_back({static_cast<int>(k0), static_cast<int>(k1), r.delta.to_cpu()});
+  });
 
   AttributionResult out;
   out.attribution = attr.finish(opt.type, opt.samples);
@@ -189,12 +206,32 @@ AttributionResult noise_tunnel(const NoiseChunkFn& method, const Tensor& inputs,
   out.target = classes;
   if (!deltas.empty()) {
     int64_t total = 0;
-    for (const Tensor& d : deltas) total += d.numel();
+    // One delta per noisy row: put them in the order of the caller's chunks (samples_batch_size;
+    // 0: one call, Captum's order), whatever the budget or the threads made of them.
+    bool per_row = true;
+    const int order_chunk = opt.samples_batch_size > 0 ? per_chunk : opt.samples;
+    for (const Deltas& d : deltas) {
+      total += d.rows.numel();
+      per_row = per_row && d.rows.numel() == items * (d.s1 - d.s0);
+    }
     out.delta = Tensor::empty(Shape{total});
     int64_t at = 0;
-    for (const Tensor& d : deltas) {
-      std::copy(d.data(), d.data() + d.numel(), out.delta.data() + at);
-      at += d.numel();
+    if (per_row && total == items * opt.samples) {
+      std::vector<float> by_sample(static_cast<size_t>(total));  // [samples, N]
+      for (const Deltas& d : deltas)
+        for (int64_t n = 0; n < items; ++n)
+          for (int s = d.s0; s < d.s1; ++s)
+            by_sample[s * items + n] = d.rows.data()[n * (d.s1 - d.s0) + (s - d.s0)];
+      for (int c0 = 0; c0 < opt.samples; c0 += order_chunk) {
+        const int c1 = std::min(opt.samples, c0 + order_chunk);
+        for (int64_t n = 0; n < items; ++n)
+          for (int s = c0; s < c1; ++s) out.delta.data()[at++] = by_sample[s * items + n];
+      }
+    } else {
+      for (const Deltas& d : deltas) {
+        std::copy(d.rows.data(), d.rows.data() + d.rows.numel(), out.delta.data() + at);
+        at += d.rows.numel();
+      }
     }
   }
   return out;

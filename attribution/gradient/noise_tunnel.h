@@ -20,7 +20,10 @@
 ///
 /// Convergence delta: as Captum, the wrapped method's per-row deltas are not aggregated but
 /// concatenated, chunk after chunk: result.delta is [N * samples] (row order above within each
-/// chunk; one chunk = Captum's order), undefined when the wrapped method returns none.
+/// chunk; one chunk = Captum's order), undefined when the wrapped method returns none. When the
+/// method returns one delta per row, the order is that of the samples_batch_size chunks (0: of
+/// one call, Captum's nt_samples_batch_size=None), whatever the activation budget or the threads
+/// (side_by_side) split them into.
 ///
 /// Devices: the noisy rows are made on the inputs' device and the moments are kept (in double)
 /// on the device of the wrapped method's attributions, by the kernels of kernels/noise.h - so
@@ -52,6 +55,17 @@ struct NoiseTunnelOptions {
   uint64_t seed = 0;             ///< Philox seed of the noise
   int samples_batch_size = 0;    ///< samples per call of the wrapped method; 0: all (Captum None)
   Tensor noise;                  ///< explicit noise [samples, N, ...]; overrides stdev and seed
+  /// The wrapped method may be called from several CPU threads at once: the samples of every
+  /// chunk are then divided among the threads, each running its part side by side
+  /// (attribution/core/side_by_side.h; CPU inputs and class targets only). Same result as one
+  /// thread up to the float rounding of smaller batches. Leave false for a method that is not
+  /// safe to call concurrently; the registry and GradientSHAP set it for their own methods.
+  bool side_by_side = false;
+  /// Activation bytes one row of the wrapped method records (Tape::output_bytes of a forward
+  /// over the inputs / N), when known: with samples_batch_size 0 a chunk then holds at most
+  /// kChunkActivationBytes of them (units_per_chunk, attribution/core/limits.h), as the path
+  /// methods' chunks. 0: kDefaultChunkRows rows per chunk. Set by the registry and GradientSHAP.
+  int64_t bytes_per_row = 0;
 };
 
 /// One call of the wrapped method: N * (sample_end - sample_begin) noisy rows and their target.

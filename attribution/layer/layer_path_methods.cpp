@@ -1,6 +1,7 @@
 // Layer methods that evaluate the model at many points per item: LayerIntegratedGradients,
 // LayerConductance, InternalInfluence (input paths) and LayerGradientShap (random samples).
 #include <algorithm>
+#include <utility>
 
 #include "attribution/core/limits.h"
 #include "attribution/path/integrated_gradients.h"
@@ -8,6 +9,7 @@
 #include "attribution/core/layer_eval.h"
 #include "attribution/layer/layer_path_methods.h"
 #include "attribution/core/rows.h"
+#include "attribution/core/side_by_side.h"
 #include "engine/error.h"
 
 namespace backlight {
@@ -25,6 +27,14 @@ void check_path_options(const char* method, const std::string& layer, const std:
 // kDefaultChunkRows rows (attribution/limits.h), so memory never grows with steps.
 size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps, int64_t bytes_per_row = 0) {
   return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps), bytes_per_row));
+}
+
+// The chunk loop's plan: parts of every chunk side by side on the CPU threads for class targets
+// (attribution/core/side_by_side.h), the sequential loop otherwise.
+SideBySidePlan path_plan(size_t steps, size_t per_chunk, const Target& target, const Workspace& ws,
+                         int internal_batch_size) {
+  return side_by_side_plan(steps, per_chunk, side_by_side_threads(!ws.cuda_context() && !target.is_function()),
+                           internal_batch_size <= 0);
 }
 
 // Gradient of the target wrt the layer output for path rows (step-major, k1 - k0 steps).
@@ -52,6 +62,7 @@ AttributionResult layer_integrated_gradients(const Module& model, const Tensor& 
   const int64_t items = inputs.size(0);
   const size_t steps = rule.alphas.size(), per_chunk =
       steps_per_chunk(opt.internal_batch_size, items, steps, ex.bytes_per_row);
+  const SideBySidePlan plan = path_plan(steps, per_chunk, target, ws, opt.internal_batch_size);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.attribution = Tensor::zeros(ex.layer.shape());
   r.delta = Tensor::zeros(Shape{items});
@@ -59,8 +70,7 @@ AttributionResult layer_integrated_gradients(const Module& model, const Tensor& 
     const LayerEval eb = eval_layer(model, make_baseline(b, inputs), op, ws);
     const Tensor fb = target_rows(eb.output, target, r.target);
     Tensor grad_sum = Tensor::zeros(ex.layer.shape());
-    for (size_t k0 = 0; k0 < steps; k0 += per_chunk) {
-      const size_t k1 = std::min(steps, k0 + per_chunk);
+    const auto run = [&](size_t k0, size_t k1) {
       const int64_t n_steps = static_cast<int64_t>(k1 - k0);
       // The layers before the substituted one still run on the inputs (Captum passes them as
       // additional forward arguments), so branches that bypass the layer see x.
@@ -68,10 +78,12 @@ AttributionResult layer_integrated_gradients(const Module& model, const Tensor& 
                                             path_rows(ex.layer, eb.layer, rule.alphas, k0, k1, ws), ws);
       const std::vector<Var> wrt{layer_var(pass, op)};
       const Target t = rows_target(target, row_classes(r.target, n_steps, false));
-      const Tensor g = target_backward(pass, t, RuleSet("gradient"), wrt)[0];
+      return target_backward(pass, t, RuleSet("gradient"), wrt)[0];
+    };
+    run_side_by_side(plan, run, [&](size_t k0, size_t k1, const Tensor& g) {
       for (size_t k = k0; k < k1; ++k)
         add_scaled(grad_sum, g, static_cast<int64_t>(k - k0), static_cast<float>(rule.weights[k]));
-    }
+    });
     if (opt.multiply_by_inputs)
       for (int64_t i = 0; i < grad_sum.numel(); ++i) grad_sum.data()[i] *= ex.layer.data()[i] - eb.layer.data()[i];
     const std::vector<double> sums = item_sums(grad_sum);
@@ -98,20 +110,23 @@ AttributionResult layer_conductance(const Module& model, const Tensor& inputs, c
   const int64_t items = inputs.size(0);
   const size_t points = alphas.size(), per_chunk =
       steps_per_chunk(opt.internal_batch_size, items, points, bytes_per_row);
+  const SideBySidePlan plan = path_plan(points, per_chunk, target, ws, opt.internal_batch_size);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.delta = Tensor::zeros(Shape{items});
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, inputs);
     const Tensor fb = target_values(model, base, fixed, ws);
     Tensor attr, prev_a, prev_g;  // layer value and gradient at the previous point
-    for (size_t p0 = 0; p0 < points; p0 += per_chunk) {
-      const size_t p1 = std::min(points, p0 + per_chunk);
-      const int64_t n_points = static_cast<int64_t>(p1 - p0);
+    const auto run = [&](size_t p0, size_t p1) {
       ForwardPass pass = forward_pass(model, path_rows(inputs, base, alphas, p0, p1, ws), ws);
       Var a_var;
-      const Tensor g = layer_gradient(pass, opt.layer, target, r.target, n_points, &a_var);
-      const Tensor& a = a_var.value();
-      const int64_t per = a.numel() / n_points;
+      Tensor g = layer_gradient(pass, opt.layer, target, r.target, static_cast<int64_t>(p1 - p0), &a_var);
+      return std::pair<Tensor, Tensor>(a_var.value(), std::move(g));
+    };
+    // Each point's term needs the previous point's values, so the points are added in order.
+    run_side_by_side(plan, run, [&](size_t p0, size_t p1, const std::pair<Tensor, Tensor>& ag) {
+      const auto& [a, g] = ag;
+      const int64_t n_points = static_cast<int64_t>(p1 - p0), per = a.numel() / n_points;
       if (!attr.defined()) {
         attr = Tensor::zeros(a.slice_batch(0, items).shape());
         prev_a = Tensor::empty(attr.shape());
@@ -125,7 +140,7 @@ AttributionResult layer_conductance(const Module& model, const Tensor& inputs, c
         std::copy(aj, aj + per, prev_a.data());
         std::copy(gj, gj + per, prev_g.data());
       }
-    }
+    });
     const std::vector<double> sums = item_sums(attr);
     for (int64_t n = 0; n < items; ++n)
       r.delta.data()[n] += share * static_cast<float>(sums[n] - (fx.data()[n] - fb.data()[n]));
@@ -148,17 +163,19 @@ AttributionResult internal_influence(const Module& model, const Tensor& inputs, 
   const int64_t items = inputs.size(0);
   const size_t steps = rule.alphas.size(), per_chunk =
       steps_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row);
+  const SideBySidePlan plan = path_plan(steps, per_chunk, target, ws, opt.internal_batch_size);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, inputs);
-    for (size_t k0 = 0; k0 < steps; k0 += per_chunk) {
-      const size_t k1 = std::min(steps, k0 + per_chunk);
+    const auto run = [&](size_t k0, size_t k1) {
       ForwardPass pass = forward_pass(model, path_rows(inputs, base, rule.alphas, k0, k1, ws), ws);
-      const Tensor g = layer_gradient(pass, opt.layer, target, r.target, static_cast<int64_t>(k1 - k0));
+      return layer_gradient(pass, opt.layer, target, r.target, static_cast<int64_t>(k1 - k0));
+    };
+    run_side_by_side(plan, run, [&](size_t k0, size_t k1, const Tensor& g) {
       if (!r.attribution.defined()) r.attribution = Tensor::zeros(g.slice_batch(0, items).shape());
       for (size_t k = k0; k < k1; ++k)
         add_scaled(r.attribution, g, static_cast<int64_t>(k - k0), share * static_cast<float>(rule.weights[k]));
-    }
+    });
   }
   r.layer_map = r.attribution;
   return r;

@@ -2,8 +2,10 @@
 /// Layer path methods, as Captum 0.8's LayerIntegratedGradients, LayerConductance,
 /// InternalInfluence and LayerGradientShap: gradients with respect to one layer's output along a
 /// path (or at sampled points) between baselines and inputs, steps x items rows per chunk
-/// (internal_batch_size, as Captum). Conventions (layer paths, targets, result shapes) as the
-/// other layer methods: see attribution/layer/layer_methods.h.
+/// (internal_batch_size, as Captum). On the CPU with class targets the threads run parts of each
+/// path chunk side by side, one whole forward+backward each (attribution/core/side_by_side.h;
+/// the one-thread result up to float rounding). Conventions (layer paths, targets, result
+/// shapes) as the other layer methods: see attribution/layer/layer_methods.h.
 #include <string>
 #include <vector>
 

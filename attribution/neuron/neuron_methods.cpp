@@ -3,11 +3,13 @@
 #include "attribution/core/limits.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "attribution/path/integrated_gradients.h"
 #include "attribution/core/layer.h"
 #include "attribution/core/layer_eval.h"
 #include "attribution/core/rows.h"
+#include "attribution/core/side_by_side.h"
 #include "engine/error.h"
 #include "engine/rules/builtin_sets.h"
 
@@ -45,6 +47,14 @@ Tensor times_difference(const Tensor& g, const Tensor& x, const Tensor& base, bo
 
 size_t steps_per_chunk(int internal_batch_size, int64_t items, size_t steps, int64_t bytes_per_row = 0) {
   return static_cast<size_t>(units_per_chunk(internal_batch_size, items, static_cast<int64_t>(steps), bytes_per_row));
+}
+
+// The chunk loop's plan: parts of every chunk side by side on the CPU threads when neither the
+// neuron nor the target is a user function (attribution/core/side_by_side.h), else sequential.
+SideBySidePlan path_plan(size_t steps, size_t per_chunk, bool functions, const Workspace& ws,
+                         int internal_batch_size) {
+  return side_by_side_plan(steps, per_chunk, side_by_side_threads(!ws.cuda_context() && !functions),
+                           internal_batch_size <= 0);
 }
 
 }  // namespace
@@ -88,6 +98,7 @@ AttributionResult neuron_integrated_gradients(const Module& model, const Tensor&
   const int64_t items = inputs.size(0);
   const size_t steps = rule.alphas.size(), per_chunk =
       steps_per_chunk(opt.internal_batch_size, items, steps, ex.bytes_per_row);
+  const SideBySidePlan plan = path_plan(steps, per_chunk, neuron.is_function(), ws, opt.internal_batch_size);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   AttributionResult r;
   r.output = ex.output;
@@ -97,14 +108,15 @@ AttributionResult neuron_integrated_gradients(const Module& model, const Tensor&
     const Tensor base = make_baseline(b, inputs);
     const Tensor nb = neuron_values(neuron, eval_layer(model, base, op, ws).layer);
     Tensor grad_sum = Tensor::zeros(inputs.shape());
-    for (size_t k0 = 0; k0 < steps; k0 += per_chunk) {
-      const size_t k1 = std::min(steps, k0 + per_chunk);
+    const auto run = [&](size_t k0, size_t k1) {
       ForwardPass pass = forward_pass(model, path_rows(inputs, base, rule.alphas, k0, k1, ws), ws);
       const std::vector<Var> wrt{pass.input};
-      const Tensor g = neuron_backward(neuron, layer_var(pass, op), wrt, RuleSet("gradient"))[0];
+      return neuron_backward(neuron, layer_var(pass, op), wrt, RuleSet("gradient"))[0];
+    };
+    run_side_by_side(plan, run, [&](size_t k0, size_t k1, const Tensor& g) {
       for (size_t k = k0; k < k1; ++k)
         add_scaled(grad_sum, g, static_cast<int64_t>(k - k0), static_cast<float>(rule.weights[k]));
-    }
+    });
     const Tensor attr = times_difference(grad_sum, inputs, base, opt.multiply_by_inputs);
     const std::vector<double> sums = item_sums(attr);
     for (int64_t n = 0; n < items; ++n)
@@ -128,13 +140,14 @@ AttributionResult neuron_conductance(const Module& model, const Tensor& inputs, 
   const int64_t items = inputs.size(0), per = inputs.numel() / items;
   const size_t steps = rule.alphas.size(), per_chunk =
       steps_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row);
+  const SideBySidePlan plan =
+      path_plan(steps, per_chunk, neuron.is_function() || target.is_function(), ws, opt.internal_batch_size);
   const float share = 1.0f / static_cast<float>(opt.baselines.size());
   r.attribution = Tensor::zeros(inputs.shape());
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, inputs);
     Tensor grad_sum = Tensor::zeros(inputs.shape());
-    for (size_t k0 = 0; k0 < steps; k0 += per_chunk) {
-      const size_t k1 = std::min(steps, k0 + per_chunk);
+    const auto run = [&](size_t k0, size_t k1) {
       const int64_t n_steps = static_cast<int64_t>(k1 - k0);
       ForwardPass pass = forward_pass(model, path_rows(inputs, base, rule.alphas, k0, k1, ws), ws);
       const std::vector<Var> layer{layer_output(*pass.tape, neuron.layer)};
@@ -142,10 +155,13 @@ AttributionResult neuron_conductance(const Module& model, const Tensor& inputs, 
       // sensitivity to the neuron), neuron -> input.
       const Tensor g_layer = target_backward(pass, rows_target(target, row_classes(r.target, n_steps, false)),
                                              RuleSet("gradient"), layer)[0];
-      const Tensor mid = neuron_values(neuron, g_layer);
       const std::vector<Var> input{pass.input};
-      const Tensor g_in = neuron_backward(neuron, layer[0], input, RuleSet("gradient"))[0];
-      for (int64_t k = 0; k < n_steps; ++k) {
+      return std::pair<Tensor, Tensor>(neuron_values(neuron, g_layer),
+                                       neuron_backward(neuron, layer[0], input, RuleSet("gradient"))[0]);
+    };
+    run_side_by_side(plan, run, [&](size_t k0, size_t k1, const std::pair<Tensor, Tensor>& parts) {
+      const auto& [mid, g_in] = parts;
+      for (int64_t k = 0; k < static_cast<int64_t>(k1 - k0); ++k) {
         const float w = static_cast<float>(rule.weights[k0 + k]);
         for (int64_t n = 0; n < items; ++n) {
           const float scale = w * mid.data()[k * items + n];
@@ -154,7 +170,7 @@ AttributionResult neuron_conductance(const Module& model, const Tensor& inputs, 
           for (int64_t i = 0; i < per; ++i) dst[i] += scale * src[i];
         }
       }
-    }
+    });
     add_scaled(r.attribution, times_difference(grad_sum, inputs, base, opt.multiply_by_inputs), 0, share);
   }
   return r;

@@ -9,7 +9,9 @@
 /// result.output holds the model output for the inputs; result.delta, where given, is the
 /// completeness residual with respect to the neuron: sum(attr[n]) - (neuron(x_n) - neuron(x'_n)).
 /// Errors: an unknown layer lists the model's module paths; an index that does not fit names the
-/// layer's output shape. CPU; the model is never changed.
+/// layer's output shape. CPU; the model is never changed. Neuron IG and conductance run the
+/// threads side by side on parts of each path chunk (attribution/core/side_by_side.h) unless the
+/// neuron or the target is a function.
 #include <vector>
 
 #include "attribution/core/baseline.h"

@@ -49,7 +49,8 @@ AttributionResult gradient_shap(const Module& model, const Tensor& inputs, const
            " explicit alphas (samples x N), got ", opt.alphas.size());
 
   AttributionResult result;
-  target_values(model, inputs, target, ws, &result.target, &result.output);
+  int64_t bytes_per_row = 0;
+  target_values(model, inputs, target, ws, &result.target, &result.output, &bytes_per_row);
   const Target fixed = target.is_function() ? target : Target::indices(result.target);
 
   const NoiseChunkFn input_baseline_x_gradient = [&](const NoiseChunk& chunk) {
@@ -106,7 +107,9 @@ AttributionResult gradient_shap(const Module& model, const Tensor& inputs, const
                         .stdev_relative = opt.stdev_relative,
                         .seed = opt.seed,
                         .samples_batch_size = opt.samples_batch_size,
-                        .noise = opt.noise};
+                        .noise = opt.noise,
+                        .side_by_side = true,  // the chunk function only reads shared state
+                        .bytes_per_row = bytes_per_row};
   AttributionResult tunnel = noise_tunnel(input_baseline_x_gradient, inputs, fixed, nt);
   result.attribution = tunnel.attribution;
   result.delta = tunnel.delta;

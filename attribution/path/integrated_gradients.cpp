@@ -1,12 +1,11 @@
 #include "attribution/path/integrated_gradients.h"
 
 #include <algorithm>
-#include <exception>
 
 #include "attribution/core/limits.h"
 #include "attribution/core/rows.h"
+#include "attribution/core/side_by_side.h"
 #include "engine/backward.h"
-#include "engine/parallel.h"
 #include "kernels/dispatch.h"
 
 namespace backlight {
@@ -56,31 +55,17 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   const Target fixed = target.is_function() ? target : Target::indices(r.target);
   const int64_t items = x.size(0), per_item = x.numel() / items;
   const size_t steps = rule.alphas.size();
-  size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row));
+  const size_t per_chunk = static_cast<size_t>(units_per_chunk(opt.internal_batch_size, items, steps, bytes_per_row));
 
   r.attribution = Tensor::zeros(x.shape(), &ws);
   r.delta = Tensor::zeros(Shape{items});
   const std::vector<float> alphas(rule.alphas.begin(), rule.alphas.end());
   const std::vector<float> weights(rule.weights.begin(), rule.weights.end());
   const float divisor = static_cast<float>(opt.baselines.size());
-  // On the CPU the threads run whole sub-chunks side by side, one thread each (parallel_for over
-  // workers; every op inside runs inline), instead of splitting every op of one chunk: a forward
-  // and backward of an imported EfficientNet-B0 is ~1500 small parallel regions, and with the
-  // CLI's passive OpenMP wait policy each one wakes a sleeping thread (issue 16: IG-50 on 2
-  // threads ran at the speed of one). The chunk's rows are divided among the workers, so the
-  // activation memory alive at once stays that of one chunk, and the gradients are added to the
-  // sums in step order afterwards, as the sequential loop adds them.
-  const bool side_by_side = !ctx && !target.is_function() && !in_parallel_region();
-  const size_t threads = side_by_side ? static_cast<size_t>(std::max(1, num_threads())) : 1;
-  // A chunk chosen by the activation budget is a multiple of the threads (at least one step per
-  // thread, so a model whose single row exceeds the budget still keeps every thread busy, and no
-  // thread waits for another's extra step).
-  if (opt.internal_batch_size <= 0) {
-    const size_t t = std::min(threads, steps);
-    per_chunk = std::max(t, per_chunk / t * t);
-  }
-  const size_t workers = std::max<size_t>(1, std::min(threads, per_chunk));
-  const size_t per_worker = (per_chunk + workers - 1) / workers;
+  // On the CPU the threads run whole sub-chunks side by side (attribution/core/side_by_side.h),
+  // each with the steps' own alphas and weights, added to the sums in step order.
+  const SideBySidePlan plan = side_by_side_plan(steps, per_chunk, side_by_side_threads(!ctx && !target.is_function()),
+                                                opt.internal_batch_size <= 0);
   auto run_chunk = [&](const Tensor& base, size_t k0, size_t k1) {
     const Target chunk_target = rows_target(fixed, row_classes(r.target, static_cast<int64_t>(k1 - k0), false));
     const IgChunk chunk{x.device_data(),     base.device_data(),   items, per_item, alphas.data() + k0,
@@ -97,32 +82,13 @@ AttributionResult integrated_gradients(const Module& model, const Tensor& inputs
   for (const Baseline& b : opt.baselines) {
     const Tensor base = make_baseline(b, x, ws);
     Tensor grad_sum = Tensor::zeros(x.shape(), &ws);
-    for (size_t r0 = 0; r0 < steps; r0 += per_worker * workers) {
-      std::vector<Tensor> grads(workers);
-      std::vector<std::exception_ptr> errors(workers);
-      auto work = [&](size_t w) {
-        const size_t k0 = std::min(steps, r0 + w * per_worker), k1 = std::min(steps, k0 + per_worker);
-        if (k0 >= k1) return;
-        try {
-          grads[w] = run_chunk(base, k0, k1);
-        } catch (...) {  // an exception must not leave an OpenMP region
-          errors[w] = std::current_exception();
-        }
-      };
-      if (workers == 1) work(0);
-      else parallel_for(static_cast<int64_t>(workers), 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t w = lo; w < hi; ++w) work(static_cast<size_t>(w));
-      });
-      for (const std::exception_ptr& e : errors)
-        if (e) std::rethrow_exception(e);
-      for (size_t w = 0; w < workers; ++w) {
-        if (!grads[w].defined()) continue;
-        const size_t k0 = r0 + w * per_worker;
-        const IgChunk chunk{x.device_data(),     base.device_data(),   items, per_item, alphas.data() + k0,
-                            weights.data() + k0, grads[w].size(0) / items};
-        ig_accumulate(chunk, grads[w].device_data(), grad_sum.device_data(), ctx);
-      }
-    }
+    run_side_by_side(
+        plan, [&](size_t k0, size_t k1) { return run_chunk(base, k0, k1); },
+        [&](size_t k0, size_t k1, const Tensor& g) {
+          const IgChunk chunk{x.device_data(),     base.device_data(),   items, per_item, alphas.data() + k0,
+                              weights.data() + k0, static_cast<int64_t>(k1 - k0)};
+          ig_accumulate(chunk, g.device_data(), grad_sum.device_data(), ctx);
+        });
     const Tensor fb = target_values(model, base, fixed, ws);
     // attr += a / B with a = (x - x') * grad_sum (or grad_sum), and grad_sum = a for the sums.
     const IgChunk whole{x.device_data(), base.device_data(), items, per_item, nullptr, nullptr, 0};

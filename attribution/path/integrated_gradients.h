@@ -6,9 +6,9 @@
 /// internal_batch_size / N, at least 1); only one chunk of gradients is alive at a time and the
 /// result does not depend on the chunking (tested). On the CPU (class targets, not called from
 /// inside a parallel region) the threads divide each chunk's steps among themselves and run
-/// their parts side by side, one thread per part, instead of splitting every op; the parts'
-/// gradients are added in step order, so the result is the one-thread result up to the float
-/// rounding of smaller batches (tested). Several baselines: the attributions and deltas are
+/// their parts side by side, one thread per part, instead of splitting every op
+/// (attribution/core/side_by_side.h); the parts' gradients are added in step order, so the
+/// result is the one-thread result up to the float rounding of smaller batches (tested). Several baselines: the attributions and deltas are
 /// averaged over them.
 ///
 /// Devices: one implementation for both. With a CUDA `workspace` (model on its device; host
