@@ -181,9 +181,9 @@ void fill_plane(const PlanePlan& p, const float* src, float* s) {
 }
 
 // Output rows oy0 .. oy0+R-1, NP packets of type P per row and column block: R*NP independent
-// accumulators. One row's two accumulators (the previous kernel) left the FMA unit waiting on its
-// own latency (4 cycles, ~27 GFLOP/s on ConvNeXt's 7x7 layers); the rows share each tap's
-// broadcast weight. Every output element is still bias + w[0] x[0] + w[1] x[1] + ... as one FMA
+// accumulators. One row at a time (the previous kernel) gave narrow maps one accumulator, bound by
+// the FMA latency (ConvNeXt's 7x7 layers averaged ~27 GFLOP/s, 5x5 on 7x7 maps ~11); the rows
+// also share each tap's broadcast weight. Wide maps gain less (~45 GFLOP/s: unaligned loads). Every output element is still bias + w[0] x[0] + w[1] x[1] + ... as one FMA
 // chain in tap order, so the result does not depend on R or on the packet width.
 template <class P, int NP, int R>
 void correlate_rows(const PlanePlan& p, const float* s, const float* w, float bias, bool accumulate, float* dst,
