@@ -9,6 +9,7 @@
 #include "engine/functional/dispatch.h"
 #include "engine/functional/elementwise.h"
 #include "engine/functional/gemm.h"
+#include "engine/functional/shape.h"
 #include "engine/parallel.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -268,8 +269,8 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, cons
   if (own_gemm()) {
     // B = W^T: rows [k0, k1) of B are columns of W.
     const gemm::FillRows fill = [pw, in, out](int64_t k0, int64_t k1, float* dst, int64_t ld) {
-      for (int64_t p = k0; p < k1; ++p)
-        for (int64_t j = 0; j < out; ++j) dst[(p - k0) * ld + j] = pw[j * in + p];
+      // Blocked SIMD transpose (a scalar strided loop here cost ConvNeXt-T ~50 ms of a 310 ms row).
+      transpose_2d(pw + k0, out, k1 - k0, in, dst, ld);
     };
     rows_times(rows, out, in, x.data(), fill, y.data(), pb, ws);
     return y;

@@ -23,6 +23,10 @@ std::vector<int> normalize_permutation(std::span<const int> perm, int rank, cons
 /// merged first; a permutation that keeps the innermost dim copies whole rows (attention heads,
 /// [N,L,H,D] -> [N,H,L,D]); any other one is a cache-blocked transpose.
 Tensor permute(const Tensor& x, std::span<const int> perm, const Workspace* ws);
+/// dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols: the 2-D transpose behind
+/// permute (cache-blocked tiles, 8x8 SIMD blocks with AVX), on the calling thread only. For
+/// callers that transpose a matrix into a buffer of their own (linear's packed W^T).
+void transpose_2d(const float* src, int64_t rows, int64_t cols, int64_t ld_src, float* dst, int64_t ld_dst);
 /// The permutation q with q[perm[i]] = i (undoes `perm`, for the gradient).
 std::vector<int> inverse_permutation(std::span<const int> perm);
 

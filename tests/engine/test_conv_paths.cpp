@@ -51,6 +51,13 @@ const ConvCase kCases[] = {
     {"depthwise 5x5 s2 p2 on 35x70, x2", {1, 2, 35, 70}, {4, 1, 5, 5},
      {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2, .groups = 2}},
     {"depthwise 7x7 p3 on 20x33", {2, 3, 20, 33}, {3, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 3}},
+    // ConvNeXt's stages: rows in groups of 8 or 4 plus a smaller last group, half-width packets
+    // on narrow maps (7 wide), channel multiplier with accumulation in the backward pass.
+    {"depthwise 7x7 p3 on 7x7", {2, 3, 7, 7}, {3, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 3}},
+    {"depthwise 7x7 p3 on 14x14", {1, 2, 14, 14}, {2, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 2}},
+    {"depthwise 7x7 p3 on 19x3, x2", {1, 2, 19, 3}, {4, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 2}},
+    {"depthwise 3x3 p1 on 11x5, x3", {1, 2, 11, 5}, {6, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 2}},
+    {"depthwise 7x7 p3 on 30x28", {1, 2, 30, 28}, {2, 1, 7, 7}, {.pad_h = 3, .pad_w = 3, .groups = 2}},
     {"depthwise 3x3 s3 p0, 2x1 dilation on 31x50", {1, 2, 31, 50}, {2, 1, 3, 3},
      {.stride_h = 3, .stride_w = 3, .dilation_h = 2, .groups = 2}},
     {"batch 5, 3x3 on 4x4", {5, 8, 4, 4}, {8, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}},
