@@ -70,6 +70,18 @@ void check_batch(const Tensor& x, const Tensor& g, const Tensor& w, const Tensor
   }
 }
 
+// Each row of x / g computed alone, on one thread: the reference check_batch compares against.
+void rows_alone(const Tensor& x, const Tensor& g, const Tensor& w, const Tensor& b, int rank, const Workspace& ws,
+                std::vector<Tensor>& y1, std::vector<Tensor>& dx1) {
+  set_num_threads(1);
+  const int64_t in = x.size(1), out = g.size(1);
+  for (int64_t r = 0; r < x.size(0); ++r) {
+    const Tensor xr = x.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, in));
+    const Tensor gr = g.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, out));
+    y1.push_back(fn::linear_forward(xr, w, b, &ws));
+    dx1.push_back(fn::linear_backward_input(gr, w, xr.shape(), &ws));
+  }
+}
 }  // namespace
 
 TEST_SUITE("engine") {
@@ -91,14 +103,8 @@ TEST_CASE("linear: a row's output and input gradient are bit-identical alone and
         Workspace ws;
         for (const int rank : {2, 3, 4}) {
           CAPTURE(rank);
-          set_num_threads(1);
           std::vector<Tensor> y1, dx1;
-          for (int64_t r = 0; r < kRows; ++r) {
-            const Tensor xr = x.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, in));
-            const Tensor gr = g.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, out));
-            y1.push_back(fn::linear_forward(xr, w, b, &ws));
-            dx1.push_back(fn::linear_backward_input(gr, w, xr.shape(), &ws));
-          }
+          rows_alone(x, g, w, b, rank, ws, y1, dx1);
           for (const int threads : {1, 2, 3}) {
             CAPTURE(threads);
             set_num_threads(threads);
@@ -121,14 +127,8 @@ TEST_CASE("linear: batch invariance across the 192-row blocks that threads split
   Workspace ws;
   for (const int rank : {2, 3, 4}) {
     CAPTURE(rank);
-    set_num_threads(1);
     std::vector<Tensor> y1, dx1;
-    for (int64_t r = 0; r < kRows; ++r) {
-      const Tensor xr = x.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, in));
-      const Tensor gr = g.slice_batch(r, r + 1).clone().reshape(rows_shape(rank, 1, out));
-      y1.push_back(fn::linear_forward(xr, w, b, &ws));
-      dx1.push_back(fn::linear_backward_input(gr, w, xr.shape(), &ws));
-    }
+    rows_alone(x, g, w, b, rank, ws, y1, dx1);
     for (const int threads : {1, 2, 4}) {
       CAPTURE(threads);
       set_num_threads(threads);

@@ -8,22 +8,9 @@
 #include "attribution/metrics/fragility_attack.h"
 #include "engine/error.h"
 #include "models/default_model.h"
+#include "tests/attribution/metrics/shapes_batch.h"
 
 using namespace backlight;
-
-namespace {
-Tensor images(std::vector<int64_t>& labels, int n) {
-  const auto imgs = default_images();
-  const Tensor& a = imgs.at(0).sample.image;
-  Tensor x = Tensor::empty({n, a.size(0), a.size(1), a.size(2)});
-  for (int i = 0; i < n; ++i) {
-    const Tensor& im = imgs.at(size_t(i) % imgs.size()).sample.image;
-    std::copy(im.data(), im.data() + im.numel(), x.data() + i * im.numel());
-    labels.push_back(imgs.at(size_t(i) % imgs.size()).sample.label);
-  }
-  return x;
-}
-}  // namespace
 
 TEST_SUITE("attribution") {
 
@@ -31,7 +18,7 @@ TEST_CASE("fragility_attack: epsilon 0 keeps the map; random sign moves each val
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
   std::vector<int64_t> labels;
-  const Tensor x = images(labels, 3);
+  const Tensor x = test::shapes_batch(labels, 3);
   const Target t = Target::indices(labels);
 
   const FragilityResult none = attack_fragility("saliency", *model, x, t, {}, {.epsilon = 0});
@@ -79,7 +66,7 @@ TEST_CASE("fragility_attack: names and errors") {
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
   std::vector<int64_t> labels;
-  const Tensor x = images(labels, 1);
+  const Tensor x = test::shapes_batch(labels, 1);
   CHECK_THROWS_WITH_AS(attack_fragility("saliency", *model, x, Target::indices(labels), {}, {.epsilon = -1}),
                        doctest::Contains("epsilon >= 0"), Error);
   CHECK_THROWS_WITH_AS(attack_fragility("saliency", *model, x, Target::indices(labels), {}, {.top_k_fraction = 0}),

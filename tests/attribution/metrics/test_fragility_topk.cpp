@@ -16,23 +16,13 @@
 #include "engine/philox.h"
 #include "engine/rules/builtin.h"
 #include "models/default_model.h"
+#include "tests/attribution/metrics/shapes_batch.h"
 #include "models/small.h"
 
 using namespace backlight;
 
 namespace {
 
-Tensor shapes_images(std::vector<int64_t>& labels, int n) {
-  const auto imgs = default_images();
-  const Tensor& a = imgs.at(0).sample.image;
-  Tensor x = Tensor::empty({n, a.size(0), a.size(1), a.size(2)});
-  for (int i = 0; i < n; ++i) {
-    const Tensor& im = imgs.at(size_t(i) % imgs.size()).sample.image;
-    std::copy(im.data(), im.data() + im.numel(), x.data() + i * im.numel());
-    labels.push_back(imgs.at(size_t(i) % imgs.size()).sample.label);
-  }
-  return x;
-}
 
 std::vector<int64_t> predictions(const Module& model, const Tensor& x) {
   const Tensor out = attribute("saliency", model, x, Target::top1()).output;
@@ -76,7 +66,7 @@ TEST_CASE("fragility_topk: x' stays in the epsilon ball and the bounds and keeps
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
   std::vector<int64_t> labels;
-  const Tensor x = shapes_images(labels, 4);
+  const Tensor x = test::shapes_batch(labels, 4);
   const std::vector<int64_t> clean = predictions(*model, x);
   for (const float eps : {2.0f / 255, 8.0f / 255}) {
     CAPTURE(eps);
@@ -165,7 +155,7 @@ TEST_CASE("fragility_topk: the top-k attack moves the top-k more than random sig
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
   std::vector<int64_t> labels;
-  const Tensor x = shapes_images(labels, 4);
+  const Tensor x = test::shapes_batch(labels, 4);
   const Target t = Target::indices(labels);
   const float eps = 8.0f / 255;
   for (const std::string method : {"saliency", "input_x_gradient"}) {
@@ -199,7 +189,7 @@ TEST_CASE("fragility_topk: names and errors") {
   if (!default_model_available()) return;
   const ModulePtr model = default_model();
   std::vector<int64_t> labels;
-  const Tensor x = shapes_images(labels, 1);
+  const Tensor x = test::shapes_batch(labels, 1);
   const Target t = Target::indices(labels);
   const FragilityOptions topk{.attack = FragilityAttack::TopK, .steps = 1};
   CHECK_THROWS_WITH_AS(attack_fragility("guided_backprop", *model, x, t, {}, topk),
