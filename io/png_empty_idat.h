@@ -11,7 +11,8 @@
 namespace backlight::cli {
 
 /// The PNG without its zero-length IDAT chunks, or nullopt when `bytes` is not a PNG or has none
-/// (then decode the bytes as they are). Malformed chunk lengths end the walk: the rest is kept
+/// (then decode the bytes as they are). An empty IDAT is dropped even when its CRC is cut off;
+/// other malformed or truncated chunks end the walk: the rest is kept
 /// as it is, for the decoder to report.
 std::optional<std::string> without_empty_idat(std::span<const unsigned char> bytes);
 

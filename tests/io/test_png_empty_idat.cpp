@@ -1,5 +1,5 @@
 // Empty IDAT chunks are dropped before stb_image decodes a PNG (io/png_empty_idat.h): same pixels,
-// and no memcpy into stb's null buffer (the fuzz finding, kept as a seed in tools/fuzz/seeds/image).
+// and no memcpy into stb's null buffer (two fuzz findings, kept as seeds in tools/fuzz/seeds/image).
 #include <doctest/doctest.h>
 
 #include <string>
@@ -39,6 +39,13 @@ TEST_CASE("io/png: empty IDAT chunks are dropped and change no pixel") {
   for (int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
   // A truncated chunk length ends the walk; the decoder reports the file.
   CHECK_THROWS(decode_image(as_bytes(with_empty.substr(0, 40)), "t.png", 1 << 20));
+  // An empty IDAT whose CRC is cut off (the second fuzz finding: 33 + 8 + 1 bytes) is dropped
+  // too, and the file is refused with the decoder's message, not a memcpy into a null buffer.
+  const auto cut = without_empty_idat(as_bytes(with_empty.substr(0, 42)));
+  REQUIRE(cut.has_value());
+  CHECK(*cut == png.substr(0, 33));
+  CHECK_THROWS_WITH(decode_image(as_bytes(with_empty.substr(0, 42)), "c.png", 1 << 20),
+                    doctest::Contains("c.png"));
 }
 
 }  // TEST_SUITE
