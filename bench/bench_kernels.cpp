@@ -33,24 +33,18 @@
 #include "engine/cuda/device.h"
 #include "kernels/ig.h"
 #include "kernels/occlusion.h"
+#include "bench/random_tensor.h"
 
 #ifdef BACKLIGHT_HAVE_CUDA
 #include <cuda_runtime.h>
 #endif
 
 using namespace backlight;
+using bench::uniform;
 
 namespace {
 
 const char* const kVariants[] = {"ref", "cpu", "cuda"};
-
-Tensor uniform(const Shape& s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  Tensor t = Tensor::empty(s);
-  for (float& v : t.span()) v = d(rng);
-  return t;
-}
 
 // "" when |got - want| <= atol + rtol |want| everywhere, else the first mismatches.
 std::string compare(const Tensor& got, const Tensor& want, double atol, double rtol) {

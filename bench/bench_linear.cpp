@@ -26,18 +26,12 @@
 #include "engine/eigen.h"
 #include "engine/functional/linear.h"
 #include "engine/parallel.h"
+#include "bench/random_tensor.h"
 
 using namespace backlight;
+using bench::uniform;
 
 namespace {
-
-Tensor uniform(const Shape& s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  Tensor t = Tensor::empty(s);
-  for (float& v : t.span()) v = d(rng);
-  return t;
-}
 
 double load1() {
   double l = -1;

@@ -78,12 +78,12 @@ bool batch_read(const InfluenceSetup& s, const InfluenceUnits& u, int64_t b) {
 
 Progress tracin_progress(const std::string& label, const Cluster& cluster, const InfluenceSetup& s,
                          const InfluenceUnits& u, const std::vector<int64_t>& pending) {
-  int64_t todo = 0;  // examples still to score
-  for (int64_t b : pending) todo += u.end(b) - u.begin(b);
+  int64_t remaining = 0;  // examples still to score
+  for (int64_t b : pending) remaining += u.end(b) - u.begin(b);
   ProgressOptions o;
   o.enabled = cluster.leader();
   return Progress(cluster.distributed() ? label + " (rank 0 of " + std::to_string(cluster.size()) + ")" : label,
-                  std::max<int64_t>(1, todo * static_cast<int64_t>(s.checkpoints.size())), o);
+                  std::max<int64_t>(1, remaining * static_cast<int64_t>(s.checkpoints.size())), o);
 }
 
 void pack_skipped(Packer& p, const SkippedExamples& skipped) {
